@@ -1,0 +1,60 @@
+"""The simulator as an ASGI app, so uvicorn can serve it to any program over HTTP(S)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from .core import SimulatedNetworkError, Simulator
+from .http import Request
+
+
+class SimulatorApp:
+    """REST API at `/`, Events API at `/v2/...`, and `/healthz` for whoever runs it."""
+
+    def __init__(self, simulator: Simulator) -> None:
+        self.simulator = simulator
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/healthz":
+            await self._send(send, 200, {"content-type": "application/json"},
+                             json.dumps({"status": "ok", "dataset": self.simulator.state.dataset.name}).encode())
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request = Request.build(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
+                                headers, body)
+        try:
+            response = self.simulator.handle(request)
+        except SimulatedNetworkError as exc:
+            if exc.kind == "timeout":
+                await asyncio.sleep(30)
+            # Start a response and end it short: the client sees the connection drop mid-answer.
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"1000")]})
+            return
+        if response.delay_seconds:
+            await asyncio.sleep(response.delay_seconds)
+        await self._send(send, response.status, response.headers, response.content())
+
+    @staticmethod
+    async def _send(send, status: int, headers: dict[str, str], content: bytes) -> None:
+        raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw_headers.append((b"content-length", str(len(content)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": content})

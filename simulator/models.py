@@ -1,0 +1,284 @@
+"""The simulator's data: what a dataset file holds and what the running state is made of.
+
+Records keep references as plain ids; the HTTP layer renders them into PagerDuty's
+wrapped, reference-carrying JSON. Every time is a timezone-aware UTC datetime.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Urgency = Literal["high", "low"]
+IncidentStatus = Literal["triggered", "acknowledged", "resolved"]
+
+
+class Record(BaseModel):
+    """Base for every stored record: unknown keys are errors, so a typo in a dataset fails loudly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("times must carry a time zone offset (e.g. 2026-11-20T09:00:00Z)")
+    return value.astimezone(timezone.utc)
+
+
+class Token(Record):
+    """An API credential. `kind` decides whether writes need a `From` header."""
+
+    token: str = Field(min_length=8)
+    kind: Literal["account", "user"] = "account"
+    access: Literal["full", "read-only"] = "full"
+    user_id: str | None = None  # the user a user token (or OAuth token) acts as
+    scopes: list[str] | None = None  # OAuth scopes such as "incidents.write"; None = unrestricted
+    bearer: bool = False  # accepted as `Authorization: Bearer …` (OAuth) instead of `Token token=…`
+
+
+class User(Record):
+    id: str
+    name: str
+    email: str
+    time_zone: str = "UTC"
+    role: str = "user"
+    job_title: str | None = None
+    team_ids: list[str] = []
+    color: str = "green"
+
+
+class Team(Record):
+    id: str
+    name: str
+    description: str | None = None
+
+
+class Priority(Record):
+    id: str
+    name: str
+    description: str | None = None
+
+
+class Restriction(Record):
+    """PagerDuty's layer restriction: on-call only inside these windows."""
+
+    type: Literal["daily_restriction", "weekly_restriction"]
+    start_time_of_day: str = Field(pattern=r"^\d{2}:\d{2}:\d{2}$")
+    duration_seconds: int = Field(gt=0, le=7 * 24 * 3600)
+    start_day_of_week: int | None = Field(default=None, ge=1, le=7)  # ISO: 1 = Monday
+
+
+class ScheduleLayer(Record):
+    id: str
+    name: str
+    start: datetime
+    end: datetime | None = None
+    rotation_virtual_start: datetime
+    rotation_turn_length_seconds: int = Field(gt=0)
+    user_ids: list[str] = Field(min_length=1)
+    restrictions: list[Restriction] = []
+
+    _utc_times = field_validator("start", "end", "rotation_virtual_start")(_utc)
+
+
+class Schedule(Record):
+    """Layers are listed lowest first: a later layer wins where it has someone on call."""
+
+    id: str
+    name: str
+    description: str | None = None
+    time_zone: str = "UTC"
+    layers: list[ScheduleLayer] = Field(min_length=1)
+    team_ids: list[str] = []
+
+
+class Override(Record):
+    id: str
+    schedule_id: str
+    user_id: str
+    start: datetime
+    end: datetime
+    created_at: datetime | None = None
+
+    _utc_times = field_validator("start", "end", "created_at")(_utc)
+
+
+class EscalationTarget(Record):
+    type: Literal["user_reference", "schedule_reference"]
+    id: str
+
+
+class EscalationRule(Record):
+    id: str
+    escalation_delay_in_minutes: int = Field(default=30, ge=1)
+    targets: list[EscalationTarget] = Field(min_length=1)
+
+
+class EscalationPolicy(Record):
+    id: str
+    name: str
+    description: str | None = None
+    num_loops: int = Field(default=0, ge=0, le=9)
+    rules: list[EscalationRule] = Field(min_length=1)
+    team_ids: list[str] = []
+
+
+class Integration(Record):
+    """An Events API v2 integration: its routing key sends alerts to the service."""
+
+    id: str
+    name: str = "Events API v2"
+    routing_key: str = Field(pattern=r"^[A-Za-z0-9]{32}$")
+
+
+class Service(Record):
+    id: str
+    name: str
+    description: str | None = None
+    escalation_policy_id: str
+    team_ids: list[str] = []
+    integrations: list[Integration] = []
+    status: Literal["active", "warning", "critical", "maintenance", "disabled"] = "active"
+    default_urgency: Urgency = "high"
+    acknowledgement_timeout: int | None = 1800
+    auto_resolve_timeout: int | None = 14400
+    created_at: datetime | None = None
+
+    _utc_times = field_validator("created_at")(_utc)
+
+
+class Assignment(Record):
+    user_id: str
+    at: datetime
+
+
+class Note(Record):
+    id: str
+    incident_id: str
+    user_id: str | None
+    content: str
+    created_at: datetime
+    channel: str = "api"
+
+
+class Alert(Record):
+    id: str
+    incident_id: str
+    service_id: str
+    alert_key: str
+    summary: str
+    severity: Literal["critical", "error", "warning", "info"] = "error"
+    status: Literal["triggered", "resolved"] = "triggered"
+    created_at: datetime
+    source: str | None = None
+    custom_details: dict | None = None
+
+
+class ResponderRequestTarget(Record):
+    type: Literal["user_reference", "escalation_policy_reference"]
+    id: str
+    state: Literal["pending", "joined", "declined"] = "pending"
+
+
+class ResponderRequest(Record):
+    id: str
+    incident_id: str
+    requester_id: str
+    message: str
+    requested_at: datetime
+    targets: list[ResponderRequestTarget]
+
+
+class Incident(Record):
+    id: str
+    number: int
+    title: str
+    service_id: str
+    escalation_policy_id: str
+    status: IncidentStatus = "triggered"
+    urgency: Urgency = "high"
+    priority_id: str | None = None
+    incident_key: str
+    created_at: datetime
+    updated_at: datetime
+    last_status_change_at: datetime
+    last_status_change_by: str | None = None  # user id, None when a service/integration changed it
+    resolved_at: datetime | None = None
+    escalation_level: int = 1
+    assignments: list[Assignment] = []
+    acknowledger_ids: list[str] = []
+    team_ids: list[str] = []
+    body_details: str | None = None
+    snoozed_until: datetime | None = None
+    merged_into: str | None = None  # id of the incident this one was merged into (then resolved)
+    responder_request_ids: list[str] = []
+
+
+class LogEntry(Record):
+    """One line of an incident's history. `type` is PagerDuty's, e.g. `trigger_log_entry`."""
+
+    id: str
+    type: str
+    incident_id: str
+    service_id: str
+    created_at: datetime
+    agent_type: Literal["user_reference", "service_reference", "integration_reference"] | None = None
+    agent_id: str | None = None
+    channel: str = "api"
+    summary: str
+    note: str | None = None
+    user_id: str | None = None  # notified / assigned / acknowledging user, by type
+    level: int | None = None  # escalation level for escalate / assign entries
+    team_ids: list[str] = []
+
+
+class ChangeEvent(Record):
+    id: str
+    summary: str
+    timestamp: datetime
+    service_ids: list[str]
+    routing_key: str | None = None
+    source: str | None = None
+    custom_details: dict | None = None
+
+
+class RateLimits(Record):
+    """Per-token sliding-window limits, as PagerDuty applies them to REST calls."""
+
+    requests_per_minute: int = Field(default=960, gt=0)
+    incident_creates_per_minute: int = Field(default=120, gt=0)
+    events_per_minute_per_routing_key: int = Field(default=120, gt=0)
+
+
+class HistorySpec(Record):
+    """Parameters of the deterministic incident history generated when a dataset loads."""
+
+    seed: int = 7
+    days: int = Field(default=90, ge=0)
+    incidents: int = Field(default=270, ge=0)
+    open_incidents: int = Field(default=6, ge=0)  # left triggered/acknowledged at "now"
+    extra_notes_per_incident: int = Field(default=1, ge=0)
+
+
+class Dataset(Record):
+    """A whole PagerDuty account as a file: directory data, credentials and how to make history."""
+
+    name: str
+    subdomain: str = "acme"
+    now: datetime | None = None  # a fixed "now"; None means the server's real clock
+    rate_limits: RateLimits = RateLimits()
+    tokens: list[Token] = Field(min_length=1)
+    users: list[User] = Field(min_length=1)
+    teams: list[Team] = []
+    priorities: list[Priority] = []
+    schedules: list[Schedule] = []
+    escalation_policies: list[EscalationPolicy] = []
+    services: list[Service] = []
+    overrides: list[Override] = []
+    history: HistorySpec | None = None
+
+    _utc_times = field_validator("now")(_utc)

@@ -1,0 +1,207 @@
+"""The account's state in memory, with the indexes every endpoint needs to answer fast.
+
+Directory data (users, schedules, policies, services …) comes from the dataset and only
+overrides change at run time; incidents, log entries, notes, alerts and change events grow
+as the API is used. The whole state can be snapshotted and restored (evals reset between trials)
+and written to / read from a JSON file (`serve --state FILE`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import (Alert, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
+                     Override, Priority, ResponderRequest, Schedule, Service, Team, Token, User)
+
+_ID_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+class IdMaker:
+    """Deterministic PagerDuty-style ids: `P` + 6 characters, with a per-kind prefix letter so they never collide."""
+
+    def __init__(self, counter: int = 0) -> None:
+        self.counter = counter
+
+    def new(self, kind: str = "") -> str:
+        self.counter += 1
+        n = self.counter
+        chars = []
+        for _ in range(5):
+            n, r = divmod(n, len(_ID_ALPHABET))
+            chars.append(_ID_ALPHABET[r])
+        prefix = {"incident": "Q", "log_entry": "R", "note": "N", "alert": "A", "override": "O",
+                  "change_event": "C", "responder_request": "D"}.get(kind, "X")
+        return "P" + prefix + "".join(reversed(chars))
+
+
+@dataclass
+class State:
+    dataset: Dataset
+    tokens: dict[str, Token] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    users_by_email: dict[str, User] = field(default_factory=dict)
+    teams: dict[str, Team] = field(default_factory=dict)
+    priorities: dict[str, Priority] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    escalation_policies: dict[str, EscalationPolicy] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    routing_keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (service id, integration id)
+
+    overrides: dict[str, Override] = field(default_factory=dict)
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    incidents_by_number: dict[int, str] = field(default_factory=dict)
+    open_incident_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, key) -> incident
+    log_entries: list[LogEntry] = field(default_factory=list)  # in creation order (= time order)
+    log_entries_by_id: dict[str, LogEntry] = field(default_factory=dict)
+    log_entries_by_incident: dict[str, list[LogEntry]] = field(default_factory=lambda: defaultdict(list))
+    notes_by_incident: dict[str, list[Note]] = field(default_factory=lambda: defaultdict(list))
+    alerts: dict[str, Alert] = field(default_factory=dict)
+    alerts_by_incident: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+    open_alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (routing key, dedup key) -> alert
+    change_events: list[ChangeEvent] = field(default_factory=list)
+    responder_requests: dict[str, ResponderRequest] = field(default_factory=dict)
+    next_incident_number: int = 1
+    ids: IdMaker = field(default_factory=IdMaker)
+
+    @classmethod
+    def from_dataset(cls, dataset: Dataset) -> "State":
+        state = cls(dataset=dataset)
+        state.tokens = {t.token: t for t in dataset.tokens}
+        state.users = {u.id: u for u in dataset.users}
+        state.users_by_email = {u.email.lower(): u for u in dataset.users}
+        state.teams = {t.id: t for t in dataset.teams}
+        state.priorities = {p.id: p for p in dataset.priorities}
+        state.schedules = {s.id: s for s in dataset.schedules}
+        state.escalation_policies = {p.id: p for p in dataset.escalation_policies}
+        state.services = {s.id: s for s in dataset.services}
+        state.routing_keys = {i.routing_key: (s.id, i.id) for s in dataset.services for i in s.integrations}
+        state.overrides = {o.id: o for o in dataset.overrides}
+        state.check_references()
+        return state
+
+    def check_references(self) -> None:
+        """A dataset that points at ids it does not define is rejected at load, not at request time."""
+        problems = []
+        for s in self.services.values():
+            if s.escalation_policy_id not in self.escalation_policies:
+                problems.append(f"service {s.id} names unknown escalation policy {s.escalation_policy_id}")
+        for p in self.escalation_policies.values():
+            for rule in p.rules:
+                for t in rule.targets:
+                    pool = self.users if t.type == "user_reference" else self.schedules
+                    if t.id not in pool:
+                        problems.append(f"escalation policy {p.id} targets unknown {t.type} {t.id}")
+        for sch in self.schedules.values():
+            for layer in sch.layers:
+                problems += [f"schedule {sch.id} layer {layer.id} names unknown user {u}"
+                             for u in layer.user_ids if u not in self.users]
+        for o in self.overrides.values():
+            if o.schedule_id not in self.schedules or o.user_id not in self.users:
+                problems.append(f"override {o.id} names an unknown schedule or user")
+        for t in self.tokens.values():
+            if t.user_id is not None and t.user_id not in self.users:
+                problems.append(f"a token names unknown user {t.user_id}")
+        for u in self.users.values():
+            problems += [f"user {u.id} names unknown team {tid}" for tid in u.team_ids if tid not in self.teams]
+        if problems:
+            raise ValueError("dataset is inconsistent: " + "; ".join(problems))
+
+    # --- incident-side indexes kept in one place so every writer updates them the same way ---
+
+    def add_incident(self, incident: Incident) -> None:
+        self.incidents[incident.id] = incident
+        self.incidents_by_number[incident.number] = incident.id
+        self.next_incident_number = max(self.next_incident_number, incident.number + 1)
+        if incident.status != "resolved":
+            self.open_incident_keys[(incident.service_id, incident.incident_key)] = incident.id
+
+    def mark_resolved(self, incident: Incident) -> None:
+        if self.open_incident_keys.get((incident.service_id, incident.incident_key)) == incident.id:
+            del self.open_incident_keys[(incident.service_id, incident.incident_key)]
+
+    def mark_open(self, incident: Incident) -> None:
+        self.open_incident_keys[(incident.service_id, incident.incident_key)] = incident.id
+
+    def add_log_entry(self, entry: LogEntry) -> None:
+        self.log_entries.append(entry)
+        self.log_entries_by_id[entry.id] = entry
+        self.log_entries_by_incident[entry.incident_id].append(entry)
+
+    def add_note(self, note: Note) -> None:
+        self.notes_by_incident[note.incident_id].append(note)
+
+    def add_alert(self, alert: Alert, routing_key: str | None) -> None:
+        self.alerts[alert.id] = alert
+        self.alerts_by_incident[alert.incident_id].append(alert)
+        if routing_key and alert.status == "triggered":
+            self.open_alerts[(routing_key, alert.alert_key)] = alert.id
+
+    def find_incident(self, id_or_number: str) -> Incident | None:
+        """PagerDuty accepts an incident's id or its number wherever an incident id goes."""
+        incident = self.incidents.get(id_or_number)
+        if incident is None and id_or_number.isdigit():
+            key = self.incidents_by_number.get(int(id_or_number))
+            incident = self.incidents.get(key) if key else None
+        return incident
+
+    def overrides_for(self, schedule_id: str) -> list[Override]:
+        return [o for o in self.overrides.values() if o.schedule_id == schedule_id]
+
+    # --- snapshots ---
+
+    def snapshot(self) -> "State":
+        """An independent copy; restoring it undoes everything done since."""
+        return copy.deepcopy(self)
+
+    def to_json(self) -> dict:
+        """Everything that changes at run time, as plain JSON (directory data stays in the dataset)."""
+        dump = lambda items: [i.model_dump(mode="json") for i in items]  # noqa: E731
+        return {
+            "dataset": self.dataset.model_dump(mode="json"),
+            "overrides": dump(self.overrides.values()),
+            "incidents": dump(self.incidents.values()),
+            "log_entries": dump(self.log_entries),
+            "notes": dump(itertools.chain.from_iterable(self.notes_by_incident.values())),
+            "alerts": [dict(a.model_dump(mode="json"), routing_key=rk) for a, rk in self._alerts_with_keys()],
+            "change_events": dump(self.change_events),
+            "responder_requests": dump(self.responder_requests.values()),
+            "id_counter": self.ids.counter,
+        }
+
+    def _alerts_with_keys(self):
+        open_keys = {alert_id: rk for (rk, _), alert_id in self.open_alerts.items()}
+        return [(a, open_keys.get(a.id)) for a in self.alerts.values()]
+
+    @classmethod
+    def from_json(cls, data: dict) -> "State":
+        dataset = Dataset.model_validate(data["dataset"])
+        state = cls.from_dataset(dataset.model_copy(update={"history": None}))
+        state.dataset = dataset
+        state.overrides = {o["id"]: Override.model_validate(o) for o in data["overrides"]}
+        for item in data["incidents"]:
+            state.add_incident(Incident.model_validate(item))
+        for item in data["log_entries"]:
+            state.add_log_entry(LogEntry.model_validate(item))
+        for item in data["notes"]:
+            state.add_note(Note.model_validate(item))
+        for item in data["alerts"]:
+            routing_key = item.pop("routing_key", None)
+            state.add_alert(Alert.model_validate(item), routing_key)
+        state.change_events = [ChangeEvent.model_validate(c) for c in data["change_events"]]
+        state.responder_requests = {r["id"]: ResponderRequest.model_validate(r) for r in data["responder_requests"]}
+        state.ids = IdMaker(data["id_counter"])
+        return state
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.to_json()))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "State":
+        return cls.from_json(json.loads(path.read_text()))
