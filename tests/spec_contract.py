@@ -1,0 +1,121 @@
+"""Checks simulator responses against PagerDuty's official OpenAPI response schemas.
+
+The spec is read at test time from `../shared/pagerduty-api/` beside the repository; it is
+never copied into the project. Tests that need it skip, saying why, when it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import httpx
+import pytest
+from openapi_schema_validator import OAS30ReadValidator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "pagerduty-api"
+REST_SPEC = SPEC_DIR / "openapiv3.json"
+EVENTS_SPEC = SPEC_DIR / "events-v2" / "openapiv3.json"
+
+
+def require_spec() -> None:
+    if not REST_SPEC.exists() or not EVENTS_SPEC.exists():
+        pytest.skip(f"PagerDuty's OpenAPI spec is not at {SPEC_DIR}; contract checks need it")
+
+
+@dataclass(frozen=True)
+class SpecOperation:
+    method: str
+    path: str
+    regex: re.Pattern
+    responses: dict
+    document: str  # "rest" or "events"
+
+
+class Contract:
+    """Finds the spec operation for a request and validates a response body against its schema."""
+
+    def __init__(self) -> None:
+        self.docs = {"rest": json.loads(REST_SPEC.read_text()), "events": json.loads(EVENTS_SPEC.read_text())}
+        self.registry = Registry().with_resources(
+            (f"urn:pagerduty:{name}", Resource.from_contents(doc, default_specification=DRAFT4))
+            for name, doc in self.docs.items())
+        self.operations: list[SpecOperation] = []
+        for name, doc in self.docs.items():
+            prefix = "/v2" if name == "events" else ""
+            for path, item in doc["paths"].items():
+                regex = re.compile("^" + prefix + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
+                for method, op in item.items():
+                    if method in ("get", "post", "put", "delete", "patch"):
+                        self.operations.append(SpecOperation(method.upper(), prefix + path, regex,
+                                                             op.get("responses", {}), name))
+        # Static paths first, so /users/me is not taken for /users/{id}.
+        self.operations.sort(key=lambda o: o.path.count("{"))
+
+    def operation(self, method: str, path: str) -> SpecOperation:
+        for op in self.operations:
+            if op.method == method and op.regex.match(path):
+                return op
+        raise AssertionError(f"the spec has no operation {method} {path}")
+
+    def _resolve(self, document: str, node: dict) -> dict:
+        while "$ref" in node:
+            target: object = self.docs[document]
+            for part in node["$ref"].lstrip("#/").split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target[int(part)] if isinstance(target, list) else target[part]  # type: ignore[index]
+            node = target  # type: ignore[assignment]
+        return node
+
+    def schema_for(self, op: SpecOperation, status: int) -> dict | None:
+        responses = op.responses
+        spec_response = responses.get(str(status)) or responses.get(f"{str(status)[0]}XX") or responses.get("default")
+        if spec_response is None:
+            raise AssertionError(f"{op.method} {op.path} does not document status {status} "
+                                 f"(documented: {sorted(responses)})")
+        spec_response = self._resolve(op.document, spec_response)
+        content = spec_response.get("content", {})
+        media = content.get("application/json") or next(iter(content.values()), None)
+        return None if media is None else media.get("schema")
+
+    def check(self, method: str, path: str, response: httpx.Response) -> None:
+        op = self.operation(method, path)
+        schema = self.schema_for(op, response.status_code)
+        if schema is None:
+            return
+        body = response.json()
+        validator = OAS30ReadValidator(self._anchor(op.document, schema), registry=self.registry)
+        problems = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+        if problems:
+            details = "; ".join(f"{'/'.join(map(str, p.absolute_path)) or '<root>'}: {p.message[:200]}"
+                                for p in problems[:5])
+            raise AssertionError(f"{method} {path} → {response.status_code} breaks the spec: {details}")
+
+    def _anchor(self, document: str, schema: dict) -> dict:
+        """Point relative `#/components/...` refs in an inline schema at the right spec document."""
+        text = json.dumps(schema).replace('"$ref": "#/', f'"$ref": "urn:pagerduty:{document}#/')
+        return json.loads(text)
+
+
+@cache
+def contract() -> Contract:
+    return Contract()
+
+
+class RecordingTransport(httpx.BaseTransport):
+    """Wraps a transport and keeps every exchange so a test can validate them all afterwards."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.exchanges: list[tuple[str, str, httpx.Response]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        response.read()
+        self.exchanges.append((request.method, request.url.path, response))
+        return response
