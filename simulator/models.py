@@ -191,6 +191,7 @@ class ResponderRequest(Record):
     message: str
     requested_at: datetime
     targets: list[ResponderRequestTarget]
+    user_ids: list[str] = []  # everyone paged: user targets and the policies' on-call at the time
 
 
 class Incident(Record):
@@ -210,6 +211,7 @@ class Incident(Record):
     resolved_at: datetime | None = None
     escalation_level: int = 1
     assignments: list[Assignment] = []
+    assigned_via: Literal["escalation_policy", "direct_assignment"] = "escalation_policy"
     acknowledger_ids: list[str] = []
     team_ids: list[str] = []
     body_details: str | None = None

@@ -13,6 +13,7 @@ import itertools
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from .models import (Alert, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
@@ -56,6 +57,7 @@ class State:
     incidents: dict[str, Incident] = field(default_factory=dict)
     incidents_by_number: dict[int, str] = field(default_factory=dict)
     open_incident_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (service, key) -> incident
+    snoozes: dict[str, datetime] = field(default_factory=dict)  # incident id -> when its snooze ends
     log_entries: list[LogEntry] = field(default_factory=list)  # in creation order (= time order)
     log_entries_by_id: dict[str, LogEntry] = field(default_factory=dict)
     log_entries_by_incident: dict[str, list[LogEntry]] = field(default_factory=lambda: defaultdict(list))
@@ -119,6 +121,14 @@ class State:
         self.next_incident_number = max(self.next_incident_number, incident.number + 1)
         if incident.status != "resolved":
             self.open_incident_keys[(incident.service_id, incident.incident_key)] = incident.id
+        self.set_snooze(incident, incident.snoozed_until)
+
+    def set_snooze(self, incident: Incident, until: datetime | None) -> None:
+        incident.snoozed_until = until
+        if until is None:
+            self.snoozes.pop(incident.id, None)
+        else:
+            self.snoozes[incident.id] = until
 
     def mark_resolved(self, incident: Incident) -> None:
         if self.open_incident_keys.get((incident.service_id, incident.incident_key)) == incident.id:

@@ -1,0 +1,670 @@
+"""The incident engine: every change PagerDuty allows on an incident, and the log entries it writes.
+
+Plain functions over a `Simulator` (no HTTP): the REST routes, the Events API and the history
+generator all change incidents through here, so the rules and the log are the same whoever acts.
+Time is always `sim.now()`. A function checks everything it needs before it changes anything, so
+a refused request leaves no trace.
+
+Choices where PagerDuty's docs are silent (the rest of the simulator relies on them):
+- Repeating a transition is an idempotent no-op with no log entry: acknowledging an acknowledged
+  incident, resolving a resolved one, triggering a triggered one, or setting the same urgency.
+- Setting `triggered` on an acknowledged incident unacknowledges it (`unacknowledge_log_entry`).
+- A reopen (PagerDuty's 2025 rule: `triggered`/`acknowledged` on a resolved incident) is recorded
+  as a `trigger_log_entry` ("Reopened by …") followed by `assign_log_entry`s, then notifications
+  (to triggered) or an `acknowledge_log_entry` by the reopening user (to acknowledged).
+- Escalating or reassigning an acknowledged incident puts it back to `triggered`, as PagerDuty does.
+- Priority and title changes write no log entry (PagerDuty's log-entry types have none for them).
+- A snooze ends lazily: `catch_up` (run before every read and write) returns due incidents to
+  `triggered` with an `unacknowledge_log_entry` dated at the snooze's end, so the log stays in time order.
+- One `assign_log_entry` and one `notify_log_entry` is written per assigned / paged user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from .clock import ManualClock
+from .core import Simulator
+from .errors import ApiError, arguments_error, invalid_input
+from .models import (Alert, Assignment, ChangeEvent, EscalationPolicy, Incident, LogEntry, Note,
+                     ResponderRequest, ResponderRequestTarget)
+from .oncall import level_user_ids
+
+AgentType = Literal["user_reference", "service_reference", "integration_reference"]
+MAX_NOTES = 2000
+MAX_SNOOZE_SECONDS = 7 * 24 * 3600
+DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this service"
+# Log entries and notes are the bulk of the state (a 10,000-incident history makes ~350,000) and
+# are built here from checked values, so they skip validation and share one empty fields-set:
+# that halves their memory (summaries, which repeat, are interned). Nothing changes them after creation.
+_TRUSTED = frozenset()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, as a log entry shows it: the agent reference and the channel it came through."""
+
+    agent_type: AgentType
+    agent_id: str
+    channel: str = "api"
+
+    @classmethod
+    def user(cls, user_id: str, channel: str = "api") -> "Actor":
+        return cls("user_reference", user_id, channel)
+
+    @property
+    def user_id(self) -> str | None:
+        return self.agent_id if self.agent_type == "user_reference" else None
+
+
+@dataclass(frozen=True)
+class IncidentUpdate:
+    """The parsed body of `PUT /incidents/{id}` (one item of the bulk form); None means unchanged."""
+
+    status: Literal["triggered", "acknowledged", "resolved"] | None = None
+    resolution: str | None = None
+    title: str | None = None
+    urgency: Literal["high", "low"] | None = None
+    priority_id: str | None = None
+    priority_name: str | None = None
+    escalation_level: int | None = None
+    assignee_ids: tuple[str, ...] | None = None
+    escalation_policy_id: str | None = None
+
+
+# --- errors PagerDuty answers for incident rules ---
+
+
+def already_resolved(incident: Incident) -> ApiError:
+    return ApiError(400, 1001, "Incident Already Resolved", [f"Incident {incident.id} is resolved."])
+
+
+def _not_acknowledged() -> ApiError:
+    return ApiError(400, 1012, "Incident is not Acknowledged", ["Only acknowledged incidents can be snoozed."])
+
+
+def _unknown_user(user_id: str) -> ApiError:
+    return ApiError(400, 1007, "Assigned To User Not Found", [f"No user has the id {user_id!r}."])
+
+
+def _unknown_policy(policy_id: str) -> ApiError:
+    return ApiError(400, 1014, "Escalation Policy Not Found", [f"No escalation policy has the id {policy_id!r}."])
+
+
+def _invalid_priority(detail: str) -> ApiError:
+    return ApiError(400, 1020, "Invalid Priority", [detail])
+
+
+# --- shared steps ---
+
+
+def _log(sim: Simulator, incident: Incident, type_: str, actor: Actor, summary: str, *,
+         note: str | None = None, user_id: str | None = None, level: int | None = None) -> LogEntry:
+    entry = LogEntry.model_construct(
+        _TRUSTED, id=sim.state.ids.new("log_entry"), type=type_, incident_id=incident.id,
+        service_id=incident.service_id, created_at=sim.now(), agent_type=actor.agent_type, agent_id=actor.agent_id,
+        channel=actor.channel, summary=sys.intern(summary), note=note, user_id=user_id, level=level,
+        team_ids=incident.team_ids)
+    sim.state.add_log_entry(entry)
+    return entry
+
+
+def _by(sim: Simulator, actor: Actor) -> str:
+    """How a summary names the actor: "by Ada Lovelace", "through the API" or "due to timeout"."""
+    if actor.user_id is not None:
+        return f"by {sim.state.users[actor.user_id].name}"
+    return "due to timeout" if actor.channel == "timeout" else "through the API"
+
+
+def _touch(sim: Simulator, incident: Incident) -> None:
+    incident.updated_at = sim.now()
+
+
+def _set_status(sim: Simulator, incident: Incident, status: str, actor: Actor) -> None:
+    """Any status change ends a snooze."""
+    incident.status = status  # type: ignore[assignment]
+    sim.state.set_snooze(incident, None)
+    incident.last_status_change_at = incident.updated_at = sim.now()
+    incident.last_status_change_by = actor.user_id
+
+
+def _notify(sim: Simulator, incident: Incident, user_ids: list[str], why: str = "") -> None:
+    """One `notify_log_entry` per paged user; the service is the agent, as PagerDuty pages on its behalf."""
+    pager = Actor("service_reference", incident.service_id, "auto")
+    for user_id in user_ids:
+        _log(sim, incident, "notify_log_entry", pager, f"Notified {sim.state.users[user_id].name}{why}.",
+             user_id=user_id)
+
+
+def _assign(sim: Simulator, incident: Incident, user_ids: list[str], actor: Actor, via: str,
+            logged: bool = True) -> None:
+    """New assignees; each gets an `assign_log_entry` unless an escalate entry already says why."""
+    now = sim.now()
+    incident.assignments = [Assignment(user_id=u, at=now) for u in user_ids]
+    incident.assigned_via = via  # type: ignore[assignment]
+    if logged:
+        for user_id in user_ids:
+            _log(sim, incident, "assign_log_entry", actor,
+                 f"Assigned to {sim.state.users[user_id].name} {_by(sim, actor)}.", user_id=user_id)
+
+
+def _policy(sim: Simulator, policy_id: str) -> EscalationPolicy:
+    policy = sim.state.escalation_policies.get(policy_id)
+    if policy is None:
+        raise _unknown_policy(policy_id)
+    return policy
+
+
+def on_call(sim: Simulator, policy: EscalationPolicy, level: int) -> list[str]:
+    """Who the policy pages at `level` right now."""
+    state = sim.state
+    overrides = {t.id: state.overrides_for(t.id)
+                 for t in policy.rules[level - 1].targets if t.type == "schedule_reference"}
+    return level_user_ids(policy, state.schedules, overrides, level, sim.now())
+
+
+def _check_users(sim: Simulator, user_ids: list[str] | tuple[str, ...]) -> list[str]:
+    unique = list(dict.fromkeys(user_ids))
+    for user_id in unique:
+        if user_id not in sim.state.users:
+            raise _unknown_user(user_id)
+    return unique
+
+
+def _check_level(policy: EscalationPolicy, level: int) -> None:
+    if level < 1:
+        raise invalid_input("escalation_level must be 1 or more.")
+    if level > len(policy.rules):
+        raise ApiError(400, 1006, "Cannot Escalate",
+                       [f"Escalation policy {policy.id} has {len(policy.rules)} level(s); "
+                        f"cannot escalate to level {level}."])
+
+
+def _teams(sim: Simulator, service_id: str, policy: EscalationPolicy) -> list[str]:
+    return list(dict.fromkeys(policy.team_ids + sim.state.services[service_id].team_ids))
+
+
+def _key_for(sim: Simulator, seed: str) -> str:
+    """A deterministic 32-hex key, as PagerDuty generates when none is given."""
+    return hashlib.md5(f"{sim.state.dataset.subdomain}/{seed}".encode()).hexdigest()
+
+
+# --- snoozes end lazily ---
+
+
+def catch_up(sim: Simulator) -> None:
+    """Return every incident whose snooze has ended to `triggered`, dated when the snooze ended."""
+    state = sim.state
+    if not state.snoozes:
+        return
+    now = sim.now()
+    for until, incident_id in sorted((until, i) for i, until in state.snoozes.items() if until <= now):
+        incident = state.incidents[incident_id]
+        with clock_at(sim, until):
+            timeout = Actor("service_reference", incident.service_id, "timeout")
+            _set_status(sim, incident, "triggered", timeout)
+            incident.acknowledger_ids = []
+            _log(sim, incident, "unacknowledge_log_entry", timeout, "Unacknowledged due to snooze timeout.")
+            _notify(sim, incident, [a.user_id for a in incident.assignments])
+
+
+@contextmanager
+def clock_at(sim: Simulator, when: datetime) -> Iterator[ManualClock]:
+    """Act as if it were `when` (a snooze's end, or a moment of generated history), then restore the clock."""
+    real_clock, sim.clock = sim.clock, ManualClock(when)
+    try:
+        yield sim.clock
+    finally:
+        sim.clock = real_clock
+
+
+# --- creating incidents ---
+
+
+def create(sim: Simulator, actor: Actor, *, service_id: str, title: str, urgency: str | None = None,
+           priority_id: str | None = None, incident_key: str | None = None, details: str | None = None,
+           assignee_ids: list[str] | None = None, escalation_policy_id: str | None = None) -> Incident:
+    """A new incident, assigned to the given users or to level 1 of the policy (the service's by default).
+
+    A user who creates an incident explicitly assigned to themselves gets it acknowledged, as PagerDuty
+    does; being on call for the policy that pages them does not count.
+    """
+    catch_up(sim)
+    state = sim.state
+    service = state.services.get(service_id)
+    if service is None:
+        raise invalid_input(f"Service {service_id!r} not found.")
+    if assignee_ids and escalation_policy_id:
+        raise invalid_input("Assignments cannot be specified if an escalation policy is given.")
+    if priority_id is not None:
+        priority_id_for(sim, priority_id, None)
+    policy = _policy(sim, escalation_policy_id or service.escalation_policy_id)
+    users = _check_users(sim, assignee_ids) if assignee_ids else on_call(sim, policy, 1)
+    if incident_key is not None and (service_id, incident_key) in state.open_incident_keys:
+        raise arguments_error(DEDUP_CONFLICT)
+
+    now = sim.now()
+    incident_id = state.ids.new("incident")
+    incident = Incident(
+        id=incident_id, number=state.next_incident_number, title=title, service_id=service_id,
+        escalation_policy_id=policy.id, urgency=urgency or service.default_urgency, priority_id=priority_id,
+        incident_key=incident_key or _key_for(sim, incident_id), created_at=now, updated_at=now,
+        last_status_change_at=now, last_status_change_by=actor.user_id, body_details=details,
+        team_ids=_teams(sim, service_id, policy))
+    state.add_incident(incident)
+    _log(sim, incident, "trigger_log_entry", actor, f"Triggered {_by(sim, actor)}.")
+    _assign(sim, incident, users, actor, "direct_assignment" if assignee_ids else "escalation_policy")
+    if assignee_ids and actor.user_id in users:
+        _acknowledge(sim, incident, actor)
+        users = [u for u in users if u != actor.user_id]
+    _notify(sim, incident, users)
+    return incident
+
+
+# --- status changes ---
+
+
+def _acknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
+    _set_status(sim, incident, "acknowledged", actor)
+    incident.acknowledger_ids = [actor.agent_id if actor.user_id else incident.service_id]
+    _log(sim, incident, "acknowledge_log_entry", actor, f"Acknowledged {_by(sim, actor)}.")
+
+
+def acknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
+    """triggered → acknowledged; acknowledged stays as it is; a resolved incident is reopened acknowledged."""
+    catch_up(sim)
+    if incident.status == "resolved":
+        reopen(sim, incident, actor, "acknowledged")
+    elif incident.status == "triggered":
+        _acknowledge(sim, incident, actor)
+
+
+def unacknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
+    """acknowledged → triggered (the assignees are paged again); a resolved incident is reopened triggered."""
+    catch_up(sim)
+    if incident.status == "resolved":
+        reopen(sim, incident, actor, "triggered")
+    elif incident.status == "acknowledged":
+        _unacknowledge(sim, incident, actor)
+
+
+def _unacknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
+    _set_status(sim, incident, "triggered", actor)
+    incident.acknowledger_ids = []
+    _log(sim, incident, "unacknowledge_log_entry", actor, f"Unacknowledged {_by(sim, actor)}.")
+    _notify(sim, incident, [a.user_id for a in incident.assignments])
+
+
+def resolve(sim: Simulator, incident: Incident, actor: Actor, resolution: str | None = None,
+            summary: str | None = None) -> None:
+    """Resolved: assignments and acknowledgements cleared, alerts resolved, the dedup key freed."""
+    catch_up(sim)
+    if incident.status == "resolved":
+        return
+    _set_status(sim, incident, "resolved", actor)
+    incident.resolved_at = sim.now()
+    incident.assignments = []
+    incident.acknowledger_ids = []
+    for alert in sim.state.alerts_by_incident.get(incident.id, ()):
+        _resolve_alert(sim, alert)
+    sim.state.mark_resolved(incident)
+    _log(sim, incident, "resolve_log_entry", actor, summary or f"Resolved {_by(sim, actor)}.", note=resolution)
+
+
+def reopen(sim: Simulator, incident: Incident, actor: Actor, status: str,
+           assignee_ids: list[str] | None = None, escalation_policy_id: str | None = None) -> None:
+    """A resolved incident opened again: to `triggered` (paging its assignees) or to `acknowledged` by the actor."""
+    catch_up(sim)
+    _check_reopen(sim, incident)
+    policy = _policy(sim, escalation_policy_id or incident.escalation_policy_id)
+    if status == "acknowledged" and actor.user_id is not None:
+        users, via = [actor.user_id], "direct_assignment"
+    elif assignee_ids:
+        users, via = _check_users(sim, assignee_ids), "direct_assignment"
+    else:
+        users, via = on_call(sim, policy, 1), "escalation_policy"
+    incident.escalation_policy_id = policy.id
+    incident.escalation_level = 1
+    incident.resolved_at = None
+    _set_status(sim, incident, "triggered", actor)
+    sim.state.mark_open(incident)
+    _log(sim, incident, "trigger_log_entry", actor, f"Reopened {_by(sim, actor)}.")
+    _assign(sim, incident, users, actor, via)
+    if status == "acknowledged":
+        _acknowledge(sim, incident, actor)
+    else:
+        _notify(sim, incident, users)
+
+
+def _check_reopen(sim: Simulator, incident: Incident) -> None:
+    if incident.merged_into is not None:
+        raise ApiError(400, 1019, "Incident Already Merged",
+                       [f"Incident {incident.id} was merged into {incident.merged_into} and cannot be reopened."])
+    holder = sim.state.open_incident_keys.get((incident.service_id, incident.incident_key))
+    if holder is not None and holder != incident.id:
+        raise arguments_error(DEDUP_CONFLICT)
+
+
+# --- routing changes ---
+
+
+def escalate(sim: Simulator, incident: Incident, actor: Actor, level: int) -> None:
+    """Page the policy's `level` (1-based): its on-call users become the assignees and the incident is triggered."""
+    catch_up(sim)
+    if incident.status == "resolved":
+        raise already_resolved(incident)
+    policy = _policy(sim, incident.escalation_policy_id)
+    _check_level(policy, level)
+
+
+    incident.escalation_level = level
+    _log(sim, incident, "escalate_log_entry", actor, f"Escalated to level {level} {_by(sim, actor)}.", level=level)
+    _reassign(sim, incident, actor, on_call(sim, policy, level), "escalation_policy", logged=False)
+
+
+def _reassign(sim: Simulator, incident: Incident, actor: Actor, users: list[str], via: str,
+              logged: bool = True) -> None:
+    """New assignees for an open incident: an acknowledged one goes back to triggered, and they are paged."""
+    if incident.status == "acknowledged":
+        _set_status(sim, incident, "triggered", actor)
+        incident.acknowledger_ids = []
+    _touch(sim, incident)
+    _assign(sim, incident, users, actor, via, logged)
+    _notify(sim, incident, users)
+
+
+def reassign(sim: Simulator, incident: Incident, actor: Actor, *, assignee_ids: list[str] | None = None,
+             escalation_policy_id: str | None = None) -> None:
+    """Assign to these users, or hand the incident to another escalation policy (its level 1)."""
+    catch_up(sim)
+    if incident.status == "resolved":
+        raise already_resolved(incident)
+    if assignee_ids and escalation_policy_id:
+        raise invalid_input("Assignments cannot be specified if an escalation policy is given.")
+    if escalation_policy_id:
+        policy = _policy(sim, escalation_policy_id)
+        incident.escalation_policy_id = policy.id
+        incident.escalation_level = 1
+        _reassign(sim, incident, actor, on_call(sim, policy, 1), "escalation_policy")
+    elif assignee_ids:
+        _reassign(sim, incident, actor, _check_users(sim, assignee_ids), "direct_assignment")
+    else:
+        raise invalid_input("Give assignments or an escalation policy.")
+
+
+# --- other fields ---
+
+
+def set_urgency(sim: Simulator, incident: Incident, actor: Actor, urgency: str) -> None:
+    catch_up(sim)
+    if urgency == incident.urgency:
+        return
+    old, incident.urgency = incident.urgency, urgency  # type: ignore[assignment]
+    _touch(sim, incident)
+    _log(sim, incident, "urgency_change_log_entry", actor,
+         f"Urgency changed from {old} to {urgency} {_by(sim, actor)}.")
+
+
+def priority_id_for(sim: Simulator, priority_id: str | None, priority_name: str | None) -> str:
+    """A priority by id, or by name (the first, i.e. highest, of that name), as PagerDuty accepts either."""
+    priorities = sim.state.priorities
+    if priority_id is not None:
+        if priority_id not in priorities:
+            raise _invalid_priority(f"No priority has the id {priority_id!r}.")
+        return priority_id
+    match = next((p.id for p in priorities.values() if p.name == priority_name), None)
+    if match is None:
+        raise _invalid_priority(f"No priority is named {priority_name!r}.")
+    return match
+
+
+def set_priority(sim: Simulator, incident: Incident, priority_id: str) -> None:
+    priority_id_for(sim, priority_id, None)
+    if priority_id != incident.priority_id:
+        incident.priority_id = priority_id
+        _touch(sim, incident)
+
+
+def set_title(sim: Simulator, incident: Incident, title: str) -> None:
+    if title != incident.title:
+        incident.title = title
+        _touch(sim, incident)
+
+
+# --- a PUT body, checked as a whole and then applied ---
+
+
+def check_update(sim: Simulator, incident: Incident, change: IncidentUpdate) -> None:
+    """Raise the error PagerDuty would answer for this change, before anything is changed."""
+    if change.assignee_ids and change.escalation_policy_id:
+        raise invalid_input("Assignments cannot be specified if an escalation policy is given.")
+    if change.assignee_ids and change.escalation_level is not None:
+        raise invalid_input("Assignments cannot be combined with an escalation level.")
+    if change.priority_id is not None or change.priority_name is not None:
+        priority_id_for(sim, change.priority_id, change.priority_name)
+    if change.assignee_ids:
+        _check_users(sim, change.assignee_ids)
+    policy = _policy(sim, change.escalation_policy_id or incident.escalation_policy_id)
+    if change.escalation_level is not None:
+        _check_level(policy, change.escalation_level)
+    reopening = incident.status == "resolved" and change.status in ("triggered", "acknowledged")
+    if reopening:
+        _check_reopen(sim, incident)
+    elif incident.status == "resolved" and (change.escalation_level is not None or change.assignee_ids
+                                            or change.escalation_policy_id):
+        raise already_resolved(incident)
+
+
+def update(sim: Simulator, incident: Incident, actor: Actor, change: IncidentUpdate) -> None:
+    """Apply one `PUT /incidents/{id}` body: fields first, then routing, then the status change."""
+    catch_up(sim)
+    check_update(sim, incident, change)
+    if change.title is not None:
+        set_title(sim, incident, change.title)
+    if change.priority_id is not None or change.priority_name is not None:
+        set_priority(sim, incident, priority_id_for(sim, change.priority_id, change.priority_name))
+    if change.urgency is not None:
+        set_urgency(sim, incident, actor, change.urgency)
+    assignees = list(change.assignee_ids) if change.assignee_ids else None
+    if incident.status == "resolved" and change.status in ("triggered", "acknowledged"):
+        reopen(sim, incident, actor, change.status, assignees, change.escalation_policy_id)
+        if change.escalation_level not in (None, 1):
+            escalate(sim, incident, actor, change.escalation_level)  # type: ignore[arg-type]
+        return
+    if change.escalation_policy_id:
+        reassign(sim, incident, actor, escalation_policy_id=change.escalation_policy_id)
+    elif assignees:
+        reassign(sim, incident, actor, assignee_ids=assignees)
+    if change.escalation_level is not None:
+        escalate(sim, incident, actor, change.escalation_level)
+    if change.status == "acknowledged":
+        acknowledge(sim, incident, actor)
+    elif change.status == "resolved":
+        resolve(sim, incident, actor, change.resolution)
+    elif change.status == "triggered":
+        unacknowledge(sim, incident, actor)
+
+
+# --- snooze, merge, notes, responders ---
+
+
+def snooze(sim: Simulator, incident: Incident, actor: Actor, duration: int) -> None:
+    """Only an acknowledged incident can be snoozed; it returns to `triggered` after `duration` seconds."""
+    catch_up(sim)
+    if not 1 <= duration <= MAX_SNOOZE_SECONDS:
+        raise ApiError(400, 1013, "Snooze Duration is Invalid",
+                       [f"duration must be between 1 and {MAX_SNOOZE_SECONDS} seconds."])
+    if incident.status != "acknowledged":
+        raise _not_acknowledged()
+    sim.state.set_snooze(incident, sim.now() + timedelta(seconds=duration))
+    _touch(sim, incident)
+    _log(sim, incident, "snooze_log_entry", actor, f"Snoozed for {duration} seconds {_by(sim, actor)}.")
+
+
+def merge(sim: Simulator, target: Incident, sources: list[Incident], actor: Actor) -> None:
+    """Sources are resolved into the open target; their alerts move to it (a manual incident becomes one alert)."""
+    catch_up(sim)
+    if target.status == "resolved":
+        raise ApiError(400, 1001, "Incident Already Resolved",
+                       [f"Incident {target.id} is resolved; incidents can only be merged into an open incident."])
+    if not sources:
+        raise invalid_input("source_incidents must name at least one incident.")
+    seen: set[str] = set()
+    for source in sources:
+        if source.id == target.id:
+            raise invalid_input("An incident cannot be merged into itself.")
+        if source.merged_into is not None:
+            raise ApiError(400, 1019, "Incident Already Merged",
+                           [f"Incident {source.id} was already merged into {source.merged_into}."])
+        if source.id in seen:
+            raise invalid_input(f"Incident {source.id} is listed twice.")
+        seen.add(source.id)
+    state = sim.state
+    for source in sources:
+        moved = state.alerts_by_incident.pop(source.id, [])
+        if not moved:
+            moved = [Alert(id=state.ids.new("alert"), incident_id=target.id, service_id=source.service_id,
+                           alert_key=source.incident_key, summary=source.title, created_at=source.created_at,
+                           status="resolved" if source.status == "resolved" else "triggered")]
+            state.alerts[moved[0].id] = moved[0]
+        for alert in moved:
+            alert.incident_id = target.id
+        state.alerts_by_incident[target.id].extend(moved)
+        source.merged_into = target.id
+        _touch(sim, source)
+        resolve(sim, source, actor, summary=f"Resolved {_by(sim, actor)} (merged into #{target.number}).")
+    _touch(sim, target)
+
+
+def add_note(sim: Simulator, incident: Incident, actor: Actor, content: str) -> Note:
+    """A note, and the `annotate_log_entry` PagerDuty writes for it; at most 2000 per incident."""
+    catch_up(sim)
+    notes = sim.state.notes_by_incident.get(incident.id, ())
+    if len(notes) >= MAX_NOTES:
+        raise invalid_input(f"An incident can have at most {MAX_NOTES} notes.")
+    note = Note.model_construct(_TRUSTED, id=sim.state.ids.new("note"), incident_id=incident.id,
+                                user_id=actor.user_id, content=content, created_at=sim.now(), channel=actor.channel)
+    sim.state.add_note(note)
+    _touch(sim, incident)
+    _log(sim, incident, "annotate_log_entry", Actor(actor.agent_type, actor.agent_id, "note"),
+         f"Note added {_by(sim, actor)}.", note=content)
+    return note
+
+
+def request_responders(sim: Simulator, incident: Incident, requester_id: str, message: str,
+                       targets: list[tuple[str, str]]) -> ResponderRequest:
+    """Ask users (or an escalation policy's level-1 on-call) to join; each one paged gets a notify entry."""
+    catch_up(sim)
+    state = sim.state
+    if requester_id not in state.users:
+        raise ApiError(400, 1008, "Requester User Not Found", [f"No user has the id {requester_id!r}."])
+    if incident.status == "resolved":
+        raise already_resolved(incident)
+    if not targets:
+        raise invalid_input("responder_request_targets must name at least one target.")
+    paged: list[str] = []
+    for kind, target_id in targets:
+        if kind == "user_reference":
+            paged += _check_users(sim, [target_id])
+        else:
+            paged += on_call(sim, _policy(sim, target_id), 1)
+    request = ResponderRequest(
+        id=state.ids.new("responder_request"), incident_id=incident.id, requester_id=requester_id,
+        message=message, requested_at=sim.now(), user_ids=list(dict.fromkeys(paged)),
+        targets=[ResponderRequestTarget(type=kind, id=target_id)  # type: ignore[arg-type]
+                 for kind, target_id in targets])
+    state.responder_requests[request.id] = request
+    incident.responder_request_ids.append(request.id)
+    _touch(sim, incident)
+    _notify(sim, incident, request.user_ids, f" (responder request from {state.users[requester_id].name})")
+    return request
+
+
+# --- the Events API ---
+
+
+def _integration_actor(sim: Simulator, routing_key: str) -> tuple[str, Actor]:
+    service_id, integration_id = sim.state.routing_keys[routing_key]
+    return service_id, Actor("integration_reference", integration_id, "api")
+
+
+def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: str, source: str | None = None,
+                  dedup_key: str | None = None, custom_details: dict | None = None) -> Alert:
+    """A trigger event: deduplicated into the open alert with this key, grouped into the service's open
+    incident with this key, or else a new alert on a new incident with the integration as agent."""
+    catch_up(sim)
+    state = sim.state
+    if dedup_key is not None:
+        open_alert = state.open_alerts.get((routing_key, dedup_key))
+        if open_alert is not None:
+            return state.alerts[open_alert]
+    service_id, actor = _integration_actor(sim, routing_key)
+    alert_id = state.ids.new("alert")
+    key = dedup_key or _key_for(sim, alert_id)
+    incident_id = state.open_incident_keys.get((service_id, key))
+    if incident_id is None:
+        incident_id = create(sim, actor, service_id=service_id, title=summary, incident_key=key).id
+    else:
+        _touch(sim, state.incidents[incident_id])
+    alert = Alert(id=alert_id, incident_id=incident_id, service_id=service_id, alert_key=key,  # type: ignore[arg-type]
+                  summary=summary, severity=severity, created_at=sim.now(), source=source,
+                  custom_details=custom_details)
+    state.add_alert(alert, routing_key)
+    return alert
+
+
+def acknowledge_alert(sim: Simulator, routing_key: str, dedup_key: str) -> bool:
+    """An acknowledge event: acknowledges the open alert's incident; False (dropped) when no alert is open."""
+    catch_up(sim)
+    alert_id = sim.state.open_alerts.get((routing_key, dedup_key))
+    if alert_id is None:
+        return False
+    incident = sim.state.incidents[sim.state.alerts[alert_id].incident_id]
+    if incident.status == "triggered":
+        _acknowledge(sim, incident, _integration_actor(sim, routing_key)[1])
+    return True
+
+
+def resolve_alert(sim: Simulator, routing_key: str, dedup_key: str) -> bool:
+    """A resolve event: resolves the alert, and its incident once no alert of it is left open."""
+    catch_up(sim)
+    state = sim.state
+    alert_id = state.open_alerts.get((routing_key, dedup_key))
+    if alert_id is None:
+        return False
+    alert = state.alerts[alert_id]
+    _resolve_alert(sim, alert)
+    incident = state.incidents[alert.incident_id]
+    if all(a.status == "resolved" for a in state.alerts_by_incident[incident.id]):
+        resolve(sim, incident, _integration_actor(sim, routing_key)[1])
+    else:
+        _touch(sim, incident)  # its alert counts changed
+    return True
+
+
+def _resolve_alert(sim: Simulator, alert: Alert) -> None:
+    if alert.status == "resolved":
+        return
+    alert.status = "resolved"
+    state = sim.state
+    for integration in state.services[alert.service_id].integrations:
+        key = (integration.routing_key, alert.alert_key)
+        if state.open_alerts.get(key) == alert.id:
+            del state.open_alerts[key]
+
+
+def record_change(sim: Simulator, routing_key: str, *, summary: str, source: str | None = None,
+                  timestamp: datetime | None = None, custom_details: dict | None = None) -> ChangeEvent:
+    """A change event on the routing key's service: shown beside incidents, never paging anyone."""
+    service_id, _ = sim.state.routing_keys[routing_key]
+    event = ChangeEvent(id=sim.state.ids.new("change_event"), summary=summary, timestamp=timestamp or sim.now(),
+                        service_ids=[service_id], routing_key=routing_key, source=source,
+                        custom_details=custom_details)
+    sim.state.change_events.append(event)
+    return event

@@ -1,0 +1,3 @@
+"""Every endpoint module registers its routes on `core.ROUTER` when imported here."""
+
+from . import directory, events, incidents, schedules  # noqa: F401

@@ -1,0 +1,329 @@
+"""Schedules, their overrides, and `/oncalls`.
+
+Nothing on-call is stored: rendered layer entries, the final schedule and every on-call row are
+computed by `simulator.oncall` from the layers, the overrides and the escalation rules at
+request time, so an override created a moment ago shows up everywhere at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Set
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .. import oncall
+from ..core import ROUTER, Simulator
+from ..errors import ApiError, invalid_date_range, invalid_input, not_found
+from ..http import Page, Request, Response, parse_time
+from ..models import Override, Schedule
+from ..oncall import OnCallEntry, Span
+from ..state import State
+from .directory import (includes, list_response, lookup, policy_ref, render_policy, render_schedule_basic,
+                        render_user, schedule_ref, user_ref)
+
+UTC = timezone.utc
+DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
+ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future"
+# With overflow=true, shifts crossing the window's bounds are shown whole. They are found by
+# computing this far beyond each bound, which covers every turn length in practice.
+OVERFLOW_REACH = timedelta(days=31)
+SCHEDULE_PARTS = frozenset({"schedule_layers", "final_schedule", "overrides_subschedule"})
+
+
+# --- request parsing ---
+
+
+def _zone(request: Request, default: str) -> tzinfo:
+    name = request.param("time_zone") or default
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.") from None
+
+
+def _stamp(value: datetime | None, zone: tzinfo) -> str | None:
+    """ISO 8601 in the zone asked for, as PagerDuty renders schedule times (`Z` for UTC)."""
+    if value is None:
+        return None
+    text = value.astimezone(zone).isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
+    """`since`/`until` for rendering: one bound defaults to two weeks from the other, none to now + 2 weeks."""
+    since, until = request.time_param("since"), request.time_param("until")
+    if since is None:
+        since = sim.now() if until is None else until - DEFAULT_WINDOW
+    if until is None:
+        until = since + DEFAULT_WINDOW
+    if until < since:
+        raise invalid_date_range("until must not be before since.")
+    return since, until
+
+
+def _overrides_by_schedule(state: State) -> dict[str, list[Override]]:
+    """Every schedule's overrides in creation order (the order `oncall` uses to settle overlaps)."""
+    grouped: dict[str, list[Override]] = defaultdict(list)
+    for override in state.overrides.values():
+        grouped[override.schedule_id].append(override)
+    return grouped
+
+
+# --- rendering schedules ---
+
+
+class Rendering:
+    """How a request wants schedule entries rendered: the window, the zone, and whether to overflow."""
+
+    def __init__(self, sim: Simulator, since: datetime, until: datetime, zone: tzinfo, overflow: bool) -> None:
+        self.sim, self.since, self.until, self.zone, self.overflow = sim, since, until, zone, overflow
+
+    def spans(self, compute: Callable[[datetime, datetime], list[Span]]) -> list[Span]:
+        """Spans in the window: clipped to it, or with overflow whole where they cross a bound."""
+        if not self.overflow:
+            return compute(self.since, self.until)
+        wide = compute(self.since - OVERFLOW_REACH, self.until + OVERFLOW_REACH)
+        return [s for s in wide if s.end > self.since and s.start < self.until]
+
+    def subschedule(self, spans: list[Span], name: str | None = None) -> dict:
+        length = (self.until - self.since).total_seconds()
+        covered = sum((min(s.end, self.until) - max(s.start, self.since)).total_seconds() for s in spans)
+        rendered = {"rendered_schedule_entries": [self.entry(s) for s in spans],
+                    "rendered_coverage_percentage": round(100 * covered / length, 2) if length else 0}
+        return {"name": name, **rendered} if name else rendered
+
+    def entry(self, span: Span) -> dict:
+        return {"start": _stamp(span.start, self.zone), "end": _stamp(span.end, self.zone),
+                "user": user_ref(self.sim, span.user_id)}
+
+
+def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], rendering: Rendering) -> dict:
+    """A schedule with the parts asked for. Layers are listed highest first, as PagerDuty's GET lists
+    them (the reverse of the order they are written in, which is lowest first)."""
+    rendered = render_schedule_basic(sim, schedule)
+    overrides = _overrides_by_schedule(sim.state).get(schedule.id, [])
+    zone = rendering.zone
+    if "schedule_layers" in parts:
+        rendered["schedule_layers"] = [
+            {"id": layer.id, "name": layer.name, "start": _stamp(layer.start, zone),
+             **({"end": _stamp(layer.end, zone)} if layer.end else {}),
+             "rotation_virtual_start": _stamp(layer.rotation_virtual_start, zone),
+             "rotation_turn_length_seconds": layer.rotation_turn_length_seconds,
+             "users": [{"user": user_ref(sim, u)} for u in layer.user_ids],
+             "restrictions": [r.model_dump(exclude_none=True) for r in layer.restrictions],
+             **rendering.subschedule(rendering.spans(
+                 lambda low, high, layer=layer: oncall.layer_spans(layer, schedule.time_zone, low, high)))}
+            for layer in reversed(schedule.layers)]
+    if "overrides_subschedule" in parts:
+        rendered["overrides_subschedule"] = rendering.subschedule(
+            rendering.spans(lambda low, high: oncall.overrides_spans(overrides, low, high)), "Overrides")
+    if "final_schedule" in parts:
+        rendered["final_schedule"] = rendering.subschedule(
+            rendering.spans(lambda low, high: oncall.final_spans(schedule, overrides, low, high)), "Final Schedule")
+    return rendered
+
+
+@ROUTER.get("/schedules", scope="schedules.read")
+def list_schedules(sim: Simulator, request: Request) -> Response:
+    parts = includes(request) & SCHEDULE_PARTS
+    since, until = _window(sim, request)
+    zone = _zone(request, "UTC")
+
+    def render(schedule: Schedule) -> dict:
+        return render_schedule(sim, schedule, parts, Rendering(sim, since, until, zone, overflow=False))
+
+    return list_response(request, "schedules", sim.state.schedules.values(), render, team_filter=True)
+
+
+@ROUTER.get("/schedules/{id}", scope="schedules.read")
+def get_schedule(sim: Simulator, request: Request, id: str) -> Response:
+    schedule = lookup(sim.state.schedules, id, "Schedule")
+    since, until = _window(sim, request)
+    rendering = Rendering(sim, since, until, _zone(request, schedule.time_zone), request.bool_param("overflow"))
+    return Response(200, {"schedule": render_schedule(sim, schedule, SCHEDULE_PARTS, rendering)})
+
+
+# --- overrides ---
+
+
+def render_override(sim: Simulator, override: Override) -> dict:
+    return {"id": override.id, "start": _stamp(override.start, UTC), "end": _stamp(override.end, UTC),
+            "user": user_ref(sim, override.user_id)}
+
+
+@ROUTER.get("/schedules/{id}/overrides", scope="schedules.read")
+def list_overrides(sim: Simulator, request: Request, id: str) -> Response:
+    """Overrides meeting [since, until) (both required); `editable` keeps future ones, ids only."""
+    lookup(sim.state.schedules, id, "Schedule")
+    since, until = request.time_param("since"), request.time_param("until")
+    if since is None or until is None:
+        raise invalid_input("since and until are required.")
+    if until < since:
+        raise invalid_date_range("until must not be before since.")
+    now = sim.now()
+    found = [o for o in _overrides_by_schedule(sim.state).get(id, []) if o.end > since and o.start < until]
+    if request.param("editable") is not None:
+        return Response(200, {"overrides": [{"id": o.id} for o in found if o.start > now]})
+    rendered = []
+    for override in found:
+        item = render_override(sim, override)
+        if not request.bool_param("overflow"):
+            item["start"] = _stamp(max(override.start, since), UTC)
+            item["end"] = _stamp(min(override.end, until), UTC)
+        rendered.append(item)
+    return Response(200, {"overrides": rendered})
+
+
+def _override_time(value: object, name: str, zone: tzinfo | None) -> datetime:
+    """A time from an override item; one without an offset is read in the item's `time_zone`."""
+    if not isinstance(value, str) or not value:
+        raise invalid_input(f"{name} is required and must be an ISO 8601 string.")
+    parsed = parse_time(value, name)
+    if zone is None:
+        return parsed
+    try:
+        naive = datetime.fromisoformat(value.strip()).tzinfo is None
+    except ValueError:  # only forms parse_time repairs, and those all carry an offset
+        naive = False
+    return parsed.replace(tzinfo=zone).astimezone(UTC) if naive else parsed
+
+
+def _create_override(sim: Simulator, schedule: Schedule, item: object) -> tuple[dict, list[str]]:
+    """Validate and store one requested override: its rendering, and the errors that stopped it (if any)."""
+    if not isinstance(item, dict):
+        return {}, ["Each override must be an object."]
+    user = item.get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    echo = {"start": item.get("start"), "end": item.get("end"),
+            "user": user_ref(sim, user_id) if isinstance(user_id, str) else user}
+    errors: list[str] = []
+    zone: tzinfo | None = None
+    if item.get("time_zone") is not None:
+        try:
+            zone = ZoneInfo(str(item["time_zone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            errors.append(f"time_zone {item['time_zone']!r} is not a known IANA time zone.")
+    times: dict[str, datetime] = {}
+    for name in ("start", "end"):
+        try:
+            times[name] = _override_time(item.get(name), name, zone)
+        except ApiError as exc:
+            errors.extend(exc.errors or [exc.message])
+    if not isinstance(user_id, str) or (isinstance(user, dict) and user.get("type", "user_reference")
+                                        not in ("user_reference", "user")):
+        errors.append("user must be a user reference with an id.")
+    elif user_id not in sim.state.users:
+        errors.append(f"User {user_id} not found.")
+    if len(times) == 2 and times["end"] <= times["start"]:
+        errors.append("Override must end after its start")
+    if errors:
+        return echo, errors
+    override = Override(id=sim.state.ids.new("override"), schedule_id=schedule.id, user_id=user_id,
+                        start=times["start"], end=times["end"], created_at=sim.now())
+    sim.state.overrides[override.id] = override
+    return render_override(sim, override), []
+
+
+@ROUTER.post("/schedules/{id}/overrides", scope="schedules.write")
+def create_overrides(sim: Simulator, request: Request, id: str) -> Response:
+    """201 with a bare array of per-item results: a bad item fails alone, the others are created.
+
+    The deprecated single form `{"override": {...}}` answers `{"override": ...}`, or 400 if it is bad.
+    """
+    schedule = lookup(sim.state.schedules, id, "Schedule")
+    body = request.json_object()
+    if "overrides" in body:
+        items = body["overrides"]
+        if not isinstance(items, list) or not items:
+            raise invalid_input("overrides must be a non-empty array.")
+        results = []
+        for item in items:
+            rendered, errors = _create_override(sim, schedule, item)
+            results.append({"status": 400, "errors": errors, "override": rendered} if errors
+                           else {"status": 201, "override": rendered})
+        return Response(201, results)
+    if isinstance(body.get("override"), dict):
+        rendered, errors = _create_override(sim, schedule, body["override"])
+        if errors:
+            raise invalid_input(*errors)
+        return Response(201, {"override": rendered})
+    raise invalid_input('The request body must have an "overrides" array.')
+
+
+@ROUTER.delete("/schedules/{id}/overrides/{override_id}", scope="schedules.write")
+def delete_override(sim: Simulator, request: Request, id: str, override_id: str) -> Response:
+    """204 for a future override; one under way is cut short at now (200); a past one cannot go."""
+    lookup(sim.state.schedules, id, "Schedule")
+    override = sim.state.overrides.get(override_id)
+    if override is None or override.schedule_id != id:
+        raise not_found(f"Override {override_id} not found on schedule {id}.")
+    now = sim.now()
+    if override.end <= now:
+        raise invalid_input("Past overrides cannot be deleted.")
+    if override.start < now:
+        override.end = now
+        return Response(200, {"override": render_override(sim, override)})
+    del sim.state.overrides[override_id]
+    return Response(204)
+
+
+# --- on-calls ---
+
+
+def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
+    """Both bounds default to now (a lone bound in the future pulls the other along); at most 90 days ahead."""
+    now = sim.now()
+    since, until = request.time_param("since"), request.time_param("until")
+    if since is None:
+        since = min(now, until) if until is not None else now
+    if until is None:
+        until = max(now, since)
+    if until < since:
+        raise invalid_date_range("until must not be before since.")
+    if until > now + ONCALL_FUTURE_LIMIT:
+        raise invalid_date_range("On-call shifts are limited to 90 days in the future.")
+    return since, until
+
+
+@ROUTER.get("/oncalls", scope="oncalls.read")
+def list_oncalls(sim: Simulator, request: Request) -> Response:
+    page = Page.from_request(request)
+    since, until = _oncall_window(sim, request)
+    zone = _zone(request, "UTC")
+    state = sim.state
+    policy_ids = request.list_param("escalation_policy_ids")
+    policies = [state.escalation_policies[p] for p in dict.fromkeys(policy_ids) if p in state.escalation_policies] \
+        if policy_ids else list(state.escalation_policies.values())
+    user_ids = set(request.list_param("user_ids"))
+    schedule_ids = set(request.list_param("schedule_ids"))
+    overrides = _overrides_by_schedule(state)
+    earliest = request.bool_param("earliest")
+    rows = [entry for policy in policies
+            for entry in oncall.policy_oncalls(policy, state.schedules, overrides, since, until, earliest)
+            if (not user_ids or entry.user_id in user_ids)
+            and (not schedule_ids or (entry.schedule_id or "null") in schedule_ids)]
+    include = includes(request)
+
+    def render(entry: OnCallEntry) -> dict:
+        """A permanent on-call (a user the policy names directly) has no schedule, start or end.
+
+        PagerDuty sends those as null; the spec does not allow null there, so they are left out,
+        which reads the same to clients that treat them as optional (the official MCP server does).
+        """
+        policy = state.escalation_policies[entry.escalation_policy_id]
+        rendered = {
+            "escalation_policy": render_policy(sim, policy) if "escalation_policies" in include
+            else policy_ref(sim, policy.id),
+            "escalation_level": entry.escalation_level,
+            "user": render_user(sim, state.users[entry.user_id]) if "users" in include
+            else user_ref(sim, entry.user_id),
+        }
+        if entry.schedule_id is not None:
+            schedule = state.schedules[entry.schedule_id]
+            rendered["schedule"] = (render_schedule_basic(sim, schedule) if "schedules" in include
+                                    else schedule_ref(sim, schedule.id))
+            rendered["start"], rendered["end"] = _stamp(entry.start, zone), _stamp(entry.end, zone)
+        return rendered
+
+    return Response(200, page.wrap("oncalls", rows, render))

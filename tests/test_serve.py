@@ -1,0 +1,138 @@
+"""The simulator served over real HTTP, and its command line (`serve`, `demo`)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pagerduty
+import pytest
+
+from conftest import ACCEPT, token_for
+from servers import running_server
+from simulator.asgi import SimulatorApp
+from simulator.state import State
+from test_official_client import https_sim, official  # noqa: F401  (HTTPS fixtures PagerDuty's client needs)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.network
+def test_serves_health_and_users_over_http(sim, account_token, demo_dataset):
+    user = demo_dataset.users[0]
+    with running_server(SimulatorApp(sim)) as url:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Token token={account_token.token}",
+                                                  "Accept": ACCEPT}) as client:
+            health = client.get("/healthz")
+            assert health.status_code == 200 and health.json() == {"status": "ok", "dataset": "Acme Cloud"}
+            answer = client.get(f"/users/{user.id}")
+            assert answer.status_code == 200 and answer.json()["user"]["email"] == user.email
+            assert answer.headers["ratelimit-limit"] == "960"
+            assert client.get("/users/PNOPE00").status_code == 404
+            assert client.get("/users", headers={"Authorization": "Token token=wrong"}).status_code == 401
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_get_user_sustains_a_thousand_requests_a_second(demo_dataset):
+    """Served by `python -m simulator serve` in its own process, so the client does not share its GIL;
+    the client is the standard library's keep-alive connection, light enough not to be the bottleneck."""
+    token = next(t for t in demo_dataset.tokens if t.kind == "account" and t.access == "full")
+    headers = {"Authorization": f"Token token={token.token}", "Accept": ACCEPT}
+    path = f"/users/{demo_dataset.users[1].id}"
+    process, url = _serve("--requests-per-minute", "1000000")
+    try:
+        host, port = url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port))
+
+        def get() -> int:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            return response.status
+
+        assert get() == 200
+        count = 1000
+        started = time.perf_counter()
+        statuses = {get() for _ in range(count)}
+        rate = count / (time.perf_counter() - started)
+        connection.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    assert statuses == {200}
+    assert rate >= 1000, f"{rate:.0f} requests/s"
+
+
+@pytest.mark.network
+def test_official_client_tells_account_keys_from_user_keys(official, https_sim, demo_dataset):  # noqa: F811
+    """python-pagerduty reads the key type off `GET /users/me`: 400 with PagerDuty's string `error` for account keys."""
+    url, context = https_sim
+    user_client = pagerduty.RestApiV2Client(token_for(demo_dataset, kind="user").token, base_url=url, verify=context)
+    with official, user_client:  # closed, so the server's shutdown is not kept waiting on idle connections
+        assert official.api_key_access == "account"
+        assert user_client.api_key_access == "user"
+
+
+def _serve(*args: str) -> tuple[subprocess.Popen, str]:
+    """Start `python -m simulator serve` on a free port and return it with its base URL."""
+    process = subprocess.Popen([sys.executable, "-m", "simulator", "serve", "--port", "0", *args], cwd=ROOT,
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "200"})
+    assert process.stderr is not None
+    for line in process.stderr:
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+        if found:
+            return process, found.group(1)
+    process.kill()
+    raise AssertionError(f"the server did not announce itself: {process.communicate()}")
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_serve_command_keeps_state_across_restarts(tmp_path, demo_dataset):
+    state_file = tmp_path / "state.json"
+    token = next(t for t in demo_dataset.tokens if t.kind == "account" and t.access == "full")
+    headers = {"Authorization": f"Token token={token.token}", "From": demo_dataset.users[0].email}
+    service = demo_dataset.services[0]
+    process, url = _serve("--state", str(state_file), "--requests-per-minute", "5000")
+    try:
+        answer = httpx.get(f"{url}/users/{demo_dataset.users[0].id}", headers=headers)
+        assert answer.headers["ratelimit-limit"] == "5000"
+        created = httpx.post(f"{url}/incidents", headers=headers, json={"incident": {
+            "type": "incident", "title": "kept across restarts",
+            "service": {"id": service.id, "type": "service_reference"}}})
+        assert created.status_code == 201
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode == 0, errors
+    assert "state saved" in errors
+    incident_id = created.json()["incident"]["id"]
+    assert incident_id in State.load(state_file).incidents
+    process, url = _serve("--state", str(state_file))
+    try:
+        again = httpx.get(f"{url}/incidents/{incident_id}", headers=headers)
+        assert again.status_code == 200 and again.json()["incident"]["title"] == "kept across restarts"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+
+
+@pytest.mark.slow
+def test_demo_walkthrough_runs_by_itself():
+    done = subprocess.run([sys.executable, "-m", "simulator", "demo"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["status"] == "resolved"
+    assert {"trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry"} <= set(summary["log_entries"])
+    assert "On call for API Gateway" in done.stderr and "API Gateway" in done.stderr
