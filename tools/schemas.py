@@ -6,9 +6,12 @@ tools resolve). Field descriptions here are what the model reads, so they are sh
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tools.timeparse import parse_duration
 
 ARTIFACT_IDS = {"", "null", "none", "undefined", "nil", "n/a", "id", "<id>", "unknown"}
 
@@ -33,6 +36,39 @@ def refuse_artifacts(values: list[str] | None) -> list[str] | None:
     return None if values is None else [refuse_artifact(v) for v in values]  # type: ignore[misc]
 
 
+_PATH_ID = re.compile(r"#?[A-Za-z0-9]{1,32}")
+
+
+def path_id(value: str | None) -> str | None:
+    """An incident id or number, or an override id: these go into URL paths, so only letters and digits."""
+    cleaned = refuse_artifact(value)
+    if cleaned is not None and not _PATH_ID.fullmatch(cleaned):
+        raise ValueError(f"{value!r} is not an id (like Q1ABC23) or an incident number (like 1234)")
+    return cleaned
+
+
+def path_ids(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [path_id(v) for v in values]  # type: ignore[misc]
+
+
+class _NoNull:
+    """Drop the `null` branch from an optional field's JSON schema.
+
+    Leaving a field out already means "default"; offering `null` as well costs about 40 characters
+    per field in every request to the model (the toolset must stay under its size budget) and
+    invites the literal nulls models like to send. Validation still accepts None.
+    """
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        branches = [s for s in schema.get("anyOf", ()) if s != {"type": "null"}]
+        if "anyOf" in schema and len(branches) == 1:
+            return {**branches[0], **{k: v for k, v in schema.items() if k != "anyOf"}}
+        return schema
+
+
+T = TypeVar("T")
+Maybe = Annotated[T | None, _NoNull()]  # an optional argument, shown to the model without `null`
 Ref = str  # an id, or a name/email the tool resolves to one
 TimeText = str  # ISO 8601, or "now", "-24h", "+8h", "tomorrow 09:00"
 
@@ -40,8 +76,8 @@ TimeText = str  # ISO 8601, or "now", "-24h", "+8h", "tomorrow 09:00"
 # --- reads ---------------------------------------------------------------------------------------
 
 class FindServices(ToolArgs):
-    query: str | None = Field(None, description="Part of the service name; omit to list all.")
-    team: Ref | None = Field(None, description="Only services of this team (id or name).")
+    query: Maybe[str] = Field(None, description="Part of the service name; omit to list all.")
+    team: Maybe[Ref] = Field(None, description="Only services of this team (id or name).")
 
 
 class GetService(ToolArgs):
@@ -50,32 +86,32 @@ class GetService(ToolArgs):
 
 
 class WhoIsOnCall(ToolArgs):
-    service: Ref | None = Field(None, description="Service id or name: who gets paged for it.")
-    escalation_policy: Ref | None = Field(None, description="Escalation policy id or name.")
-    schedule: Ref | None = Field(None, description="Schedule id or name.")
-    team: Ref | None = Field(None, description="Team id or name.")
-    user: Ref | None = Field(None, description="User id, email or name: when are they on call.")
-    at: TimeText | None = Field(None, description="When to look (default now), e.g. 'tomorrow 09:00'.")
-    time_zone: str | None = Field(None, description="IANA zone for relative times, e.g. Europe/Berlin.")
+    service: Maybe[Ref] = Field(None, description="Service id or name: who gets paged for it.")
+    escalation_policy: Maybe[Ref] = Field(None, description="Escalation policy id or name.")
+    schedule: Maybe[Ref] = Field(None, description="Schedule id or name.")
+    team: Maybe[Ref] = Field(None, description="Team id or name.")
+    user: Maybe[Ref] = Field(None, description="User id, email or name: when are they on call.")
+    at: Maybe[TimeText] = Field(None, description="When to look (default now), e.g. 'tomorrow 09:00'.")
+    time_zone: Maybe[str] = Field(None, description="IANA zone for relative times, e.g. Europe/Berlin.")
     _v = field_validator("service", "escalation_policy", "schedule", "team", "user")(refuse_artifact)
 
 
 class ListIncidents(ToolArgs):
-    statuses: list[Literal["triggered", "acknowledged", "resolved"]] | None = Field(
+    statuses: Maybe[list[Literal["triggered", "acknowledged", "resolved"]]] = Field(
         None, description="Default: triggered and acknowledged (open).")
-    service: Ref | None = Field(None, description="Service id or name.")
-    team: Ref | None = None
-    assigned_to: Ref | None = Field(None, description="User id, email or name.")
-    urgency: Literal["high", "low"] | None = None
-    since: TimeText | None = Field(None, description="Start of the window (default 30 days ago).")
-    until: TimeText | None = None
+    service: Maybe[Ref] = Field(None, description="Service id or name.")
+    team: Maybe[Ref] = None
+    assigned_to: Maybe[Ref] = Field(None, description="User id, email or name.")
+    urgency: Maybe[Literal["high", "low"]] = None
+    since: Maybe[TimeText] = Field(None, description="Window start (default 30 days ago; open incidents: any age).")
+    until: Maybe[TimeText] = None
     limit: int = Field(25, ge=1, le=200, description="Most incidents to return.")
     _v = field_validator("service", "team", "assigned_to")(refuse_artifact)
 
 
 class IncidentRef(ToolArgs):
     incident: Ref = Field(description="Incident id (e.g. Q1ABC23) or number (e.g. 1234).")
-    _v = field_validator("incident")(refuse_artifact)
+    _v = field_validator("incident")(path_id)
 
 
 class GetIncident(IncidentRef):
@@ -83,21 +119,21 @@ class GetIncident(IncidentRef):
 
 
 class ListLogEntries(ToolArgs):
-    incident: Ref | None = Field(None, description="Only this incident's entries (id or number).")
-    since: TimeText | None = Field(None, description="Default 24 hours ago.")
-    until: TimeText | None = None
+    incident: Maybe[Ref] = Field(None, description="Only this incident's entries (id or number).")
+    since: Maybe[TimeText] = Field(None, description="Default 24 hours ago.")
+    until: Maybe[TimeText] = None
     limit: int = Field(50, ge=1, le=500)
-    _v = field_validator("incident")(refuse_artifact)
+    _v = field_validator("incident")(path_id)
 
 
 class ListSchedules(ToolArgs):
-    query: str | None = None
+    query: Maybe[str] = None
 
 
 class GetSchedule(ToolArgs):
     schedule: Ref = Field(description="Schedule id or name.")
-    since: TimeText | None = Field(None, description="Default now.")
-    until: TimeText | None = Field(None, description="Default 7 days after since.")
+    since: Maybe[TimeText] = Field(None, description="Default now.")
+    until: Maybe[TimeText] = Field(None, description="Default 7 days after since.")
     _v = field_validator("schedule")(refuse_artifact)
 
 
@@ -106,13 +142,13 @@ class ListOverrides(GetSchedule):
 
 
 class FindUsers(ToolArgs):
-    query: str | None = Field(None, description="Part of a name or email.")
-    team: Ref | None = None
+    query: Maybe[str] = Field(None, description="Part of a name or email.")
+    team: Maybe[Ref] = None
 
 
 class ListEscalationPolicies(ToolArgs):
-    query: str | None = None
-    team: Ref | None = None
+    query: Maybe[str] = None
+    team: Maybe[Ref] = None
 
 
 class GetEscalationPolicy(ToolArgs):
@@ -130,36 +166,69 @@ class SimilarIncidents(IncidentRef):
 
 # --- writes --------------------------------------------------------------------------------------
 
+MAX_SNOOZE_SECONDS = 604_800
+UPDATE_ACTION_FIELDS: dict[str, set[str]] = {
+    "resolve": {"resolution"}, "escalate": {"escalation_level"}, "reassign": {"assignee", "escalation_policy"},
+    "set_urgency": {"urgency"}, "set_priority": {"priority"}, "set_title": {"title"},
+}
+ACTION_FIELDS_ALL = set().union(*UPDATE_ACTION_FIELDS.values())
+
+
 class CreateIncident(ToolArgs):
     service: Ref = Field(description="Service id or name the incident is on.")
     title: str = Field(min_length=3, max_length=255, description="Short, specific title.")
     urgency: Literal["high", "low"] = "high"
-    assignee: Ref | None = Field(None, description="User id, email or name to assign; omit to page the "
+    assignee: Maybe[Ref] = Field(None, description="User id, email or name to assign; omit to page the "
                                                    "service's escalation policy.")
-    escalation_policy: Ref | None = Field(None, description="Page this escalation policy instead of the service's.")
-    priority: str | None = Field(None, description="Priority name or id, e.g. P1.")
-    details: str | None = Field(None, max_length=10_000, description="Body text: what is happening, links.")
+    escalation_policy: Maybe[Ref] = Field(None, description="Page this escalation policy instead of the service's.")
+    priority: Maybe[str] = Field(None, description="Priority name or id, e.g. P1.")
+    details: Maybe[str] = Field(None, max_length=10_000, description="Body text: what is happening, links.")
     _v = field_validator("service", "assignee", "escalation_policy", "priority")(refuse_artifact)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> CreateIncident:
+        if self.assignee and self.escalation_policy:
+            raise ValueError("give assignee or escalation_policy, not both (PagerDuty accepts one)")
+        return self
 
 
 class UpdateIncident(IncidentRef):
     action: Literal["acknowledge", "resolve", "reopen", "escalate", "reassign", "set_urgency",
                     "set_priority", "set_title"]
-    resolution: str | None = Field(None, description="With resolve: what fixed it (becomes a note).")
-    escalation_level: int | None = Field(None, ge=1, description="With escalate: the level (default next).")
-    assignee: Ref | None = Field(None, description="With reassign: user id, email or name.")
-    escalation_policy: Ref | None = Field(None, description="With reassign: page this policy instead.")
-    urgency: Literal["high", "low"] | None = None
-    priority: str | None = None
-    title: str | None = Field(None, max_length=255)
+    resolution: Maybe[str] = Field(None, description="With resolve: what fixed it (becomes a note).")
+    escalation_level: Maybe[int] = Field(None, ge=1, description="With escalate: the level (default next).")
+    assignee: Maybe[Ref] = Field(None, description="With reassign: user id, email or name.")
+    escalation_policy: Maybe[Ref] = Field(None, description="With reassign: page this policy instead.")
+    urgency: Maybe[Literal["high", "low"]] = None
+    priority: Maybe[str] = None
+    title: Maybe[str] = Field(None, max_length=255)
     _v2 = field_validator("assignee", "escalation_policy", "priority")(refuse_artifact)
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> UpdateIncident:
+        """Each action takes its own fields; a field meant for another action is a mistake, not a no-op."""
+        given = {f for f in ACTION_FIELDS_ALL if getattr(self, f) is not None}
+        allowed = UPDATE_ACTION_FIELDS.get(self.action, set())
+        if stray := sorted(given - allowed):
+            raise ValueError(f"{', '.join(stray)} cannot be used with action {self.action}")
+        if self.action in ("set_urgency", "set_priority", "set_title") and not given:
+            raise ValueError(f"{self.action} needs {self.action.removeprefix('set_')}")
+        if self.action == "reassign" and len(given) != 1:
+            raise ValueError("reassign needs exactly one of assignee or escalation_policy")
+        return self
 
 
 class ManageIncidents(ToolArgs):
     incidents: list[Ref] = Field(min_length=1, max_length=250, description="Incident ids or numbers.")
     action: Literal["acknowledge", "resolve"]
-    resolution: str | None = None
-    _v = field_validator("incidents")(refuse_artifacts)
+    resolution: Maybe[str] = None
+    _v = field_validator("incidents")(path_ids)
+
+    @model_validator(mode="after")
+    def _resolution_on_resolve(self) -> ManageIncidents:
+        if self.resolution and self.action != "resolve":
+            raise ValueError("resolution can only be given with action resolve")
+        return self
 
 
 class AddNote(IncidentRef):
@@ -175,12 +244,19 @@ class AddResponders(IncidentRef):
 class SnoozeIncident(IncidentRef):
     duration: str = Field(description="How long, e.g. '30m', '2h', or seconds.")
 
+    @field_validator("duration")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        if not 1 <= parse_duration(value).total_seconds() <= MAX_SNOOZE_SECONDS:
+            raise ValueError("a snooze lasts from 1 second to 7 days")
+        return value
+
 
 class MergeIncidents(ToolArgs):
     target: Ref = Field(description="The incident to keep (id or number).")
     sources: list[Ref] = Field(min_length=1, description="Incidents merged into the target and resolved.")
-    _v = field_validator("target")(refuse_artifact)
-    _v2 = field_validator("sources")(refuse_artifacts)
+    _v = field_validator("target")(path_id)
+    _v2 = field_validator("sources")(path_ids)
 
 
 class CreateOverride(ToolArgs):
@@ -188,33 +264,53 @@ class CreateOverride(ToolArgs):
     user: Ref = Field(description="Who covers: user id, email or name.")
     start: TimeText = Field("now", description="When cover starts (default now).")
     end: TimeText = Field(description="When cover ends, e.g. '+8h' or 'tomorrow 09:00'.")
-    time_zone: str | None = Field(None, description="IANA zone for relative times.")
+    time_zone: Maybe[str] = Field(None, description="IANA zone for relative times.")
     _v = field_validator("schedule", "user")(refuse_artifact)
 
 
 class DeleteOverride(ToolArgs):
     schedule: Ref = Field(description="Schedule id or name.")
     override_id: str
-    _v = field_validator("schedule", "override_id")(refuse_artifact)
+    _v = field_validator("schedule")(refuse_artifact)
+    _v2 = field_validator("override_id")(path_id)
 
 
 class SendEvent(ToolArgs):
-    routing_key: str | None = Field(None, description="Integration key; omit and give service to use its key.")
-    service: Ref | None = None
+    routing_key: Maybe[str] = Field(None, description="Integration key; omit and give service to use its key.")
+    service: Maybe[Ref] = None
     action: Literal["trigger", "acknowledge", "resolve"] = "trigger"
-    summary: str | None = Field(None, max_length=1024, description="Required to trigger.")
-    source: str | None = Field(None, description="Affected host or component; required to trigger.")
+    summary: Maybe[str] = Field(None, max_length=1024, description="Required to trigger.")
+    source: Maybe[str] = Field(None, description="Affected host or component; required to trigger.")
     severity: Literal["critical", "error", "warning", "info"] = "error"
-    dedup_key: str | None = Field(None, max_length=255, description="Required to acknowledge or resolve.")
+    dedup_key: Maybe[str] = Field(None, max_length=255, description="Required to acknowledge or resolve.")
     _v = field_validator("service", "routing_key")(refuse_artifact)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SendEvent:
+        _one_destination(self.routing_key, self.service)
+        if self.action == "trigger" and not (self.summary and self.source):
+            raise ValueError("a trigger needs summary and source")
+        if self.action != "trigger" and not self.dedup_key:
+            raise ValueError(f"{self.action} needs the dedup_key of the alert")
+        return self
 
 
 class SendChangeEvent(ToolArgs):
-    routing_key: str | None = None
-    service: Ref | None = None
+    routing_key: Maybe[str] = None
+    service: Maybe[Ref] = None
     summary: str = Field(max_length=1024)
-    source: str | None = None
+    source: Maybe[str] = None
     _v = field_validator("service", "routing_key")(refuse_artifact)
+
+    @model_validator(mode="after")
+    def _complete(self) -> SendChangeEvent:
+        _one_destination(self.routing_key, self.service)
+        return self
+
+
+def _one_destination(routing_key: str | None, service: str | None) -> None:
+    if bool(routing_key) == bool(service):
+        raise ValueError("give either routing_key or service (whose integration key is used)")
 
 
 TOOL_ARGS: dict[str, type[ToolArgs]] = {

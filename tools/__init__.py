@@ -1,0 +1,1 @@
+"""PagerDuty access for the agent: the HTTP client, the generated tool catalogue and the tool bodies."""

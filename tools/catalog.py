@@ -1,0 +1,200 @@
+"""The tool catalogue as typed objects: spec facts from `catalog.json`, our words from `overlay.yaml`.
+
+Both files ship as package data. Loading checks that every overlay entry names a real operation and
+real parameters, and that no read-only tool calls a write operation, so a typo or an unsafe tool
+fails at start-up instead of reaching the model or the approval policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class OverlayError(ValueError):
+    """overlay.yaml does not fit catalog.json; the message names the offending entry."""
+
+
+class Fact(BaseModel):
+    """Base for catalogue models: immutable, and unknown keys fail so a generator change is noticed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+class Parameter(Fact):
+    name: str
+    location: Literal["path", "query", "header"]
+    required: bool
+    type: str | None = None
+    format: str | None = None
+    enum: tuple[Any, ...] | None = None
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_length: int | None = Field(None, alias="minLength")
+    max_length: int | None = Field(None, alias="maxLength")
+    min_items: int | None = Field(None, alias="minItems")
+    max_items: int | None = Field(None, alias="maxItems")
+    nullable: bool | None = None
+    items: dict[str, Any] | None = None
+    explode: bool = True
+    description: str | None = None  # ours, from the overlay
+
+
+class RequestBody(Fact):
+    required: bool
+    root_key: str | None
+    json_schema: dict[str, Any] = Field(alias="schema")
+
+
+class Response(Fact):
+    success_statuses: tuple[int, ...]
+    shape: Literal["object", "array", "empty"]
+    root_key: str | None
+    paginated: bool
+
+    @property
+    def status(self) -> int:
+        return self.success_statuses[0]
+
+
+class Operation(Fact):
+    operation_id: str
+    api: Literal["rest", "events"]
+    method: str
+    path: str
+    kind: Literal["read", "write"]
+    scope: str | None
+    from_required: bool
+    operation_rate_limited: bool
+    parameters: tuple[Parameter, ...]
+    request_body: RequestBody | None
+    response: Response
+    description: str  # ours, from the overlay
+
+    def parameter(self, name: str) -> Parameter:
+        for parameter in self.parameters:
+            if parameter.name == name:
+                return parameter
+        raise KeyError(f"{self.operation_id} has no parameter {name!r}")
+
+
+class OperationWords(Fact):
+    description: str = Field(min_length=1)
+    parameters: dict[str, str] = {}
+
+
+class ToolEntry(Fact):
+    description: str = Field(min_length=1)
+    operations: tuple[str, ...] = Field(min_length=1)
+    kind: Literal["read", "write"]
+    destructive: bool
+
+    @model_validator(mode="after")
+    def _only_writes_destroy(self) -> ToolEntry:
+        if self.destructive and self.kind != "write":
+            raise ValueError("a destructive tool must have kind write")
+        return self
+
+
+class ToolSpec(ToolEntry):
+    """An LLM-facing tool: what the model is told, which operations it calls, how approval treats it."""
+
+    name: str
+
+
+class Overlay(Fact):
+    operations: dict[str, OperationWords]
+    tools: dict[str, ToolEntry]
+
+
+class Catalog:
+    """The exposed PagerDuty operations and the tools built on them, with lookups by id, route and name."""
+
+    def __init__(self, catalog: dict, overlay: dict) -> None:
+        try:
+            words = Overlay.model_validate(overlay)
+        except ValidationError as exc:
+            raise OverlayError(f"overlay.yaml is malformed: {exc}") from exc
+        facts = catalog["operations"]
+        if unknown := sorted(words.operations.keys() - facts.keys()):
+            raise OverlayError(f"overlay.yaml: {_entries('operations', unknown)}: no such operation in catalog.json")
+        if missing := sorted(facts.keys() - words.operations.keys()):
+            raise OverlayError(f"overlay.yaml: {_entries('operations', missing)}: missing; "
+                               "every operation needs a description")
+        self._operations = {op_id: _operation(op_id, facts[op_id], words.operations[op_id]) for op_id in facts}
+        self._tools = {name: self._tool(name, entry) for name, entry in words.tools.items()}
+        self._routes = sorted(((op.method, _route(op.path), op) for op in self._operations.values()),
+                              key=lambda route: route[2].path.count("{"))  # /users/me before /users/{id}
+
+    def _tool(self, name: str, entry: ToolEntry) -> ToolSpec:
+        if unknown := [op_id for op_id in entry.operations if op_id not in self._operations]:
+            raise OverlayError(f"overlay.yaml: tools.{name}.operations: no such operation {', '.join(unknown)}")
+        writes = [op_id for op_id in entry.operations if self._operations[op_id].kind == "write"]
+        if entry.kind == "read" and writes:
+            raise OverlayError(f"overlay.yaml: tools.{name}: a read tool may not call {', '.join(writes)} (writes)")
+        return ToolSpec(name=name, **entry.model_dump())
+
+    def operation(self, operation_id: str) -> Operation:
+        try:
+            return self._operations[operation_id]
+        except KeyError:
+            raise KeyError(f"no operation {operation_id!r} in the catalogue") from None
+
+    def operations(self) -> list[Operation]:
+        return list(self._operations.values())
+
+    def operation_for(self, method: str, path: str) -> Operation:
+        """The operation for a method and a path, given as the spec's template or as a concrete URL path."""
+        for route_method, pattern, operation in self._routes:
+            if route_method == method.upper() and pattern.fullmatch(path):
+                return operation
+        raise KeyError(f"no operation for {method.upper()} {path} in the catalogue")
+
+    def tool(self, name: str) -> ToolSpec:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise KeyError(f"no tool {name!r} in overlay.yaml") from None
+
+    def tools(self) -> list[ToolSpec]:
+        return list(self._tools.values())
+
+
+def _operation(operation_id: str, facts: dict, words: OperationWords) -> Operation:
+    known = {parameter["name"] for parameter in facts["parameters"]}
+    if unknown := sorted(words.parameters.keys() - known):
+        raise OverlayError(f"overlay.yaml: {_entries(f'operations.{operation_id}.parameters', unknown)}: "
+                           f"no such parameter (it has: {', '.join(sorted(known)) or 'none'})")
+    parameters = [parameter | {"description": words.parameters.get(parameter["name"])}
+                  for parameter in facts["parameters"]]
+    return Operation.model_validate(facts | {"parameters": parameters, "description": words.description})
+
+
+def _entries(section: str, names: list[str]) -> str:
+    return ", ".join(f"{section}.{name}" for name in names)
+
+
+def _route(template: str) -> re.Pattern[str]:
+    return re.compile("/".join("[^/]+" if part.startswith("{") else re.escape(part)
+                               for part in template.split("/")))
+
+
+def package_data() -> Traversable:
+    """The folder of package data shipped with `tools` (catalogue, overlay, operation list)."""
+    return files("tools")
+
+
+@cache
+def load_catalog() -> Catalog:
+    """The catalogue shipped with the package."""
+    data = package_data()
+    return Catalog(json.loads(data.joinpath("catalog.json").read_text(encoding="utf-8")),
+                   yaml.safe_load(data.joinpath("overlay.yaml").read_text(encoding="utf-8")))

@@ -1,0 +1,188 @@
+"""Times and durations as people and models write them, turned into explicit UTC.
+
+Models and on-call engineers say "tomorrow 09:00" or "-24h", not RFC 3339; PagerDuty wants ISO 8601
+and reads zone-less times in the account's zone. Everything here resolves against an injected "now"
+and an IANA zone and returns an aware UTC datetime, so what is sent and what is echoed back agree.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+FORMS = ("ISO 8601 (2026-11-20T09:00:00Z)", "'now'", "'-24h'", "'+8h'", "'30m'", "'24h ago'",
+         "'in 2h'", "'today 17:30'", "'tomorrow 09:00'", "'monday 09:00'", "'09:00'")
+_UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
+          "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
+          "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+          "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800}
+_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+")
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
+_CLOCK_TIME = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?")
+
+
+class Clock(Protocol):
+    """Where "now" comes from; tests pass a manual clock (the simulator's fits)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class TimeParseError(ValueError):
+    """A time or duration that cannot be read; the message lists the forms that can."""
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """The IANA zone `name` (UTC when None)."""
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TimeParseError(f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin") from None
+
+
+def parse_duration(text: str | int) -> timedelta:
+    """'30m', '2h', '1d', '1h30m', '2 hours' or a number of seconds ('3600') → a positive timedelta."""
+    raw = str(text).strip().lower()
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        seconds = float(raw)
+    elif _DURATION.fullmatch(raw):
+        seconds = 0.0
+        for amount, unit in _PART.findall(raw):
+            if unit not in _UNITS:
+                raise TimeParseError(f"unknown unit {unit!r} in duration {text!r}; use s, m, h, d or w")
+            seconds += float(amount) * _UNITS[unit]
+    else:
+        raise TimeParseError(f"cannot read duration {text!r}; use e.g. '30m', '2h', '1d' or seconds ('3600')")
+    if seconds <= 0:
+        raise TimeParseError(f"duration {text!r} must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def parse_time(text: str, *, now: datetime, tz: str | None = None, base: datetime | None = None,
+               past: bool = False) -> datetime:
+    """`text` as an aware UTC datetime.
+
+    Zone-less ISO times, day words and clock times are read in `tz` (default UTC). Offsets ('+8h',
+    '-24h', '24h ago', 'in 2h') count from `base` (default `now`), so an end can be "+8h" after its
+    start. A bare duration ('24h') points back in time when `past` is set (a window's start) and
+    forward otherwise.
+    """
+    raw = " ".join(text.strip().lower().split())
+    where = zone(tz)
+    origin = base or now
+    if raw == "now":
+        return _utc(now)
+    if shift := _offset(raw, past):
+        return _utc(origin + shift)
+    try:
+        return _utc(_iso(text.strip(), where))
+    except ValueError:
+        pass
+    if moment := _calendar(raw, now.astimezone(where)):
+        return _utc(moment)
+    raise TimeParseError(f"cannot read time {text!r}; use one of: {', '.join(FORMS)}")
+
+
+def relative(text: str) -> bool:
+    """Whether `text` counts from the moment it is read ('now', '+8h', '24h ago'): read later, it moves."""
+    raw = " ".join(text.strip().lower().split())
+    return raw == "now" or _offset(raw, past=False) is not None
+
+
+def iso(moment: datetime) -> str:
+    """The UTC ISO 8601 form sent to PagerDuty and echoed back: '2026-11-20T12:00:00Z'."""
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human(moment: datetime) -> str:
+    """The form people read on approval cards: '2026-11-20 12:00 UTC'."""
+    return _utc(moment).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def span(seconds: float) -> str:
+    """A length people read: '8 h', '45 min', '1 d 2 h'."""
+    minutes = round(seconds / 60)
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0 min"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc)
+
+
+def _offset(raw: str, past: bool) -> timedelta | None:
+    sign = -1 if past else 1
+    if raw.endswith(" ago"):
+        raw, sign = raw[:-4].strip(), -1
+    elif raw.startswith("in "):
+        raw, sign = raw[3:].strip(), 1
+    elif raw[:1] in "+-":
+        raw, sign = raw[1:].strip(), (-1 if raw[0] == "-" else 1)
+    if not raw[:1].isdigit() or raw.isdigit():
+        return None  # a bare number is a year or an hour, not an offset
+    try:
+        return sign * parse_duration(raw)
+    except TimeParseError:
+        return None
+
+
+def _iso(text: str, where: ZoneInfo) -> datetime:
+    moment = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=where)
+
+
+def _calendar(raw: str, local_now: datetime) -> datetime | None:
+    """'today 17:30', 'tomorrow', 'monday 09:00', '09:00' in the zone of `local_now`."""
+    word, _, rest = raw.partition(" ")
+    if word in _DAY_WORDS:
+        day, clock = local_now.date() + timedelta(days=_DAY_WORDS[word]), rest
+    elif (weekday := _weekday(word)) is not None:
+        day, clock = _next_weekday(weekday, local_now, rest), rest
+    else:
+        day, clock = None, raw
+    at = _clock(clock) if clock else time(0)
+    if at is None:
+        return None
+    if day is None:  # a bare clock time: its next occurrence
+        day = local_now.date() + timedelta(days=1 if at <= local_now.time() else 0)
+    return datetime.combine(day, at, tzinfo=local_now.tzinfo)
+
+
+def _weekday(word: str) -> int | None:
+    for index, name in enumerate(_WEEKDAYS):
+        if word in (name, name[:3]):
+            return index
+    return None
+
+
+def _next_weekday(target: int, local_now: datetime, clock: str) -> date:
+    """The next such weekday; today if the given time (or midnight) is still ahead."""
+    ahead = (target - local_now.weekday()) % 7
+    at = _clock(clock) if clock else time(0)
+    if ahead == 0 and (at is None or at <= local_now.time()):
+        ahead = 7
+    return local_now.date() + timedelta(days=ahead)
+
+
+def _clock(text: str) -> time | None:
+    match = _CLOCK_TIME.fullmatch(text.strip().removeprefix("at ").strip())
+    if not match:
+        return None
+    hour, minute = int(match[1]), int(match[2] or 0)
+    if match[3]:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if match[3] == "pm" else 0)
+    if hour > 23 or minute > 59:
+        return None
+    return time(hour, minute)
