@@ -1,0 +1,1 @@
+"""The incident-commander agent: the LangGraph graph, approvals, audit and the Commander facade."""

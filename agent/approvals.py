@@ -1,0 +1,145 @@
+"""Who may change PagerDuty, and how a person says yes or no.
+
+The policy maps each tool to `auto`, `approve` or `deny` (YAML; `approval_policy.yaml` beside this
+module is the default). An `ApprovalRequest` is what a person sees and answers: plain JSON, with a
+single-use nonce and an expiry. A `Decision` is their answer. The texts the planner reads after a
+rejection, a denial or an edit live here too, so every surface and planner sees the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from langchain_core.tools import BaseTool
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tools.schemas import TOOL_ARGS
+
+Rule = Literal["auto", "approve", "deny"]
+Risk = Literal["low", "medium", "high"]
+Verdict = Literal["approve", "edit", "reject"]
+
+DEFAULT_POLICY = Path(__file__).with_name("approval_policy.yaml")
+
+
+class ApprovalError(ValueError):
+    """A decision that cannot be accepted (expired, reused, unknown, malformed); the message says why."""
+
+
+class PolicyError(ValueError):
+    """The approval policy file is unusable or would let a destructive call run unapproved."""
+
+
+class ApprovalPolicy(BaseModel):
+    """Tool → rule, with defaults by kind; risk levels for the approval cards."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reads: Rule = "auto"
+    writes: Rule = "approve"
+    tools: dict[str, Rule] = {}
+    deny_reason: str = "the approval policy does not allow it"
+    risk: dict[str, Risk] = {}
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> ApprovalPolicy:
+        """Read a policy file (default: the built-in one); a malformed file fails with its path in the message."""
+        path = Path(path or DEFAULT_POLICY)
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+        except (OSError, yaml.YAMLError, ValueError) as exc:
+            raise PolicyError(f"approval policy {path}: {exc}") from exc
+
+    def rule(self, tool: BaseTool) -> Rule:
+        """The rule for a tool; a tool without metadata is treated as a destructive write."""
+        meta = tool.metadata or {}
+        kind = meta.get("kind", "write")
+        rule = self.tools.get(tool.name, self.reads if kind == "read" else self.writes)
+        if rule == "auto" and kind != "read" and meta.get("destructive", True):
+            raise PolicyError(f"approval policy: {tool.name} changes PagerDuty destructively and cannot be "
+                              "'auto'; use 'approve' or 'deny'")
+        return rule
+
+    def check(self, tools: list[BaseTool]) -> None:
+        """Fail at start-up, not at 3 a.m.: every tool has a legal rule, and a typo cannot hide a `deny`."""
+        for tool in tools:
+            self.rule(tool)
+        unknown = sorted((set(self.tools) | {k.split(".")[0] for k in self.risk}) - set(TOOL_ARGS))
+        if unknown:
+            raise PolicyError(f"approval policy names tools that do not exist: {', '.join(unknown)}")
+
+    def risk_of(self, tool: str, arguments: dict[str, Any]) -> Risk:
+        """`tool.action` first (e.g. update_incident.resolve), then the tool, then medium."""
+        action = arguments.get("action")
+        return self.risk.get(f"{tool}.{action}") or self.risk.get(tool) or "medium"
+
+
+class ApprovalRequest(BaseModel):
+    """One call waiting for a person: everything a Slack card, a notebook or a terminal needs to show."""
+
+    id: str
+    nonce: str = Field(description="Single use: a decision quoting it is accepted once.")
+    thread_id: str
+    tool_call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    summary: str = Field(description="What will happen, in one sentence, with names resolved.")
+    risk: Risk
+    requester: str
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def new(cls, *, thread_id: str, tool_call_id: str, tool: str, arguments: dict[str, Any], summary: str,
+            risk: Risk, requester: str, now: datetime, ttl: timedelta) -> ApprovalRequest:
+        return cls(id=f"apr_{secrets.token_hex(6)}", nonce=secrets.token_urlsafe(16), thread_id=thread_id,
+                   tool_call_id=tool_call_id, tool=tool, arguments=arguments, summary=summary, risk=risk,
+                   requester=requester, created_at=now, expires_at=now + ttl)
+
+    def accept(self, verdict: Verdict, *, now: datetime, nonce: str | None) -> None:
+        """Refuse a decision with the wrong nonce, or an approval after expiry (a rejection is always allowed)."""
+        if nonce is not None and not secrets.compare_digest(nonce, self.nonce):
+            raise ApprovalError(f"approval {self.id}: the nonce does not match this request; "
+                                "it may be from an older card")
+        if verdict != "reject" and now >= self.expires_at:
+            raise ApprovalError(f"approval {self.id} expired at {self.expires_at:%Y-%m-%d %H:%M} UTC; "
+                                "reject it and ask again")
+
+
+class Decision(BaseModel):
+    """A person's answer to one request. `edit` carries the new (already re-validated) arguments."""
+
+    approval_id: str
+    verdict: Verdict
+    approver: str = Field(min_length=1)
+    arguments: dict[str, Any] | None = None
+    reason: str | None = None
+    decided_at: datetime
+
+    @model_validator(mode="after")
+    def _shape(self) -> Decision:
+        if (self.verdict == "edit") != (self.arguments is not None):
+            raise ValueError("arguments come with an edit, and only with an edit")
+        return self
+
+
+def rejection_text(decision: Decision) -> str:
+    """What the planner reads when a person says no; it must not retry the same call."""
+    reason = decision.reason or "no reason given"
+    return (f"Rejected by {decision.approver}: {reason}. Nothing was changed in PagerDuty; "
+            "do not repeat this call unless the person asks again.")
+
+
+def denial_text(policy: ApprovalPolicy, tool: str) -> str:
+    return f"Refused: {tool} is not allowed here ({policy.deny_reason}). Nothing was changed in PagerDuty."
+
+
+def edit_notice(decision: Decision) -> str:
+    """Prefix of an edited call's result, so the planner knows what actually ran."""
+    used = json.dumps(decision.arguments, ensure_ascii=False, sort_keys=True)
+    return f"Edited by {decision.approver} before running; the arguments used were {used}.\n"

@@ -1,0 +1,150 @@
+"""The audit log: who asked for what, who approved it, what ran and how it ended — per thread.
+
+It lives in SQLite next to the checkpoints (same file, own tables), so it survives restarts and every
+process deciding on a thread sees the same record. It also holds the decision ledger: a decision is
+written once per approval (the nonce is single use even across processes), and a batch is resumed by
+exactly one process (`claim_resume`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from agent.approvals import ApprovalError, ApprovalRequest, Decision
+
+Action = Literal["message", "approval_requested", "decision", "refused", "api_write", "tool_call"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ic_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    tool TEXT,
+    arguments TEXT,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ic_audit_thread ON ic_audit (thread_id, seq);
+CREATE TABLE IF NOT EXISTS ic_decisions (
+    approval_id TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL UNIQUE,
+    thread_id TEXT NOT NULL,
+    decision TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ic_resumes (
+    batch_id TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL
+);
+"""
+
+
+class AuditEntry(BaseModel):
+    """One line of the audit log."""
+
+    at: datetime
+    thread_id: str
+    actor: str
+    action: Action
+    tool: str | None = None
+    arguments: dict[str, Any] | None = None
+    outcome: str
+
+
+class ThreadInfo(BaseModel):
+    """A conversation as listed by `Commander.threads()`."""
+
+    thread_id: str
+    started_at: datetime
+    last_activity: datetime
+    started_by: str
+
+
+class AuditLog:
+    """SQLite-backed audit log and decision ledger; safe to share between threads of one process."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def record(self, *, at: datetime, thread_id: str, actor: str, action: Action, outcome: str,
+               tool: str | None = None, arguments: dict[str, Any] | None = None) -> None:
+        with self._lock:
+            self._insert(AuditEntry(at=at, thread_id=thread_id, actor=actor, action=action, tool=tool,
+                                    arguments=arguments, outcome=outcome))
+
+    def entries(self, thread_id: str | None = None) -> list[AuditEntry]:
+        """Oldest first; all threads when `thread_id` is None."""
+        query = "SELECT at, thread_id, actor, action, tool, arguments, outcome FROM ic_audit"
+        params: tuple[str, ...] = ()
+        if thread_id is not None:
+            query, params = query + " WHERE thread_id = ?", (thread_id,)
+        with self._lock:
+            rows = self._conn.execute(query + " ORDER BY seq", params).fetchall()
+        return [AuditEntry(at=at, thread_id=t, actor=actor, action=action, tool=tool,
+                           arguments=json.loads(args) if args else None, outcome=outcome)
+                for at, t, actor, action, tool, args, outcome in rows]
+
+    def threads(self) -> list[ThreadInfo]:
+        """Threads with at least one message, most recently active first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT thread_id, MIN(at), MAX(at), (SELECT actor FROM ic_audit f WHERE f.thread_id = a.thread_id"
+                " AND f.action = 'message' ORDER BY seq LIMIT 1) FROM ic_audit a GROUP BY thread_id"
+                " HAVING SUM(action = 'message') > 0 ORDER BY MAX(at) DESC").fetchall()
+        return [ThreadInfo(thread_id=t, started_at=first, last_activity=last, started_by=who)
+                for t, first, last, who in rows]
+
+    def decide(self, request: ApprovalRequest, decision: Decision) -> None:
+        """Store a decision once; a second decision on the same request (same nonce) is refused."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute(
+                    "INSERT INTO ic_decisions (approval_id, nonce, thread_id, decision) VALUES (?, ?, ?, ?)",
+                    (request.id, request.nonce, request.thread_id, decision.model_dump_json()))
+            except sqlite3.IntegrityError:
+                self._conn.execute("ROLLBACK")
+                earlier = self._decisions_locked([request.id]).get(request.id)
+                who = f" by {earlier.approver} at {earlier.decided_at:%H:%M:%S}" if earlier else ""
+                raise ApprovalError(f"approval {request.id} was already decided{who}; "
+                                    "its nonce cannot be used again") from None
+            self._insert(AuditEntry(at=decision.decided_at, thread_id=request.thread_id, actor=decision.approver,
+                                    action="decision", tool=request.tool, arguments=decision.arguments,
+                                    outcome=decision.verdict + (f": {decision.reason}" if decision.reason else "")))
+            self._conn.execute("COMMIT")
+
+    def decisions(self, approval_ids: list[str]) -> dict[str, Decision]:
+        with self._lock:
+            return self._decisions_locked(approval_ids)
+
+    def claim_resume(self, batch_id: str, thread_id: str) -> bool:
+        """True for exactly one caller per batch: the one that resumes the graph."""
+        with self._lock:
+            cursor = self._conn.execute("INSERT OR IGNORE INTO ic_resumes (batch_id, thread_id) VALUES (?, ?)",
+                                        (batch_id, thread_id))
+            return cursor.rowcount == 1
+
+    def _decisions_locked(self, approval_ids: list[str]) -> dict[str, Decision]:
+        marks = ",".join("?" * len(approval_ids))
+        rows = self._conn.execute(f"SELECT approval_id, decision FROM ic_decisions WHERE approval_id IN ({marks})",
+                                  approval_ids).fetchall()
+        return {approval_id: Decision.model_validate_json(text) for approval_id, text in rows}
+
+    def _insert(self, entry: AuditEntry) -> None:
+        self._conn.execute(
+            "INSERT INTO ic_audit (at, thread_id, actor, action, tool, arguments, outcome)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (entry.at.isoformat(), entry.thread_id, entry.actor, entry.action, entry.tool,
+             json.dumps(entry.arguments, sort_keys=True) if entry.arguments is not None else None, entry.outcome))

@@ -1,0 +1,355 @@
+"""`Commander`: the one API every surface uses (Slack, notebook, terminal, evals).
+
+It owns the compiled graph, the checkpointer, the PagerDuty clients and the audit log, and speaks
+only in its own plain types — `Turn`, `ProgressEvent`, `ApprovalRequest` — so no surface touches
+LangGraph.
+
+Approvals in a batch: one plan can ask for several approvals at once (one `interrupt`). Each decision
+is stored as it arrives (in the audit database, so another process can add the next one) and
+nothing runs until every request of the batch is decided; the last decision resumes the graph with
+all the answers, and exactly one process gets to do that. A rejection is accepted after expiry (it
+changes nothing), an approval or edit is not. A new message on a thread that is waiting for
+decisions, or whose last run stopped on an error, is not run: the turn says what to do first.
+
+Every run is durable after each step (`durability="sync"`): any turn may write to PagerDuty, and a
+resume must start from the step that really happened last.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.config import get_stream_writer
+from langgraph.errors import GraphRecursionError
+from langgraph.types import Command
+from pydantic import BaseModel
+
+from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Decision, Verdict
+from agent.audit import AuditEntry, AuditLog, ThreadInfo
+from agent.embedded import connect
+from agent.graph import build_graph
+from agent.planners.scripted import ScriptedChatModel
+from agent.settings import Settings
+from agent.state import Clock, RunContext, UTCClock
+from prompts import load_prompt
+from tools.client import ProgressEvent as ClientProgress
+from tools.errors import PagerDutyError
+from tools.settings import PagerDutySettings
+from tools.toolkit import build_toolkit
+
+EventKind = Literal["tool_started", "tool_finished", "rate_limit_wait", "retry_wait", "approval_needed",
+                    "decision_recorded", "notice", "answer", "failed"]
+
+
+class ProgressEvent(BaseModel):
+    """Something to show while a turn runs; `answer` and `failed` end a turn."""
+
+    kind: EventKind
+    message: str
+    tool: str | None = None
+    seconds: float | None = None
+    ok: bool | None = None
+    approval: ApprovalRequest | None = None
+
+
+class Turn(BaseModel):
+    """The outcome of `send`, `decide` or `resume`.
+
+    `answered`: `text` is the reply. `waiting`: `pending` lists the approvals still undecided.
+    `failed`: the run stopped before finishing; `text` says what happened and `resume` retries it.
+    """
+
+    thread_id: str
+    status: Literal["answered", "waiting", "failed"]
+    text: str
+    pending: list[ApprovalRequest] = []
+    events: list[ProgressEvent] = []
+
+
+class Commander:
+    """Conversations with the incident-response graph, keyed by thread id."""
+
+    def __init__(self, *, context: RunContext, checkpointer: BaseCheckpointSaver, settings: Settings,
+                 notices: list[str] | None = None, simulator: Any = None,
+                 closers: list[Callable[[], None]] | None = None) -> None:
+        self.settings = settings
+        self.notices = list(notices or [])
+        """One line per embedded default in use (simulator, command mode), for surfaces to show at start."""
+        self.simulator = simulator
+        """The embedded simulator when there is no PagerDuty key, else None."""
+        self._context = context
+        self._graph = build_graph(checkpointer)
+        self._closers = list(closers or [])
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, model: BaseChatModel | None = None,
+                      transport: httpx.BaseTransport | None = None, checkpointer: BaseCheckpointSaver | None = None,
+                      clock: Clock | None = None, pagerduty_settings: PagerDutySettings | None = None) -> Commander:
+        """Wire everything from settings; each argument replaces one default (tests pass them all).
+
+        No PagerDuty key → the demo organisation (on `transport` if given, else an embedded simulator);
+        no OpenAI key and no `model` → command mode. A `clock` with `advance` (a manual clock) also drives
+        PagerDuty rate-limit waits.
+        """
+        settings = settings or Settings()
+        pd_settings = pagerduty_settings or PagerDutySettings()
+        connection = connect(pd_settings, transport=transport, clock=clock, progress=_relay)
+        toolkit = build_toolkit(connection.client, connection.events, read_only=pd_settings.read_only, clock=clock)
+        policy = ApprovalPolicy.load(settings.approval_policy)
+        policy.check(toolkit.tools)
+        notices = [connection.notice] if connection.notice else []
+        if model is None:
+            model, notice = default_model(settings)
+            notices += [notice] if notice else []
+        closers: list[Callable[[], None]] = [connection.client.close, connection.events.close]
+        if checkpointer is None:
+            checkpointer, close = open_checkpointer(settings.checkpoint_path)
+            closers += [close] if close else []
+        audit = AuditLog(settings.checkpoint_path)
+        closers.append(audit.close)
+        context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
+                             system_prompt=load_prompt("system"), max_model_calls=settings.max_model_calls,
+                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes))
+        return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
+                   simulator=connection.simulator, closers=closers)
+
+    # --- conversations ---
+
+    def send(self, thread_id: str, text: str, requester: str | None = None) -> Turn:
+        """Run one request to its end or to the approvals it needs."""
+        return self._turn(thread_id, self.stream(thread_id, text, requester))
+
+    def stream(self, thread_id: str, text: str, requester: str | None = None) -> Iterator[ProgressEvent]:
+        """`send`, as progress events while it runs."""
+        requester = requester or self.settings.requester
+        with self._thread(thread_id):
+            blocked = self._blocked(thread_id)
+            if blocked is not None:
+                yield blocked
+                return
+            self._context.audit.record(at=self._now(), thread_id=thread_id, actor=requester, action="message",
+                                       outcome=text[:1000])
+            yield from self._run(thread_id, {"messages": [HumanMessage(text)], "requester": requester})
+
+    def pending(self, thread_id: str) -> list[ApprovalRequest]:
+        """The approvals on this thread still waiting for a decision."""
+        batch_id, batch = self._batch(thread_id)
+        decided = self._context.audit.decisions([r.id for r in batch]) if batch else {}
+        return [r for r in batch if r.id not in decided]
+
+    def decide(self, thread_id: str, approval_id: str, decision: Verdict, approver: str,
+               arguments: dict[str, Any] | None = None, reason: str | None = None, *,
+               nonce: str | None = None) -> Turn:
+        """Approve, edit (with new `arguments`, re-validated) or reject (with a `reason` the planner reads).
+
+        Raises `ApprovalError` for an unknown, already decided, expired or mismatched (`nonce`) request and
+        for edited arguments that do not validate; nothing is recorded then.
+        """
+        return self._turn(thread_id, self.stream_decide(thread_id, approval_id, decision, approver,
+                                                        arguments=arguments, reason=reason, nonce=nonce))
+
+    def stream_decide(self, thread_id: str, approval_id: str, decision: Verdict, approver: str,
+                      arguments: dict[str, Any] | None = None, reason: str | None = None, *,
+                      nonce: str | None = None) -> Iterator[ProgressEvent]:
+        """`decide`, as progress events while the approved calls run."""
+        with self._thread(thread_id):
+            batch_id, batch = self._batch(thread_id)
+            request = next((r for r in batch if r.id == approval_id), None)
+            if request is None:
+                raise self._not_pending(thread_id, approval_id)
+            now = self._now()
+            request.accept(decision, now=now, nonce=nonce)
+            if decision == "edit":
+                arguments = self._revalidate(request, arguments)
+            answer = Decision(approval_id=approval_id, verdict=decision, approver=approver,
+                              arguments=arguments if decision == "edit" else None, reason=reason, decided_at=now)
+            self._context.audit.decide(request, answer)
+            yield ProgressEvent(kind="decision_recorded", tool=request.tool, approval=request,
+                                message=f"{approver}: {decision} — {request.summary}")
+            yield from self._resume_batch(thread_id, batch_id, batch, claim=True)
+
+    def resume(self, thread_id: str) -> Turn:
+        """Finish a run that stopped on an error (or a fully decided batch nobody resumed): the calls that
+        had not finished run again with the same ids, so a repeated write is recognised, not doubled."""
+        return self._turn(thread_id, self.stream_resume(thread_id))
+
+    def stream_resume(self, thread_id: str) -> Iterator[ProgressEvent]:
+        with self._thread(thread_id):
+            batch_id, batch = self._batch(thread_id)
+            if batch_id is not None:
+                yield from self._resume_batch(thread_id, batch_id, batch, claim=False)
+            elif self._graph.get_state(self._config(thread_id)).next:
+                yield from self._run(thread_id, None)
+            else:
+                yield ProgressEvent(kind="notice", message="Nothing to resume on this thread.")
+
+    def audit(self, thread_id: str | None = None) -> list[AuditEntry]:
+        """Every message, approval request, decision and tool call (of one thread, or all), oldest first."""
+        return self._context.audit.entries(thread_id)
+
+    def threads(self) -> list[ThreadInfo]:
+        return self._context.audit.threads()
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+
+    def __enter__(self) -> Commander:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- running the graph ---
+
+    def _run(self, thread_id: str, command: Any) -> Iterator[ProgressEvent]:
+        """Stream one graph run (durable after every step) and finish with its outcome."""
+        config = self._config(thread_id)
+        try:
+            for part in self._graph.stream(command, config, context=self._context, stream_mode=["custom"],
+                                           version="v2", durability="sync"):
+                yield _progress(part["data"])
+        except GraphRecursionError:
+            yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.")
+            return
+        except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
+            yield ProgressEvent(kind="failed", message=(
+                f"Could not finish: {_reason(exc)}. The thread is saved where it stopped: resume it to retry "
+                "(a repeated PagerDuty change is recognised, not doubled)."))
+            return
+        pending = self.pending(thread_id)
+        for request in pending:
+            yield ProgressEvent(kind="approval_needed", tool=request.tool, approval=request,
+                                message=f"Needs approval ({request.risk} risk): {request.summary}")
+        if not pending:
+            last = self._graph.get_state(config).values["messages"][-1]
+            yield ProgressEvent(kind="answer", message=last.text if isinstance(last, AIMessage) else "")
+
+    def _resume_batch(self, thread_id: str, batch_id: str, batch: list[ApprovalRequest],
+                      claim: bool) -> Iterator[ProgressEvent]:
+        """Resume once every request of the batch is decided; `claim` makes sure only one process does."""
+        audit = self._context.audit
+        decided = audit.decisions([r.id for r in batch])
+        waiting = [r for r in batch if r.id not in decided]
+        if waiting:
+            yield ProgressEvent(kind="notice", message=f"Nothing runs until the other {len(waiting)} "
+                                f"request(s) of this batch are decided: {'; '.join(r.summary for r in waiting)}")
+        elif claim and not audit.claim_resume(batch_id, thread_id):
+            yield ProgressEvent(kind="notice", message="Recorded; another session is already carrying out this batch.")
+        else:
+            answers = {r.id: decided[r.id].model_dump(mode="json") for r in batch}
+            yield from self._run(thread_id, Command(resume={batch_id: answers}))
+
+    def _blocked(self, thread_id: str) -> ProgressEvent | None:
+        """Why a new message cannot run yet on this thread, or None."""
+        if pending := self.pending(thread_id):
+            return ProgressEvent(kind="notice", message="This thread is waiting for decisions first: "
+                                 + "; ".join(r.summary for r in pending))
+        snapshot = self._graph.get_state(self._config(thread_id))
+        if snapshot.next and not snapshot.interrupts:
+            return ProgressEvent(kind="failed", message="The last request on this thread stopped before "
+                                 "finishing; resume the thread to complete it before asking something new.")
+        return None
+
+    def _batch(self, thread_id: str) -> tuple[str | None, list[ApprovalRequest]]:
+        """The pending interrupt's id and its requests (None, [] when nothing waits)."""
+        for interrupt in self._graph.get_state(self._config(thread_id)).interrupts:
+            return interrupt.id, [ApprovalRequest.model_validate(v) for v in interrupt.value]
+        return None, []
+
+    def _not_pending(self, thread_id: str, approval_id: str) -> ApprovalError:
+        earlier = self._context.audit.decisions([approval_id]).get(approval_id)
+        if earlier is not None:
+            return ApprovalError(f"approval {approval_id} was already decided ({earlier.verdict} by "
+                                 f"{earlier.approver}); its nonce cannot be used again")
+        return ApprovalError(f"no approval {approval_id} is waiting on thread {thread_id}")
+
+    def _revalidate(self, request: ApprovalRequest, arguments: dict[str, Any] | None) -> dict[str, Any]:
+        if arguments is None:
+            raise ApprovalError(f"approval {request.id}: an edit needs the new arguments")
+        try:
+            return self._context.toolkit.validate(request.tool, arguments)
+        except ValueError as exc:
+            raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {exc}") from exc
+
+    def _turn(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
+        collected = list(events)
+        pending = self.pending(thread_id)
+        final = next((e for e in reversed(collected) if e.kind in ("answer", "failed", "notice")), None)
+        status = "failed" if final and final.kind == "failed" else "waiting" if pending else "answered"
+        text = final.message if final else "Waiting for approval: " + "; ".join(r.summary for r in pending)
+        return Turn(thread_id=thread_id, status=status, text=text, pending=pending, events=collected)
+
+    def _config(self, thread_id: str) -> dict[str, Any]:
+        return {"configurable": {"thread_id": thread_id}, "recursion_limit": self.settings.recursion_limit}
+
+    def _now(self) -> datetime:
+        return self._context.clock.now()
+
+    @contextmanager
+    def _thread(self, thread_id: str) -> Iterator[None]:
+        """One run at a time per thread in this process (two Slack clicks must not race)."""
+        with self._locks_guard:
+            lock = self._locks.setdefault(thread_id, threading.Lock())
+        with lock:
+            yield
+
+
+def default_model(settings: Settings) -> tuple[BaseChatModel, str | None]:
+    """ChatOpenAI with a key; otherwise command mode, with the line that says so."""
+    if settings.openai_api_key is not None:
+        from agent.planners.openai import chat_model
+
+        return chat_model(settings), None
+    try:
+        from agent.planners.command import CommandModel
+    except ImportError:
+        text = "No planner available: set OPENAI_API_KEY (command mode is not installed)."
+        return ScriptedChatModel(script=lambda _: text), text
+    return CommandModel(requester=settings.requester), "No OPENAI_API_KEY: command mode (type `help`)."
+
+
+def open_checkpointer(path: str) -> tuple[BaseCheckpointSaver, Callable[[], None] | None]:
+    """SQLite at `path` (created if needed), or memory for ":memory:"; with what closes it."""
+    if path == ":memory:":
+        return InMemorySaver(), None
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, check_same_thread=False)
+    return SqliteSaver(connection), connection.close
+
+
+def _relay(event: ClientProgress) -> None:
+    """Pass the PagerDuty client's waits to the run that caused them (the client is shared by all runs)."""
+    try:
+        write = get_stream_writer()
+    except RuntimeError:  # outside a graph run there is nobody to tell
+        return
+    write({"kind": event.kind, "seconds": event.seconds, "message": event.message})
+
+
+def _progress(data: dict[str, Any]) -> ProgressEvent:
+    kind = data["kind"]
+    tool = data.get("tool")
+    message = data.get("message") or {
+        "tool_started": f"Running {tool}",
+        "tool_finished": f"{tool} {'done' if data.get('ok') else 'failed'}",
+    }.get(kind, kind)
+    return ProgressEvent(kind=kind, message=message, tool=tool, seconds=data.get("seconds"), ok=data.get("ok"))
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, PagerDutyError) else f"{type(exc).__name__}: {exc}"

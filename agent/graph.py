@@ -1,0 +1,183 @@
+"""The graph: plan → review → act → plan, until the planner answers without tool calls.
+
+- `plan` calls the model and sorts its tool calls by the approval policy. It is also where approval
+  requests are built, summary sentence included: `toolkit.describe` may look names up in PagerDuty,
+  and `plan` runs once per model reply, whereas `review` runs again on every resume. Requests live in
+  the state, so the nonce and expiry a person sees are the ones checked when they decide.
+- `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
+  answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
+- `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
+
+Limits end a turn with a plain "Could not finish: …" answer, never an exception: a cap on model calls
+per turn, and the recursion limit (checked through `remaining_steps` before it can be hit).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command, Send, interrupt
+
+from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
+from agent.state import ActTask, InputState, RunContext, State
+
+STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
+AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
+
+
+def plan(state: State, runtime: Runtime[RunContext],
+         config: RunnableConfig) -> Command[Literal["review", "__end__"]]:
+    """Ask the model for the next step; build approval requests for the calls that need a person."""
+    ctx = runtime.context
+    messages = state["messages"]
+    calls = 1 if isinstance(messages[-1], HumanMessage) else state.get("model_calls", 0) + 1
+    if calls > ctx.max_model_calls:
+        return _finish(messages, f"it needed more than {ctx.max_model_calls} planning steps")
+    if state["remaining_steps"] <= STEPS_PER_ROUND:
+        return _finish(messages, "it reached the step limit for one request")
+    system = SystemMessage(f"{ctx.system_prompt}\n\nRequester: {state['requester']}\n"
+                           f"Current time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+    reply = ctx.model.bind_tools(ctx.toolkit.tools).invoke([system, *messages], config)
+    update: dict[str, Any] = {"messages": [reply], "model_calls": calls, "approvals": [], "refused": {}}
+    if not isinstance(reply, AIMessage) or not reply.tool_calls:
+        return Command(goto=END, update=update)
+    thread_id = config["configurable"]["thread_id"]
+    tools = _tools(ctx)
+    for call in reply.tool_calls:
+        refusal = _refusal(ctx, tools, call["name"], call["args"])
+        if refusal is not None:
+            update["refused"][call["id"]] = refusal
+            ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
+                             tool=call["name"], arguments=call["args"], outcome=refusal)
+        elif ctx.policy.rule(tools[call["name"]]) == "approve":
+            request = ApprovalRequest.new(
+                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=call["args"],
+                summary=ctx.toolkit.describe(call["name"], call["args"]),
+                risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
+                now=ctx.clock.now(), ttl=ctx.approval_ttl)
+            update["approvals"].append(request.model_dump(mode="json"))
+            ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
+                             action="approval_requested", tool=request.tool, arguments=request.arguments,
+                             outcome=f"{request.id}: {request.summary}")
+    return Command(goto="review", update=update)
+
+
+def review(state: State) -> Command[Literal["act", "plan"]]:
+    """Ask once for every pending approval, then route each call. Pure: it re-runs on every resume."""
+    requests = [ApprovalRequest.model_validate(a) for a in state.get("approvals", [])]
+    answers: dict[str, Any] = interrupt([r.model_dump(mode="json") for r in requests]) if requests else {}
+    decisions = {r.tool_call_id: Decision.model_validate(answers[r.id]) for r in requests}
+    refused = state.get("refused", {})
+    last = state["messages"][-1]
+    assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
+    replies: list[ToolMessage] = []
+    sends: list[Send] = []
+    for call in last.tool_calls:
+        decision = decisions.get(call["id"])
+        if call["id"] in refused:
+            replies.append(_error(call, refused[call["id"]]))
+        elif decision is not None and decision.verdict == "reject":
+            replies.append(_error(call, rejection_text(decision)))
+        else:
+            args = decision.arguments if decision is not None and decision.arguments is not None else call["args"]
+            sends.append(Send("act", ActTask(call={**call, "args": args},
+                                             decision=decision.model_dump(mode="json") if decision else None)))
+    return Command(goto=sends or "plan", update={"messages": replies})
+
+
+def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict[str, Any]:
+    """Run one call and record it.
+
+    PagerDuty's refusals come back from the tools as "Error: …" text. Anything a write raises beyond
+    that (a crash mid-request) stops the run here, and a resume retries it with the same tool-call id,
+    which keeps `create_incident` idempotent; a read that raises is reported to the planner instead.
+    """
+    ctx = runtime.context
+    call = task["call"]
+    tool = _tools(ctx)[call["name"]]
+    decision = Decision.model_validate(task["decision"]) if task["decision"] else None
+    actor = decision.approver if decision else AUTO
+    thread_id = config["configurable"]["thread_id"]
+    emit = get_stream_writer()
+    emit({"kind": "tool_started", "tool": call["name"], "call_id": call["id"], "arguments": call["args"]})
+
+    def audit(action: Literal["api_write", "tool_call"], outcome: str) -> None:
+        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=actor, action=action,
+                         tool=call["name"], arguments=call["args"], outcome=outcome)
+
+    if _kind(tool) != "read":  # so that a crash mid-write still leaves a trace of the attempt
+        audit("api_write", "sending to PagerDuty")
+    try:
+        result = tool.invoke({**call, "type": "tool_call"}, config)
+    except Exception as exc:
+        if _kind(tool) != "read":
+            audit("tool_call", f"failed, not confirmed by PagerDuty: {exc}")
+            raise
+        result = ToolMessage(f"Error: {exc}", tool_call_id=call["id"], name=call["name"], status="error")
+    ok = result.status != "error" and not result.text.lstrip().startswith("Error")
+    audit("tool_call", "ok" if ok else f"error: {result.text.strip().splitlines()[0][:300]}")
+    emit({"kind": "tool_finished", "tool": call["name"], "call_id": call["id"], "ok": ok})
+    if decision is not None and decision.verdict == "edit":
+        result = result.model_copy(update={"content": edit_notice(decision) + result.text})
+    return {"messages": [result]}
+
+
+def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+    """The compiled graph; the model, tools and policy come with each run as `RunContext`."""
+    builder = StateGraph(State, context_schema=RunContext, input_schema=InputState)
+    builder.add_node("plan", plan, destinations=("review", END))
+    builder.add_node("review", review, destinations=("act", "plan"))
+    builder.add_node("act", act, input_schema=ActTask)
+    builder.add_edge(START, "plan")
+    builder.add_edge("act", "plan")
+    return builder.compile(checkpointer=checkpointer, name="incident-commander")
+
+
+def _finish(messages: list[Any], why: str) -> Command:
+    """End the turn with a plain answer that says what already ran."""
+    ran = Counter((m.name, "failed" if m.status == "error" else "done")
+                  for m in _this_turn(messages) if isinstance(m, ToolMessage))
+    done = [f"{name}{f' ×{n}' if n > 1 else ''} ({outcome})" for (name, outcome), n in ran.items()]
+    text = f"Could not finish: {why}, so I stopped."
+    text += f" Done so far: {', '.join(done)}." if done else " Nothing was changed."
+    return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}})
+
+
+def _this_turn(messages: list[Any]) -> list[Any]:
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    return messages[starts[-1] + 1:] if starts else messages
+
+
+def _refusal(ctx: RunContext, tools: dict[str, BaseTool], name: str, args: dict[str, Any]) -> str | None:
+    """Why a call must not run, or None: unknown tool, arguments that fail validation, or a policy denial."""
+    if name not in tools:
+        return f"Error: there is no tool named {name!r}. Available tools: {', '.join(sorted(tools))}."
+    try:
+        ctx.toolkit.validate(name, args)
+    except ValueError as exc:
+        return f"Error: {name} was not called because its arguments are invalid: {exc}"
+    if ctx.policy.rule(tools[name]) == "deny":
+        return denial_text(ctx.policy, name)
+    return None
+
+
+def _tools(ctx: RunContext) -> dict[str, BaseTool]:
+    return {t.name: t for t in ctx.toolkit.tools}
+
+
+def _kind(tool: BaseTool) -> str:
+    return (tool.metadata or {}).get("kind", "write")
+
+
+def _error(call: dict[str, Any], text: str) -> ToolMessage:
+    return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
+

@@ -1,0 +1,48 @@
+"""The agent's settings: the one place the agent reads the environment.
+
+Every field is an environment variable (names as in the README's table); tests and surfaces may
+also pass them by field name, e.g. `Settings(checkpoint_db=":memory:")`.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CHECKPOINT_DB = "~/.incident-commander/checkpoints.sqlite"
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # containers without a passwd entry
+        return "unknown"
+
+
+class Settings(BaseSettings):
+    """How the commander plans, remembers and asks for approval."""
+
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+    openai_api_key: SecretStr | None = Field(None, alias="OPENAI_API_KEY",
+                                             description="Without it the commander runs in command mode.")
+    openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL",
+                                        description="Any OpenAI-compatible server (vLLM, Ollama, llama.cpp).")
+    model: str = Field("gpt-4.1-mini", alias="IC_MODEL")
+    checkpoint_db: str = Field(DEFAULT_CHECKPOINT_DB, alias="IC_CHECKPOINT_DB",
+                               description='SQLite file for checkpoints and the audit log; ":memory:" for tests.')
+    approval_policy: Path | None = Field(None, alias="IC_APPROVAL_POLICY",
+                                         description="YAML policy replacing agent/approval_policy.yaml.")
+    approval_ttl_minutes: int = Field(15, ge=1, alias="IC_APPROVAL_TTL_MINUTES")
+    max_model_calls: int = Field(12, ge=1, alias="IC_MAX_MODEL_CALLS", description="Per turn.")
+    recursion_limit: int = Field(50, ge=4, alias="IC_RECURSION_LIMIT", description="Graph steps per run.")
+    requester: str = Field(default_factory=_os_user, alias="IC_REQUESTER",
+                           description="Who is asking when a surface does not say.")
+
+    @property
+    def checkpoint_path(self) -> str:
+        """`checkpoint_db` with `~` expanded (":memory:" unchanged)."""
+        return self.checkpoint_db if self.checkpoint_db == ":memory:" else str(Path(self.checkpoint_db).expanduser())

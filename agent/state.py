@@ -1,0 +1,76 @@
+"""What flows through the graph: the conversation state, one `act` task, and the run context.
+
+The state is checkpointed after every step, so it holds only plain data (messages, JSON dicts,
+counters). Live objects — model, toolkit, policy, audit log, clock — travel in `RunContext`, which
+each run receives from the Commander and which is never persisted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Protocol
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, ToolCall
+from langgraph.graph.message import add_messages
+from langgraph.managed import RemainingSteps
+from typing_extensions import TypedDict
+
+from agent.approvals import ApprovalPolicy
+from agent.audit import AuditLog
+from tools.toolkit import Toolkit
+
+
+class InputState(TypedDict):
+    """What a caller may send: the new message(s) and who is asking."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    requester: str
+
+
+class State(InputState, total=False):
+    """The whole conversation as checkpointed."""
+
+    approvals: list[dict[str, Any]]
+    """`ApprovalRequest` JSON for the calls of the last plan that wait for a person (built in `plan`)."""
+    refused: dict[str, str]
+    """tool_call_id → why that call of the last plan will not run (policy denial, unknown tool, bad arguments)."""
+    model_calls: int
+    """Model calls in the current turn; a new human message starts the count again."""
+    remaining_steps: RemainingSteps
+    """Graph steps left before the recursion limit (managed by LangGraph, never stored)."""
+
+
+class ActTask(TypedDict):
+    """One call for `act`, sent on its own so a resume never re-runs a sibling that already finished."""
+
+    call: ToolCall
+    """The call to run, with the arguments a reviewer edited in, if any."""
+    decision: dict[str, Any] | None
+    """The `Decision` JSON that let it run; None when the policy runs it without asking."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class UTCClock:
+    """The real clock; tests pass a manual one."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """Everything a run needs that is not conversation state (LangGraph's `context_schema`)."""
+
+    model: BaseChatModel
+    toolkit: Toolkit
+    policy: ApprovalPolicy
+    audit: AuditLog
+    clock: Clock
+    system_prompt: str
+    max_model_calls: int
+    approval_ttl: timedelta

@@ -1,0 +1,45 @@
+"""Commanders for tests: the real toolkit on the demo simulator, a scripted planner, a chosen store.
+
+Nothing of ours is replaced: the Commander is built by `Commander.from_settings`, the same way the
+surfaces build it; only the outside world is injected (model, HTTP transport, clock, database file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from agent.commander import Commander
+from agent.planners.scripted import ScriptedChatModel
+from agent.settings import Settings
+from simulator import LoggedRequest, Simulator
+from tools.settings import PagerDutySettings
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path: Path) -> str:
+    """Every graph test runs on both checkpointers: in memory and a SQLite file."""
+    return ":memory:" if request.param == "memory" else str(tmp_path / "checkpoints.sqlite")
+
+
+def build(sim: Simulator, clock: Any, script: Any, store: str = ":memory:", *,
+          transport: httpx.BaseTransport | None = None, **settings: Any) -> Commander:
+    """A Commander on `sim` (demo organisation token) with a scripted planner and the given settings."""
+    return Commander.from_settings(
+        Settings(checkpoint_db=store, requester="dana", openai_api_key=None, **settings),
+        model=script if isinstance(script, ScriptedChatModel) else ScriptedChatModel(script=script),
+        transport=transport or sim.transport(), clock=clock, pagerduty_settings=PagerDutySettings(api_key=None))
+
+
+def writes(sim: Simulator, since: int = 0) -> list[LoggedRequest]:
+    """Requests that could change PagerDuty (anything but GET), from position `since` of the log."""
+    return [r for r in sim.request_log[since:] if r.is_write]
+
+
+def open_incident(sim: Simulator, n: int = 0):
+    """The n-th open incident of the demo account (by number), for tests that act on one."""
+    found = sorted((i for i in sim.state.incidents.values() if i.status != "resolved"), key=lambda i: i.number)
+    return found[n]

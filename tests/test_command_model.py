@@ -1,0 +1,345 @@
+"""Command mode: every command of the grammar becomes the exact tool calls an LLM would make, and
+tool results come back as sentences an on-call engineer can read at 3 a.m."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.tools import StructuredTool
+
+from agent.planners.answers import ToolResult, answer, describe, when
+from agent.planners.command import CommandModel
+from agent.planners.grammar import COMMANDS
+from tools.schemas import TOOL_ARGS
+
+ME = "dana@example.com"
+
+# (typed text, the calls expected) — one row per command and per variant people type.
+CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
+    ("services", [("find_services", {})]),
+    ("services pay", [("find_services", {"query": "pay"})]),
+    ("find services 'API Gateway'", [("find_services", {"query": "API Gateway"})]),
+    ("oncall", [("who_is_on_call", {})]),
+    ("who is on call?", [("who_is_on_call", {})]),
+    ("oncall payments", [("who_is_on_call", {"service": "payments"})]),
+    ("ONCALL Payments", [("who_is_on_call", {"service": "Payments"})]),
+    ("who is on call for payments?", [("who_is_on_call", {"service": "payments"})]),
+    ("who's on call for API Gateway", [("who_is_on_call", {"service": "API Gateway"})]),
+    ("oncall service API Gateway", [("who_is_on_call", {"service": "API Gateway"})]),
+    ("oncall policy \"Core Backend\"", [("who_is_on_call", {"escalation_policy": "Core Backend"})]),
+    ("oncall schedule Core Backend at tomorrow 09:00",
+     [("who_is_on_call", {"schedule": "Core Backend", "at": "tomorrow 09:00"})]),
+    ("oncall team SRE", [("who_is_on_call", {"team": "SRE"})]),
+    ("oncall at 2026-11-21T03:00", [("who_is_on_call", {"at": "2026-11-21T03:00"})]),
+    ("oncall me", [("who_is_on_call", {"user": ME})]),
+    ("when am I on call", [("who_is_on_call", {"user": ME})]),
+    ("incidents", [("list_incidents", {})]),
+    ("incidents open", [("list_incidents", {})]),
+    ("incidents mine", [("list_incidents", {"assigned_to": ME})]),
+    ("my incidents", [("list_incidents", {"assigned_to": ME})]),
+    ("incidents service API Gateway", [("list_incidents", {"service": "API Gateway"})]),
+    ("incidents resolved", [("list_incidents", {"statuses": ["resolved"]})]),
+    ("show 1234", [("get_incident", {"incident": "1234"})]),
+    ("show #1234", [("get_incident", {"incident": "1234"})]),
+    ("show incident PQ00001", [("get_incident", {"incident": "PQ00001"})]),
+    ('trigger "API Gateway p99 latency" on "API Gateway"',
+     [("create_incident", {"title": "API Gateway p99 latency", "service": "API Gateway"})]),
+    ('trigger "DB down on primary" on Payments low assign sam@example.com',
+     [("create_incident", {"title": "DB down on primary", "service": "Payments", "urgency": "low",
+                           "assignee": "sam@example.com"})]),
+    ("trigger disk full on API Gateway high assign me",
+     [("create_incident", {"title": "disk full", "service": "API Gateway", "urgency": "high", "assignee": ME})]),
+    ("page whoever is on call for API Gateway: latency alert",
+     [("create_incident", {"title": "latency alert", "service": "API Gateway"})]),
+    ("page Payments: card declines spiking",
+     [("create_incident", {"title": "card declines spiking", "service": "Payments"})]),
+    ("ack 1234", [("update_incident", {"incident": "1234", "action": "acknowledge"})]),
+    ("acknowledge #1234", [("update_incident", {"incident": "1234", "action": "acknowledge"})]),
+    ("ack #1234, #1235 1236",
+     [("manage_incidents", {"incidents": ["1234", "1235", "1236"], "action": "acknowledge"})]),
+    ("ack", [("list_incidents", {"assigned_to": ME, "statuses": ["triggered"]})]),
+    ("ack all", [("list_incidents", {"assigned_to": ME, "statuses": ["triggered"]})]),
+    ("resolve 1234", [("update_incident", {"incident": "1234", "action": "resolve"})]),
+    ("resolve #1234 rolled back the deploy",
+     [("update_incident", {"incident": "1234", "action": "resolve", "resolution": "rolled back the deploy"})]),
+    ('resolve PQ00001 "restarted the pods"',
+     [("update_incident", {"incident": "PQ00001", "action": "resolve", "resolution": "restarted the pods"})]),
+    ("resolve", [("list_incidents", {"assigned_to": ME, "statuses": ["triggered", "acknowledged"]})]),
+    ("reopen #12", [("update_incident", {"incident": "12", "action": "reopen"})]),
+    ('note 1234 "Rolled back v2.3"', [("add_note", {"incident": "1234", "content": "Rolled back v2.3"})]),
+    ("note #1234 looking into it", [("add_note", {"incident": "1234", "content": "looking into it"})]),
+    ("escalate 1234", [("update_incident", {"incident": "1234", "action": "escalate"})]),
+    ("escalate 1234 level 2",
+     [("update_incident", {"incident": "1234", "action": "escalate", "escalation_level": 2})]),
+    ("reassign 1234 to sam@example.com",
+     [("update_incident", {"incident": "1234", "action": "reassign", "assignee": "sam@example.com"})]),
+    ('reassign #1234 to policy "Core Backend"',
+     [("update_incident", {"incident": "1234", "action": "reassign", "escalation_policy": "Core Backend"})]),
+    ("urgency 1234 low", [("update_incident", {"incident": "1234", "action": "set_urgency", "urgency": "low"})]),
+    ("responders 1234 add Sam Lee, Core Backend",
+     [("add_responders", {"incident": "1234", "responders": ["Sam Lee", "Core Backend"]})]),
+    ("snooze 1234 2 hours", [("snooze_incident", {"incident": "1234", "duration": "2h"})]),
+    ("snooze #1234 for 30m", [("snooze_incident", {"incident": "1234", "duration": "30m"})]),
+    ("merge 1235, 1236 into #1234", [("merge_incidents", {"target": "1234", "sources": ["1235", "1236"]})]),
+    ('override "Core Backend" with dana@example.com until tomorrow 09:00',
+     [("create_override", {"schedule": "Core Backend", "user": ME, "end": "tomorrow 09:00"})]),
+    ("override Core Backend with Sam Lee from 18:00 for 8 hours",
+     [("create_override", {"schedule": "Core Backend", "user": "Sam Lee", "start": "18:00", "end": "+8h"})]),
+    ("override Core Backend with me for 1 week",
+     [("create_override", {"schedule": "Core Backend", "user": ME, "end": "+7d"})]),
+    ("timeline 1234", [("incident_timeline", {"incident": "1234"})]),
+    ("similar #1234", [("similar_incidents", {"incident": "1234"})]),
+    ("/ic oncall “Core Backend”", [("who_is_on_call", {"service": "Core Backend"})]),
+]
+
+
+def ask(text: str, model: CommandModel | None = None, *history: BaseMessage) -> AIMessage:
+    model = model or CommandModel()
+    return model.invoke([SystemMessage(f"Incident commander.\nRequester: {ME}"), *history, HumanMessage(text)])
+
+
+def result(call: dict[str, Any], content: Any, status: str = "success") -> ToolMessage:
+    text = content if isinstance(content, str) else json.dumps(content)
+    return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status=status)
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_each_command_emits_the_exact_valid_tool_calls(text: str, expected: list[tuple[str, dict]]) -> None:
+    reply = ask(text)
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == expected
+    for c in reply.tool_calls:
+        TOOL_ARGS[c["name"]].model_validate(c["args"])
+        assert c["id"].startswith("cmd-") and c["type"] == "tool_call"
+
+
+def test_every_command_of_the_grammar_has_a_case() -> None:
+    typed = {text.split()[0].lower() for text, _ in CASES}
+    assert {c.words[0] for c in COMMANDS if c.words[0] != "help"} <= typed
+
+
+def test_help_lists_every_command() -> None:
+    text = ask("help").content
+    assert not ask("help").tool_calls
+    for command in COMMANDS:
+        assert command.usage in text
+
+
+@pytest.mark.parametrize(("text", "suggestion"), [("ackk 1234", "`ack`"), ("oncal payments", "`oncall`"),
+                                                   ("reslove 12", "`resolve`"), ("incidnets", "`incidents`")])
+def test_unknown_commands_suggest_the_closest(text: str, suggestion: str) -> None:
+    reply = ask(text)
+    assert not reply.tool_calls
+    assert f"Did you mean {suggestion}" in reply.content and "`help`" in reply.content
+
+
+def test_nonsense_points_to_help_and_a_known_word_shows_its_usage() -> None:
+    assert ask("frobnicate").content == "I don't know the command `frobnicate`. Type `help` for every command."
+    assert ask("show").content.startswith("Usage: `show INCIDENT`")
+
+
+def test_arguments_the_tool_would_refuse_are_refused_in_words() -> None:
+    reply = ask("trigger x on API Gateway")
+    assert not reply.tool_calls and "title" in reply.content and "Usage: `trigger" in reply.content
+    assert "`until TIME` or `for DURATION`" in ask("override Core Backend with Sam").content
+
+
+def test_requester_comes_from_the_conversation_before_the_model_default() -> None:
+    model = CommandModel(requester="fallback@example.com")
+    assert ask("incidents mine", model).tool_calls[0]["args"] == {"assigned_to": ME}
+    alone = model.invoke([HumanMessage("incidents mine")])
+    assert alone.tool_calls[0]["args"] == {"assigned_to": "fallback@example.com"}
+    unknown = CommandModel().invoke([HumanMessage("ack")])
+    assert not unknown.tool_calls and "who is asking" in unknown.content
+
+
+def test_tool_call_ids_are_deterministic_and_unique_in_the_conversation() -> None:
+    first = ask("ack 1 2")
+    assert first.tool_calls == ask("ack 1 2").tool_calls
+    earlier = [HumanMessage("ack 1 2"), first, result(first.tool_calls[0], {"incidents": []})]
+    later = ask("ack 1 2", None, *earlier)
+    assert later.tool_calls[0]["id"] != first.tool_calls[0]["id"]
+
+
+def test_only_bound_tools_are_called() -> None:
+    read_only = CommandModel().bind_tools([_tool("get_incident"), _tool("list_incidents")])
+    assert ask("show 12", read_only).tool_calls[0]["name"] == "get_incident"
+    refused = ask("ack 12", read_only)
+    assert not refused.tool_calls and "update_incident" in refused.content and "read-only" in refused.content
+    openai_style = CommandModel().bind_tools([{"type": "function", "function": {"name": "get_incident"}}])
+    assert openai_style.tool_names == frozenset({"get_incident"})
+
+
+def _tool(name: str) -> StructuredTool:
+    return StructuredTool.from_function(lambda **kw: "", name=name, description=name, args_schema=TOOL_ARGS[name])
+
+
+# --- two-step commands ---------------------------------------------------------------------------
+
+def incident(number: int, status: str = "triggered", **extra: Any) -> dict[str, Any]:
+    """An incident as the toolkit summarises it."""
+    return {"id": f"PQ{number:05d}", "number": number, "title": "API Gateway p99 latency", "status": status,
+            "urgency": "high", "service": {"id": "PS1", "name": "API Gateway"},
+            "assignees": [{"id": "PU1", "name": "Dana Reyes"}],
+            "html_url": f"https://demo.pagerduty.com/incidents/PQ{number:05d}", **extra}
+
+
+def test_ack_without_incidents_lists_mine_then_acknowledges_them() -> None:
+    model = CommandModel()
+    convo: list[BaseMessage] = [SystemMessage(f"Requester: {ME}"), HumanMessage("ack")]
+    listing = model.invoke(convo)
+    assert listing.tool_calls[0]["args"] == {"assigned_to": ME, "statuses": ["triggered"]}
+    convo += [listing, result(listing.tool_calls[0], {"incidents": [incident(1234), incident(1235)]})]
+    acking = model.invoke(convo)
+    assert [(c["name"], c["args"]) for c in acking.tool_calls] == [
+        ("manage_incidents", {"incidents": ["PQ01234", "PQ01235"], "action": "acknowledge"})]
+    assert acking.tool_calls[0]["id"] != listing.tool_calls[0]["id"]
+    convo += [acking, result(acking.tool_calls[0], {"incidents": [incident(1234, "acknowledged"),
+                                                                    incident(1235, "acknowledged")]})]
+    done = model.invoke(convo)
+    assert not done.tool_calls
+    assert done.content.startswith("Acknowledged:\n• #1234 [acknowledged, high] API Gateway p99 latency")
+
+
+def test_ack_with_nothing_to_acknowledge_says_so() -> None:
+    model = CommandModel(requester=ME)
+    listing = model.invoke([HumanMessage("ack")])
+    done = model.invoke([HumanMessage("ack"), listing, result(listing.tool_calls[0], {"incidents": []})])
+    assert done.content == f"Nothing to acknowledge: no triggered incidents are assigned to {ME}."
+
+
+def test_resolve_without_incident_carries_the_note_into_the_second_step() -> None:
+    model = CommandModel(requester=ME)
+    listing = model.invoke([HumanMessage("resolve rolled back")])
+    convo = [HumanMessage("resolve rolled back"), listing,
+             result(listing.tool_calls[0], [incident(7, "acknowledged")])]
+    assert model.invoke(convo).tool_calls[0]["args"] == {
+        "incidents": ["PQ00007"], "action": "resolve", "resolution": "rolled back"}
+
+
+def test_a_rejected_call_is_reported_and_the_command_stops() -> None:
+    model = CommandModel(requester=ME)
+    listing = model.invoke([HumanMessage("ack")])
+    convo = [HumanMessage("ack"), listing, result(listing.tool_calls[0], {"incidents": [incident(1)]})]
+    acking = model.invoke(convo)
+    rejected = "Rejected by sam@example.com: wait for the rollback"
+    done = model.invoke([*convo, acking, result(acking.tool_calls[0], rejected, "error")])
+    assert not done.tool_calls and done.content == f"Not done: {rejected}"
+
+
+def test_a_bare_oncall_name_falls_back_to_policy_schedule_and_team() -> None:
+    model = CommandModel()
+    convo: list[BaseMessage] = [HumanMessage("oncall Core Backend")]
+    tried = []
+    for _ in range(4):
+        reply = model.invoke(convo)
+        tried.append(reply.tool_calls[0]["args"])
+        convo += [reply, result(reply.tool_calls[0], f"Error: nothing matches {tried[-1]}", "error")]
+    assert tried == [{"service": "Core Backend"}, {"escalation_policy": "Core Backend"},
+                     {"schedule": "Core Backend"}, {"team": "Core Backend"}]
+    final = model.invoke(convo)
+    assert final.content.startswith("No service, escalation policy, schedule or team matches 'Core Backend'.")
+    assert "Error: nothing matches {'service': 'Core Backend'}" in final.content
+
+
+def test_a_found_service_needs_no_fallback() -> None:
+    model = CommandModel()
+    first = model.invoke([HumanMessage("oncall payments")])
+    done = model.invoke([HumanMessage("oncall payments"), first, result(first.tool_calls[0], {"oncalls": []})])
+    assert done.content == "No oncalls."
+
+
+# --- answers (shapes as tools/toolkit.py returns them) ------------------------------------------
+
+ONCALLS = [
+    {"level": 1, "user": {"id": "PU1", "name": "Dana Reyes", "email": ME},
+     "schedule": {"id": "PS1", "name": "Core Backend"}, "escalation_policy": {"id": "PE1", "name": "Core Backend"},
+     "start": "2026-11-20T09:00:00Z", "end": "2026-11-21T10:00:00+01:00"},
+    {"level": 2, "user": {"id": "PU2", "name": "Sam Lee", "email": "sam@example.com"},
+     "escalation_policy": {"id": "PE1", "name": "Core Backend"}},
+]
+
+
+def test_incident_lists_read_one_line_each() -> None:
+    text = describe({"window": "any age (open incidents)",
+                     "incidents": [incident(1234), incident(1235, "acknowledged", urgency="low")]})
+    assert text.splitlines() == [
+        "window: any age (open incidents)",
+        "• #1234 [triggered, high] API Gateway p99 latency — API Gateway — assigned to Dana Reyes — "
+        "https://demo.pagerduty.com/incidents/PQ01234",
+        "• #1235 [acknowledged, low] API Gateway p99 latency — API Gateway — assigned to Dana Reyes — "
+        "https://demo.pagerduty.com/incidents/PQ01235"]
+    assert describe({"incidents": []}) == "No incidents."
+
+
+def test_pagerduty_native_incidents_read_the_same() -> None:
+    native = {"id": "PQ01234", "incident_number": 1234, "title": "API Gateway p99 latency", "status": "triggered",
+              "urgency": "high", "service": {"id": "PS1", "type": "service_reference", "summary": "API Gateway"},
+              "assignments": [{"assignee": {"id": "PU1", "summary": "Dana Reyes"}}],
+              "html_url": "https://demo.pagerduty.com/incidents/PQ01234"}
+    assert describe([native]) == describe([incident(1234)])
+
+
+def test_a_single_incident_shows_its_other_fields_unless_brief() -> None:
+    detailed = incident(12, created_at="2026-11-20T11:58:00Z", priority="P1",
+                        escalation_policy={"id": "PE1", "name": "Core Backend"})
+    assert describe(detailed).splitlines()[1:] == [
+        "created at: 2026-11-20 11:58 UTC", "priority: P1", "escalation policy: Core Backend"]
+    assert describe(detailed, brief=True) == describe(incident(12))
+
+
+def test_oncall_reads_level_person_schedule_and_end() -> None:
+    assert describe({"at": "2026-11-20T12:00:00Z", "oncalls": ONCALLS}).splitlines() == [
+        "at: 2026-11-20 12:00 UTC",
+        f"• Level 1: Dana Reyes ({ME}) via Core Backend until 2026-11-21 09:00 UTC",
+        "• Level 2: Sam Lee (sam@example.com) via Core Backend until further notice"]
+
+
+def test_oncall_across_policies_is_grouped_by_policy() -> None:
+    other = dict(ONCALLS[0], escalation_policy={"id": "PE2", "name": "Payments"})
+    lines = describe({"oncalls": [*ONCALLS, other]}).splitlines()
+    assert lines[0] == "Core Backend:" and "Payments:" in lines and lines[-1].startswith("  • Level 1: Dana")
+
+
+def test_nobody_on_call_says_the_tools_notice() -> None:
+    text = describe({"at": "2026-11-20T12:00:00Z", "oncalls": [], "notice": "nobody is on call for that then"})
+    assert text.splitlines() == ["at: 2026-11-20 12:00 UTC", "nobody is on call for that then"]
+
+
+def test_wrappers_show_their_fields_and_entities_inside() -> None:
+    note = {"incident": "PQ00012", "note": {"id": "PN1", "at": "2026-11-20T12:01:00Z", "user": "Dana Reyes",
+                                             "content": "Rolled back v2.3"}}
+    assert describe(note).splitlines() == ["incident: PQ00012",
+                                           "note: 2026-11-20 12:01 UTC  Rolled back v2.3 — Dana Reyes"]
+    override = {"schedule": {"id": "PS1", "name": "Core Backend"}, "length": "8h",
+                "override": {"id": "PO1", "user": {"id": "PU2", "name": "Sam Lee"},
+                             "start": "2026-11-20T18:00:00Z", "end": "2026-11-21T02:00:00Z"}}
+    assert describe(override).splitlines() == [
+        "schedule: Core Backend", "length: 8h",
+        "override: Sam Lee from 2026-11-20 18:00 UTC until 2026-11-21 02:00 UTC"]
+
+
+def test_truncation_notices_are_kept() -> None:
+    text = describe({"incidents": [incident(1)], "notice": "truncated: showing 1 of more; narrow the search"})
+    assert text.endswith("truncated: showing 1 of more; narrow the search")
+
+
+def test_errors_are_shown_plainly_and_successes_announced_in_one_line() -> None:
+    error = "Error: could not update the incident — PagerDuty said 404 Not Found: incident 999 does not exist."
+    assert answer([ToolResult("update_incident", {}, error, "error")], "Acknowledged") == error
+    ok = ToolResult("create_incident", {}, json.dumps(incident(9, created_at="2026-11-20T11:58:00Z")))
+    assert answer([ok], "Triggered") == "Triggered: " + describe(incident(9))
+
+
+def test_a_result_edited_by_the_approver_says_so_and_is_still_summarised() -> None:
+    edited = "Edited by sam@example.com before running; the arguments used were {'incident': '9'}.\n"
+    text = answer([ToolResult("update_incident", {}, edited + json.dumps(incident(9, "acknowledged")))],
+                  "Acknowledged")
+    assert text.splitlines() == ["Acknowledged:", edited.strip(), describe(incident(9, "acknowledged"))]
+
+
+def test_times_are_said_in_utc() -> None:
+    assert when("2026-11-21T10:00:00+01:00") == "2026-11-21 09:00 UTC"
+    assert when("tomorrow") == "tomorrow"

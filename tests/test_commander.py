@@ -1,0 +1,219 @@
+"""`Commander`, the API the surfaces use: restarts, other processes, crashes, nonces, streaming, defaults."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import httpx
+import pytest
+from langchain_core.messages import ToolMessage
+
+from agent.approvals import ApprovalError
+from agent.commander import Commander
+from agent.planners.scripted import ScriptedChatModel
+from agent.settings import Settings
+from commanders import build, open_incident, store, writes  # noqa: F401  (store is a fixture)
+from tools.settings import PagerDutySettings
+
+CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "Checkout errors"}}
+FIND = {"name": "find_services", "args": {"query": "API"}}
+
+
+class ProcessKilled(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing between here and the test catches it."""
+
+
+class DiesAfterWrite(httpx.BaseTransport):
+    """Delivers the first `method path` request to PagerDuty, then "kills the process" before the answer."""
+
+    def __init__(self, inner: httpx.BaseTransport, method: str, path: str) -> None:
+        self.inner, self.method, self.path, self.fired = inner, method, path, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if (request.method, request.url.path) == (self.method, self.path) and not self.fired:
+            self.fired = True
+            raise ProcessKilled
+        return response
+
+
+def incidents_titled(sim, title: str) -> list:
+    return [i for i in sim.state.incidents.values() if i.title == title]
+
+
+def test_a_pending_approval_survives_a_restart_and_is_decided_from_another_process(sim, clock, tmp_path):
+    db = str(tmp_path / "ic.sqlite")
+    first = build(sim, clock, [[CREATE]], db)
+    [request] = first.send("t1", "open an incident for checkout errors").pending
+    first.close()
+
+    second = build(sim, clock, ["Opened it."], db)  # another process: new objects, same file
+    assert second.pending("t1") == [request]
+    turn = second.decide("t1", request.id, "approve", "omar", nonce=request.nonce)
+
+    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert len(incidents_titled(sim, "Checkout errors")) == 1
+    assert second.pending("t1") == []
+
+
+def test_killed_after_the_write_left_a_new_process_resumes_to_exactly_one_incident(sim, clock, tmp_path):
+    db = str(tmp_path / "ic.sqlite")
+    dying = build(sim, clock, [[CREATE]], db, transport=DiesAfterWrite(sim.transport(), "POST", "/incidents"))
+    request = dying.send("t1", "open an incident for checkout errors").pending[0]
+    with pytest.raises(ProcessKilled):
+        dying.decide("t1", request.id, "approve", "omar")
+    assert len(incidents_titled(sim, "Checkout errors")) == 1  # PagerDuty has it; the process never heard
+
+    model = ScriptedChatModel(script=["Opened it."])
+    reborn = build(sim, clock, model, db)
+    blocked = reborn.send("t1", "and page the DBAs")
+    assert blocked.status == "failed" and "resume" in blocked.text
+    turn = reborn.resume("t1")
+
+    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert len(incidents_titled(sim, "Checkout errors")) == 1
+    assert [(w.method, w.path, w.status) for w in writes(sim)] == [("POST", "/incidents", 201),
+                                                                   ("POST", "/incidents", 400)]
+    [result] = [m for m in model.received[-1] if isinstance(m, ToolMessage)]
+    assert "already created by an earlier attempt" in result.text
+    trail = [(e.action, e.outcome) for e in reborn.audit("t1")][-3:]
+    assert trail == [("api_write", "sending to PagerDuty"), ("api_write", "sending to PagerDuty"),
+                     ("tool_call", "ok")]  # the killed attempt left its trace
+
+
+def test_expired_approvals_are_refused_but_can_still_be_rejected(sim, clock, store):
+    commander = build(sim, clock, [[CREATE], "Not opened."], store, approval_ttl_minutes=15)
+    request = commander.send("t1", "open it").pending[0]
+    clock.advance(timedelta(minutes=15).total_seconds())
+
+    with pytest.raises(ApprovalError, match="expired at .*reject it and ask again"):
+        commander.decide("t1", request.id, "approve", "omar")
+    assert commander.pending("t1") == [request]
+
+    assert commander.decide("t1", request.id, "reject", "omar", reason="too late").text == "Not opened."
+    assert writes(sim) == []
+
+
+def test_nonces_are_single_use_and_must_match(sim, clock, store):
+    first, second = open_incident(sim, 0), open_incident(sim, 1)
+    commander = build(sim, clock, [[
+        {"name": "update_incident", "args": {"incident": first.id, "action": "acknowledge"}},
+        {"name": "update_incident", "args": {"incident": second.id, "action": "acknowledge"}},
+    ], "Both acknowledged."], store)
+    one, two = commander.send("t1", "ack both").pending
+
+    with pytest.raises(ApprovalError, match="nonce does not match"):
+        commander.decide("t1", one.id, "approve", "omar", nonce=two.nonce)
+    commander.decide("t1", one.id, "approve", "omar", nonce=one.nonce)
+    with pytest.raises(ApprovalError, match="already decided.*nonce cannot be used again"):
+        commander.decide("t1", one.id, "reject", "mallory", nonce=one.nonce)  # still in the held batch
+    commander.decide("t1", two.id, "approve", "omar", nonce=two.nonce)
+    with pytest.raises(ApprovalError, match=r"already decided \(approve by omar\)"):
+        commander.decide("t1", two.id, "approve", "omar", nonce=two.nonce)  # batch resumed and gone
+    assert len(writes(sim)) == 2
+
+
+def test_two_processes_deciding_a_batch_at_once_resume_it_once(sim, clock, tmp_path):
+    """Two people click the last two buttons of a batch in two workers at the same moment."""
+    db = str(tmp_path / "ic.sqlite")
+    first, second = open_incident(sim, 0), open_incident(sim, 1)
+    worker_a = build(sim, clock, [[
+        {"name": "update_incident", "args": {"incident": first.id, "action": "acknowledge"}},
+        {"name": "update_incident", "args": {"incident": second.id, "action": "acknowledge"}},
+    ], "Both acknowledged."], db)
+    one, two = worker_a.send("t1", "ack both").pending
+    worker_b = build(sim, clock, ["Both acknowledged."], db)
+    start = threading.Barrier(2)
+
+    def click(worker, request, who):
+        start.wait()
+        return worker.decide("t1", request.id, "approve", who)
+
+    with ThreadPoolExecutor(2) as pool:
+        turns = list(pool.map(click, (worker_a, worker_b), (one, two), ("omar", "priya")))
+
+    assert sorted(w.path for w in writes(sim)) == sorted([f"/incidents/{first.id}", f"/incidents/{second.id}"])
+    assert [t.text for t in turns].count("Both acknowledged.") == 1  # the other turn says it was recorded
+
+
+def test_an_invalid_edit_is_refused_and_nothing_is_recorded(sim, clock, store):
+    commander = build(sim, clock, [[CREATE], "Opened."], store)
+    request = commander.send("t1", "open it").pending[0]
+
+    with pytest.raises(ApprovalError, match="edited arguments are not valid.*title"):
+        commander.decide("t1", request.id, "edit", "omar", arguments={"service": "API Gateway", "title": ""})
+    assert [e.action for e in commander.audit("t1")] == ["message", "approval_requested"]
+    assert commander.decide("t1", request.id, "approve", "omar").status == "answered"
+
+
+def test_a_new_message_waits_for_pending_decisions(sim, clock, store):
+    commander = build(sim, clock, [[CREATE]], store)
+    request = commander.send("t1", "open it").pending[0]
+
+    turn = commander.send("t1", "actually, who is on call?")
+
+    assert turn.status == "waiting" and turn.pending == [request]
+    assert turn.text.startswith("This thread is waiting for decisions first")
+    assert commander.send("t2", "other thread").status == "failed"  # script ran out: said, not raised
+
+
+def test_streams_progress_as_plain_events(sim, clock, store):
+    commander = build(sim, clock, [[FIND, CREATE], "Opened."], store)
+
+    asked = list(commander.stream("t1", "open it"))
+    assert [e.kind for e in asked] == ["approval_needed"]
+    assert asked[0].approval.tool == "create_incident" and "high risk" in asked[0].message
+
+    ran = list(commander.stream_decide("t1", asked[0].approval.id, "approve", "omar"))
+    kinds = [e.kind for e in ran]
+    assert kinds[0] == "decision_recorded" and kinds[-1] == "answer" and ran[-1].message == "Opened."
+    assert sorted((e.kind, e.tool) for e in ran if e.tool and e.kind.startswith("tool")) == [
+        ("tool_finished", "create_incident"), ("tool_finished", "find_services"),
+        ("tool_started", "create_incident"), ("tool_started", "find_services")]
+    assert all(e.ok for e in ran if e.kind == "tool_finished")
+
+
+def test_a_pagerduty_rate_limit_wait_is_reported_and_waited_on_the_clock(sim, clock, store):
+    sim.add_fault(method="GET", path="/services", status=429, reset_seconds=7, times=1)
+    commander = build(sim, clock, [[FIND], "Found it."], store)
+    start = clock.now()
+
+    events = list(commander.stream("t1", "find the API service"))
+
+    [wait] = [e for e in events if e.kind == "rate_limit_wait"]
+    assert wait.seconds == 7 and "7" in wait.message
+    assert events[-1].message == "Found it."
+    assert (clock.now() - start).total_seconds() >= 7
+
+
+def test_audit_log_and_threads(sim, clock, store):
+    commander = build(sim, clock, [[CREATE], "Opened.", "Hi."], store)
+    request = commander.send("t1", "open it", requester="ravi").pending[0]
+    commander.decide("t1", request.id, "approve", "omar")
+    commander.send("t2", "hello", requester="mei")
+
+    log = commander.audit("t1")
+    assert [(e.action, e.actor) for e in log] == [("message", "ravi"), ("approval_requested", "ravi"),
+                                                  ("decision", "omar"), ("api_write", "omar"), ("tool_call", "omar")]
+    assert log[-1].arguments == CREATE["args"] and log[-1].outcome == "ok"
+    assert {t.thread_id: t.started_by for t in commander.threads()} == {"t1": "ravi", "t2": "mei"}
+    assert len(commander.audit()) == len(log) + 1
+
+
+def test_embedded_defaults_run_offline_in_command_mode_and_say_so(clock):
+    settings = Settings(checkpoint_db=":memory:", openai_api_key=None, requester="dana.whitfield@acme.example")
+    with Commander.from_settings(settings, clock=clock, pagerduty_settings=PagerDutySettings(api_key=None)) as ic:
+        assert len(ic.notices) == 2
+        assert "simulator" in ic.notices[0] and "command mode" in ic.notices[1]
+        oncall = ic.send("t1", "oncall API Gateway")
+        incident = open_incident(ic.simulator)
+        asked = ic.send("t1", f"ack {incident.number}")
+        done = ic.decide("t1", asked.pending[0].id, "approve", "omar")
+
+    assert oncall.status == "answered"
+    assert any(user.name in oncall.text for user in ic.simulator.state.dataset.users)
+    assert asked.status == "waiting" and asked.pending[0].summary.startswith(f"Acknowledge incident #{incident.number}")
+    assert done.text.startswith("Acknowledged:")
+    assert ic.simulator.state.incidents[incident.id].status == "acknowledged"
