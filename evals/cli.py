@@ -1,0 +1,141 @@
+"""`incident-commander eval`: run the scenario suite against a planner and report.
+
+People read stderr (a progress bar, then the per-scenario table); scripts read stdout (`--json`)
+and the files (`--output`, `--report`, `--trajectories`). Exit codes: 0 every trial passed (or the
+pass rate reached `--min-pass-rate`), 1 some failed, 2 the command or a scenario file is wrong,
+3 something broke inside the eval itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from evals.graders import grade
+from evals.reference import Prepared, prepare
+from evals.report import markdown, record, robustness_markdown, table, write_jsonl
+from evals.robustness import run_robustness
+from evals.runner import Planner, Prices, Trajectory, command, live, run_trials, scripted
+from evals.scenario import ScenarioError, load_scenarios
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+app = typer.Typer(add_completion=False, help="Scripted evaluation runs of the incident commander.")
+
+
+class UsageProblem(Exception):
+    """Something the person running the command must change; the message says what."""
+
+
+@app.command("eval")
+def eval_command(
+    paths: Optional[list[Path]] = typer.Argument(None, help="Scenario files or folders (default: the built-in suite)."),
+    model: str = typer.Option("scripted", "--model", help="scripted, command, or openai:MODEL."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
+    trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
+    tags: Optional[list[str]] = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Trials run at once."),
+    as_json: bool = typer.Option(False, "--json", help="Print the JSON record on stdout."),
+    output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON record here."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Write the Markdown report here."),
+    trajectories: Optional[Path] = typer.Option(None, "--trajectories",
+                                                help="Write every trial as JSONL (default: next to --output)."),
+    min_pass_rate: Optional[float] = typer.Option(None, "--min-pass-rate", min=0.0, max=1.0,
+                                                  help="Exit 0 when at least this share of trials passes."),
+    robustness: bool = typer.Option(False, "--robustness", help="Also inject one typical model mistake at a time "
+                                    "into the reference paths and report how the tools cope."),
+    price_input: Optional[float] = typer.Option(None, "--price-input", help="USD per million input tokens."),
+    price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million output tokens."),
+) -> None:
+    """Run the scenarios, grade every trial, and report pass rate, pass^k and what differed."""
+    err = Console(stderr=True)
+    logging.getLogger("incident_commander").setLevel(logging.ERROR)  # waits and retries are counted per trial
+    try:
+        planner = _planner(model, base_url)
+        prices = _prices(price_input, price_output)
+        wanted = [t.strip() for item in tags or [] for t in item.split(",") if t.strip()]
+        prepared = [prepare(s) for s in load_scenarios(list(paths) if paths else None, wanted or None)]
+        if not any(planner.turns(p.scenario) for p in prepared):
+            raise UsageProblem(f"none of the selected scenarios has a form for the {planner.tier} tier")
+    except (UsageProblem, ScenarioError) as exc:
+        err.print(f"[red]eval:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    try:
+        started = time.perf_counter()
+        results = _run(prepared, planner, trials, concurrency, prices, err)
+        data = record(prepared, results, tier=planner.tier, model=planner.name, trials=trials,
+                      wall_seconds=time.perf_counter() - started)
+        mistakes = run_robustness(prepared, concurrency=concurrency) if robustness else None
+        if mistakes is not None:
+            data["robustness"] = mistakes
+        _write(data, results, mistakes, output, report, trajectories)
+    except Exception as exc:  # the person gets one line, not a traceback
+        err.print(f"[red]eval: internal error:[/red] {type(exc).__name__}: {exc}", markup=True, highlight=False)
+        raise typer.Exit(EXIT_INTERNAL) from None
+    err.print(table(data))
+    if mistakes is not None:
+        err.print(robustness_markdown(mistakes), markup=False, highlight=False)
+    err.print(f"{data['passed']}/{data['trials']} trials passed ({data['pass_rate'] * 100:.1f}%), "
+              f"pass^k {data['pass_hat_k']}", highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    passed = data["pass_rate"] >= min_pass_rate if min_pass_rate is not None else data["passed"] == data["trials"]
+    raise typer.Exit(EXIT_PASS if passed else EXIT_FAIL)
+
+
+def _planner(model: str, base_url: str | None) -> Planner:
+    if model.startswith("openai:"):
+        name = model.removeprefix("openai:").strip()
+        if not name:
+            raise UsageProblem("--model openai:MODEL needs a model name, e.g. openai:gpt-4.1-mini")
+        from agent.planners.openai import chat_model
+        from agent.settings import Settings
+
+        settings = Settings(model=name, **({"openai_base_url": base_url} if base_url else {}))
+        if settings.openai_api_key is None:
+            raise UsageProblem("--model openai:… needs OPENAI_API_KEY in the environment (any value for a local "
+                               "server that does not check it)")
+        return live(chat_model(settings), f"openai:{name}")
+    if base_url is not None:
+        raise UsageProblem("--base-url only applies to --model openai:MODEL")
+    planners = {"scripted": scripted, "command": command}
+    if model not in planners:
+        raise UsageProblem(f"unknown --model {model!r}; use scripted, command or openai:MODEL")
+    return planners[model]()
+
+
+def _prices(price_input: float | None, price_output: float | None) -> Prices | None:
+    if (price_input is None) != (price_output is None):
+        raise UsageProblem("give both --price-input and --price-output (USD per million tokens), or neither")
+    return None if price_input is None else Prices(price_input, price_output or 0.0)
+
+
+def _run(prepared: list[Prepared], planner: Planner, trials: int, concurrency: int, prices: Prices | None,
+         err: Console) -> list[Trajectory]:
+    total = sum(trials for p in prepared if planner.turns(p.scenario))
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"{planner.name}", total=total)
+        return run_trials(prepared, planner, trials=trials, concurrency=concurrency, prices=prices, grade=grade,
+                          on_done=lambda t: progress.advance(task))
+
+
+def _write(data: dict[str, Any], results: list[Trajectory], mistakes: list[dict[str, Any]] | None,
+           output: Path | None, report: Path | None, trajectories: Path | None) -> None:
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        trajectories = trajectories or output.with_suffix(".trajectories.jsonl")
+    if trajectories is not None:
+        write_jsonl(trajectories, results)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(markdown(data, mistakes), encoding="utf-8")

@@ -1,0 +1,111 @@
+"""A scenario made ready to run: placeholders filled, and the gold end state from its reference path.
+
+The gold state comes from replaying the reference path straight through the toolkit on a fresh copy
+of the world (same setup, same faults), with the scripted human's decisions applied: a rejected call
+does not run, an edited one runs with the edited arguments. No graph and no planner take part, so
+the gold state says what should happen, independently of the agent being measured. Approval cards
+are described as the agent does, so the replay's API-call count is what a perfect planner costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.approvals import ApprovalPolicy
+from agent.embedded import connect
+from tools.schemas import TOOL_ARGS
+from tools.toolkit import argument_problems, build_toolkit
+
+from evals.decisions import Human
+from evals.matching import aliases_of
+from evals.scenario import Scenario, ScenarioError
+from evals.state import Entities, canonical, delta
+from evals.world import WorldRun, build_world, render
+
+THREAD = "eval"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    scenario: Scenario
+    """With every `{{name.field}}` filled in."""
+    initial: Entities
+    """The state after setup, before the agent."""
+    gold: Entities
+    """What the reference path changes (a delta from `initial`)."""
+    known_incidents: frozenset[str]
+    known_overrides: frozenset[str]
+    reference_calls: int
+    """API requests the gold replay made (reads, writes, approval-card lookups, retried faults)."""
+    aliases: dict[str, str]
+    """Every name of the world's entities → its id, for matching arguments (see evals.matching)."""
+
+    def canonical(self, run: WorldRun) -> Entities:
+        return canonical(run.sim.state, set(self.known_incidents), set(self.known_overrides))
+
+
+def prepare(scenario: Scenario, policy: ApprovalPolicy | None = None) -> Prepared:
+    """Fill placeholders, check the reference path, replay it for the gold state. ScenarioError on problems."""
+    try:
+        return _prepare(scenario, policy or ApprovalPolicy.load())
+    except ScenarioError as exc:
+        raise ScenarioError(f"{scenario.source or scenario.id}: {exc}") from None
+
+
+def _prepare(scenario: Scenario, policy: ApprovalPolicy) -> Prepared:
+    run = build_world(scenario.world)
+    data = render(scenario.model_dump(mode="json", exclude={"world", "source"}), run.bindings)
+    filled = Scenario.model_validate(data | {"world": scenario.world}).model_copy(update={"source": scenario.source})
+    for number, step in enumerate(filled.reference, start=1):
+        for call in step.calls():
+            try:
+                TOOL_ARGS[call.tool].model_validate(call.args)
+            except ValidationError as exc:
+                raise ScenarioError(f"reference step {number}: {argument_problems(call.tool, exc)}") from None
+    state = run.sim.state
+    known_incidents, known_overrides = frozenset(state.incidents), frozenset(state.overrides)
+    initial = canonical(state, set(known_incidents), set(known_overrides))
+    aliases = aliases_of(state)
+    replay(filled, run, policy, aliases)
+    final = canonical(run.sim.state, set(known_incidents), set(known_overrides))
+    return Prepared(scenario=filled, initial=initial, gold=delta(initial, final), known_incidents=known_incidents,
+                    known_overrides=known_overrides, reference_calls=len(run.sim.request_log) - run.start,
+                    aliases=aliases)
+
+
+def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, aliases: dict[str, str]) -> list[str]:
+    """Run every reference call on `run` as the approval step would allow; the tool results, in order."""
+    connection = connect(run.settings, transport=run.sim.transport(), clock=run.clock, progress=lambda _: None)
+    try:
+        toolkit = build_toolkit(connection.client, connection.events, read_only=run.settings.read_only,
+                                clock=run.clock)
+        tools = {t.name: t for t in toolkit.tools}
+        human = Human(scenario.approvals, aliases)
+        results = []
+        for number, call in enumerate((c for step in scenario.reference for c in step.calls()), start=1):
+            if call.tool not in tools:
+                results.append(f"Error: no tool named {call.tool} here")
+                continue
+            arguments: dict[str, Any] = call.args
+            rule = policy.rule(tools[call.tool])
+            if rule == "deny":
+                continue
+            if rule == "approve":
+                toolkit.describe(call.tool, arguments)
+                answer = human.decide(call.tool, arguments)
+                if answer.rule is None:
+                    raise ScenarioError(f"reference call {call.tool} {arguments} needs approval, but no rule under "
+                                        "`approvals` matches it; add one (approve, edit or reject)")
+                if answer.verdict == "reject":
+                    continue
+                arguments = answer.arguments if answer.arguments is not None else arguments
+            message = tools[call.tool].invoke({"name": call.tool, "args": arguments, "id": f"gold_{number}",
+                                              "type": "tool_call"}, {"configurable": {"thread_id": THREAD}})
+            results.append(message.text)
+        return results
+    finally:
+        connection.client.close()
+        connection.events.close()

@@ -1,0 +1,126 @@
+"""Each grader fails on the thing it guards, read from a real trajectory with one recorded fact changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evals.graders import answer, approvals, efficiency, end_state, forbidden_writes, grade, pass_hat_k
+from evals.reference import Prepared, prepare
+from evals.runner import AuditRecord, RequestRecord, Trajectory, run_trial, scripted
+from evals.scenario import SCENARIO_DIR, load_scenario
+
+
+def prepared(name: str) -> Prepared:
+    return prepare(load_scenario(SCENARIO_DIR / name))
+
+
+@pytest.fixture(scope="module")
+def seed() -> tuple[Prepared, Trajectory]:
+    p = prepared("page_oncall_api_gateway.yaml")
+    return p, run_trial(p, scripted())
+
+
+@pytest.fixture(scope="module")
+def rejected() -> tuple[Prepared, Trajectory]:
+    p = prepared("rejected_create.yaml")
+    return p, run_trial(p, scripted())
+
+
+def test_the_reference_trial_passes_every_check(seed) -> None:
+    p, t = seed
+    result = grade(p, t)
+    assert result.reward == 1.0 and result.failure is None
+    assert all(c.passed for c in result.checks.values())
+
+
+def test_end_state_fails_on_a_wrong_field_and_shows_the_diff(seed) -> None:
+    p, t = seed
+    [key] = t.end_state
+    wrong = t.model_copy(update={"end_state": {key: {**t.end_state[key], "urgency": "low"}}})
+    result, diff = end_state(p, wrong)
+    assert not result.passed
+    assert [(d.entity, d.field, d.expected, d.actual) for d in diff] == [(key, "urgency", "high", "low")]
+
+
+def test_end_state_fails_when_the_incident_was_never_created(seed) -> None:
+    p, t = seed
+    result, diff = end_state(p, t.model_copy(update={"end_state": {}}))
+    assert not result.passed and diff[0].field == "(exists)"
+    assert "expected 1 incident(s)" in " ".join(result.details)
+
+
+def test_approvals_fail_on_a_write_nobody_approved(seed) -> None:
+    p, t = seed
+    unapproved = t.model_copy(update={"approvals": []})
+    result = approvals(p, unapproved)
+    assert not result.passed
+    assert any("without an approval of that call" in d for d in result.details)
+    assert any("expected an approval request for create_incident" in d for d in result.details)
+
+
+def test_approvals_fail_on_a_write_request_outside_any_tool_call(seed) -> None:
+    p, t = seed
+    stray = RequestRecord(method="PUT", path="/incidents/PQ001ZD", status=200, api="rest", step=0)
+    result = approvals(p, t.model_copy(update={"requests": [*t.requests, stray]}))
+    assert not result.passed and "with no tool call recorded" in result.details[0]
+
+
+def test_approvals_fail_on_a_write_after_a_reject(rejected) -> None:
+    p, t = rejected
+    assert approvals(p, t).passed
+    [refused] = t.approvals
+    later = AuditRecord(action="api_write", tool=refused.tool, arguments=refused.arguments,
+                        actor="olivia.grant@acme.example", outcome="sending to PagerDuty", step=refused.step + 1)
+    result = approvals(p, t.model_copy(update={"audit": [*t.audit, later]}))
+    assert not result.passed
+    assert any("written after it was rejected" in d for d in result.details)
+
+
+def test_forbidden_writes_fail_when_one_is_attempted(rejected) -> None:
+    p, t = rejected
+    assert forbidden_writes(p, t).passed
+    attempt = RequestRecord(method="POST", path="/incidents", status=201, api="rest", step=1)
+    result = forbidden_writes(p, t.model_copy(update={"requests": [*t.requests, attempt]}))
+    assert not result.passed and result.details == ["forbidden write: POST /incidents"]
+
+
+def test_answer_fails_without_a_required_mention_or_without_an_answer(seed) -> None:
+    p, t = seed
+    vague = t.model_copy(update={"turns": [t.turns[0].model_copy(update={"answer": "Done."})]})
+    assert answer(p, vague).details == ["the answer does not mention 'Bilal Khan'"]
+    stopped = t.model_copy(update={"termination": "failed"})
+    assert not answer(p, stopped).passed
+
+
+def test_efficiency_fails_on_too_many_api_calls(seed) -> None:
+    p, t = seed
+    assert efficiency(p, t).passed
+    extra = [RequestRecord(method="GET", path="/services", status=200, api="rest", step=0)] * 10
+    result = efficiency(p, t.model_copy(update={"requests": [*t.requests, *extra]}))
+    assert not result.passed and f"reference path: {p.reference_calls}" in result.details[0]
+
+
+def test_reward_is_the_product_of_the_checks_in_the_reward_basis(seed) -> None:
+    p, t = seed
+    vague = t.model_copy(update={"turns": [t.turns[0].model_copy(update={"answer": "Done."})]})
+    assert grade(p, vague).reward == 0.0
+    lenient = Prepared(**{**p.__dict__, "scenario": p.scenario.model_copy(update={"reward_basis": ["end_state"]})})
+    assert grade(lenient, vague).reward == 1.0
+
+
+def test_pass_hat_k_is_the_unbiased_estimator_averaged_over_scenarios() -> None:
+    outcomes = {"a": [True, True, False, False], "b": [True, True, True, True]}
+    assert pass_hat_k(outcomes, 1) == pytest.approx((0.5 + 1) / 2)
+    assert pass_hat_k(outcomes, 2) == pytest.approx((1 / 6 + 1) / 2)
+    assert pass_hat_k(outcomes, 5) is None
+
+
+def test_a_trajectory_survives_jsonl_and_grades_the_same(seed, tmp_path: Path) -> None:
+    from evals.report import read_jsonl, write_jsonl
+
+    p, t = seed
+    write_jsonl(tmp_path / "t.jsonl", [t])
+    [again] = read_jsonl(tmp_path / "t.jsonl")
+    assert grade(p, again) == grade(p, t)
