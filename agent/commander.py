@@ -40,6 +40,7 @@ from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Deci
 from agent.audit import AuditEntry, AuditLog, ThreadInfo
 from agent.embedded import connect
 from agent.graph import build_graph
+from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
 from agent.state import Clock, RunContext, UTCClock
@@ -62,6 +63,11 @@ class ProgressEvent(BaseModel):
     seconds: float | None = None
     ok: bool | None = None
     approval: ApprovalRequest | None = None
+    arguments: dict[str, Any] | None = None
+    """`tool_started`: the call's arguments, for surfaces that show what runs."""
+    result: str | None = None
+    """`tool_finished`: the tool's output (compact JSON or an "Error: …" paragraph), for surfaces that draw
+    tables or charts from the data rather than from the answer's sentences."""
 
 
 class Turn(BaseModel):
@@ -348,8 +354,9 @@ def _progress(data: dict[str, Any]) -> ProgressEvent:
         "tool_started": f"Running {tool}",
         "tool_finished": f"{tool} {'done' if data.get('ok') else 'failed'}",
     }.get(kind, kind)
-    return ProgressEvent(kind=kind, message=message, tool=tool, seconds=data.get("seconds"), ok=data.get("ok"))
+    return ProgressEvent(kind=kind, message=message, tool=tool, seconds=data.get("seconds"), ok=data.get("ok"),
+                         arguments=data.get("arguments"), result=data.get("result"))
 
 
 def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, PagerDutyError) else f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, (PagerDutyError, PlanningFailed)) else f"{type(exc).__name__}: {exc}"

@@ -3,10 +3,14 @@
 - `plan` calls the model and sorts its tool calls by the approval policy. It is also where approval
   requests are built, summary sentence included: `toolkit.describe` may look names up in PagerDuty,
   and `plan` runs once per model reply, whereas `review` runs again on every resume. Requests live in
-  the state, so the nonce and expiry a person sees are the ones checked when they decide.
+  the state, so the nonce and expiry a person sees are the ones checked when they decide. A plan
+  with nothing to approve (reads, `auto` writes) skips `review`: one checkpoint less per step.
 - `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
   answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
+
+A model that fails (endpoint down, garbled reply) stops the run in `plan` with `PlanningFailed`,
+whose message says what to check; the checkpoint stays resumable.
 
 Limits end a turn with a plain "Could not finish: …" answer, never an exception: a cap on model calls
 per turn, and the recursion limit (checked through `remaining_steps` before it can be hit).
@@ -17,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -28,6 +32,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
 from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
+from agent.planners.failures import PlanningFailed, explain
 from agent.state import ActTask, InputState, RunContext, State
 
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
@@ -35,8 +40,12 @@ AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
 
 def plan(state: State, runtime: Runtime[RunContext],
-         config: RunnableConfig) -> Command[Literal["review", "__end__"]]:
-    """Ask the model for the next step; build approval requests for the calls that need a person."""
+         config: RunnableConfig) -> Command[Literal["review", "act", "plan", "__end__"]]:
+    """Ask the model for the next step; build approval requests for the calls that need a person.
+
+    A plan that needs nobody's approval goes straight to `act` (or back here when every call was
+    refused): `review` only runs when there is something to ask.
+    """
     ctx = runtime.context
     messages = state["messages"]
     calls = 1 if isinstance(messages[-1], HumanMessage) else state.get("model_calls", 0) + 1
@@ -46,42 +55,62 @@ def plan(state: State, runtime: Runtime[RunContext],
         return _finish(messages, "it reached the step limit for one request")
     system = SystemMessage(f"{ctx.system_prompt}\n\nRequester: {state['requester']}\n"
                            f"Current time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
-    reply = ctx.model.bind_tools(ctx.toolkit.tools).invoke([system, *messages], config)
-    update: dict[str, Any] = {"messages": [reply], "model_calls": calls, "approvals": [], "refused": {}}
-    if not isinstance(reply, AIMessage) or not reply.tool_calls:
+    try:
+        reply = ctx.planner.invoke([system, *messages], config)
+    except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
+        raise PlanningFailed(explain(exc)) from exc
+    update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
+    if state.get("approvals") or state.get("refused"):
+        update |= {"approvals": [], "refused": {}}
+    if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
         return Command(goto=END, update=update)
     thread_id = config["configurable"]["thread_id"]
-    tools = _tools(ctx)
+    refused: dict[str, str] = {}
+    approvals: list[dict[str, Any]] = []
+    for bad in reply.invalid_tool_calls:
+        refused[bad["id"]] = _unreadable(bad)
+        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
+                         tool=bad["name"], outcome=refused[bad["id"]])
     for call in reply.tool_calls:
-        refusal = _refusal(ctx, tools, call["name"], call["args"])
+        refusal = _refusal(ctx, call["name"], call["args"])
         if refusal is not None:
-            update["refused"][call["id"]] = refusal
+            refused[call["id"]] = refusal
             ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
                              tool=call["name"], arguments=call["args"], outcome=refusal)
-        elif ctx.policy.rule(tools[call["name"]]) == "approve":
+        elif ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
             request = ApprovalRequest.new(
                 thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=call["args"],
                 summary=ctx.toolkit.describe(call["name"], call["args"]),
                 risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
                 now=ctx.clock.now(), ttl=ctx.approval_ttl)
-            update["approvals"].append(request.model_dump(mode="json"))
+            approvals.append(request.model_dump(mode="json"))
             ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
                              action="approval_requested", tool=request.tool, arguments=request.arguments,
                              outcome=f"{request.id}: {request.summary}")
-    return Command(goto="review", update=update)
+    if approvals:
+        return Command(goto="review", update=update | {"approvals": approvals, "refused": refused})
+    replies, sends = _route(reply, {}, refused)
+    return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
 
 
 def review(state: State) -> Command[Literal["act", "plan"]]:
     """Ask once for every pending approval, then route each call. Pure: it re-runs on every resume."""
-    requests = [ApprovalRequest.model_validate(a) for a in state.get("approvals", [])]
-    answers: dict[str, Any] = interrupt([r.model_dump(mode="json") for r in requests]) if requests else {}
+    requests = [ApprovalRequest.model_validate(a) for a in state["approvals"]]
+    answers: dict[str, Any] = interrupt([r.model_dump(mode="json") for r in requests])
     decisions = {r.tool_call_id: Decision.model_validate(answers[r.id]) for r in requests}
-    refused = state.get("refused", {})
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
-    replies: list[ToolMessage] = []
+    replies, sends = _route(last, decisions, state.get("refused", {}))
+    return Command(goto=sends or "plan", update={"messages": replies})
+
+
+def _route(plan: AIMessage, decisions: dict[str, Decision],
+           refused: dict[str, str]) -> tuple[list[ToolMessage], list[Send]]:
+    """Each call of a plan becomes an error reply (refused or rejected) or an `act` task (with the
+    decision that let it run, and its edited arguments if any)."""
+    replies = [_error(bad, refused[bad["id"]]) for bad in plan.invalid_tool_calls]
     sends: list[Send] = []
-    for call in last.tool_calls:
+    for call in plan.tool_calls:
         decision = decisions.get(call["id"])
         if call["id"] in refused:
             replies.append(_error(call, refused[call["id"]]))
@@ -91,7 +120,7 @@ def review(state: State) -> Command[Literal["act", "plan"]]:
             args = decision.arguments if decision is not None and decision.arguments is not None else call["args"]
             sends.append(Send("act", ActTask(call={**call, "args": args},
                                              decision=decision.model_dump(mode="json") if decision else None)))
-    return Command(goto=sends or "plan", update={"messages": replies})
+    return replies, sends
 
 
 def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> dict[str, Any]:
@@ -103,7 +132,7 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     """
     ctx = runtime.context
     call = task["call"]
-    tool = _tools(ctx)[call["name"]]
+    tool = ctx.tools[call["name"]]
     decision = Decision.model_validate(task["decision"]) if task["decision"] else None
     actor = decision.approver if decision else AUTO
     thread_id = config["configurable"]["thread_id"]
@@ -124,8 +153,9 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
             raise
         result = ToolMessage(f"Error: {exc}", tool_call_id=call["id"], name=call["name"], status="error")
     ok = result.status != "error" and not result.text.lstrip().startswith("Error")
-    audit("tool_call", "ok" if ok else f"error: {result.text.strip().splitlines()[0][:300]}")
-    emit({"kind": "tool_finished", "tool": call["name"], "call_id": call["id"], "ok": ok})
+    first_line = (result.text.strip().removeprefix("Error:").strip().splitlines() or [""])[0]
+    audit("tool_call", "ok" if ok else f"error: {first_line[:300]}")
+    emit({"kind": "tool_finished", "tool": call["name"], "call_id": call["id"], "ok": ok, "result": result.text})
     if decision is not None and decision.verdict == "edit":
         result = result.model_copy(update={"content": edit_notice(decision) + result.text})
     return {"messages": [result]}
@@ -134,7 +164,7 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
     """The compiled graph; the model, tools and policy come with each run as `RunContext`."""
     builder = StateGraph(State, context_schema=RunContext, input_schema=InputState)
-    builder.add_node("plan", plan, destinations=("review", END))
+    builder.add_node("plan", plan, destinations=("review", "act", "plan", END))
     builder.add_node("review", review, destinations=("act", "plan"))
     builder.add_node("act", act, input_schema=ActTask)
     builder.add_edge(START, "plan")
@@ -157,27 +187,30 @@ def _this_turn(messages: list[Any]) -> list[Any]:
     return messages[starts[-1] + 1:] if starts else messages
 
 
-def _refusal(ctx: RunContext, tools: dict[str, BaseTool], name: str, args: dict[str, Any]) -> str | None:
+def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
     """Why a call must not run, or None: unknown tool, arguments that fail validation, or a policy denial."""
-    if name not in tools:
-        return f"Error: there is no tool named {name!r}. Available tools: {', '.join(sorted(tools))}."
+    if name not in ctx.tools:
+        return f"Error: there is no tool named {name!r}. Available tools: {', '.join(sorted(ctx.tools))}."
     try:
         ctx.toolkit.validate(name, args)
     except ValueError as exc:
         return f"Error: {name} was not called because its arguments are invalid: {exc}"
-    if ctx.policy.rule(tools[name]) == "deny":
+    if ctx.policy.rule(ctx.tools[name]) == "deny":
         return denial_text(ctx.policy, name)
     return None
 
 
-def _tools(ctx: RunContext) -> dict[str, BaseTool]:
-    return {t.name: t for t in ctx.toolkit.tools}
+def _unreadable(call: InvalidToolCall) -> str:
+    """What the planner reads about a call whose arguments did not parse (models do send broken JSON)."""
+    return (f"Error: {call['name'] or 'the tool'} was not called because its arguments are not valid JSON "
+            f"(received {(call['args'] or '')[:200]!r}). Nothing was sent to PagerDuty. "
+            "Next: call it again with a JSON object of arguments.")
 
 
 def _kind(tool: BaseTool) -> str:
     return (tool.metadata or {}).get("kind", "write")
 
 
-def _error(call: dict[str, Any], text: str) -> ToolMessage:
+def _error(call: ToolCall | InvalidToolCall, text: str) -> ToolMessage:
     return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
 

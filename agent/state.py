@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from typing import Annotated, Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, ToolCall
+from langchain_core.messages import AIMessage, AnyMessage, ToolCall
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
 from typing_extensions import TypedDict
@@ -33,9 +36,11 @@ class State(InputState, total=False):
     """The whole conversation as checkpointed."""
 
     approvals: list[dict[str, Any]]
-    """`ApprovalRequest` JSON for the calls of the last plan that wait for a person (built in `plan`)."""
+    """`ApprovalRequest` JSON for the calls of the last plan that wait for a person (built in `plan`, read by
+    `review`; a plan with nothing to approve leaves it empty)."""
     refused: dict[str, str]
-    """tool_call_id → why that call of the last plan will not run (policy denial, unknown tool, bad arguments)."""
+    """tool_call_id → why that call of the plan waiting in `review` will not run (policy denial, unknown tool,
+    bad or unreadable arguments)."""
     model_calls: int
     """Model calls in the current turn; a new human message starts the count again."""
     remaining_steps: RemainingSteps
@@ -74,3 +79,14 @@ class RunContext:
     system_prompt: str
     max_model_calls: int
     approval_ttl: timedelta
+
+    @cached_property
+    def planner(self) -> Runnable[Any, AIMessage]:
+        """The model with the toolkit bound, built once, so a step does not pay for turning every tool's
+        schema into JSON again."""
+        return self.model.bind_tools(self.toolkit.tools)
+
+    @cached_property
+    def tools(self) -> dict[str, BaseTool]:
+        """The toolkit's tools by name."""
+        return {t.name: t for t in self.toolkit.tools}

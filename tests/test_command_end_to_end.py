@@ -14,6 +14,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from agent.approvals import Verdict
 from agent.commander import Commander, Turn
 from agent.planners.command import CommandModel
+from agent.planners.grammar import mentioned
 from agent.settings import Settings
 from simulator.models import Incident
 from tools.settings import PagerDutySettings
@@ -212,3 +213,72 @@ def test_read_only_mode_refuses_writes_in_words(sim: Any, clock: Any) -> None:
         assert asked == [] and calls(read_only) == [] and status(sim, incident) == "triggered"
         assert "not available here" in turn.text
         assert "Level 1: Bilal Khan" in run(read_only, "oncall API Gateway", thread="t2")[0].text
+
+
+# --- an alert pasted in: "… — page whoever is on call" ---------------------------------------------
+
+ALERTS = [("API Gateway latency alert — page whoever is on call", "API Gateway latency alert", "API Gateway",
+           "Bilal Khan"),
+          ("API Gateway latency alert – page the on-call", "API Gateway latency alert", "API Gateway", "Bilal Khan"),
+          ("Payments API error rate spike - page whoever is on call", "Payments API error rate spike",
+           "Payments API", "Jonas Becker")]
+
+
+@pytest.mark.parametrize(("text", "title", "service", "on_call"), ALERTS, ids=[a[0] for a in ALERTS])
+def test_an_alert_pages_the_on_call_of_the_service_it_names(commander: Commander, sim: Any, text: str, title: str,
+                                                            service: str, on_call: str) -> None:
+    before = set(sim.state.incidents)
+
+    asked = commander.send("t1", text, ME)
+
+    assert asked.status == "waiting" and set(sim.state.incidents) == before
+    [request] = asked.pending
+    assert request.tool == "create_incident"
+    assert request.arguments == {"service": by_name(sim.state.services, service), "title": title}
+    assert request.summary.startswith(f"Create a HIGH-urgency incident {title!r} on {service}")
+    assert f"assigned to {on_call} (on call for {service} now)" in request.summary
+    done = commander.decide("t1", request.id, "approve", APPROVER, nonce=request.nonce)
+
+    (new,) = [sim.state.incidents[i] for i in set(sim.state.incidents) - before]
+    assert (new.title, new.urgency, new.service_id) == (title, "high", by_name(sim.state.services, service))
+    assert [sim.state.users[a.user_id].name for a in new.assignments] == [on_call]
+    assert done.status == "answered"
+    assert done.text.startswith(f"Triggered: #{new.number} [triggered, high] {title} — {service} — "
+                                f"assigned to {on_call} — http")
+    assert [tool for tool, _ in calls(commander)] == ["find_services", "create_incident"]
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("Disk full on db-7 — page whoever is on call", "Which service is this about? No service name appears in"),
+    ("Checkout and Database both slow - page the on-call",
+     "The alert names more than one service (Checkout, Database)"),
+])
+def test_an_alert_without_one_clear_service_is_asked_about_not_guessed(commander: Commander, sim: Any, text: str,
+                                                                       question: str) -> None:
+    turn, asked = run(commander, text)
+
+    assert asked == [] and turn.text.startswith(question)
+    assert "page whoever is on call for " in turn.text
+    assert [tool for tool, _ in calls(commander)] == ["find_services"]
+    assert [r for r in sim.request_log if r.is_write] == []
+
+
+def test_a_service_name_inside_a_longer_one_is_not_a_second_match() -> None:
+    services = [{"id": "P1", "name": "API"}, {"id": "P2", "name": "Payments API"}, {"id": "P3", "name": "Search"}]
+    assert [s["id"] for s in mentioned("Payments API error rate spike", services)] == ["P2"]
+    assert [s["id"] for s in mentioned("API down, payments api fine", services)] == ["P2", "P1"]
+    assert mentioned("Researching", services) == []
+
+
+def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(commander: Commander,
+                                                                             sim: Any) -> None:
+    incident = incidents(sim, "triggered")[0]
+    sim.add_fault(method="PUT", path=f"/incidents/{incident.id}", status=500)
+
+    turn, asked = run(commander, f"ack {incident.number}")
+
+    assert asked == ["update_incident"] and status(sim, incident) == "triggered"
+    assert turn.text.startswith("Error: could not update the incident — PagerDuty 500")
+    assert "Next: PagerDuty is not answering properly; try again in a minute." in turn.text
+    [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
+    assert (entry.actor, entry.outcome.split(" — ")[0]) == (APPROVER, "error: could not update the incident")

@@ -26,14 +26,19 @@ class ProcessKilled(BaseException):
 
 
 class DiesAfterWrite(httpx.BaseTransport):
-    """Delivers the first `method path` request to PagerDuty, then "kills the process" before the answer."""
+    """Delivers the first `method path` request to PagerDuty, then "kills the process" before the answer
+    (or, with `deliver=False`, kills it just before the request leaves)."""
 
-    def __init__(self, inner: httpx.BaseTransport, method: str, path: str) -> None:
-        self.inner, self.method, self.path, self.fired = inner, method, path, False
+    def __init__(self, inner: httpx.BaseTransport, method: str, path: str, deliver: bool = True) -> None:
+        self.inner, self.method, self.path, self.deliver, self.fired = inner, method, path, deliver, False
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = (request.method, request.url.path) == (self.method, self.path) and not self.fired
+        if target and not self.deliver:
+            self.fired = True
+            raise ProcessKilled
         response = self.inner.handle_request(request)
-        if (request.method, request.url.path) == (self.method, self.path) and not self.fired:
+        if target:
             self.fired = True
             raise ProcessKilled
         return response
@@ -81,6 +86,42 @@ def test_killed_after_the_write_left_a_new_process_resumes_to_exactly_one_incide
     trail = [(e.action, e.outcome) for e in reborn.audit("t1")][-3:]
     assert trail == [("api_write", "sending to PagerDuty"), ("api_write", "sending to PagerDuty"),
                      ("tool_call", "ok")]  # the killed attempt left its trace
+
+
+def test_killed_between_the_approval_and_the_write_a_new_process_writes_exactly_once(sim, clock, tmp_path):
+    db = str(tmp_path / "ic.sqlite")
+    dying = build(sim, clock, [[CREATE]], db,
+                  transport=DiesAfterWrite(sim.transport(), "POST", "/incidents", deliver=False))
+    request = dying.send("t1", "open an incident for checkout errors").pending[0]
+    with pytest.raises(ProcessKilled):
+        dying.decide("t1", request.id, "approve", "omar")
+    assert incidents_titled(sim, "Checkout errors") == [] and writes(sim) == []
+
+    reborn = build(sim, clock, ["Opened it."], db)
+    assert reborn.pending("t1") == []  # the approval was used; only the write is left to do
+    turn = reborn.resume("t1")
+
+    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert len(incidents_titled(sim, "Checkout errors")) == 1
+    assert [(w.method, w.path, w.status) for w in writes(sim)] == [("POST", "/incidents", 201)]
+    with pytest.raises(ApprovalError, match="already decided"):
+        reborn.decide("t1", request.id, "approve", "omar")
+
+
+def test_an_approval_decided_by_another_live_instance_is_gone_from_the_first(sim, clock, tmp_path):
+    """Two workers share one SQLite file and both stay up: a Slack click lands on either."""
+    db = str(tmp_path / "ic.sqlite")
+    asking = build(sim, clock, [[CREATE]], db)
+    [request] = asking.send("t1", "open an incident for checkout errors").pending
+    deciding = build(sim, clock, ["Opened it."], db)
+
+    assert deciding.decide("t1", request.id, "approve", "omar", nonce=request.nonce).text == "Opened it."
+
+    assert asking.pending("t1") == []
+    with pytest.raises(ApprovalError, match=r"already decided \(approve by omar\)"):
+        asking.decide("t1", request.id, "approve", "mallory", nonce=request.nonce)
+    assert len(incidents_titled(sim, "Checkout errors")) == 1
+    assert [e.action for e in asking.audit("t1")][-3:] == ["decision", "api_write", "tool_call"]
 
 
 def test_expired_approvals_are_refused_but_can_still_be_rejected(sim, clock, store):

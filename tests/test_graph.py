@@ -7,6 +7,7 @@ end a turn with "Could not finish", never an exception.
 
 from __future__ import annotations
 
+import pytest
 from langchain_core.messages import SystemMessage, ToolMessage
 
 from agent.planners.scripted import ScriptedChatModel
@@ -102,7 +103,7 @@ def test_a_dropped_connection_on_the_write_is_reported_not_raised(sim, clock, st
     assert [i.title for i in sim.state.incidents.values()].count("p99 latency over 2 s") == 0
     [result] = tool_results(model)
     assert result.status == "error" and result.text.startswith("Error: could not create the incident")
-    assert commander.audit("t1")[-1].outcome.startswith("error: Error: could not create the incident")
+    assert commander.audit("t1")[-1].outcome.startswith("error: could not create the incident")
 
 
 def test_a_batch_runs_only_when_every_request_is_decided(sim, clock, store):
@@ -225,3 +226,61 @@ def test_the_planner_is_told_who_asks_and_a_new_turn_starts_a_new_count(sim, clo
     assert isinstance(system, SystemMessage)
     assert "never guess" in system.text.lower() and "Requester: mei" in system.text
     assert [m.text for m in model.received[-1][1:]] == ["hello", "First.", "again"]
+
+
+def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes(sim, clock, tmp_path):
+    """Reads run at once (nothing to approve); the write they lead to waits. Deciding it in a new process
+    resumes after the reads, which PagerDuty sees once each."""
+    db = str(tmp_path / "ic.sqlite")
+    incident = open_incident(sim)
+    script = [[{"name": "find_services", "args": {"query": "API"}}],
+              [{"name": "get_incident", "args": {"incident": incident.id}}],
+              [{"name": "update_incident", "args": {"incident": incident.id, "action": "acknowledge"}}],
+              "Acknowledged."]
+    first = build(sim, clock, script, db)
+    turn = first.send("t1", f"check {incident.number} and ack it")
+    assert turn.status == "waiting" and writes(sim) == []
+    first.close()
+    before = len(sim.request_log)
+
+    second = build(sim, clock, ScriptedChatModel(script=script[3:]), db)
+    assert second.decide("t1", turn.pending[0].id, "approve", "omar").text == "Acknowledged."
+
+    assert [(r.method, r.path) for r in sim.request_log[before:]] == [("PUT", f"/incidents/{incident.id}")]
+    assert [e.tool for e in second.audit("t1") if e.action == "tool_call"] == [
+        "find_services", "get_incident", "update_incident"]
+
+
+def test_a_pagerduty_5xx_on_an_approved_write_reaches_the_planner_and_the_audit(sim, clock, store):
+    incident = open_incident(sim)
+    model = ScriptedChatModel(script=[
+        [{"name": "update_incident", "args": {"incident": incident.id, "action": "acknowledge"}}],
+        "PagerDuty failed; it is not acknowledged."])
+    commander = build(sim, clock, model, store)
+    request = commander.send("t1", f"ack {incident.number}").pending[0]
+    sim.add_fault(method="PUT", path=f"/incidents/{incident.id}", status=503)
+
+    turn = commander.decide("t1", request.id, "approve", "omar")
+
+    assert (turn.status, turn.text) == ("answered", "PagerDuty failed; it is not acknowledged.")
+    assert sim.state.incidents[incident.id].status == incident.status
+    [result] = tool_results(model)
+    assert result.status == "error" and result.text.startswith("Error: could not update the incident — PagerDuty 503")
+    trail = [(e.action, e.actor, e.outcome) for e in commander.audit("t1")][-3:]
+    assert trail[0][:2] == ("decision", "omar") and trail[1] == ("api_write", "omar", "sending to PagerDuty")
+    assert trail[2][:2] == ("tool_call", "omar") and trail[2][2].startswith("error: could not update the incident")
+
+
+@pytest.mark.parametrize("limit", range(4, 10))
+@pytest.mark.parametrize("loop", [
+    [{"name": "list_teams", "args": {}}],  # reads: plan → act → plan
+    [{"name": "no_such_tool", "args": {}}],  # refused: plan → plan
+    [{"name": "list_teams", "args": {}}, {"name": "create_incident", "args": {"service": "API Gateway"}}],
+], ids=["reads", "refused", "read+invalid"])
+def test_no_recursion_limit_ever_surfaces_as_an_error(sim, clock, limit, loop):
+    commander = build(sim, clock, lambda _: loop, recursion_limit=limit, max_model_calls=100)
+
+    turn = commander.send("t1", "loop forever")
+
+    assert turn.status == "answered", turn.text
+    assert turn.text.startswith("Could not finish: it reached the step limit for one request")

@@ -226,6 +226,45 @@ def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
     return plan, follow_up
 
 
+def _trigger(p: Parsed) -> list[Call]:
+    """With a service named, open the incident; with only an alert's text, list the services first
+    (`_trigger_on_named_service` opens it on the one the text names)."""
+    return [_fill("create_incident", p)] if p.get("service") else [call("find_services")]
+
+
+def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | None:
+    if p.get("service") or len(steps) > 1 or steps[0][0].error:
+        return None
+    services = steps[0][0].data.get("services", []) if isinstance(steps[0][0].data, dict) else []
+    named = mentioned(p.get("title"), services)
+    if len(named) == 1:
+        return [_fill("create_incident", p, service=named[0]["id"])]
+    if named:
+        return (f"The alert names more than one service ({', '.join(s['name'] for s in named)}); which one "
+                f'should be paged? Say e.g. `page whoever is on call for {named[0]["name"]}: {p.get("title")}`.')
+    known = ", ".join(s["name"] for s in services[:20]) or "none found"
+    return (f"Which service is this about? No service name appears in {p.get('title')!r}, and I will not "
+            f'guess. Say e.g. `page whoever is on call for SERVICE: {p.get("title")}` (services: {known}).')
+
+
+def mentioned(text: str, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The services whose names appear in `text` as whole words, longest match first: a name found only
+    inside a longer one that also appears ("API" in "Payments API") does not count."""
+    spans: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {}
+    for service in services:
+        name = service.get("name")
+        found = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)] if name else []
+        if found:
+            spans[service["id"]] = (service, found)
+
+    def inside_a_longer_one(span: tuple[int, int]) -> bool:
+        return any(a <= span[0] and span[1] <= b and (a, b) != span
+                   for _, others in spans.values() for a, b in others)
+
+    named = [service for service, found in spans.values() if not all(map(inside_a_longer_one, found))]
+    return sorted(named, key=lambda s: -len(s["name"]))
+
+
 def _override(p: Parsed) -> list[Call]:
     """`for 8h` becomes end `+8h`, which the tool reads relative to the start."""
     if not p.get("end") and not p.get("length"):
@@ -240,6 +279,8 @@ _AT = "(?: at {time:at})?"
 _ONCALL = r"(?:{verb}|on call|who(?:'s| is)?(?: currently)? on[- ]?call(?: now)?)(?: for| on)?"
 _ONCALL_BY = {"service": "service", "escalation policy|policy|ep": "escalation_policy",
               "schedule|rotation": "schedule", "team": "team", "user": "user"}
+_PAGE_ONCALL = (r"page (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|the on-?call(?: engineer)?)"
+                r"(?: on[- ]?call)?")
 _ack, _ack_more = _bulk("acknowledge", ["triggered"])
 _resolve, _resolve_more = _bulk("resolve", ["triggered", "acknowledged"])
 
@@ -264,13 +305,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(("show", "get", "details", "incident"), "show INCIDENT", "one incident in detail",
             ("{verb}(?: incident)? {id:incident}",), _tool("get_incident")),
     Command(("trigger", "page", "create"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
-            "open an incident; it pages the service's on-call (or USER)",
-            (r"page (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|the on-?call(?: engineer)?)"
-             r"(?: on[- ]?call)? (?:for|on) {name:service}\s*(?:[:\u2013\u2014-]| about)\s*{text:title}",
+            "open an incident; it pages the service's on-call (or USER). "
+            "An alert works too: `ALERT TEXT — page whoever is on call`",
+            (_PAGE_ONCALL + r" (?:for|on) {name:service}\s*(?:[:\u2013\u2014-]| about)\s*{text:title}",
              r"page {name:service}\s*:\s*{text:title}",
              "{verb}(?: incident)? {text:title} (?:on|for) {name:service}"
-             "(?: (?P<urgency>high|low)(?: urgency)?)?(?: assign(?:ed)?(?: to)? {name:assignee})?"),
-            _tool("create_incident"), done="Triggered"),
+             "(?: (?P<urgency>high|low)(?: urgency)?)?(?: assign(?:ed)?(?: to)? {name:assignee})?",
+             r"{text:title}\s*[:,\u2013\u2014-]+\s*" + _PAGE_ONCALL + r"(?: now| please)?"),
+            _trigger, _trigger_on_named_service, done="Triggered"),
     Command(("ack", "acknowledge"), "ack [INCIDENT…]", "acknowledge incidents (none named: all of yours)",
             ("{verb}(?: all| mine| everything| my incidents)?",
              "{verb}(?: incidents?)? {ids:incidents}"), _ack, _ack_more, done="Acknowledged"),

@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage
+from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
 
 from agent.settings import Settings
 
 
+class PlannerChatOpenAI(ChatOpenAI):
+    """`ChatOpenAI` that asks for parallel tool calls whenever tools are bound.
+
+    Said explicitly rather than left to the server's default, because compatible servers differ in
+    that default; `act` runs each call of a plan as its own task. Only with tools: OpenAI refuses the
+    flag on a request that has none.
+    """
+
+    def bind_tools(self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = True,
+                   **kwargs: Any) -> Runnable[Any, AIMessage]:
+        return super().bind_tools(tools, parallel_tool_calls=parallel_tool_calls, **kwargs)
+
+
 def chat_model(settings: Settings) -> ChatOpenAI:
-    """Temperature 0 for repeatable plans; the API's default allows parallel tool calls, which `act` runs
-    as separate tasks."""
+    """Temperature 0 for repeatable plans."""
     if settings.openai_api_key is None:
         raise ValueError("OPENAI_API_KEY is not set; without it the commander uses command mode")
-    return ChatOpenAI(model=settings.model, api_key=settings.openai_api_key, base_url=settings.openai_base_url,
-                      temperature=0, max_retries=2, timeout=60)
+    return PlannerChatOpenAI(model=settings.model, api_key=settings.openai_api_key,
+                             base_url=settings.openai_base_url, temperature=0, max_retries=2, timeout=60)
