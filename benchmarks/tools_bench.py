@@ -1,6 +1,6 @@
 """What the planner's tools cost: toolset size, PagerDuty calls per tool, and the client's own overhead.
 
-    python benchmarks/tools_bench.py [--seconds 1]
+    python benchmarks/tools_bench.py [--seconds 3]
 
 (a) the whole default toolset as sent to OpenAI, in characters (budget 16,000);
 (b) for each tool, the requests it makes in its common case against the in-process demo account,
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simulator import ManualClock, Simulator
 from simulator.datasets import load_dataset
 from simulator.models import RateLimits
+from timing import best_per_call  # benchmarks/, the script's own directory
 from tools.client import ACCEPT, PagerDutyClient
 from tools.events import EventsClient
 from tools.toolkit import build_toolkit
@@ -109,29 +109,18 @@ def requests(name: str, args: dict, *, warm: bool) -> int:
     return len(sim.request_log) - start
 
 
-def per_call(fn, seconds: float) -> float:
-    """Best-of-3 microseconds per call."""
-    best = float("inf")
-    for _ in range(3):
-        count, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / 3:
-            for _ in range(20):
-                fn()
-            count += 20
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
-    return best
-
-
 def overhead(transport: httpx.BaseTransport, path: str, seconds: float) -> tuple[float, float]:
+    """Microseconds per GET: a bare httpx.Client and ours, on the same transport."""
     headers = {"Authorization": f"Token token={TOKEN}", "Accept": ACCEPT}
     bare = httpx.Client(transport=transport, base_url="https://api.pagerduty.com", headers=headers)
     ours = PagerDutyClient(api_key=TOKEN, transport=transport)
-    return per_call(lambda: bare.get(path).json(), seconds), per_call(lambda: ours.get(path), seconds)
+    best = best_per_call({"bare": lambda: bare.get(path).json(), "ours": lambda: ours.get(path)}, seconds)
+    return best["bare"] * 1e6, best["ours"] * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=1.0, help="time per overhead measurement")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per overhead measurement")
     options = parser.parse_args()
 
     sim = Simulator.from_dataset("demo", clock=ManualClock(NOW))
@@ -146,7 +135,8 @@ def main() -> None:
     for name, cold, warm, minimum, why in calls_per_tool():
         print(f"    {name:<26}{cold:>5}{warm:>5}{minimum:>5}  {why}")
 
-    print("\n(c) client overhead per GET (best of 3), PagerDutyClient vs bare httpx.Client on the same transport")
+    print("\n(c) client overhead per GET (best alternating batch), PagerDutyClient vs bare httpx.Client "
+          "on the same transport")
     fixed = httpx.MockTransport(lambda request: httpx.Response(200, json={"priorities": [], "more": False}))
     unlimited = load_dataset("demo").model_copy(update={"rate_limits": RateLimits(requests_per_minute=10**9)})
     roomy = Simulator.from_dataset(unlimited, clock=ManualClock(NOW))  # no 429s however fast we call

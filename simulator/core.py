@@ -139,8 +139,8 @@ class Simulator:
             raise errors.forbidden(f"The token is missing the OAuth scope {route.scope}.")
         limits = self.state.dataset.rate_limits
         keys = [(("token", token.token), limits.requests_per_minute)]
-        if route.rate_group == "incident_create":
-            keys.append((("token", token.token, "incident_create"), limits.incident_creates_per_minute))
+        if route.rate_group is not None:
+            keys.append((("token", token.token, route.rate_group), limits.for_operation(route.rate_group)))
         allowed, rate_headers = self.rate_limiter.check(keys, self.now())
         if not allowed:
             raise errors.rate_limited(rate_headers)

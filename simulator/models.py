@@ -249,11 +249,24 @@ class ChangeEvent(Record):
 
 
 class RateLimits(Record):
-    """Per-token sliding-window limits, as PagerDuty applies them to REST calls."""
+    """Per-token sliding-window limits, as PagerDuty applies them to REST calls.
+
+    The spec gives three operations a limit of their own on top of the per-token one: creating
+    incidents, updating incidents in bulk and listing on-calls. PagerDuty does not publish those
+    numbers, so the defaults here are ours; a dataset may set its own.
+    """
 
     requests_per_minute: int = Field(default=960, gt=0)
     incident_creates_per_minute: int = Field(default=120, gt=0)
+    incident_bulk_updates_per_minute: int = Field(default=120, gt=0)
+    oncalls_per_minute: int = Field(default=480, gt=0)
     events_per_minute_per_routing_key: int = Field(default=120, gt=0)
+
+    def for_operation(self, group: str) -> int:
+        """The limit of one operation group, as routes name it."""
+        return {"incident_create": self.incident_creates_per_minute,
+                "incident_bulk_update": self.incident_bulk_updates_per_minute,
+                "oncalls": self.oncalls_per_minute}[group]
 
 
 class HistorySpec(Record):

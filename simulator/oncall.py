@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .models import EscalationPolicy, Override, Restriction, Schedule, ScheduleLayer
@@ -53,6 +54,7 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None)
 
 
+@lru_cache(maxsize=8192)  # pure, and the same restriction edges come back on every query near "now"
 def _first_instant_at(wall: datetime, zone: ZoneInfo) -> datetime:
     """The first instant whose local wall-clock time is `wall` or later.
 
@@ -222,8 +224,12 @@ def _final_window(schedule: Schedule, overrides: Sequence[Override], since: date
 
 
 def _shift_at(schedule: Schedule, overrides: Sequence[Override], at: datetime) -> Span | None:
-    """The whole final-schedule span containing `at`, found by widening the window until it fits."""
-    reach = DAY
+    """The whole final-schedule span containing `at`, found by widening the window until it fits.
+
+    The first window already spans a turn of the longest rotation either side, which holds most shifts.
+    """
+    longest_turn = max((layer.rotation_turn_length_seconds for layer in schedule.layers), default=0)
+    reach = min(max(DAY, timedelta(seconds=longest_turn)), INSTANT_HORIZON)
     while True:
         low, high = at - reach, at + reach
         shift = next((s for s in _final_window(schedule, overrides, low, high) if s.start <= at < s.end), None)
@@ -266,22 +272,41 @@ def policy_oncalls(
     until: datetime,
     earliest: bool = False,
 ) -> list[OnCallEntry]:
-    """`/oncalls` rows for one policy, by level then target order then time.
+    """`/oncalls` rows for one policy, by level then target order then time (see `oncalls`)."""
+    return oncalls([policy], schedules, overrides_by_schedule, since, until, earliest)
+
+
+def oncalls(
+    policies: Iterable[EscalationPolicy],
+    schedules: Mapping[str, Schedule],
+    overrides_by_schedule: Mapping[str, Sequence[Override]],
+    since: datetime,
+    until: datetime,
+    earliest: bool = False,
+) -> list[OnCallEntry]:
+    """`/oncalls` rows for several policies, policy by policy, each by level then target order then time.
 
     A user target is on call always (start and end None); a schedule target yields its final
-    schedule's spans, with `final_spans`' window and instant rules. `earliest` keeps, per level
-    and user, only the earliest row, as PagerDuty's `earliest=true` does.
+    schedule's spans, with `final_spans`' window and instant rules, computed once per schedule
+    however many policies and levels name it. `earliest` keeps, per policy, level and user, only
+    the earliest row, as PagerDuty's `earliest=true` does.
     """
+    final: dict[str, list[Span]] = {}
     entries: list[OnCallEntry] = []
-    for level, rule in enumerate(policy.rules, start=1):
-        for target in rule.targets:
-            if target.type == "user_reference":
-                entries.append(OnCallEntry(policy.id, level, target.id, None, None, None))
-                continue
-            overrides = overrides_by_schedule.get(target.id, ())
-            for span in final_spans(schedules[target.id], overrides, since, until):
-                entries.append(OnCallEntry(policy.id, level, span.user_id, target.id, span.start, span.end))
-    return _earliest(entries) if earliest else entries
+    for policy in policies:
+        rows: list[OnCallEntry] = []
+        for level, rule in enumerate(policy.rules, start=1):
+            for target in rule.targets:
+                if target.type == "user_reference":
+                    rows.append(OnCallEntry(policy.id, level, target.id, None, None, None))
+                    continue
+                if target.id not in final:
+                    final[target.id] = final_spans(schedules[target.id], overrides_by_schedule.get(target.id, ()),
+                                                   since, until)
+                rows.extend(OnCallEntry(policy.id, level, span.user_id, target.id, span.start, span.end)
+                            for span in final[target.id])
+        entries.extend(_earliest(rows) if earliest else rows)
+    return entries
 
 
 def _earliest(entries: list[OnCallEntry]) -> list[OnCallEntry]:

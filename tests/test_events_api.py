@@ -156,3 +156,14 @@ def test_change_events_are_recorded_on_the_routing_keys_service(sim, events):
             "'payload.summary' is missing")
     invalid(events.post("/v2/change/enqueue", json={"routing_key": "x" * 31, "payload": {"summary": "s"}}),
             "should be 32 characters")
+
+
+def test_custom_details_the_fast_encoder_refuses_are_still_served_intact(sim, events, api):
+    """Integers beyond 64 bits are valid JSON; a sender's custom details come back exactly as sent."""
+    details = {"bytes_dropped": 2**70, "region": "eu-west-1"}
+    sent = trigger(events, key_of(sim, GATEWAY), "gw-big", custom_details=details)
+    assert sent.status_code == 202
+    incident_id = sim.state.open_incident_keys[(GATEWAY, "gw-big")]
+    alerts = api.get(f"/incidents/{incident_id}/alerts")
+    assert alerts.status_code == 200
+    assert alerts.json()["alerts"][0]["body"]["details"] == details

@@ -56,7 +56,30 @@ def test_no_request_makes_the_simulator_fail(sim, demo_dataset, data):
     response = sim.handle(Request.build(route.method, path, query, headers, body))
     assert response.status < 500, (route.method, path, query, body, response.body)
     if response.status >= 400:
-        assert "error" in response.body and "message" in response.body["error"], response.body
+        assert_error_body(route, token, response)
+
+
+def assert_error_body(route, token, response):
+    """Each API's own error shape, as the real one sends it.
+
+    REST: `{"error": {"message", "code", "errors"}}`, except `/users/me` with an account-level token, which
+    PagerDuty answers with a plain-string `error` (clients detect the key type from that sentence).
+    Events API v2: `{"status", "message", "errors"}`.
+    """
+    body = response.body
+    assert isinstance(body, dict), body
+    if route.api == "events":
+        assert isinstance(body.get("status"), str) and isinstance(body.get("message"), str), body
+        assert all(isinstance(e, str) for e in body.get("errors", [])), body
+        return
+    error = body.get("error")
+    if isinstance(error, str):
+        assert route.pattern == "/users/me" and token.kind == "account" and response.status == 400, body
+        assert "account-level access token" in error, body
+        return
+    assert isinstance(error, dict) and isinstance(error.get("message"), str), body
+    assert isinstance(error.get("code"), int), body
+    assert all(isinstance(e, str) for e in error.get("errors", [])), body
 
 
 def test_the_fuzzer_reaches_real_successes(sim, demo_dataset):

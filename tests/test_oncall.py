@@ -14,6 +14,7 @@ from simulator.oncall import (
     layer_spans,
     level_user_ids,
     on_call_at,
+    oncalls,
     overrides_spans,
     policy_oncalls,
 )
@@ -251,6 +252,20 @@ def test_earliest_keeps_one_entry_per_level_and_user():
     ]
     everything = policy_oncalls(POLICY, SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5))
     assert len(everything) > len(entries)
+
+
+def test_policies_sharing_a_schedule_each_list_it_in_their_own_rows():
+    """`oncalls` for several policies answers exactly as each policy asked alone, in policy order."""
+    backup = EscalationPolicy(id="PEP2", name="Backup", rules=[
+        dict(id="R3", targets=[dict(type="schedule_reference", id="PSCHED1")])])
+    cover = override("O1", "D", utc(2026, 11, 10), utc(2026, 11, 11))
+    since, until = utc(2026, 11, 5), utc(2026, 11, 20)
+    for earliest in (False, True):
+        alone = [e for policy in (POLICY, backup)
+                 for e in policy_oncalls(policy, SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)]
+        together = oncalls([POLICY, backup], SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)
+        assert together == alone
+        assert {e.escalation_policy_id for e in together} == {"PEP1", "PEP2"}
 
 
 def test_level_user_ids_names_who_would_be_paged_once_each():

@@ -558,7 +558,7 @@ def update_incident(sim: Simulator, request: Request, id: str) -> Response:  # n
     return Response(200, {"incident": Renderer(sim).incident(incident, with_body=True)})
 
 
-@ROUTER.put("/incidents", scope="incidents.write", requires_from=True)
+@ROUTER.put("/incidents", scope="incidents.write", requires_from=True, rate_group="incident_bulk_update")
 def update_incidents(sim: Simulator, request: Request) -> Response:
     """Up to 250 incidents in one request; all are checked before any is changed."""
     items = request.json_object().get("incidents")

@@ -286,7 +286,7 @@ def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime
     return since, until
 
 
-@ROUTER.get("/oncalls", scope="oncalls.read")
+@ROUTER.get("/oncalls", scope="oncalls.read", rate_group="oncalls")
 def list_oncalls(sim: Simulator, request: Request) -> Response:
     page = Page.from_request(request)
     since, until = _oncall_window(sim, request)
@@ -299,8 +299,7 @@ def list_oncalls(sim: Simulator, request: Request) -> Response:
     schedule_ids = set(request.list_param("schedule_ids"))
     overrides = _overrides_by_schedule(state)
     earliest = request.bool_param("earliest")
-    rows = [entry for policy in policies
-            for entry in oncall.policy_oncalls(policy, state.schedules, overrides, since, until, earliest)
+    rows = [entry for entry in oncall.oncalls(policies, state.schedules, overrides, since, until, earliest)
             if (not user_ids or entry.user_id in user_ids)
             and (not schedule_ids or (entry.schedule_id or "null") in schedule_ids)]
     include = includes(request)
