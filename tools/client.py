@@ -16,6 +16,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
@@ -55,6 +57,22 @@ def _user_agent() -> str:
 
 
 USER_AGENT = _user_agent()
+
+_ACTING_AS: ContextVar[str | None] = ContextVar("pagerduty_acting_as", default=None)
+
+
+@contextmanager
+def acting_as(email: str | None) -> Iterator[None]:
+    """Writes made inside this block name `email` as their `From` user.
+
+    One client serves many people at once (a chat surface), so who acts is per run, not per client;
+    LangGraph copies context variables into the threads that run the tools.
+    """
+    token = _ACTING_AS.set(email)
+    try:
+        yield
+    finally:
+        _ACTING_AS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -411,7 +429,8 @@ class PagerDutyClient:
                 raise Forbidden("Writes are disabled because PAGERDUTY_READ_ONLY is set", method=method, path=path)
             headers = {"From": self.from_email()}
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
-        return self._http.request(method, path, params=encode_params(params), json=json, headers=headers,
+        # No query at all rather than an empty one: httpx rebuilds the URL for any params it is given.
+        return self._http.request(method, path, params=encode_params(params) or None, json=json, headers=headers,
                                   retry_failures=retry)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -430,11 +449,13 @@ class PagerDutyClient:
     # --- who acts ---
 
     def from_email(self) -> str:
-        """The `From` for writes: configured, else the token's own user (asked once).
+        """The `From` for writes: `acting_as`'s person, else configured, else the token's own user (asked once).
 
         An account-level key has no user of its own, so it must be configured; failing here keeps
         the write from ever reaching PagerDuty half-specified.
         """
+        if (acting := _ACTING_AS.get()) is not None:
+            return acting
         with self._from_lock:
             if self._from_email is None:
                 if not self._account_token:

@@ -1,0 +1,460 @@
+"""The tools' bodies: one method per tool, from checked arguments to a compact answer.
+
+Each resolves the names the model used, calls PagerDuty through the client, and shapes the answer.
+Writes are safe to repeat after a crash: `create_incident` (and `send_event`) derive their key from the
+thread and the tool-call id; overrides, notes and responder requests read before they write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tools import analysis
+from tools import schemas as s
+from tools import shapes as shape
+from tools.client import MAX_WINDOW, PagerDutyClient, PageResult
+from tools.events import EventsClient
+from tools.resolve import Directory, ResolutionError, label
+from tools.timeparse import TimeParseError, iso, parse_duration, parse_time, relative, span
+
+OPEN = ["triggered", "acknowledged"]
+DEFAULT_SINCE = timedelta(days=30)
+ACCOUNT_LOG_LOOKBACK = timedelta(hours=24)
+NOTE_REPEAT_WINDOW = timedelta(minutes=10)
+OVERRIDE_DRIFT = timedelta(minutes=10)  # "now"/"+8h" read again on a resumed run land this close
+USER_LOOKAHEAD = timedelta(days=14)  # "when is Dana on call" looks this far ahead
+SIMILAR_POOL = 200
+SIMILAR_LOOKBACK = timedelta(days=180)
+
+
+class ToolProblem(Exception):
+    """Something the tool itself found wrong with a request; reported like a PagerDuty refusal."""
+
+    def __init__(self, message: str, next_step: str) -> None:
+        super().__init__(message)
+        self.next_step = next_step
+
+
+@dataclass(frozen=True)
+class Call:
+    """What one tool call knows besides its arguments."""
+
+    directory: Directory
+    now: datetime
+    thread_id: str
+    tool_call_id: str | None
+
+    def key(self) -> str:
+        """An idempotency key that is the same each time this very tool call is replayed."""
+        return "ic-" + hashlib.sha256(f"{self.thread_id}:{self.tool_call_id}".encode()).hexdigest()[:32]
+
+
+class Actions:
+    """One method per tool, named like it: resolve what the model named, call PagerDuty, shape the answer."""
+
+    def __init__(self, client: PagerDutyClient, events: EventsClient | None) -> None:
+        self.client = client
+        self.events = events
+
+    # directory lookups
+
+    def find_services(self, call: Call, a: s.FindServices) -> dict:
+        params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
+        page = self.client.list_all("/services", "services", params, limit_items=100)
+        return shape.listed("services", page, shape.service)
+
+    def get_service(self, call: Call, a: s.GetService) -> dict:
+        service_id = call.directory.resolve("service", a.service)["id"]
+        return shape.service(self.client.get(f"/services/{service_id}")["service"], detail=True)
+
+    def find_users(self, call: Call, a: s.FindUsers) -> dict:
+        params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
+        page = self.client.list_all("/users", "users", params, limit_items=100)
+        return shape.listed("users", page, shape.user)
+
+    def list_escalation_policies(self, call: Call, a: s.ListEscalationPolicies) -> dict:
+        params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
+        page = self.client.list_all("/escalation_policies", "escalation_policies", params, limit_items=100)
+        return shape.listed("escalation_policies", page, shape.policy)
+
+    def get_escalation_policy(self, call: Call, a: s.GetEscalationPolicy) -> dict:
+        policy_id = call.directory.resolve("escalation_policy", a.escalation_policy)["id"]
+        return shape.policy(self.client.get(f"/escalation_policies/{policy_id}")["escalation_policy"], detail=True)
+
+    def list_teams(self, call: Call, a: s.NoArgs) -> dict:
+        return shape.listed("teams", self.client.list_all("/teams", "teams", limit_items=100), shape.named)
+
+    def list_priorities(self, call: Call, a: s.NoArgs) -> dict:
+        page = self.client.list_all("/priorities", "priorities", limit_items=100)
+        return shape.listed("priorities", page, shape.named)
+
+    # on call and schedules
+
+    def who_is_on_call(self, call: Call, a: s.WhoIsOnCall) -> dict:
+        at = parse_time(a.at, now=call.now, tz=a.time_zone) if a.at else None
+        params: dict[str, Any] = {"include[]": ["users"]}
+        if at is not None:
+            params |= {"since": iso(at), "until": iso(at)}
+            when: dict[str, Any] = {"at": iso(at)}
+        elif a.user:  # "when is Dana on call": her next shifts, not only the current one
+            until = call.now + USER_LOOKAHEAD
+            params |= {"since": iso(call.now), "until": iso(until), "earliest": True}
+            when = {"window": {"since": iso(call.now), "until": iso(until)}}
+        else:
+            when = {"at": iso(call.now)}
+        policies = [call.directory.resolve("service", a.service)["escalation_policy"]["id"]] if a.service else []
+        policies += _ids(call, "escalation_policy", a.escalation_policy)
+        if a.team:
+            team_id = call.directory.resolve("team", a.team)["id"]
+            owned = self.client.list_all("/escalation_policies", "escalation_policies", {"team_ids": [team_id]})
+            if not owned.items:
+                raise ToolProblem(f"team {a.team!r} owns no escalation policy, so nobody is on call for it.",
+                                  "ask about a service, schedule or escalation policy instead.")
+            policies += [p["id"] for p in owned.items]
+        params |= {"escalation_policy_ids": policies, "schedule_ids": _ids(call, "schedule", a.schedule),
+                   "user_ids": _ids(call, "user", a.user)}
+        page = self.client.list_all("/oncalls", "oncalls", params, limit_items=200)
+        rows = sorted(page.items, key=lambda o: (shape.name_of(o.get("escalation_policy")) or "",
+                                                 o.get("escalation_level", 0), o.get("start") or ""))
+        out = when | shape.listed("oncalls", PageResult(rows, page.truncated, page.total_read), shape.oncall)
+        if not rows:
+            out["notice"] = ("nobody is on call for that then (a schedule in no escalation policy never shows "
+                             "here; get_schedule shows its shifts)")
+        return out
+
+    def list_schedules(self, call: Call, a: s.ListSchedules) -> dict:
+        page = self.client.list_all("/schedules", "schedules", {"query": a.query}, limit_items=100)
+        return shape.listed("schedules", page, shape.schedule)
+
+    def get_schedule(self, call: Call, a: s.GetSchedule) -> dict:
+        schedule_id = call.directory.resolve("schedule", a.schedule)["id"]
+        since, until = _window(call, a.since, a.until, default=timedelta(days=7))
+        found = self.client.get(f"/schedules/{schedule_id}", {"since": iso(since), "until": iso(until),
+                                                                "time_zone": "UTC"})["schedule"]
+        return {"schedule": shape.schedule(found), "window": shape.span_of(since, until),
+                "shifts": shape.rendered(found, "final_schedule"),
+                "overrides": shape.rendered(found, "overrides_subschedule")}
+
+    def list_overrides(self, call: Call, a: s.ListOverrides) -> dict:
+        schedule = call.directory.resolve("schedule", a.schedule)
+        since, until = _window(call, a.since, a.until, default=timedelta(days=7))
+        found = self._overrides(schedule["id"], since, until)
+        return {"schedule": shape.brief(schedule), "window": shape.span_of(since, until),
+                "overrides": [shape.override(o) for o in found]}
+
+    # incidents: reads
+
+    def list_incidents(self, call: Call, a: s.ListIncidents) -> dict:
+        statuses = a.statuses or OPEN
+        params: dict[str, Any] = {"statuses": statuses, "service_ids": _ids(call, "service", a.service),
+                                  "team_ids": _ids(call, "team", a.team), "user_ids": _ids(call, "user", a.assigned_to),
+                                  "urgencies": [a.urgency] if a.urgency else None, "sort_by": "created_at:desc"}
+        if a.since is None and a.until is None and set(statuses) <= set(OPEN):
+            page = self.client.list_all("/incidents", "incidents", params | {"date_range": "all"}, limit_items=a.limit)
+            return {"window": "any age (open incidents)"} | shape.listed("incidents", page, shape.incident,
+                                                                         shape.NARROW)
+        since, until = _window(call, a.since, a.until, default=-DEFAULT_SINCE)
+        if until - since > MAX_WINDOW:  # longer than PagerDuty serves at once: cut, fetch, merge
+            every = self.client.iterate_windows("/incidents", "incidents", since, until, params)
+            newest = sorted(every.items, key=lambda i: i.get("created_at") or "", reverse=True)
+            page = PageResult(newest[:a.limit], every.truncated or len(newest) > a.limit, every.total_read)
+        else:
+            page = self.client.list_all("/incidents", "incidents", params | {"since": iso(since), "until": iso(until)},
+                                        limit_items=a.limit)
+        return {"window": shape.span_of(since, until)} | shape.listed("incidents", page, shape.incident, shape.NARROW)
+
+    def get_incident(self, call: Call, a: s.GetIncident) -> dict:
+        incident = self.incident(a.incident)
+        return incident if a.full else shape.incident(incident, detail=True)
+
+    def list_incident_notes(self, call: Call, a: s.IncidentRef) -> dict:
+        incident_id = self._incident_id(a.incident)
+        notes = self.client.get(f"/incidents/{incident_id}/notes")["notes"]
+        return {"incident": incident_id, "notes": [shape.note(n) for n in sorted(notes, key=shape.created)]}
+
+    def list_incident_alerts(self, call: Call, a: s.IncidentRef) -> dict:
+        incident_id = self._incident_id(a.incident)
+        page = self.client.list_all(f"/incidents/{incident_id}/alerts", "alerts", limit_items=100)
+        return {"incident": incident_id} | shape.listed("alerts", page, shape.alert)
+
+    def list_log_entries(self, call: Call, a: s.ListLogEntries) -> dict:
+        out: dict[str, Any] = {}
+        if a.incident:
+            out["incident"] = self._incident_id(a.incident)
+        if a.since or a.until or not a.incident:  # an incident's whole history unless a window is asked for
+            lookback = DEFAULT_SINCE if a.incident else ACCOUNT_LOG_LOOKBACK
+            out["window"] = shape.span_of(*_window(call, a.since, a.until, default=-lookback))
+        path = f"/incidents/{out['incident']}/log_entries" if a.incident else "/log_entries"
+        page = self.client.list_all(path, "log_entries", out.get("window"), limit_items=a.limit)
+        return out | shape.listed("log_entries", page, shape.log_entry)
+
+    def incident_timeline(self, call: Call, a: s.IncidentRef) -> dict:
+        incident = self.incident(a.incident)
+        logs = self.client.list_all(f"/incidents/{incident['id']}/log_entries", "log_entries", limit_items=1000)
+        entries = analysis.oldest_first(logs.items)
+        start = shape.parsed(incident["created_at"])
+        end = shape.parsed(incident.get("resolved_at")) or call.now
+        changes = self.client.list_all("/change_events", "change_events",
+                                       {"since": iso(start - timedelta(hours=2)), "until": iso(end)}, limit_items=100)
+        service_id = incident["service"]["id"]
+        out = {"incident": shape.incident(incident), **analysis.timeline(entries, start),
+               "changes_nearby": [shape.change(c) for c in changes.items
+                                  if any(x.get("id") == service_id for x in c.get("services") or [])]}
+        if logs.truncated:
+            out["notice"] = f"truncated: showing {len(entries)} of more log entries"
+        return out
+
+    def similar_incidents(self, call: Call, a: s.SimilarIncidents) -> dict:
+        incident = self.incident(a.incident)
+        since = call.now - SIMILAR_LOOKBACK
+        pool = self.client.list_all("/incidents", "incidents", {"statuses": ["resolved"], "sort_by": "created_at:desc",
+                                                                 "since": iso(since), "until": iso(call.now)},
+                                    limit_items=SIMILAR_POOL)
+        ranked = analysis.similar(incident, pool.items)[:a.limit]
+        found = []
+        for match, score, past in ranked:
+            logs = self.client.list_all(f"/incidents/{past['id']}/log_entries", "log_entries", {"is_overview": True},
+                                        limit_items=200)
+            entries = analysis.oldest_first(logs.items)
+            found.append({"incident": shape.incident(past), "match": match, "score": round(score, 2),
+                          **analysis.resolution(entries, shape.parsed(past["created_at"])),
+                          "notes": [e["note"] for e in analysis.of_type(entries, "annotate_log_entry")
+                                    if e.get("note")]})
+        return {"incident": shape.incident(incident),
+                "searched": f"{len(pool.items)} resolved incidents since {iso(since)}", "similar": found}
+
+    # incidents: writes
+
+    def create_incident(self, call: Call, a: s.CreateIncident) -> dict:
+        service = call.directory.resolve("service", a.service)
+        body: dict[str, Any] = {"title": a.title, "service": shape.reference(service, "service"), "urgency": a.urgency}
+        if a.details:
+            body["body"] = {"type": "incident_body", "details": a.details}
+        if a.assignee:
+            body["assignments"] = [{"assignee": shape.reference(call.directory.resolve("user", a.assignee), "user")}]
+        if a.escalation_policy:
+            policy = call.directory.resolve("escalation_policy", a.escalation_policy)
+            body["escalation_policy"] = shape.reference(policy, "escalation_policy")
+        if a.priority:
+            body["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
+        created = self.client.create_incident(body, incident_key=call.key())
+        out = shape.incident(created.incident, detail=True)
+        if created.already_existed:
+            out["notice"] = "already created by an earlier attempt of this same request; nothing new was opened"
+        return out
+
+    def update_incident(self, call: Call, a: s.UpdateIncident) -> dict:
+        next_level = a.action == "escalate" and not a.escalation_level
+        incident = self.incident(a.incident) if next_level else None  # its assignees tell the current level
+        incident_id = incident["id"] if incident else self._incident_id(a.incident)
+        change: dict[str, Any] = {"type": "incident_reference"}
+        if a.action in ("acknowledge", "resolve", "reopen"):
+            change["status"] = {"acknowledge": "acknowledged", "resolve": "resolved", "reopen": "triggered"}[a.action]
+            if a.resolution:
+                change["resolution"] = a.resolution
+        elif a.action == "escalate":
+            change["escalation_level"] = self._current_level(incident) + 1 if incident else a.escalation_level
+        elif a.action == "reassign" and a.assignee:
+            change["assignments"] = [{"assignee": shape.reference(call.directory.resolve("user", a.assignee), "user")}]
+        elif a.action == "reassign":
+            policy = call.directory.resolve("escalation_policy", a.escalation_policy)
+            change["escalation_policy"] = shape.reference(policy, "escalation_policy")
+        elif a.action == "set_priority":
+            change["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
+        else:
+            change[a.action.removeprefix("set_")] = getattr(a, a.action.removeprefix("set_"))
+        updated = self.client.put(f"/incidents/{incident_id}", {"incident": change})["incident"]
+        return shape.incident(updated, detail=True)
+
+    def manage_incidents(self, call: Call, a: s.ManageIncidents) -> dict:
+        status = "acknowledged" if a.action == "acknowledge" else "resolved"
+        ids = dict.fromkeys(self._incident_id(ref) for ref in dict.fromkeys(r.lstrip("#") for r in a.incidents))
+        items = [{"id": incident_id, "type": "incident_reference", "status": status}
+                 | ({"resolution": a.resolution} if a.resolution else {}) for incident_id in ids]
+        changed = self.client.put("/incidents", {"incidents": items})["incidents"]
+        return {"incidents": [shape.incident(i) for i in changed]}
+
+    def add_note(self, call: Call, a: s.AddNote) -> dict:
+        incident_id = self._incident_id(a.incident)
+        me = self._me(call)["id"]
+        for note in self.client.get(f"/incidents/{incident_id}/notes")["notes"]:
+            recent = call.now - (shape.parsed(note.get("created_at")) or call.now) <= NOTE_REPEAT_WINDOW
+            if recent and (note.get("user") or {}).get("id") == me and _same_text(note.get("content"), a.content):
+                return {"incident": incident_id, "note": shape.note(note),
+                        "notice": "this note was already added a moment ago; not added twice"}
+        note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}})["note"]
+        return {"incident": incident_id, "note": shape.note(note)}
+
+    def add_responders(self, call: Call, a: s.AddResponders) -> dict:
+        incident = self.incident(a.incident)
+        targets = {t["id"]: t for t in (self.responder(call, ref) for ref in a.responders)}
+        asked = {r.get("responder_request_target", {}).get("id") for req in incident.get("responder_requests") or []
+                 for r in req.get("responder_request_targets") or []}
+        asked |= {(r.get("user") or {}).get("id") for r in incident.get("incidents_responders") or []}
+        new = [t for t in targets.values() if t["id"] not in asked]
+        out = {"incident": shape.incident(incident), "requested": [label(t) for t in new],
+               "already_requested": [label(t) for t in targets.values() if t["id"] in asked]}
+        if new:
+            self.client.post(f"/incidents/{incident['id']}/responder_requests", {
+                "requester_id": self._me(call)["id"], "message": a.message,
+                "responder_request_targets": [{"responder_request_target": {"id": t["id"], "type": t["type"]}}
+                                              for t in new]})
+        return out
+
+    def snooze_incident(self, call: Call, a: s.SnoozeIncident) -> dict:
+        incident_id = self._incident_id(a.incident)
+        seconds = int(parse_duration(a.duration).total_seconds())
+        snoozed = self.client.post(f"/incidents/{incident_id}/snooze", {"duration": seconds})["incident"]
+        return shape.incident(snoozed) | {"snoozed_until": iso(call.now + timedelta(seconds=seconds))}
+
+    def merge_incidents(self, call: Call, a: s.MergeIncidents) -> dict:
+        target = self._incident_id(a.target)
+        sources = list(dict.fromkeys(self._incident_id(ref) for ref in a.sources))
+        if target in sources:
+            raise ToolProblem("the target is also listed as a source.", "list the target only as target.")
+        merged = self.client.put(f"/incidents/{target}/merge", {
+            "source_incidents": [{"id": i, "type": "incident_reference"} for i in sources]})["incident"]
+        return {"target": {"id": merged["id"], "summary": merged.get("summary"), "html_url": merged.get("html_url")},
+                "merged_and_resolved": sources}
+
+    # schedules: writes
+
+    def create_override(self, call: Call, a: s.CreateOverride) -> dict:
+        start, end = override_window(call.now, a.start, a.end, a.time_zone)
+        schedule = call.directory.resolve("schedule", a.schedule)
+        user = call.directory.resolve("user", a.user)
+        slack = OVERRIDE_DRIFT if relative(a.start) or relative(a.end) else timedelta(0)
+        for existing in self._overrides(schedule["id"], start - slack, end + slack):
+            if (existing["user"]["id"] == user["id"] and abs(shape.parsed(existing["start"]) - start) <= slack
+                    and abs(shape.parsed(existing["end"]) - end) <= slack):
+                return {"schedule": shape.brief(schedule), "override": shape.override(existing),
+                        "notice": "an identical override already exists; not created twice"}
+        answer = self.client.post(f"/schedules/{schedule['id']}/overrides", {"overrides": [
+            {"start": iso(start), "end": iso(end), "user": shape.reference(user, "user"), "time_zone": "UTC"}]})
+        result = answer[0] if isinstance(answer, list) and answer else {}
+        if result.get("status") not in (200, 201):
+            raise ToolProblem(f"PagerDuty refused the override: {'; '.join(result.get('errors') or ['no reason'])}.",
+                              "fix the times or the user and try again.")
+        override = result["override"]
+        return {"schedule": shape.brief(schedule), "override": shape.override(override),
+                "length": span((end - start).total_seconds())}
+
+    def delete_override(self, call: Call, a: s.DeleteOverride) -> dict:
+        schedule = call.directory.resolve("schedule", a.schedule)
+        answer = self.client.delete(f"/schedules/{schedule['id']}/overrides/{a.override_id}")
+        out = {"schedule": shape.brief(schedule), "deleted": a.override_id}
+        if isinstance(answer, dict) and answer.get("override"):
+            out["notice"] = f"it was already under way, so it now ends at {shape.utc(answer['override'].get('end'))}"
+        return out
+
+    # events
+
+    def send_event(self, call: Call, a: s.SendEvent) -> dict:
+        events, key, service = self._events_target(call, a.routing_key, a.service)
+        if a.action == "trigger":
+            result = events.trigger(key, summary=a.summary, source=a.source,
+                                    severity=a.severity,  # type: ignore[arg-type]
+                                    dedup_key=a.dedup_key or call.key())
+        else:
+            result = getattr(events, a.action)(key, a.dedup_key)
+        return {"service": service, "action": a.action, "status": result.status, "message": result.message,
+                "dedup_key": result.dedup_key}
+
+    def send_change_event(self, call: Call, a: s.SendChangeEvent) -> dict:
+        events, key, service = self._events_target(call, a.routing_key, a.service)
+        result = events.change(key, summary=a.summary, source=a.source)
+        return {"service": service, "status": result.status, "message": result.message}
+
+    # shared steps
+
+    def incident(self, ref: str) -> dict:
+        return self.client.get(f"/incidents/{ref.lstrip('#')}")["incident"]
+
+    def _incident_id(self, ref: str) -> str:
+        """The id for `ref`; a number is looked up, since only GET /incidents/{id} documents accepting one."""
+        ref = ref.lstrip("#")
+        return self.incident(ref)["id"] if ref.isdigit() else ref
+
+    def _current_level(self, incident: dict) -> int:
+        """The level the incident is at: the highest level its assignees hold on its policy (1 if none)."""
+        assignees = [x["assignee"]["id"] for x in incident.get("assignments") or []]
+        if not assignees:
+            return 1
+        policy = incident["escalation_policy"]["id"]
+        rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy], "user_ids": assignees})
+        return max((r.get("escalation_level") or 1 for r in rows.items), default=1)
+
+    def _overrides(self, schedule_id: str, since: datetime, until: datetime) -> list[dict]:
+        return self.client.get(f"/schedules/{schedule_id}/overrides",
+                               {"since": iso(since), "until": iso(until), "overflow": True})["overrides"]
+
+    def _me(self, call: Call) -> dict:
+        """The user PagerDuty records as acting: the configured `From`, or the token's own user."""
+        return call.directory.resolve("user", self.client.from_email())
+
+    def responder(self, call: Call, ref: str) -> dict:
+        """A user or an escalation policy; a name fitting both is refused rather than guessed."""
+        found = []
+        for kind in ("user", "escalation_policy"):
+            try:
+                found.append(call.directory.resolve(kind, ref) | {"type": f"{kind}_reference"})
+            except ResolutionError as error:
+                if error.candidates:
+                    raise
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise ResolutionError(f"{ref!r} names both {label(found[0])} (user) and {label(found[1])} "
+                                  "(escalation policy); pass one id.", kind="responder", ref=ref, candidates=found)
+        raise ResolutionError(f"No user or escalation policy matches {ref!r}. Call find_users or "
+                              "list_escalation_policies to see them and their ids.", kind="responder", ref=ref)
+
+    def _events_target(self, call: Call, routing_key: str | None, service_ref: str | None
+                       ) -> tuple[EventsClient, str, str | None]:
+        if self.events is None:
+            raise ToolProblem("no Events API client is configured.", "tell the user; this needs configuration.")
+        if routing_key:
+            return self.events, routing_key, None
+        service = call.directory.resolve("service", service_ref)  # type: ignore[arg-type]
+        found = self.client.get(f"/services/{service['id']}", {"include[]": ["integrations"]})["service"]
+        keys = [i["integration_key"] for i in found.get("integrations") or []
+                if i.get("integration_key") and "events_api_v2" in (i.get("type") or "")]
+        if not keys:
+            raise ToolProblem(f"{label(service)} has no Events API v2 integration.",
+                              "give routing_key, or create an incident with create_incident instead.")
+        return self.events, keys[0], label(service)
+
+
+def override_window(now: datetime, start: str, end: str, tz: str | None) -> tuple[datetime, datetime]:
+    """Start and end of cover; an end like '+8h' counts from the start."""
+    begins = parse_time(start, now=now, tz=tz)
+    ends = parse_time(end, now=now, tz=tz, base=begins)
+    if ends <= begins:
+        raise TimeParseError(f"the end ({iso(ends)}) must be after the start ({iso(begins)})")
+    return begins, ends
+
+
+def _ids(call: Call, kind: str, ref: str | None) -> list[str]:
+    """The id `ref` names, as a filter list (empty, hence no filter, when nothing was named)."""
+    return [call.directory.resolve(kind, ref)["id"]] if ref else []
+
+
+def _window(call: Call, since: str | None, until: str | None, default: timedelta) -> tuple[datetime, datetime]:
+    """A since/until pair in UTC. `default` is the length used for the missing side: negative means the
+    window ends at `until` (default now) and looks back; positive means it starts at `since` (default now)."""
+    if default < timedelta(0):
+        end = parse_time(until, now=call.now) if until else call.now
+        begin = parse_time(since, now=call.now, past=True) if since else end + default
+    else:
+        begin = parse_time(since, now=call.now, past=True) if since else call.now
+        end = parse_time(until, now=call.now, base=begin) if until else begin + default
+    if end <= begin:
+        raise TimeParseError(f"the window ends ({iso(end)}) before it starts ({iso(begin)})")
+    return begin, end
+
+
+def _same_text(a: Any, b: str) -> bool:
+    return isinstance(a, str) and " ".join(a.split()) == " ".join(b.split())
