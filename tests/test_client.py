@@ -239,6 +239,17 @@ def test_a_repeated_create_incident_returns_the_existing_incident(sim, connect, 
     assert lookup.query["statuses[]"] == ["triggered", "acknowledged"]
 
 
+@pytest.mark.parametrize("fault", [dict(status=502), dict(action="drop"), dict(action="timeout")])
+def test_create_incident_is_retried_on_5xx_and_network_errors_because_its_key_makes_it_safe(
+        sim, connect, fake_time, from_alice, fault):
+    sim.add_fault(method="POST", path="/incidents", times=1, **fault)
+    payload = {"title": "Checkout latency above SLO", "service": {"id": SERVICE, "type": "service_reference"}}
+    created = connect(from_email=from_alice).create_incident(payload, incident_key="thread-7/call-4")
+    assert not created.already_existed
+    assert len(calls(sim, "POST", "/incidents")) == 2 and len(fake_time.sleeps) == 1
+    assert [i.id for i in sim.state.incidents.values() if i.incident_key == "thread-7/call-4"] == [created.incident["id"]]
+
+
 def test_other_400s_from_create_incident_are_raised(sim, connect, from_alice):
     with pytest.raises(InvalidInput) as caught:
         connect(from_email=from_alice).create_incident({"title": "No service"}, incident_key="k")

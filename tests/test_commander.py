@@ -82,7 +82,7 @@ def test_killed_after_the_write_left_a_new_process_resumes_to_exactly_one_incide
     assert [(w.method, w.path, w.status) for w in writes(sim)] == [("POST", "/incidents", 201),
                                                                    ("POST", "/incidents", 400)]
     [result] = [m for m in model.received[-1] if isinstance(m, ToolMessage)]
-    assert "already created by an earlier attempt" in result.text
+    assert "already exists, so nothing new was opened" in result.text
     trail = [(e.action, e.outcome) for e in reborn.audit("t1")][-3:]
     assert trail == [("api_write", "sending to PagerDuty"), ("api_write", "sending to PagerDuty"),
                      ("tool_call", "ok")]  # the killed attempt left its trace

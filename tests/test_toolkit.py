@@ -309,7 +309,7 @@ def test_schedules_overrides_users_policies_teams_priorities(call):
 # --- writes and their end state ----------------------------------------------------------------
 
 
-def test_create_incident_pages_the_service_and_is_idempotent_per_tool_call(call, sim):
+def test_create_incident_pages_the_service_once_per_open_alert(call, sim):
     before = len(sim.state.incidents)
     first = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency", "details": "p99 3s"},
                  call_id="call-7")
@@ -320,14 +320,27 @@ def test_create_incident_pages_the_service_and_is_idempotent_per_tool_call(call,
     assert created.incident_key.startswith("ic-") and len(created.incident_key) == 35
     assert (created.title, created.service_id, created.body_details) == ("API Gateway latency", API_GATEWAY, "p99 3s")
     assert first.data["assignees"] == [{"id": "PB8E3C2", "name": "Bilal Khan"}]  # the policy's level 1 now
-    again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency", "details": "p99 3s"},
-                 call_id="call-7")  # a crash-and-resume replays the same call
-    assert again.data["id"] == first.data["id"] and "already created" in again.data["notice"]
+    replayed = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency", "details": "p99 3s"},
+                    call_id="call-7")  # a crash-and-resume replays the same call
+    retried = call("create_incident", {"service": "P567AF0", "title": "  api gateway   LATENCY"},
+                   call_id="call-8")  # a planner retrying after an unclear failure
+    reported_again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"},
+                          call_id="call-1", thread="thread-2")  # a colleague reports the same alert
+    for answer in (replayed, retried, reported_again):
+        assert answer.data["id"] == first.data["id"] and "nobody was paged again" in answer.data["notice"]
     assert len(sim.state.incidents) == before + 1
-    other_thread = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"},
-                        call_id="call-7", thread="thread-2")
-    assert other_thread.data["id"] != first.data["id"]
-    assert len(sim.state.incidents) == before + 2
+    other_alert = call("create_incident", {"service": "API Gateway", "title": "API Gateway 5xx"}, call_id="call-9")
+    other_service = call("create_incident", {"service": "Payments API", "title": "API Gateway latency"},
+                         call_id="call-10")
+    assert len({first.data["id"], other_alert.data["id"], other_service.data["id"]}) == 3
+    assert len(sim.state.incidents) == before + 3
+
+
+def test_create_incident_pages_again_once_the_earlier_incident_is_resolved(call, sim):
+    first = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"}, call_id="call-1")
+    call("update_incident", {"incident": str(first.data["number"]), "action": "resolve"}, call_id="call-2")
+    again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"}, call_id="call-3")
+    assert again.data["id"] != first.data["id"] and "notice" not in again.data
 
 
 def test_create_incident_with_assignee_priority_or_policy(call, sim):

@@ -1,8 +1,10 @@
 """The tools' bodies: one method per tool, from checked arguments to a compact answer.
 
 Each resolves the names the model used, calls PagerDuty through the client, and shapes the answer.
-Writes are safe to repeat after a crash: `create_incident` (and `send_event`) derive their key from the
-thread and the tool-call id; overrides, notes and responder requests read before they write.
+Writes are safe to repeat: `create_incident` keys the incident by its service and title, so a replayed,
+retried or repeated request finds the open incident instead of paging again; `send_event` derives its
+dedup key from the thread and the tool-call id; overrides, notes and responder requests read before they
+write.
 """
 
 from __future__ import annotations
@@ -50,6 +52,17 @@ class Call:
     def key(self) -> str:
         """An idempotency key that is the same each time this very tool call is replayed."""
         return "ic-" + hashlib.sha256(f"{self.thread_id}:{self.tool_call_id}".encode()).hexdigest()[:32]
+
+
+def incident_key(service_id: str, title: str) -> str:
+    """The incident_key for "this alert on this service".
+
+    A crash-and-resume replays the same tool call, but a planner that retries after an unclear failure,
+    or a second person reporting the same alert, makes a new one. Keying by content rather than by call
+    lets PagerDuty's open-key dedup turn all of them into the one open incident: no duplicate pages.
+    """
+    normal = " ".join(title.casefold().split())
+    return "ic-" + hashlib.sha256(f"{service_id}\n{normal}".encode()).hexdigest()[:32]
 
 
 class Actions:
@@ -240,10 +253,11 @@ class Actions:
             body["escalation_policy"] = shape.reference(policy, "escalation_policy")
         if a.priority:
             body["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
-        created = self.client.create_incident(body, incident_key=call.key())
+        created = self.client.create_incident(body, incident_key=incident_key(service["id"], a.title))
         out = shape.incident(created.incident, detail=True)
         if created.already_existed:
-            out["notice"] = "already created by an earlier attempt of this same request; nothing new was opened"
+            out["notice"] = ("an open incident with this title on this service already exists, so nothing new "
+                             "was opened and nobody was paged again; add a note or responders to it instead")
         return out
 
     def update_incident(self, call: Call, a: s.UpdateIncident) -> dict:

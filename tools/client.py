@@ -531,7 +531,9 @@ class PagerDutyClient:
             raise InvalidInput("create_incident needs a non-empty incident_key", method="POST", path="/incidents")
         body = {"incident": {**incident, "type": "incident", "incident_key": incident_key}}
         try:
-            return CreatedIncident(incident=self.post("/incidents", body)["incident"], already_existed=False)
+            # Safe to retry on 5xx and network errors: a retry of a POST that did land meets the same key.
+            created = self.request("POST", "/incidents", json=body, idempotent=True)["incident"]
+            return CreatedIncident(incident=created, already_existed=False)
         except InvalidInput as error:
             if not any(DEDUP_CONFLICT in text.lower() for text in (error.message, *error.errors)):
                 raise
