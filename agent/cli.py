@@ -1,0 +1,506 @@
+"""The `incident-commander` command line: chat, one-shot requests, approvals, tools, doctor, simulator, audit.
+
+Data (answers, tables, JSON) goes to stdout and everything for a person watching (steps, notices,
+errors) to stderr, so any command can be piped. Each command builds its own Commander from the
+environment and closes it; pending approvals and the audit trail live in the checkpoint database, so
+a later process can list and decide what an earlier one left waiting. Other command groups attach
+with one `app.add_typer(...)` line each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+
+import simulator.__main__ as simulator_cli
+from agent import render
+from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, PolicyError, Verdict
+from agent.commander import Commander, ProgressEvent
+from agent.doctor import diagnose
+from agent.embedded import connect
+from agent.settings import Settings
+from tools import generate
+from tools.catalog import load_catalog
+from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
+from tools.settings import PagerDutySettings
+from tools.toolkit import build_toolkit
+
+EXIT_OK = 0
+EXIT_ACTION_FAILED = 1
+EXIT_USAGE = 2
+EXIT_WAITING_FOR_APPROVAL = 3
+EXIT_CONFIGURATION = 4
+
+EXIT_CODES_HELP = (
+    f"Exit codes: {EXIT_OK} done · {EXIT_ACTION_FAILED} an action failed or was refused · "
+    f"{EXIT_USAGE} usage error · {EXIT_WAITING_FOR_APPROVAL} waiting for approval · "
+    f"{EXIT_CONFIGURATION} configuration or connection problem (bad key, unreachable host)."
+)
+QUIT = frozenset({"/quit", "/exit"})
+CHOICES: dict[str, Verdict] = {"a": "approve", "approve": "approve", "y": "approve", "yes": "approve",
+                               "e": "edit", "edit": "edit", "r": "reject", "reject": "reject", "n": "reject",
+                               "no": "reject"}
+
+app = typer.Typer(name=render.PROGRAM, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Incident response on PagerDuty: look things up, propose changes, write only after a "
+                       "person approves.",
+                  epilog=EXIT_CODES_HELP)
+tools_app = typer.Typer(no_args_is_help=True, help="The PagerDuty tools the planner can call.")
+app.add_typer(tools_app, name="tools")
+app.add_typer(simulator_cli.app, name="sim")
+
+
+@app.callback()
+def _options(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also log every PagerDuty request "
+                                                                         "on stderr.")] = False) -> None:
+    """Requests are logged only when asked for: the commands already report what went wrong, once."""
+    logger = logging.getLogger("incident_commander")
+    logger.handlers = [RichHandler(console=Console(stderr=True), show_path=False) if verbose
+                       else logging.NullHandler()]
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+ThreadOption = Annotated[str | None, typer.Option("--thread", help="Conversation id (default: a new one).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+# --- output ---
+
+
+def _say(markup: str) -> None:
+    """A line for people, on stderr."""
+    Console(stderr=True, soft_wrap=True, highlight=False).print(markup)
+
+
+def _show(renderable: Any) -> None:
+    """Data on stdout (tables honour COLUMNS when stdout is not a terminal)."""
+    Console(highlight=False).print(renderable)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _say(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def settings_problem(error: ValidationError) -> str:
+    """A settings error as one line naming the variable, without the value (it may be a secret)."""
+    prefix = "PAGERDUTY_" if error.title == PagerDutySettings.__name__ else ""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = prefix + str(item["loc"][0]).upper() if item["loc"] else error.title
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(message if name in message else f"{name}: {message}")
+    return "; ".join(problems)
+
+
+@contextmanager
+def _reported() -> Iterator[None]:
+    """Known failures become one line on stderr and an exit code, never a traceback."""
+    try:
+        yield
+    except (typer.Exit, typer.Abort):
+        raise
+    except ValidationError as error:
+        _fail(f"configuration: {settings_problem(error)}", EXIT_CONFIGURATION)
+    except PolicyError as error:
+        _fail(f"{error} (IC_APPROVAL_POLICY names the policy file)", EXIT_CONFIGURATION)
+    except ApprovalError as error:
+        _fail(f"{str(error).rstrip('. ')}. Nothing was recorded; `{render.PROGRAM} pending` lists what is waiting.",
+              EXIT_ACTION_FAILED)
+    except (ConfigurationError, Unauthorized, NetworkError) as error:
+        _fail(str(error), EXIT_CONFIGURATION)
+    except PagerDutyError as error:
+        _fail(str(error), EXIT_ACTION_FAILED)
+    except sqlite3.Error as error:
+        _fail(f"checkpoint DB: {error}; set IC_CHECKPOINT_DB to a writable SQLite file", EXIT_CONFIGURATION)
+    except OSError as error:
+        _fail(f"{error}; check the paths in IC_CHECKPOINT_DB, IC_APPROVAL_POLICY or the command's options",
+              EXIT_CONFIGURATION)
+    except Exception as error:  # the last line of defence: still one readable line
+        _fail(f"unexpected {type(error).__name__}: {error}", EXIT_ACTION_FAILED)
+
+
+@contextmanager
+def _commander() -> Iterator[Commander]:
+    """A Commander from the environment; says which embedded defaults it uses."""
+    commander = Commander.from_settings()
+    try:
+        for notice in commander.notices:
+            _say(f"[dim]{escape(notice)}[/]")
+        yield commander
+    finally:
+        commander.close()
+
+
+def _fresh_simulator_note(commander: Commander) -> None:
+    if commander.simulator is not None:
+        _say("[dim]The embedded simulator starts afresh in every process: PagerDuty changes made by earlier "
+             "commands are not in it, and what this command changes ends with it. Set PAGERDUTY_API_KEY (or "
+             f"point PAGERDUTY_API_HOST at `{render.PROGRAM} sim serve`) to keep state.[/]")
+
+
+def _follow(events: Iterable[ProgressEvent]) -> list[ProgressEvent]:
+    """Show each event on stderr as it happens; return them all."""
+    seen = []
+    for event in events:
+        if (line := render.event_line(event)) is not None:
+            _say(line)
+        seen.append(event)
+    return seen
+
+
+# --- outcomes ---
+
+
+@dataclass
+class Outcome:
+    """Where a thread stands after a command, and the exit code that says so."""
+
+    status: Literal["answered", "waiting", "failed"]
+    text: str
+    pending: list[ApprovalRequest]
+    events: list[ProgressEvent]
+
+    @classmethod
+    def of(cls, commander: Commander, thread_id: str, events: list[ProgressEvent]) -> Outcome:
+        pending = commander.pending(thread_id)
+        final = next((e for e in reversed(events) if e.kind in ("answer", "failed", "notice")), None)
+        status: Literal["answered", "waiting", "failed"] = (
+            "failed" if final is not None and final.kind == "failed" else "waiting" if pending else "answered")
+        text = final.message if final is not None else "Waiting for approval."
+        return cls(status, text, pending, events)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status == "failed":
+            return EXIT_ACTION_FAILED
+        if self.pending:
+            return EXIT_WAITING_FOR_APPROVAL
+        if any(e.kind == "tool_finished" and e.ok is False and _is_write(e.tool) for e in self.events):
+            return EXIT_ACTION_FAILED
+        return EXIT_OK
+
+
+def _is_write(tool: str | None) -> bool:
+    try:
+        return load_catalog().tool(tool or "").kind == "write"
+    except KeyError:
+        return True  # an unknown tool is treated like the policy treats it: as a write
+
+
+def _print_pending(requests: list[ApprovalRequest]) -> None:
+    typer.echo("\n\n".join(render.approval_block(r) for r in requests))
+
+
+def _finish(outcome: Outcome) -> NoReturn:
+    """Print the answer (stdout) and what still waits, then exit with the outcome's code."""
+    answer = next((e for e in reversed(outcome.events) if e.kind == "answer"), None)
+    if answer is not None and answer.message:
+        typer.echo(answer.message)
+    if outcome.pending:
+        _print_pending(outcome.pending)
+    raise typer.Exit(outcome.exit_code)
+
+
+def new_thread_id(kind: str) -> str:
+    return f"{kind}-{secrets.token_hex(4)}"
+
+
+def _parse_arguments(text: str) -> dict[str, Any]:
+    """Edited arguments: a JSON object (the tool's schema checks the rest)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    if not isinstance(value, dict):
+        raise ValueError('must be a JSON object, e.g. {"title": "API latency", "urgency": "low"}')
+    return value
+
+
+# --- conversations ---
+
+
+@app.command()
+def ask(
+    text: Annotated[str, typer.Argument(help='The request, e.g. "oncall API Gateway" or a sentence.')],
+    thread: ThreadOption = None,
+    approve_all: Annotated[bool, typer.Option("--approve-all", help="Approve every request (as yourself) and "
+                                                                    "run to the end.")] = False,
+    reject_all: Annotated[bool, typer.Option("--reject-all", help="Reject every request.")] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Send one request; without --approve-all/--reject-all, print how to decide what it proposes."""
+    if approve_all and reject_all:
+        raise typer.BadParameter("choose one of --approve-all and --reject-all", param_hint="--approve-all")
+    thread_id = thread or new_thread_id("ask")
+    decided: dict[str, str] = {}
+    with _reported(), _commander() as commander:
+        _say(f"thread: {escape(thread_id)}")
+        me = commander.settings.requester
+        events = _follow(commander.stream(thread_id, text, me))
+        while approve_all or reject_all:
+            raised = {e.approval.id for e in events if e.kind == "approval_needed" and e.approval is not None}
+            waiting = [r for r in commander.pending(thread_id) if r.id in raised]  # never what others left here
+            if not waiting:
+                break
+            for request in waiting:
+                verdict: Verdict = "approve" if approve_all else "reject"
+                reason = None if approve_all else f"rejected by {me} with --reject-all"
+                events += _follow(commander.stream_decide(thread_id, request.id, verdict, me, reason=reason))
+                decided[request.id] = verdict
+        outcome = Outcome.of(commander, thread_id, events)
+    if not json_out:
+        _finish(outcome)
+    seen = {e.approval.id: e.approval for e in events if e.approval is not None}
+    seen |= {r.id: r for r in outcome.pending}
+    typer.echo(json.dumps({
+        "thread": thread_id, "status": outcome.status, "answer": outcome.text,
+        "approvals": [render.approval_record(r) | {"decision": decided.get(r.id, "pending")} for r in seen.values()],
+        "events": [render.event_record(e) for e in events],
+    }, ensure_ascii=False, indent=2))
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def chat(thread: ThreadOption = None) -> None:
+    """A conversation: type requests, see each step, and approve, edit or reject changes as they come."""
+    thread_id = thread or new_thread_id("chat")
+    with _reported(), _commander() as commander:
+        _say(f"thread: {escape(thread_id)} · /quit (or end of input) leaves")
+        me = commander.settings.requester
+        staying = _review(commander, thread_id, me)
+        while staying:
+            text = _read("you> ")
+            if text is None or text.strip() in QUIT:
+                break
+            if text.strip():
+                _print_answer(_follow(commander.stream(thread_id, text, me)))
+                staying = _review(commander, thread_id, me)
+        left = commander.pending(thread_id)
+    if left:
+        _say("Still waiting for approval; decide later with:")
+        _print_pending(left)
+        raise typer.Exit(EXIT_WAITING_FOR_APPROVAL)
+
+
+def _read(prompt: str) -> str | None:
+    """One line of input (prompt on stderr), or None at end of input."""
+    try:
+        return Console(stderr=True, highlight=False).input(f"[bold]{escape(prompt)}[/]")
+    except EOFError:
+        return None
+
+
+def _print_answer(events: list[ProgressEvent]) -> None:
+    for event in events:
+        if event.kind == "answer" and event.message:
+            typer.echo(event.message)
+
+
+def _review(commander: Commander, thread_id: str, me: str) -> bool:
+    """Ask about every pending approval until none is left; False when the person left (end of input, /quit)."""
+    while waiting := commander.pending(thread_id):
+        request = waiting[0]
+        _say(f"\n[bold yellow]Needs approval[/] ({request.risk} risk) [dim]{request.id}[/]\n  {escape(request.summary)}"
+             f"\n  [dim]arguments: {escape(json.dumps(request.arguments, ensure_ascii=False))}[/]")
+        decision = _ask_decision(request)
+        if decision is None:
+            return False
+        verdict, arguments, reason = decision
+        try:
+            _print_answer(_follow(commander.stream_decide(thread_id, request.id, verdict, me,
+                                                          arguments=arguments, reason=reason)))
+        except ApprovalError as error:
+            _say(f"[red]{escape(str(error))}[/] — choose again.")
+    return True
+
+
+def _ask_decision(request: ApprovalRequest) -> tuple[Verdict, dict[str, Any] | None, str | None] | None:
+    """approve / edit (JSON, checked here for shape, by the tool's schema on submit) / reject (reason)."""
+    while True:
+        answer = _read("[a]pprove, [e]dit, [r]eject? ")
+        if answer is None or answer.strip() in QUIT:
+            return None
+        verdict = CHOICES.get(answer.strip().lower())
+        if verdict == "approve":
+            return verdict, None, None
+        if verdict == "reject":
+            reason = _read("reason: ")
+            if reason is None:
+                return None
+            return verdict, None, reason.strip() or None
+        if verdict == "edit":
+            text = _read("new arguments as one JSON object (empty line: back): ")
+            if text is None:
+                return None
+            if not text.strip():
+                continue
+            try:
+                return verdict, _parse_arguments(text), None
+            except ValueError as error:
+                _say(f"[red]The arguments are {escape(str(error))}[/]")
+                continue
+        _say("Type a (approve), e (edit) or r (reject).")
+
+
+# --- deciding later ---
+
+
+@app.command()
+def pending(thread: Annotated[str | None, typer.Option("--thread", help="Only this conversation.")] = None,
+            json_out: JsonOption = False) -> None:
+    """List the approvals waiting for a decision (on every thread, or on one)."""
+    with _reported(), _commander() as commander:
+        threads = [thread] if thread else [t.thread_id for t in commander.threads()]
+        requests = [r for t in threads for r in commander.pending(t)]
+    if json_out:
+        typer.echo(json.dumps([render.approval_record(r) for r in requests], ensure_ascii=False, indent=2))
+    elif requests:
+        _print_pending(requests)
+    else:
+        _say("Nothing is waiting for approval" + (f" on thread {escape(thread)}." if thread else "."))
+
+
+@app.command()
+def approve(
+    thread: Annotated[str, typer.Argument(help="The conversation id.")],
+    approval: Annotated[str, typer.Argument(help="The approval id (apr_…).")],
+    arguments: Annotated[str | None, typer.Option(
+        "--arguments", help="Approve with these arguments instead (a JSON object; checked by the tool's schema).",
+    )] = None,
+) -> None:
+    """Approve (or, with --arguments, edit and approve) a pending request; the thread then carries on."""
+    try:
+        edited = _parse_arguments(arguments) if arguments is not None else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--arguments") from None
+    _decide(thread, approval, "edit" if edited is not None else "approve", arguments=edited)
+
+
+@app.command()
+def reject(
+    thread: Annotated[str, typer.Argument(help="The conversation id.")],
+    approval: Annotated[str, typer.Argument(help="The approval id (apr_…).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why; the planner reads it.")],
+) -> None:
+    """Reject a pending request; nothing is changed in PagerDuty and the planner is told why."""
+    _decide(thread, approval, "reject", reason=reason)
+
+
+def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: dict[str, Any] | None = None,
+            reason: str | None = None) -> NoReturn:
+    with _reported(), _commander() as commander:
+        if verdict != "reject":
+            _fresh_simulator_note(commander)
+        events = _follow(commander.stream_decide(thread_id, approval_id, verdict, commander.settings.requester,
+                                                 arguments=arguments, reason=reason))
+        outcome = Outcome.of(commander, thread_id, events)
+    _finish(outcome)
+
+
+@app.command()
+def resume(thread: Annotated[str, typer.Argument(help="The conversation id.")]) -> None:
+    """Finish a run that stopped on an error; a repeated PagerDuty change is recognised, not doubled."""
+    with _reported(), _commander() as commander:
+        _fresh_simulator_note(commander)
+        outcome = Outcome.of(commander, thread, _follow(commander.stream_resume(thread)))
+    _finish(outcome)
+
+
+@app.command()
+def audit(thread: Annotated[str | None, typer.Option("--thread", help="Only this conversation.")] = None,
+          json_out: JsonOption = False) -> None:
+    """Every message, approval request, decision and tool call, oldest first."""
+    with _reported(), _commander() as commander:
+        entries = commander.audit(thread)
+    if json_out:
+        typer.echo(json.dumps([e.model_dump(mode="json") for e in entries], ensure_ascii=False, indent=2))
+    elif entries:
+        _show(render.audit_table(entries, with_thread=thread is None))
+    else:
+        _say("No audit records" + (f" for thread {escape(thread)}." if thread else " yet."))
+
+
+# --- tools ---
+
+
+@tools_app.command("list")
+def tools_list(json_out: JsonOption = False) -> None:
+    """Each tool: read or write, its approval rule, and what it does."""
+    with _reported():
+        settings, pagerduty = Settings(), PagerDutySettings()
+        connection = connect(pagerduty, transport=None, clock=None, progress=None)
+        try:
+            toolkit = build_toolkit(connection.client, connection.events, read_only=pagerduty.read_only)
+            policy = ApprovalPolicy.load(settings.approval_policy)
+            policy.check(toolkit.tools)
+            rows = [{"name": t.name, "kind": toolkit.info(t.name).kind, "approval": policy.rule(t),
+                     "description": render.first_sentence(t.description)} for t in toolkit.tools]
+        finally:
+            connection.client.close()
+            connection.events.close()
+    if toolkit.read_only:
+        _say("[yellow]Read-only mode (PAGERDUTY_READ_ONLY): write tools are not offered.[/]")
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        _show(render.tools_table(rows))
+
+
+@tools_app.command("generate")
+def tools_generate(
+    spec: Annotated[Path, typer.Option("--spec", exists=True, dir_okay=False, help="PagerDuty's REST v2 "
+                                                                                 "openapiv3.json.")],
+    output: Annotated[Path | None, typer.Option("--output", dir_okay=False, help="Where to write the catalogue "
+                                                "(default: the packaged tools/catalog.json).")] = None,
+    events_spec: Annotated[Path | None, typer.Option("--events-spec", exists=True, dir_okay=False,
+                                                     help="Events v2 openapiv3.json (default: events-v2/ "
+                                                          "beside --spec, when present).")] = None,
+) -> None:
+    """Regenerate the tool catalogue from PagerDuty's OpenAPI specs (facts only, no prose)."""
+    argv = ["--spec", str(spec)]
+    argv += ["--events-spec", str(events_spec)] if events_spec else []
+    argv += ["--out", str(output)] if output else []
+    with _reported():
+        try:
+            generate.main(argv)
+        except json.JSONDecodeError as error:
+            _fail(f"a spec is not JSON ({error.msg} at line {error.lineno}); pass PagerDuty's openapiv3.json",
+                  EXIT_ACTION_FAILED)
+        except generate.SpecError as error:
+            _fail(f"cannot build the catalogue: {error}", EXIT_ACTION_FAILED)
+
+
+# --- readiness ---
+
+
+@app.command()
+def doctor(json_out: JsonOption = False) -> None:
+    """Check the PagerDuty key, From user, access, rate limit, model and checkpoint DB; changes nothing."""
+    with _reported():
+        report = diagnose(Settings(), PagerDutySettings())
+    if json_out:
+        typer.echo(json.dumps({"target": report.target, "ok": not report.failed,
+                               "checks": [vars(c) for c in report.checks]}, ensure_ascii=False, indent=2))
+    else:
+        _show(render.doctor_table(report))
+    if report.failed:
+        _say("[red]Some checks failed; each says what to change. Run doctor again afterwards.[/]")
+        raise typer.Exit(EXIT_CONFIGURATION)
+
+
+def main() -> None:
+    app(prog_name=render.PROGRAM)
