@@ -3,8 +3,8 @@
 Data (answers, tables, JSON) goes to stdout and everything for a person watching (steps, notices,
 errors) to stderr, so any command can be piped. Each command builds its own Commander from the
 environment and closes it; pending approvals and the audit trail live in the checkpoint database, so
-a later process can list and decide what an earlier one left waiting. Other command groups attach
-with one `app.add_typer(...)` line each.
+a later process can list and decide what an earlier one left waiting. The Slack app and the eval
+runner keep their commands in their own packages; this module only attaches them.
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 import simulator.__main__ as simulator_cli
+import slack_app.cli as slack_cli
 from agent import render
 from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, PolicyError, Verdict
 from agent.commander import Commander, ProgressEvent
 from agent.doctor import diagnose
 from agent.embedded import connect
 from agent.settings import Settings
+from evals.cli import eval_command
 from tools import generate
 from tools.catalog import load_catalog
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
@@ -61,6 +63,7 @@ app = typer.Typer(name=render.PROGRAM, no_args_is_help=True, add_completion=Fals
 tools_app = typer.Typer(no_args_is_help=True, help="The PagerDuty tools the planner can call.")
 app.add_typer(tools_app, name="tools")
 app.add_typer(simulator_cli.app, name="sim")
+app.add_typer(slack_cli.app, name="slack")
 
 
 @app.callback()
@@ -500,6 +503,9 @@ def doctor(json_out: JsonOption = False) -> None:
     if report.failed:
         _say("[red]Some checks failed; each says what to change. Run doctor again afterwards.[/]")
         raise typer.Exit(EXIT_CONFIGURATION)
+
+
+app.command("eval")(eval_command)  # after the conversation commands, so --help lists those first
 
 
 def main() -> None:
