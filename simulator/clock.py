@@ -5,6 +5,19 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone called `name`, or None for anything else a request may carry.
+
+    ZoneInfo raises ValueError, KeyError or OSError (e.g. a name too long for a file name) depending on
+    how the name is wrong; callers only need to know it is not a zone.
+    """
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return None
 
 
 class Clock(Protocol):

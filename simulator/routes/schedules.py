@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Set
 from datetime import datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .. import oncall
+from ..clock import known_zone
 from ..core import ROUTER, Simulator
 from ..errors import ApiError, invalid_date_range, invalid_input, not_found
 from ..http import Page, Request, Response, parse_time
@@ -36,10 +36,10 @@ SCHEDULE_PARTS = frozenset({"schedule_layers", "final_schedule", "overrides_subs
 
 def _zone(request: Request, default: str) -> tzinfo:
     name = request.param("time_zone") or default
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.") from None
+    zone = known_zone(name)
+    if zone is None:
+        raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.")
+    return zone
 
 
 def _stamp(value: datetime | None, zone: tzinfo) -> str | None:
@@ -200,9 +200,8 @@ def _create_override(sim: Simulator, schedule: Schedule, item: object) -> tuple[
     errors: list[str] = []
     zone: tzinfo | None = None
     if item.get("time_zone") is not None:
-        try:
-            zone = ZoneInfo(str(item["time_zone"]))
-        except (ZoneInfoNotFoundError, ValueError):
+        zone = known_zone(str(item["time_zone"]))
+        if zone is None:
             errors.append(f"time_zone {item['time_zone']!r} is not a known IANA time zone.")
     times: dict[str, datetime] = {}
     for name in ("start", "end"):
