@@ -3,8 +3,10 @@
 - `plan` calls the model and sorts its tool calls by the approval policy. It is also where approval
   requests are built, summary sentence included: `toolkit.describe` may look names up in PagerDuty,
   and `plan` runs once per model reply, whereas `review` runs again on every resume. Requests live in
-  the state, so the nonce and expiry a person sees are the ones checked when they decide. A plan
-  with nothing to approve (reads, `auto` writes) skips `review`: one checkpoint less per step.
+  the state, so the nonce and expiry a person sees are the ones checked when they decide. A write
+  whose names do not resolve gets no request: it could not succeed, so the planner reads the tool's
+  error (with the closest matches) instead. A plan with nothing to approve (reads, `auto` writes, such
+  unresolvable writes) skips `review`: one checkpoint less per step.
 - `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
   answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
@@ -23,7 +25,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -73,15 +75,17 @@ def plan(state: State, runtime: Runtime[RunContext],
                          tool=bad["name"], outcome=refused[bad["id"]])
     for call in reply.tool_calls:
         refusal = _refusal(ctx, call["name"], call["args"])
+        summary = None
+        if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
+            summary, refusal = _summary(ctx, call)
         if refusal is not None:
             refused[call["id"]] = refusal
             ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
                              tool=call["name"], arguments=call["args"], outcome=refusal)
-        elif ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
+        elif summary is not None:
             request = ApprovalRequest.new(
                 thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=call["args"],
-                summary=ctx.toolkit.describe(call["name"], call["args"]),
-                risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
+                summary=summary, risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
                 now=ctx.clock.now(), ttl=ctx.approval_ttl)
             approvals.append(request.model_dump(mode="json"))
             ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
@@ -198,6 +202,15 @@ def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
     if ctx.policy.rule(ctx.tools[name]) == "deny":
         return denial_text(ctx.policy, name)
     return None
+
+
+def _summary(ctx: RunContext, call: ToolCall) -> tuple[str | None, str | None]:
+    """The approval sentence, or the tool's own error when a name in the call fits nothing (or several
+    things): such a write cannot succeed, so the planner reads the error instead of a person being asked."""
+    try:
+        return ctx.toolkit.describe(call["name"], call["args"], names_must_resolve=True), None
+    except ToolException as exc:
+        return None, str(exc)
 
 
 def _unreadable(call: InvalidToolCall) -> str:

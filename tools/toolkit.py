@@ -98,13 +98,19 @@ class Toolkit:
         """Edited arguments checked again by the tool's schema; ValueError says what is wrong, readably."""
         return _checked(name, args).model_dump(exclude_unset=True)
 
-    def describe(self, name: str, args: dict[str, Any]) -> str:
-        """One sentence for an approval card, with ids resolved to names (falls back to the raw values)."""
+    def describe(self, name: str, args: dict[str, Any], *, names_must_resolve: bool = False) -> str:
+        """One sentence for an approval card, with ids resolved to names (falls back to the raw values).
+
+        With `names_must_resolve`, a name that fits nothing (or several things) raises `ToolException`
+        with the very text the tool would answer: a call that cannot run is not worth anyone's approval.
+        """
         model = _checked(name, args)
         call = self._call(None, None)
         try:
             return self._sentences.sentence(name, call, model)
         except (ResolutionError, TimeParseError, PagerDutyError, ToolProblem) as error:
+            if names_must_resolve and isinstance(error, ResolutionError):
+                raise ToolException(_could_not(name, error)) from None
             shown = ", ".join(f"{k}={v!r}" for k, v in model.model_dump(exclude_none=True).items())
             return f"Run {name} with {shown} (could not look up the details: {error})."
 
@@ -132,7 +138,7 @@ class Toolkit:
         try:
             result = getattr(self._actions, name)(call, model)
         except (ResolutionError, TimeParseError) as error:
-            raise ToolException(f"Error: could not {DOING[name]} — {error}") from None
+            raise ToolException(_could_not(name, error)) from None
         except ToolProblem as error:
             raise ToolException(f"Error: could not {DOING[name]} — {error} Next: {error.next_step}") from None
         except PagerDutyError as error:
@@ -168,6 +174,11 @@ def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
         return s.TOOL_ARGS[name].model_validate(args)
     except ValidationError as error:
         raise ValueError(argument_problems(name, error)) from None
+
+
+def _could_not(name: str, error: Exception) -> str:
+    """'Error: could not create the override — No user matches 'Zed Quinn'. Closest: …'."""
+    return f"Error: could not {DOING[name]} — {error}"
 
 
 def argument_problems(name: str, error: ValidationError) -> str:
