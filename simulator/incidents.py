@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -278,20 +278,22 @@ def _acknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
 
 def acknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
     """triggered → acknowledged; acknowledged stays as it is; a resolved incident is reopened acknowledged."""
-    catch_up(sim)
-    if incident.status == "resolved":
-        reopen(sim, incident, actor, "acknowledged")
-    elif incident.status == "triggered":
-        _acknowledge(sim, incident, actor)
+    _switch_open_status(sim, incident, actor, "triggered", "acknowledged", _acknowledge)
 
 
 def unacknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:
     """acknowledged → triggered (the assignees are paged again); a resolved incident is reopened triggered."""
+    _switch_open_status(sim, incident, actor, "acknowledged", "triggered", _unacknowledge)
+
+
+def _switch_open_status(sim: Simulator, incident: Incident, actor: Actor, source: str, target: str,
+                        step: Callable[[Simulator, Incident, Actor], None]) -> None:
+    """`step` takes `source` to `target`; an incident already at `target` is left alone, a resolved one reopened."""
     catch_up(sim)
     if incident.status == "resolved":
-        reopen(sim, incident, actor, "triggered")
-    elif incident.status == "acknowledged":
-        _unacknowledge(sim, incident, actor)
+        reopen(sim, incident, actor, target)
+    elif incident.status == source:
+        step(sim, incident, actor)
 
 
 def _unacknowledge(sim: Simulator, incident: Incident, actor: Actor) -> None:

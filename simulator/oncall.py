@@ -264,18 +264,6 @@ def on_call_at(schedule: Schedule, overrides: Iterable[Override], at: datetime) 
 # --- escalation policies ---
 
 
-def policy_oncalls(
-    policy: EscalationPolicy,
-    schedules: Mapping[str, Schedule],
-    overrides_by_schedule: Mapping[str, Sequence[Override]],
-    since: datetime,
-    until: datetime,
-    earliest: bool = False,
-) -> list[OnCallEntry]:
-    """`/oncalls` rows for one policy, by level then target order then time (see `oncalls`)."""
-    return oncalls([policy], schedules, overrides_by_schedule, since, until, earliest)
-
-
 def oncalls(
     policies: Iterable[EscalationPolicy],
     schedules: Mapping[str, Schedule],

@@ -43,3 +43,13 @@ def open_incident(sim: Simulator, n: int = 0):
     """The n-th open incident of the demo account (by number), for tests that act on one."""
     found = sorted((i for i in sim.state.incidents.values() if i.status != "resolved"), key=lambda i: i.number)
     return found[n]
+
+
+def update_call(incident, action: str) -> dict[str, Any]:
+    """The planner's `update_incident` tool call on `incident` (acknowledge, resolve, ...), for a script."""
+    return {"name": "update_incident", "args": {"incident": incident.id, "action": action}}
+
+
+def ack_both(first, second) -> list[dict[str, Any]]:
+    """One planner step that acknowledges two incidents: a batch of two approvals."""
+    return [update_call(first, "acknowledge"), update_call(second, "acknowledge")]

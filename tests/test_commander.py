@@ -14,7 +14,7 @@ from agent.approvals import ApprovalError
 from agent.commander import Commander
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-from commanders import build, open_incident, store, writes  # noqa: F401  (store is a fixture)
+from commanders import ack_both, build, open_incident, store, writes  # noqa: F401  (store is a fixture)
 from tools.settings import PagerDutySettings
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "Checkout errors"}}
@@ -139,10 +139,7 @@ def test_expired_approvals_are_refused_but_can_still_be_rejected(sim, clock, sto
 
 def test_nonces_are_single_use_and_must_match(sim, clock, store):
     first, second = open_incident(sim, 0), open_incident(sim, 1)
-    commander = build(sim, clock, [[
-        {"name": "update_incident", "args": {"incident": first.id, "action": "acknowledge"}},
-        {"name": "update_incident", "args": {"incident": second.id, "action": "acknowledge"}},
-    ], "Both acknowledged."], store)
+    commander = build(sim, clock, [ack_both(first, second), "Both acknowledged."], store)
     one, two = commander.send("t1", "ack both").pending
 
     with pytest.raises(ApprovalError, match="nonce does not match"):
@@ -160,10 +157,7 @@ def test_two_processes_deciding_a_batch_at_once_resume_it_once(sim, clock, tmp_p
     """Two people click the last two buttons of a batch in two workers at the same moment."""
     db = str(tmp_path / "ic.sqlite")
     first, second = open_incident(sim, 0), open_incident(sim, 1)
-    worker_a = build(sim, clock, [[
-        {"name": "update_incident", "args": {"incident": first.id, "action": "acknowledge"}},
-        {"name": "update_incident", "args": {"incident": second.id, "action": "acknowledge"}},
-    ], "Both acknowledged."], db)
+    worker_a = build(sim, clock, [ack_both(first, second), "Both acknowledged."], db)
     one, two = worker_a.send("t1", "ack both").pending
     worker_b = build(sim, clock, ["Both acknowledged."], db)
     start = threading.Barrier(2)

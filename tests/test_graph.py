@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import SystemMessage, ToolMessage
 
 from agent.planners.scripted import ScriptedChatModel
-from commanders import build, open_incident, store, writes  # noqa: F401  (store is a fixture)
+from commanders import ack_both, build, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "p99 latency over 2 s"}}
 
@@ -41,9 +41,7 @@ def test_no_write_reaches_pagerduty_before_approval(sim, clock, store):
 
 def test_reject_writes_nothing_and_the_planner_reads_the_reason(sim, clock, store):
     incident = open_incident(sim)
-    model = ScriptedChatModel(script=[
-        [{"name": "update_incident", "args": {"incident": incident.id, "action": "resolve"}}],
-        "Left it open."])
+    model = ScriptedChatModel(script=[[update_call(incident, "resolve")], "Left it open."])
     commander = build(sim, clock, model, store)
     request = commander.send("t1", f"resolve {incident.number}").pending[0]
 
@@ -75,7 +73,7 @@ def test_a_read_and_a_write_in_one_plan_each_run_once(sim, clock, store):
     incident = open_incident(sim)
     commander = build(sim, clock, [[
         {"name": "get_incident", "args": {"incident": incident.id}},
-        {"name": "update_incident", "args": {"incident": incident.id, "action": "acknowledge"}},
+        update_call(incident, "acknowledge"),
     ], "Acknowledged."], store)
     turn = commander.send("t1", f"look at {incident.number} and ack it")
     assert writes(sim) == [] and turn.status == "waiting"
@@ -108,10 +106,7 @@ def test_a_dropped_connection_on_the_write_is_reported_not_raised(sim, clock, st
 
 def test_a_batch_runs_only_when_every_request_is_decided(sim, clock, store):
     first, second = open_incident(sim, 0), open_incident(sim, 1)
-    model = ScriptedChatModel(script=[[
-        {"name": "update_incident", "args": {"incident": first.id, "action": "acknowledge"}},
-        {"name": "update_incident", "args": {"incident": second.id, "action": "acknowledge"}},
-    ], "One acknowledged, one left."])
+    model = ScriptedChatModel(script=[ack_both(first, second), "One acknowledged, one left."])
     commander = build(sim, clock, model, store)
     one, two = commander.send("t1", "ack both").pending
 
@@ -235,7 +230,7 @@ def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes
     incident = open_incident(sim)
     script = [[{"name": "find_services", "args": {"query": "API"}}],
               [{"name": "get_incident", "args": {"incident": incident.id}}],
-              [{"name": "update_incident", "args": {"incident": incident.id, "action": "acknowledge"}}],
+              [update_call(incident, "acknowledge")],
               "Acknowledged."]
     first = build(sim, clock, script, db)
     turn = first.send("t1", f"check {incident.number} and ack it")
@@ -253,9 +248,8 @@ def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes
 
 def test_a_pagerduty_5xx_on_an_approved_write_reaches_the_planner_and_the_audit(sim, clock, store):
     incident = open_incident(sim)
-    model = ScriptedChatModel(script=[
-        [{"name": "update_incident", "args": {"incident": incident.id, "action": "acknowledge"}}],
-        "PagerDuty failed; it is not acknowledged."])
+    model = ScriptedChatModel(script=[[update_call(incident, "acknowledge")],
+                                      "PagerDuty failed; it is not acknowledged."])
     commander = build(sim, clock, model, store)
     request = commander.send("t1", f"ack {incident.number}").pending[0]
     sim.add_fault(method="PUT", path=f"/incidents/{incident.id}", status=503)

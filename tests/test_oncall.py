@@ -16,7 +16,6 @@ from simulator.oncall import (
     on_call_at,
     oncalls,
     overrides_spans,
-    policy_oncalls,
 )
 
 HOUR = 3600
@@ -217,8 +216,8 @@ POLICY = EscalationPolicy(id="PEP1", name="Ops", rules=[
 SCHEDULES = {"PSCHED1": WEEKLY}
 
 
-def test_policy_oncalls_over_a_window_lists_each_level_with_schedule_spans_and_direct_users():
-    entries = policy_oncalls(POLICY, SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 11, 12))
+def test_one_policys_oncalls_over_a_window_lists_each_level_with_schedule_spans_and_direct_users():
+    entries = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 11, 12))
     assert entries == [
         OnCallEntry("PEP1", 1, "A", "PSCHED1", utc(2026, 11, 5), utc(2026, 11, 9, 9)),
         OnCallEntry("PEP1", 1, "B", "PSCHED1", utc(2026, 11, 9, 9), utc(2026, 11, 12)),
@@ -228,10 +227,10 @@ def test_policy_oncalls_over_a_window_lists_each_level_with_schedule_spans_and_d
     ]
 
 
-def test_policy_oncalls_at_an_instant_reports_whole_shifts_and_honours_overrides():
+def test_one_policys_oncalls_at_an_instant_reports_whole_shifts_and_honours_overrides():
     cover = override("O1", "D", utc(2026, 11, 10), utc(2026, 11, 11))
     at = utc(2026, 11, 10, 12)
-    entries = policy_oncalls(POLICY, SCHEDULES, {"PSCHED1": [cover]}, at, at)
+    entries = oncalls([POLICY], SCHEDULES, {"PSCHED1": [cover]}, at, at)
     assert entries == [
         OnCallEntry("PEP1", 1, "D", "PSCHED1", utc(2026, 11, 10), utc(2026, 11, 11)),
         OnCallEntry("PEP1", 2, "M", None, None, None),
@@ -240,7 +239,7 @@ def test_policy_oncalls_at_an_instant_reports_whole_shifts_and_honours_overrides
 
 
 def test_earliest_keeps_one_entry_per_level_and_user():
-    entries = policy_oncalls(POLICY, SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5), earliest=True)
+    entries = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5), earliest=True)
     assert [(e.escalation_level, e.user_id, e.start) for e in entries] == [
         (1, "A", utc(2026, 11, 5)),
         (1, "B", utc(2026, 11, 9, 9)),
@@ -250,7 +249,7 @@ def test_earliest_keeps_one_entry_per_level_and_user():
         (2, "B", utc(2026, 11, 9, 9)),
         (2, "C", utc(2026, 11, 16, 9)),
     ]
-    everything = policy_oncalls(POLICY, SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5))
+    everything = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5))
     assert len(everything) > len(entries)
 
 
@@ -262,7 +261,7 @@ def test_policies_sharing_a_schedule_each_list_it_in_their_own_rows():
     since, until = utc(2026, 11, 5), utc(2026, 11, 20)
     for earliest in (False, True):
         alone = [e for policy in (POLICY, backup)
-                 for e in policy_oncalls(policy, SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)]
+                 for e in oncalls([policy], SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)]
         together = oncalls([POLICY, backup], SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)
         assert together == alone
         assert {e.escalation_policy_id for e in together} == {"PEP1", "PEP2"}
@@ -282,4 +281,4 @@ def test_a_schedule_target_in_a_gap_pages_nobody():
     gappy = schedule(layer("L1", ["A"], restrictions=[daily("09:00:00", 8 * HOUR)]))
     at = utc(2026, 11, 2, 3)
     assert level_user_ids(POLICY, {"PSCHED1": gappy}, {}, 1, at) == []
-    assert policy_oncalls(POLICY, {"PSCHED1": gappy}, {}, at, at) == [OnCallEntry("PEP1", 2, "M", None, None, None)]
+    assert oncalls([POLICY], {"PSCHED1": gappy}, {}, at, at) == [OnCallEntry("PEP1", 2, "M", None, None, None)]

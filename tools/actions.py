@@ -10,6 +10,7 @@ write.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,24 +75,25 @@ class Actions:
 
     # directory lookups
 
-    def find_services(self, call: Call, a: s.FindServices) -> dict:
+    def _search(self, call: Call, a: s.FindServices | s.FindUsers | s.ListEscalationPolicies, collection: str,
+                shaper: Callable[[dict], dict]) -> dict:
+        """A directory collection filtered by a name fragment and a team, as the find/list tools share."""
         params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
-        page = self.client.list_all("/services", "services", params, limit_items=100)
-        return shape.listed("services", page, shape.service)
+        page = self.client.list_all(f"/{collection}", collection, params, limit_items=100)
+        return shape.listed(collection, page, shaper)
+
+    def find_services(self, call: Call, a: s.FindServices) -> dict:
+        return self._search(call, a, "services", shape.service)
 
     def get_service(self, call: Call, a: s.GetService) -> dict:
         service_id = call.directory.resolve("service", a.service)["id"]
         return shape.service(self.client.get(f"/services/{service_id}")["service"], detail=True)
 
     def find_users(self, call: Call, a: s.FindUsers) -> dict:
-        params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
-        page = self.client.list_all("/users", "users", params, limit_items=100)
-        return shape.listed("users", page, shape.user)
+        return self._search(call, a, "users", shape.user)
 
     def list_escalation_policies(self, call: Call, a: s.ListEscalationPolicies) -> dict:
-        params = {"query": a.query, "team_ids": _ids(call, "team", a.team)}
-        page = self.client.list_all("/escalation_policies", "escalation_policies", params, limit_items=100)
-        return shape.listed("escalation_policies", page, shape.policy)
+        return self._search(call, a, "escalation_policies", shape.policy)
 
     def get_escalation_policy(self, call: Call, a: s.GetEscalationPolicy) -> dict:
         policy_id = call.directory.resolve("escalation_policy", a.escalation_policy)["id"]

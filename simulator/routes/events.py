@@ -25,7 +25,8 @@ def _invalid(*errors: str) -> Response:
     return Response(400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)})
 
 
-def _body(request: Request) -> dict | Response:
+def _event(sim: Simulator, request: Request) -> tuple[dict, str] | Response:
+    """The event object and its routing key, once both are usable; else the answer to send."""
     try:
         data = request.json()
     except ApiError:
@@ -33,7 +34,8 @@ def _body(request: Request) -> dict | Response:
     if not isinstance(data, dict):
         return Response(400, {"status": "Unrecognized object", "message": "Event object format is unrecognized",
                               "errors": ["JSON parse error"]})
-    return data
+    key = _routing_key(sim, data)
+    return key if isinstance(key, Response) else (data, key)
 
 
 def _routing_key(sim: Simulator, data: dict) -> str | Response:
@@ -93,12 +95,10 @@ def _timestamp(payload: dict, errors: list[str]) -> datetime | None:
 @ROUTER.post("/v2/enqueue", api="events")
 def enqueue(sim: Simulator, request: Request) -> Response:
     """Trigger, acknowledge or resolve an alert; 202 with the dedup key (generated for a trigger without one)."""
-    data = _body(request)
-    if isinstance(data, Response):
-        return data
-    key = _routing_key(sim, data)
-    if isinstance(key, Response):
-        return key
+    event = _event(sim, request)
+    if isinstance(event, Response):
+        return event
+    data, key = event
     errors: list[str] = []
     action = data.get("event_action")
     if action not in ACTIONS:
@@ -134,12 +134,10 @@ def _accepted(dedup_key: str) -> Response:
 @ROUTER.post("/v2/change/enqueue", api="events")
 def enqueue_change(sim: Simulator, request: Request) -> Response:
     """Record a change event (a deploy, a config change) on the routing key's service; it pages nobody."""
-    data = _body(request)
-    if isinstance(data, Response):
-        return data
-    key = _routing_key(sim, data)
-    if isinstance(key, Response):
-        return key
+    event = _event(sim, request)
+    if isinstance(event, Response):
+        return event
+    data, key = event
     payload = data.get("payload")
     if not isinstance(payload, dict):
         return _invalid("'payload' is missing or not an object")
