@@ -128,11 +128,14 @@ class Decision(BaseModel):
         return self
 
 
+RETRY_GUIDANCE = " Do not repeat this call unless the person asks again."
+"""The part of a rejection meant for a model planner only; command mode shows people the rest."""
+
+
 def rejection_text(decision: Decision) -> str:
     """What the planner reads when a person says no; it must not retry the same call."""
-    reason = decision.reason or "no reason given"
-    return (f"Rejected by {decision.approver}: {reason}. Nothing was changed in PagerDuty; "
-            "do not repeat this call unless the person asks again.")
+    reason = (decision.reason or "no reason given").rstrip(". ")
+    return f"Rejected by {decision.approver}: {reason}. Nothing was changed in PagerDuty." + RETRY_GUIDANCE
 
 
 def denial_text(policy: ApprovalPolicy, tool: str) -> str:

@@ -194,7 +194,7 @@ def test_a_rejected_command_changes_nothing_and_says_so(commander: Commander, si
     incident = incidents(sim, "triggered")[0]
     turn, asked = run(commander, f"ack {incident.number}", verdict="reject")
     assert asked == ["update_incident"] and status(sim, incident) == "triggered"
-    assert turn.text.startswith(f"Not done: Rejected by {APPROVER}: not now.")
+    assert turn.text == f"Not done: Rejected by {APPROVER}: not now. Nothing was changed in PagerDuty."
 
 
 def test_the_two_step_ack_asks_once_and_runs_list_then_manage(commander: Commander, sim: Any) -> None:

@@ -4,12 +4,14 @@ tool results come back as sentences an on-call engineer can read at 3 a.m."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 
+from agent.approvals import RETRY_GUIDANCE, Decision, rejection_text
 from agent.planners.answers import ToolResult, answer, describe, when
 from agent.planners.command import CommandModel
 from agent.planners.grammar import COMMANDS
@@ -227,6 +229,16 @@ def test_a_rejected_call_is_reported_and_the_command_stops() -> None:
     rejected = "Rejected by sam@example.com: wait for the rollback"
     done = model.invoke([*convo, acking, result(acking.tool_calls[0], rejected, "error")])
     assert not done.tool_calls and done.content == f"Not done: {rejected}"
+
+
+def test_a_rejection_drops_the_planner_only_guidance_for_people() -> None:
+    model = CommandModel(requester=ME)
+    convo = [HumanMessage("ack 1"), model.invoke([HumanMessage("ack 1")])]
+    said = rejection_text(Decision(approval_id="apr_1", verdict="reject", approver="sam", reason="not now.",
+                                  decided_at=datetime(2026, 11, 20, 12, tzinfo=timezone.utc)))
+    done = model.invoke([*convo, result(convo[1].tool_calls[0], said, "error")])
+    assert said.endswith(RETRY_GUIDANCE)
+    assert done.content == "Not done: Rejected by sam: not now. Nothing was changed in PagerDuty."
 
 
 def test_a_bare_oncall_name_falls_back_to_policy_schedule_and_team() -> None:

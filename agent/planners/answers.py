@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from agent.approvals import RETRY_GUIDANCE
+
 _PLUMBING = {"id", "type", "self", "html_url", "url", "summary", "incident_key", "dedup_key"}  # for machines
 _IN_LINE = {"title", "status", "urgency", "service", "assignees", "assignments", "number", "incident_number",
             "user", "level", "escalation_level", "start", "end", "name", "email"}  # already in an entity's line
@@ -66,7 +68,7 @@ def answer(results: Iterable[ToolResult], done: str = "") -> str:
 def say(result: ToolResult, brief: bool = False) -> str:
     """One result as text: a rejection or an error as it is, data summarised."""
     if result.rejected:
-        return f"Not done: {result.content.strip()}"
+        return f"Not done: {result.content.strip().removesuffix(RETRY_GUIDANCE.strip()).strip()}"
     if result.error or result.data is None:
         return result.content.strip()
     return "\n".join(filter(None, [result.preface, describe(result.data, brief)]))
