@@ -32,6 +32,7 @@ from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Poli
 from agent.commander import Commander, ProgressEvent
 from agent.doctor import diagnose
 from agent.embedded import connect
+from agent.embedded_state import SimulatorStateError
 from agent.settings import Settings
 from evals.cli import eval_command
 from tools import generate
@@ -129,9 +130,11 @@ def _reported() -> Iterator[None]:
         _fail(str(error), EXIT_ACTION_FAILED)
     except sqlite3.Error as error:
         _fail(f"checkpoint DB: {error}; set IC_CHECKPOINT_DB to a writable SQLite file", EXIT_CONFIGURATION)
+    except SimulatorStateError as error:
+        _fail(str(error), EXIT_CONFIGURATION)
     except OSError as error:
-        _fail(f"{error}; check the paths in IC_CHECKPOINT_DB, IC_APPROVAL_POLICY or the command's options",
-              EXIT_CONFIGURATION)
+        _fail(f"{error}; check the paths in IC_CHECKPOINT_DB, IC_SIMULATOR_STATE, IC_APPROVAL_POLICY or the "
+              "command's options", EXIT_CONFIGURATION)
     except Exception as error:  # the last line of defence: still one readable line
         _fail(f"unexpected {type(error).__name__}: {error}", EXIT_ACTION_FAILED)
 
@@ -146,13 +149,6 @@ def _commander() -> Iterator[Commander]:
         yield commander
     finally:
         commander.close()
-
-
-def _fresh_simulator_note(commander: Commander) -> None:
-    if commander.simulator is not None:
-        _say("[dim]The embedded simulator starts afresh in every process: PagerDuty changes made by earlier "
-             "commands are not in it, and what this command changes ends with it. Set PAGERDUTY_API_KEY (or "
-             f"point PAGERDUTY_API_HOST at `{render.PROGRAM} sim serve`) to keep state.[/]")
 
 
 def _follow(events: Iterable[ProgressEvent]) -> list[ProgressEvent]:
@@ -406,8 +402,6 @@ def reject(
 def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: dict[str, Any] | None = None,
             reason: str | None = None) -> NoReturn:
     with _reported(), _commander() as commander:
-        if verdict != "reject":
-            _fresh_simulator_note(commander)
         events = _follow(commander.stream_decide(thread_id, approval_id, verdict, commander.settings.requester,
                                                  arguments=arguments, reason=reason))
         outcome = Outcome.of(commander, thread_id, events)
@@ -418,7 +412,6 @@ def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: di
 def resume(thread: Annotated[str, typer.Argument(help="The conversation id.")]) -> None:
     """Finish a run that stopped on an error; a repeated PagerDuty change is recognised, not doubled."""
     with _reported(), _commander() as commander:
-        _fresh_simulator_note(commander)
         outcome = Outcome.of(commander, thread, _follow(commander.stream_resume(thread)))
     _finish(outcome)
 

@@ -107,13 +107,14 @@ class Commander:
                       clock: Clock | None = None, pagerduty_settings: PagerDutySettings | None = None) -> Commander:
         """Wire everything from settings; each argument replaces one default (tests pass them all).
 
-        No PagerDuty key → the demo organisation (on `transport` if given, else an embedded simulator);
-        no OpenAI key and no `model` → command mode. A `clock` with `advance` (a manual clock) also drives
-        PagerDuty rate-limit waits.
+        No PagerDuty key → the demo organisation (on `transport` if given, else an embedded simulator kept
+        in `settings.simulator_state_path`); no OpenAI key and no `model` → command mode. A `clock` with
+        `advance` (a manual clock) also drives PagerDuty rate-limit waits.
         """
         settings = settings or Settings()
         pd_settings = pagerduty_settings or PagerDutySettings()
-        connection = connect(pd_settings, transport=transport, clock=clock, progress=_relay)
+        connection = connect(pd_settings, transport=transport, clock=clock, progress=_relay,
+                             state_file=settings.simulator_state_path)
         toolkit = build_toolkit(connection.client, connection.events, read_only=pd_settings.read_only, clock=clock)
         policy = ApprovalPolicy.load(settings.approval_policy)
         policy.check(toolkit.tools)
@@ -137,7 +138,7 @@ class Commander:
 
     def send(self, thread_id: str, text: str, requester: str | None = None) -> Turn:
         """Run one request to its end or to the approvals it needs."""
-        return self._turn(thread_id, self.stream(thread_id, text, requester))
+        return self.collect(thread_id, self.stream(thread_id, text, requester))
 
     def stream(self, thread_id: str, text: str, requester: str | None = None) -> Iterator[ProgressEvent]:
         """`send`, as progress events while it runs."""
@@ -165,8 +166,8 @@ class Commander:
         Raises `ApprovalError` for an unknown, already decided, expired or mismatched (`nonce`) request and
         for edited arguments that do not validate; nothing is recorded then.
         """
-        return self._turn(thread_id, self.stream_decide(thread_id, approval_id, decision, approver,
-                                                        arguments=arguments, reason=reason, nonce=nonce))
+        return self.collect(thread_id, self.stream_decide(thread_id, approval_id, decision, approver,
+                                                          arguments=arguments, reason=reason, nonce=nonce))
 
     def stream_decide(self, thread_id: str, approval_id: str, decision: Verdict, approver: str,
                       arguments: dict[str, Any] | None = None, reason: str | None = None, *,
@@ -191,7 +192,7 @@ class Commander:
     def resume(self, thread_id: str) -> Turn:
         """Finish a run that stopped on an error (or a fully decided batch nobody resumed): the calls that
         had not finished run again with the same ids, so a repeated write is recognised, not doubled."""
-        return self._turn(thread_id, self.stream_resume(thread_id))
+        return self.collect(thread_id, self.stream_resume(thread_id))
 
     def stream_resume(self, thread_id: str) -> Iterator[ProgressEvent]:
         with self._thread(thread_id):
@@ -292,7 +293,8 @@ class Commander:
         except ValueError as exc:
             raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {exc}") from exc
 
-    def _turn(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
+    def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
+        """The `Turn` a stream of this thread ends in, for callers that also watch its events as they come."""
         collected = list(events)
         pending = self.pending(thread_id)
         final = next((e for e in reversed(collected) if e.kind in ("answer", "failed", "notice")), None)

@@ -2,20 +2,25 @@
 
 With no `PAGERDUTY_API_KEY`, the commander talks to the in-process simulator (or to the transport a
 test or eval hands in) with the demo organisation's full-access token, acting as its first user.
-This is the only agent module that imports the simulator.
+This is where the commander is wired to the simulator (agent/embedded_state.py keeps its organisation
+in a file); the only other agent modules importing the simulator are the doctor, which checks a demo
+organisation, and the CLI, which attaches the simulator's own commands.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
-from simulator import Simulator
+from simulator import Simulator, State
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient, Progress
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
+
+from agent.embedded_state import SavedOrganisation
 
 DEMO_DATASET = "demo"
 
@@ -31,21 +36,21 @@ class Connection:
 
 
 def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | None, clock: Any | None,
-            progress: Progress) -> Connection:
+            progress: Progress, state_file: Path | None = None) -> Connection:
     """Clients for the configured account, or for the demo organisation when no key is set.
 
-    A manual clock (one with `advance`) also drives the clients' waits, so a rate-limit pause in a test
-    moves the clock instead of sleeping.
+    The embedded simulator (no key, no `transport`) is kept in `state_file` when one is given, so the
+    next process continues the same organisation. A manual clock (one with `advance`) also drives the
+    clients' waits, so a rate-limit pause in a test moves the clock instead of sleeping.
     """
     simulator = None
     notice = None
     credentials: dict[str, Any] = {}
     if settings.api_key is None:
         if transport is None:
-            simulator = Simulator.from_dataset(DEMO_DATASET, clock=clock)
-            transport = simulator.transport()
+            simulator, transport, kept = _embedded(clock, state_file)
             notice = ("No PAGERDUTY_API_KEY: working on the built-in simulator's demo organisation "
-                      f"({simulator.state.dataset.name}); nothing real is paged.")
+                      f"({simulator.state.dataset.name}, {kept}); nothing real is paged.")
         else:
             notice = "No PAGERDUTY_API_KEY: using the demo organisation's token on the given transport."
         credentials = demo_credentials()
@@ -55,6 +60,25 @@ def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | Non
     return Connection(client=PagerDutyClient(settings, transport=transport, progress=progress, **credentials, **timing),
                       events=EventsClient(settings, transport=transport, progress=progress, **timing),
                       simulator=simulator, notice=notice)
+
+
+def _embedded(clock: Any | None, state_file: Path | None) -> tuple[Simulator, httpx.BaseTransport, str]:
+    """The demo organisation, its transport, and where it is kept."""
+    def build() -> Simulator:
+        return Simulator.from_dataset(DEMO_DATASET, clock=clock)
+
+    if state_file is None:
+        simulator = build()
+        return simulator, simulator.transport(), "for this process only"
+    store = SavedOrganisation(state_file, usable=_acts_as_demo_user)
+    simulator = store.load_or_build(build, clock)
+    return simulator, store.transport(simulator), f"kept in {state_file}"
+
+
+def _acts_as_demo_user(state: State) -> bool:
+    """A saved organisation is usable when the token and user `demo_credentials` name are still in it."""
+    credentials = demo_credentials()
+    return credentials["api_key"] in state.tokens and credentials["from_email"].lower() in state.users_by_email
 
 
 def demo_credentials() -> dict[str, Any]:

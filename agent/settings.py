@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CHECKPOINT_DB = "~/.incident-commander/checkpoints.sqlite"
+STATE_FILE_NAME = "simulator-state.json"
 
 
 def _os_user() -> str:
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     model: str = Field("gpt-4.1-mini", alias="IC_MODEL")
     checkpoint_db: str = Field(DEFAULT_CHECKPOINT_DB, alias="IC_CHECKPOINT_DB",
                                description='SQLite file for checkpoints and the audit log; ":memory:" for tests.')
+    simulator_state: str | None = Field(None, alias="IC_SIMULATOR_STATE",
+                                        description="JSON file keeping the embedded demo organisation between "
+                                                    "processes; default beside the checkpoint DB.")
     approval_policy: Path | None = Field(None, alias="IC_APPROVAL_POLICY",
                                          description="YAML policy replacing agent/approval_policy.yaml.")
     approval_ttl_minutes: int = Field(15, ge=1, alias="IC_APPROVAL_TTL_MINUTES")
@@ -46,3 +50,13 @@ class Settings(BaseSettings):
     def checkpoint_path(self) -> str:
         """`checkpoint_db` with `~` expanded (":memory:" unchanged)."""
         return self.checkpoint_db if self.checkpoint_db == ":memory:" else str(Path(self.checkpoint_db).expanduser())
+
+    @property
+    def simulator_state_path(self) -> Path | None:
+        """Where the embedded simulator keeps its organisation; None (a fresh one per process) when the
+        checkpoints are in memory, because approvals that vanish with the process cannot be decided later."""
+        if self.checkpoint_path == ":memory:":
+            return None
+        if self.simulator_state:
+            return Path(self.simulator_state).expanduser()
+        return Path(self.checkpoint_path).with_name(STATE_FILE_NAME)
