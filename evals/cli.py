@@ -3,7 +3,8 @@
 People read stderr (a progress bar, then the per-scenario table); scripts read stdout (`--json`)
 and the files (`--output`, `--report`, `--trajectories`). Exit codes: 0 every trial passed (or the
 pass rate reached `--min-pass-rate`), 1 some failed, 2 the command or a scenario file is wrong,
-3 something broke inside the eval itself.
+3 something broke inside the eval itself. `--regrade FILE` grades recorded trials again without
+running a planner, so a changed grader or expectation can be checked against old runs.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ import json
 import logging
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evals.graders import grade
 from evals.reference import Prepared, prepare
-from evals.report import markdown, record, robustness_markdown, table, write_jsonl
+from evals.report import markdown, read_jsonl, record, robustness_markdown, table, write_jsonl
 from evals.robustness import run_robustness
 from evals.runner import Planner, Prices, Trajectory, command, live, run_trials, scripted
 from evals.scenario import ScenarioError, load_scenarios
@@ -38,7 +41,7 @@ class UsageProblem(Exception):
 @app.command("eval")
 def eval_command(
     paths: Optional[list[Path]] = typer.Argument(None, help="Scenario files or folders (default: the built-in suite)."),
-    model: str = typer.Option("scripted", "--model", help="scripted, command, or openai:MODEL."),
+    model: Optional[str] = typer.Option(None, "--model", help="scripted (the default), command, or openai:MODEL."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
     trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
     tags: Optional[list[str]] = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
@@ -54,29 +57,50 @@ def eval_command(
                                     "into the reference paths and report how the tools cope."),
     price_input: Optional[float] = typer.Option(None, "--price-input", help="USD per million input tokens."),
     price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million output tokens."),
+    regrade: Optional[Path] = typer.Option(None, "--regrade", help="Grade the trials recorded in this trajectories "
+                                           "file again (against the current scenario files) instead of running any."),
 ) -> None:
     """Run the scenarios, grade every trial, and report pass rate, pass^k and what differed."""
     err = Console(stderr=True)
     logging.getLogger("incident_commander").setLevel(logging.ERROR)  # waits and retries are counted per trial
     try:
-        planner = _planner(model, base_url)
         prices = _prices(price_input, price_output)
         wanted = [t.strip() for item in tags or [] for t in item.split(",") if t.strip()]
-        prepared = [prepare(s) for s in load_scenarios(list(paths) if paths else None, wanted or None)]
-        if not any(planner.turns(p.scenario) for p in prepared):
-            raise UsageProblem(f"none of the selected scenarios has a form for the {planner.tier} tier")
+        scenarios = load_scenarios(list(paths) if paths else None, wanted or None)
+        if regrade is not None:
+            if model is not None or base_url is not None or robustness:
+                raise UsageProblem("--regrade grades recorded trials; --model, --base-url and --robustness "
+                                   "only apply to a new run")
+            recorded, skipped = _recorded(regrade, {s.id for s in scenarios})
+            prepared = [prepare(s) for s in scenarios if s.id in {t.scenario for t in recorded}]
+        else:
+            planner = _planner(model or "scripted", base_url)
+            prepared = [prepare(s) for s in scenarios]
+            if not any(planner.turns(p.scenario) for p in prepared):
+                raise UsageProblem(f"none of the selected scenarios has a form for the {planner.tier} tier")
     except (UsageProblem, ScenarioError) as exc:
         err.print(f"[red]eval:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_USAGE) from None
     try:
         started = time.perf_counter()
-        results = _run(prepared, planner, trials, concurrency, prices, err)
-        data = record(prepared, results, tier=planner.tier, model=planner.name, trials=trials,
-                      wall_seconds=time.perf_counter() - started)
-        mistakes = run_robustness(prepared, concurrency=concurrency) if robustness else None
-        if mistakes is not None:
-            data["robustness"] = mistakes
-        _write(data, results, mistakes, output, report, trajectories)
+        if regrade is not None:
+            if skipped:
+                err.print(f"eval: not re-graded, their scenarios are not selected: {', '.join(skipped)}",
+                          highlight=False)
+            results = _regrade(prepared, recorded, prices)
+            data = record(prepared, results, tier=results[0].tier, model=results[0].model,
+                          trials=max(Counter(t.scenario for t in results).values()),
+                          wall_seconds=time.perf_counter() - started) | {"regraded_from": str(regrade)}
+            mistakes = None
+        else:
+            results = _run(prepared, planner, trials, concurrency, prices, err)
+            data = record(prepared, results, tier=planner.tier, model=planner.name, trials=trials,
+                          wall_seconds=time.perf_counter() - started)
+            mistakes = run_robustness(prepared, concurrency=concurrency) if robustness else None
+            if mistakes is not None:
+                data["robustness"] = mistakes
+        # Re-graded trials are not written next to --output by default: that file may be the one read.
+        _write(data, results, mistakes, output, report, trajectories, keep_trajectories=regrade is None)
     except Exception as exc:  # the person gets one line, not a traceback
         err.print(f"[red]eval: internal error:[/red] {type(exc).__name__}: {exc}", markup=True, highlight=False)
         raise typer.Exit(EXIT_INTERNAL) from None
@@ -112,6 +136,39 @@ def _planner(model: str, base_url: str | None) -> Planner:
     return planners[model]()
 
 
+def _recorded(path: Path, selected: set[str]) -> tuple[list[Trajectory], list[str]]:
+    """The trials in a trajectories file whose scenarios are selected, and the ids of those left out."""
+    try:
+        recorded = read_jsonl(path)
+    except OSError as exc:
+        raise UsageProblem(f"cannot read --regrade {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UsageProblem(f"--regrade {path} is not a trajectories file written by eval --output or "
+                           f"--trajectories ({'.'.join(map(str, first['loc'])) or 'line'}: {first['msg']})") from None
+    runs = sorted({f"{t.model} ({t.tier} tier)" for t in recorded})
+    if len(runs) > 1:
+        raise UsageProblem(f"--regrade {path} mixes runs ({', '.join(runs)}); re-grade one run at a time")
+    kept = [t for t in recorded if t.scenario in selected]
+    if not kept:
+        found = ", ".join(sorted({t.scenario for t in recorded})) or "none"
+        raise UsageProblem(f"--regrade {path}: none of its trials is of a selected scenario (recorded: {found}); "
+                           "give their scenario files as PATHS")
+    return kept, sorted({t.scenario for t in recorded} - selected)
+
+
+def _regrade(prepared: list[Prepared], recorded: list[Trajectory], prices: Prices | None) -> list[Trajectory]:
+    """Each recorded trial with a fresh grade (and a fresh cost when prices are given), in suite order."""
+    by_id = {p.scenario.id: p for p in prepared}
+    order = list(by_id)
+    regraded = []
+    for t in sorted(recorded, key=lambda t: (order.index(t.scenario), t.trial)):
+        metrics = t.metrics if prices is None else t.metrics.model_copy(
+            update={"cost_usd": prices.cost(t.metrics.input_tokens, t.metrics.output_tokens)})
+        regraded.append(t.model_copy(update={"grade": grade(by_id[t.scenario], t), "metrics": metrics}))
+    return regraded
+
+
 def _prices(price_input: float | None, price_output: float | None) -> Prices | None:
     if (price_input is None) != (price_output is None):
         raise UsageProblem("give both --price-input and --price-output (USD per million tokens), or neither")
@@ -129,11 +186,12 @@ def _run(prepared: list[Prepared], planner: Planner, trials: int, concurrency: i
 
 
 def _write(data: dict[str, Any], results: list[Trajectory], mistakes: list[dict[str, Any]] | None,
-           output: Path | None, report: Path | None, trajectories: Path | None) -> None:
+           output: Path | None, report: Path | None, trajectories: Path | None, *, keep_trajectories: bool) -> None:
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        trajectories = trajectories or output.with_suffix(".trajectories.jsonl")
+        if keep_trajectories:
+            trajectories = trajectories or output.with_suffix(".trajectories.jsonl")
     if trajectories is not None:
         write_jsonl(trajectories, results)
     if report is not None:

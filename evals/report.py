@@ -49,7 +49,8 @@ def record(prepared: list[Prepared], trajectories: list[Trajectory], *, tier: st
 
 def markdown(data: dict[str, Any], robustness: list[dict[str, Any]] | None = None) -> str:
     """The human-readable report: summary line, pass^k, a row per scenario, then what differed."""
-    lines = [f"# Eval report: {data['model']} ({data['tier']} tier)", "",
+    source = f", re-graded from {data['regraded_from']}" if "regraded_from" in data else ""
+    lines = [f"# Eval report: {data['model']} ({data['tier']} tier{source})", "",
              summary_line(data), "",
              "| k | " + " | ".join(data["pass_hat_k"]) + " |", "|---|" + "---|" * len(data["pass_hat_k"]),
              "| pass^k | " + " | ".join(_pct(v) for v in data["pass_hat_k"].values()) + " |", "",

@@ -1,16 +1,17 @@
 """Running trials: a fresh world per trial, the real Commander on it, the scripted human deciding.
 
-A trial drives the Commander only through its public API (send, decide, audit), as a surface does,
-and records a `Trajectory`: the turns, every approval request and decision, every API request and
-audit entry (tagged with the step that caused it), the end state and the metrics. Trajectories are
-plain JSON, so they can be graded again later without running anything. Trials run in threads; each
-has its own simulator, clock, checkpointer, audit log and model, so they share nothing that changes.
+A trial drives the Commander only through its public API (stream, stream_decide, collect, audit), as
+a surface does, and records a `Trajectory`: the turns, every approval request and decision, every API
+request and audit entry (tagged with the step that caused it), the end state and the metrics.
+Trajectories are plain JSON, so they can be graded again later without running anything. Trials run in
+threads; each has its own simulator, clock, checkpointer, audit log and model, so they share nothing
+that changes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from pydantic import BaseModel
 
 from agent.approvals import ApprovalError
-from agent.commander import Commander, Turn
+from agent.commander import Commander, ProgressEvent, Turn
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
@@ -128,6 +129,9 @@ class Prices:
     input: float
     output: float
 
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        return round((input_tokens * self.input + output_tokens * self.output) / 1e6, 6)
+
 
 @dataclass(frozen=True)
 class Planner:
@@ -209,14 +213,19 @@ def run_trial(prepared: Prepared, planner: Planner, trial: int = 0, prices: Pric
                                      outcome=e.outcome, step=step) for e in entries]
         record.metrics.waited_seconds += sum(e.seconds or 0 for e in turn.events
                                              if e.kind in ("rate_limit_wait", "retry_wait"))
-        if turn.pending and record.metrics.first_approval_seconds is None:
-            record.metrics.first_approval_seconds = round(time.perf_counter() - started, 4)
         seen["step"] += 1
         return turn
 
+    def watch(events: Iterator[ProgressEvent]) -> Iterator[ProgressEvent]:
+        """Pass the events on, timing the first approval request when a surface would show it."""
+        for event in events:
+            if event.kind == "approval_needed" and record.metrics.first_approval_seconds is None:
+                record.metrics.first_approval_seconds = round(time.perf_counter() - started, 4)
+            yield event
+
     try:
         for text in planner.turns(scenario) or []:
-            turn = note(commander.send(THREAD, text, scenario.requester))
+            turn = note(commander.collect(THREAD, watch(commander.stream(THREAD, text, scenario.requester))))
             decided = 0
             while turn.status == "waiting" and decided < MAX_DECISIONS:
                 request = turn.pending[0]
@@ -225,8 +234,9 @@ def run_trial(prepared: Prepared, planner: Planner, trial: int = 0, prices: Pric
                     tool=request.tool, arguments=request.arguments, summary=request.summary, risk=request.risk,
                     verdict=answer.verdict, decided_arguments=answer.arguments, reason=answer.reason,
                     rule=answer.rule, step=seen["step"]))
-                turn = note(commander.decide(THREAD, request.id, answer.verdict, answer.approver,
-                                             arguments=answer.arguments, reason=answer.reason, nonce=request.nonce))
+                turn = note(commander.collect(THREAD, watch(commander.stream_decide(
+                    THREAD, request.id, answer.verdict, answer.approver, arguments=answer.arguments,
+                    reason=answer.reason, nonce=request.nonce))))
                 decided += 1
             record.turns.append(TurnRecord(user=text, status=turn.status, answer=turn.text))
             if turn.status == "waiting":
@@ -258,7 +268,7 @@ def _measure(record: Trajectory, usage: _Usage, prices: Prices | None, seconds: 
     m.wall_seconds = round(seconds, 4)
     m.waited_seconds = round(m.waited_seconds, 3)
     if prices is not None:
-        m.cost_usd = round((usage.input_tokens * prices.input + usage.output_tokens * prices.output) / 1e6, 6)
+        m.cost_usd = prices.cost(usage.input_tokens, usage.output_tokens)
 
 
 def run_trials(prepared: list[Prepared], planner: Planner, *, trials: int = 1, concurrency: int = 2,

@@ -6,9 +6,12 @@ it), so every wait is recorded exactly and no test sleeps for real.
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 import re
+import time
+import weakref
 
 import httpx
 import pytest
@@ -16,7 +19,7 @@ from conftest import token_for
 
 from simulator import Simulator
 from simulator.models import RateLimits
-from tools.client import PagerDutyClient, ProgressEvent
+from tools.client import PagerDutyClient, ProgressEvent, shared_pacer
 from tools.errors import (ConfigurationError, Forbidden, InvalidInput, NetworkError, NotFound, PagerDutyError,
                           RateLimited, ServerError, Unauthorized)
 from tools.events import EventsClient
@@ -418,6 +421,25 @@ def test_a_pacing_wait_past_the_budget_raises_without_a_request(demo_dataset, cl
         connect(target=small, max_wait=10).get("/teams")
     assert caught.value.reset_in == 60 and caught.value.status is None
     assert len(small.request_log) == 1
+
+
+def test_a_pacer_lasts_as_long_as_its_clock_and_no_longer(demo_dataset, sim) -> None:
+    token = token_for(demo_dataset)
+    lasting = FakeTime()
+    pacer = shared_pacer(token.token, lasting.monotonic)
+    assert shared_pacer(token.token, lasting.monotonic) is pacer  # a new method object of the same clock
+    dropped = FakeTime()
+    client = PagerDutyClient(PagerDutySettings(**{**DEFAULTS, "api_key": token.token}), transport=sim.transport(),
+                             sleep=dropped.sleep, clock=dropped.monotonic)
+    assert client.get("/teams")["teams"]
+    tick = lambda: 0.0  # noqa: E731 - a clock of its own, as each embedded connection makes
+    gone = [weakref.ref(shared_pacer(token.token, dropped.monotonic)), weakref.ref(shared_pacer(token.token, tick))]
+    client.close()
+    del client, dropped, tick
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
+    assert shared_pacer(token.token, lasting.monotonic) is pacer
+    assert shared_pacer(token.token, time.monotonic) is shared_pacer(token.token, time.monotonic)
 
 
 # --- Events API v2 ---

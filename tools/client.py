@@ -11,10 +11,12 @@ so tests run against the in-process simulator with a fake clock.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -138,15 +140,22 @@ class TokenPacer:
             return max(0.0, self._resume_at - now)
 
 
-_PACERS: dict[tuple[str, Clock], TokenPacer] = {}
+# Pacers live as long as the object their clock belongs to, so a process that makes many clocks (one per
+# eval trial) does not keep a pacer for each forever; `time.monotonic` lives as long as the process.
+_PACERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, Any], TokenPacer]] = weakref.WeakKeyDictionary()
 _PACERS_LOCK = threading.Lock()
 
 
 def shared_pacer(secret: str, clock: Clock) -> TokenPacer:
-    """The pacer for this token, keyed by a hash (never the token itself) and by the clock its deadlines use."""
-    key = (hashlib.sha256(secret.encode()).hexdigest(), clock)
+    """The pacer for this token, keyed by a hash (never the token itself) and by the clock its deadlines use.
+
+    A bound method is filed under its object: each attribute access makes a new method object, and
+    clients built with `fake.monotonic` one after another must still share one pacer.
+    """
+    owner, which = (clock.__self__, clock.__func__) if inspect.ismethod(clock) else (clock, None)
+    key = (hashlib.sha256(secret.encode()).hexdigest(), which)
     with _PACERS_LOCK:
-        return _PACERS.setdefault(key, TokenPacer())
+        return _PACERS.setdefault(owner, {}).setdefault(key, TokenPacer())
 
 
 # --- the send loop both APIs share ---
