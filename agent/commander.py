@@ -44,7 +44,7 @@ from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
 from agent.state import Clock, RunContext, UTCClock
-from prompts import load_prompt
+from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
 from tools.errors import PagerDutyError
 from tools.settings import PagerDutySettings
@@ -129,7 +129,7 @@ class Commander:
         audit = AuditLog(settings.checkpoint_path)
         closers.append(audit.close)
         context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
-                             system_prompt=load_prompt("system"), max_model_calls=settings.max_model_calls,
+                             system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
                              approval_ttl=timedelta(minutes=settings.approval_ttl_minutes))
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)

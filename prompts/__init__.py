@@ -15,3 +15,12 @@ def load_prompt(name: str) -> str:
         known = sorted(p.name.removesuffix(".md") for p in folder.iterdir() if p.name.endswith(".md"))
         raise FileNotFoundError(f"no prompt named {name!r}; known: {', '.join(known)}")
     return path.read_text(encoding="utf-8").strip()
+
+
+SYSTEM_PROMPT_PARTS = ("system", "answer_formats")
+"""The planner's system prompt: its role and rules, then the answer formats, kept apart so each is edited alone."""
+
+
+def system_prompt() -> str:
+    """The whole system prompt the planner receives."""
+    return "\n\n".join(load_prompt(name) for name in SYSTEM_PROMPT_PARTS)
