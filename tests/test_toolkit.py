@@ -544,7 +544,22 @@ MALFORMED = [
     ("send_change_event", {"summary": "Deploy"}, "give either routing_key or service"),
     ("update_incident", {"incident": "PQ001ZT/merge", "action": "acknowledge"}, "is not an id (like Q1ABC23)"),
     ("delete_override", {"schedule": "PWR0LWS", "override_id": "../../users"}, "override_id: '../../users' is not"),
+    ("get_incident", {"incident": {"type": "incident_reference"}}, 'pass the id (or name) as a plain string'),
+    ("get_service", {"service": {"id": None, "type": "service_reference"}}, 'pass the id (or name) as a plain string'),
+    ("get_service", {"service": {"id": "null", "type": "service_reference"}}, "service: 'null' is a placeholder"),
 ]
+
+
+def test_a_pagerduty_reference_object_is_taken_as_the_id_it_carries(call, sim):
+    flat = call("get_service", {"service": "P567AF0"})
+    nested = call("get_service", {"service": {"id": "P567AF0", "type": "service_reference"}})
+    by_email = call("who_is_on_call", {"user": {"email": "dana.whitfield@acme.example", "type": "user_reference"}})
+    assert nested.data == flat.data and nested.data["name"] == "API Gateway"
+    assert by_email.message.status != "error"
+    number = next(i for i in sim.state.incidents.values() if i.status == "triggered").number
+    acked = call("manage_incidents", {"incidents": [{"id": str(number), "type": "incident_reference"}],
+                                      "action": "acknowledge"})
+    assert acked.writes == [("PUT", "/incidents")] and incident(sim, number).status == "acknowledged"
 
 
 @pytest.mark.parametrize(("name", "args", "problem"), MALFORMED, ids=[f"{n}-{p[:24]}" for n, _, p in MALFORMED])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from tools.timeparse import parse_duration
 
@@ -69,7 +69,25 @@ class _NoNull:
 
 T = TypeVar("T")
 Maybe = Annotated[T | None, _NoNull()]  # an optional argument, shown to the model without `null`
-Ref = str  # an id, or a name/email the tool resolves to one
+REFERENCE_KEYS = ("id", "email", "name", "summary")
+
+
+def unwrap_reference(value: Any) -> Any:
+    """Accept the PagerDuty reference object a model builds anyway (`{"id": "P1", "type": …}`) as its id.
+
+    Models trained on PagerDuty's API wrap ids out of habit; the tool builds references itself, so
+    the id (or else the email or name it carries) is all that is needed. Anything else that is not a
+    string is refused with the shape to use instead.
+    """
+    if not isinstance(value, dict):
+        return value
+    for key in REFERENCE_KEYS:
+        if isinstance(value.get(key), str | int) and not isinstance(value.get(key), bool):
+            return str(value[key])
+    raise ValueError('pass the id (or name) as a plain string such as "P1ABC23"; the tool builds references')
+
+
+Ref = Annotated[str, BeforeValidator(unwrap_reference)]  # an id, or a name/email the tool resolves to one
 TimeText = str  # ISO 8601, or "now", "-24h", "+8h", "tomorrow 09:00"
 
 
