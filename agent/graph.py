@@ -83,8 +83,9 @@ def plan(state: State, runtime: Runtime[RunContext],
             ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
                              tool=call["name"], arguments=call["args"], outcome=refusal)
         elif summary is not None:
-            request = ApprovalRequest.new(
-                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=call["args"],
+            request = ApprovalRequest.new(  # the approver sees the arguments as the tool reads them
+                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"],
+                arguments=ctx.toolkit.validate(call["name"], call["args"]),
                 summary=summary, risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
                 now=ctx.clock.now(), ttl=ctx.approval_ttl)
             approvals.append(request.model_dump(mode="json"))

@@ -278,3 +278,17 @@ def test_no_recursion_limit_ever_surfaces_as_an_error(sim, clock, limit, loop):
 
     assert turn.status == "answered", turn.text
     assert turn.text.startswith("Could not finish: it reached the step limit for one request")
+
+
+def test_the_approver_sees_the_arguments_as_the_tool_reads_them(sim, clock, store):
+    incident = open_incident(sim, 0)
+    wrapped = {"name": "update_incident", "args": {
+        "incident": {"id": incident.id, "type": "incident_reference"}, "action": "acknowledge"}}
+    model = ScriptedChatModel(script=[[wrapped], "Acknowledged."])
+    commander = build(sim, clock, model, store)
+
+    [request] = commander.send("t1", "ack it").pending
+
+    assert request.arguments == {"incident": incident.id, "action": "acknowledge"}
+    assert commander.decide("t1", request.id, "approve", "omar").text == "Acknowledged."
+    assert sim.state.incidents[incident.id].status == "acknowledged"
