@@ -136,7 +136,8 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     which keeps `create_incident` idempotent; a read that raises is reported to the planner instead.
     """
     ctx = runtime.context
-    call = task["call"]
+    # The arguments as the tool reads them: what the approver saw, and what the audit records.
+    call = {**task["call"], "args": ctx.toolkit.validate(task["call"]["name"], task["call"]["args"])}
     tool = ctx.tools[call["name"]]
     decision = Decision.model_validate(task["decision"]) if task["decision"] else None
     actor = decision.approver if decision else AUTO

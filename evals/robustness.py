@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from agent.planners.scripted import ScriptedChatModel
 from simulator import FaultRule
 from tools.schemas import TOOL_ARGS
@@ -150,8 +152,9 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
 
 def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
     """The outcome of one injected run and the text the mistaken call got back."""
+    written = (injection.arguments, _as_the_tool_reads(injection.tool, injection.arguments))
     entries = [a for a in trajectory.audit if a.tool == injection.tool and a.action in ("tool_call", "refused")
-               and a.arguments == injection.arguments]
+               and a.arguments in written]
     said = entries[-1].outcome if entries else "not run"  # a repeated create: the repeat is the last one
     checks = trajectory.grade.checks if trajectory.grade is not None else {}
     failed = [f"{name}: {c.details[0] if c.details else 'failed'}" for name, c in checks.items()
@@ -163,6 +166,14 @@ def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
     if not (_FIX_WORDS.search(said) and _names_argument(injection, said)):
         return "unhelpful error", said
     return ("error names the fix", said) if passed else ("wrong result", f"{said} — then {failure}")
+
+
+def _as_the_tool_reads(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A call that ran is audited with its arguments as the tool read them (a wrapped id unwrapped)."""
+    try:
+        return TOOL_ARGS[tool].model_validate(args).model_dump(exclude_unset=True)
+    except ValidationError:
+        return args
 
 
 def _names_argument(injection: Injection, text: str) -> bool:

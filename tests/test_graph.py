@@ -292,3 +292,5 @@ def test_the_approver_sees_the_arguments_as_the_tool_reads_them(sim, clock, stor
     assert request.arguments == {"incident": incident.id, "action": "acknowledge"}
     assert commander.decide("t1", request.id, "approve", "omar").text == "Acknowledged."
     assert sim.state.incidents[incident.id].status == "acknowledged"
+    ran = [e for e in commander.audit("t1") if e.action == "tool_call"]
+    assert [(e.tool, e.arguments) for e in ran] == [("update_incident", request.arguments)]
