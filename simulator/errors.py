@@ -30,10 +30,6 @@ def arguments_error(*errors: str) -> ApiError:
     return ApiError(400, 2002, "Arguments Caused Error", list(errors))
 
 
-def invalid_time(*errors: str) -> ApiError:
-    return ApiError(400, 2004, "Invalid time values in 'since' and/or 'until'", list(errors))
-
-
 def invalid_date_range(*errors: str) -> ApiError:
     return ApiError(400, 2005, "Invalid Query Date Range", list(errors))
 

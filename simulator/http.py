@@ -19,9 +19,6 @@ import orjson
 from .errors import ApiError, invalid_input
 from .models import Token
 
-JSON_TYPE = "application/json"
-
-
 @dataclass
 class Request:
     method: str

@@ -11,7 +11,7 @@ from simulator import incidents as engine
 from simulator.incidents import Actor, IncidentUpdate
 from simulator.oncall import level_user_ids
 
-ALICE, BILAL, GUSTAVO, TOM = "PEKVE7N", "PB8E3C2", "PEB6LVS", "P6CQ71X"
+ALICE, GUSTAVO, TOM = "PEKVE7N", "PEB6LVS", "P6CQ71X"
 
 
 def service_named(sim, name):
