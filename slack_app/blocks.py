@@ -195,8 +195,8 @@ def answer_message(answer: str, results: list[str]) -> dict[str, Any]:
                 incidents.append(item)
             elif _is_oncall(item):
                 oncalls.append(item)
-        if isinstance(data, dict) and data.get("notice"):
-            notices.append(str(data["notice"]))
+        if isinstance(data, dict) and (data.get("unchanged") or data.get("notice")):
+            notices.append(str(data.get("unchanged") or data["notice"]))
     text = answer or "Done."
     if not incidents and not oncalls:
         return {"text": _clip(text, 3900), "blocks": [section(escape(text))]}

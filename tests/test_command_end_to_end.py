@@ -282,3 +282,13 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
     assert "Next: PagerDuty is not answering properly; try again in a minute." in turn.text
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert (entry.actor, entry.outcome.split(" — ")[0]) == (APPROVER, "error: could not update the incident")
+
+
+def test_paging_twice_for_the_same_alert_opens_one_incident_and_says_nothing_new(commander: Commander, sim: Any) -> None:
+    before = len(sim.state.incidents)
+    first, _ = run(commander, "API Gateway latency alert — page whoever is on call")
+    again, asked = run(commander, "API Gateway latency alert — page whoever is on call", thread="t2")
+    assert first.text.startswith("Triggered: #") and asked == ["create_incident"]
+    assert again.text.startswith("Nothing new:\n#" + first.text.split("#")[1].split(" ")[0])
+    assert "nobody was paged again" in again.text
+    assert len(sim.state.incidents) == before + 1

@@ -327,7 +327,7 @@ def test_create_incident_pages_the_service_once_per_open_alert(call, sim):
     reported_again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"},
                           call_id="call-1", thread="thread-2")  # a colleague reports the same alert
     for answer in (replayed, retried, reported_again):
-        assert answer.data["id"] == first.data["id"] and "nobody was paged again" in answer.data["notice"]
+        assert answer.data["id"] == first.data["id"] and "nobody was paged again" in answer.data["unchanged"]
     assert len(sim.state.incidents) == before + 1
     other_alert = call("create_incident", {"service": "API Gateway", "title": "API Gateway 5xx"}, call_id="call-9")
     other_service = call("create_incident", {"service": "Payments API", "title": "API Gateway latency"},
@@ -340,7 +340,7 @@ def test_create_incident_pages_again_once_the_earlier_incident_is_resolved(call,
     first = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"}, call_id="call-1")
     call("update_incident", {"incident": str(first.data["number"]), "action": "resolve"}, call_id="call-2")
     again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"}, call_id="call-3")
-    assert again.data["id"] != first.data["id"] and "notice" not in again.data
+    assert again.data["id"] != first.data["id"] and "unchanged" not in again.data
 
 
 def test_create_incident_with_assignee_priority_or_policy(call, sim):
@@ -394,7 +394,7 @@ def test_add_note_reads_before_it_writes(call, sim, clock):
     first = call("add_note", {"incident": "269", "content": "Rolled back the deploy."})
     assert first.writes == [("POST", "/incidents/PQ001ZT/notes")]
     replay = call("add_note", {"incident": "269", "content": "Rolled back  the deploy. "})
-    assert replay.writes == [] and "already added" in replay.data["notice"]
+    assert replay.writes == [] and "already added" in replay.data["unchanged"]
     assert [n.content for n in sim.state.notes_by_incident["PQ001ZT"]].count("Rolled back the deploy.") == 1
     clock.advance(11 * 60)  # a deliberate repeat later on is a new note
     assert call("add_note", {"incident": "269", "content": "Rolled back the deploy."}).writes
@@ -438,7 +438,7 @@ def test_create_override_twice_makes_one(call, sim, clock):
     assert first.data["override"]["start"] == "2026-11-21T08:00:00Z"
     assert first.data["override"]["end"] == "2026-11-21T16:00:00Z" and first.data["length"] == "8 h"
     again = call("create_override", args)
-    assert again.writes == [] and "already exists" in again.data["notice"]
+    assert again.writes == [] and "already exists" in again.data["unchanged"]
     assert again.data["override"]["id"] == first.data["override"]["id"]
     assert len(sim.state.overrides) == 1
     cover_now = {"schedule": PAYMENTS_PRIMARY, "user": "Freya", "end": "+2h"}  # start "now" drifts on a replay

@@ -258,7 +258,7 @@ class Actions:
         created = self.client.create_incident(body, incident_key=incident_key(service["id"], a.title))
         out = shape.incident(created.incident, detail=True)
         if created.already_existed:
-            out["notice"] = ("an open incident with this title on this service already exists, so nothing new "
+            out["unchanged"] = ("an open incident with this title on this service already exists, so nothing new "
                              "was opened and nobody was paged again; add a note or responders to it instead")
         return out
 
@@ -300,7 +300,7 @@ class Actions:
             recent = call.now - (shape.parsed(note.get("created_at")) or call.now) <= NOTE_REPEAT_WINDOW
             if recent and (note.get("user") or {}).get("id") == me and _same_text(note.get("content"), a.content):
                 return {"incident": incident_id, "note": shape.note(note),
-                        "notice": "this note was already added a moment ago; not added twice"}
+                        "unchanged": "this note was already added a moment ago; not added twice"}
         note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}})["note"]
         return {"incident": incident_id, "note": shape.note(note)}
 
@@ -347,7 +347,7 @@ class Actions:
             if (existing["user"]["id"] == user["id"] and abs(shape.parsed(existing["start"]) - start) <= slack
                     and abs(shape.parsed(existing["end"]) - end) <= slack):
                 return {"schedule": shape.brief(schedule), "override": shape.override(existing),
-                        "notice": "an identical override already exists; not created twice"}
+                        "unchanged": "an identical override already exists; not created twice"}
         answer = self.client.post(f"/schedules/{schedule['id']}/overrides", {"overrides": [
             {"start": iso(start), "end": iso(end), "user": shape.reference(user, "user"), "time_zone": "UTC"}]})
         result = answer[0] if isinstance(answer, list) and answer else {}

@@ -60,7 +60,8 @@ def answer(results: Iterable[ToolResult], done: str = "") -> str:
     for result in results:
         text = say(result, brief=bool(done))
         if done and not (result.error or result.rejected):
-            text = f"{done}:" + ("\n" if "\n" in text else " ") + text
+            nothing_new = isinstance(result.data, dict) and result.data.get("unchanged")
+            text = f"{'Nothing new' if nothing_new else done}:" + ("\n" if "\n" in text else " ") + text
         parts.append(text)
     return "\n\n".join(parts)
 
@@ -82,16 +83,17 @@ def describe(data: Any, brief: bool = False) -> str:
     if not isinstance(data, dict):
         return str(data)
     if _is_entity(data):
-        return line(data) if brief else "\n".join([line(data), *_fields(data, skip=_IN_LINE)])
+        shown = [line(data)] if brief else [line(data), *_fields(data, skip=_IN_LINE | {"unchanged"})]
+        return "\n".join(shown + ([str(data["unchanged"])] if data.get("unchanged") else []))
     lists = {k: v for k, v in data.items() if isinstance(v, list) and v and all(isinstance(i, dict) for i in v)}
     empty = [k for k, v in data.items() if v == []]
-    parts = _fields(data, skip=set(lists) | {"notice"})
+    parts = _fields(data, skip=set(lists) | {"notice", "unchanged"})
     if len(lists) == 1:
         parts.append(_listing(next(iter(lists.values()))))
     else:
         parts += [f"{_label(k)}:\n{_listing(v, indent='  ')}" for k, v in lists.items()]
-    if data.get("notice"):
-        parts.append(str(data["notice"]))
+    if data.get("notice") or data.get("unchanged"):
+        parts.append(str(data.get("unchanged") or data["notice"]))
     elif len(empty) == 1 and sum(isinstance(v, list) for v in data.values()) == 1:  # its only list is empty
         parts.append(f"No {_label(empty[0])}.")
     return "\n".join(parts)
