@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -28,18 +28,16 @@ from rich.markup import escape
 import simulator.__main__ as simulator_cli
 import slack_app.cli as slack_cli
 from agent import render
-from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, PolicyError, Verdict
-from agent.commander import Commander, ProgressEvent
-from agent.doctor import diagnose
-from agent.embedded import connect
-from agent.embedded_state import SimulatorStateError
 from agent.settings import Settings
 from evals.cli import eval_command
 from tools import generate
 from tools.catalog import load_catalog
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
 from tools.settings import PagerDutySettings
-from tools.toolkit import build_toolkit
+
+if TYPE_CHECKING:  # the commander's modules load LangGraph and LangChain: imported by the commands that run them
+    from agent.approvals import ApprovalRequest, Verdict
+    from agent.commander import Commander, ProgressEvent
 
 EXIT_OK = 0
 EXIT_ACTION_FAILED = 1
@@ -113,6 +111,9 @@ def settings_problem(error: ValidationError) -> str:
 @contextmanager
 def _reported() -> Iterator[None]:
     """Known failures become one line on stderr and an exit code, never a traceback."""
+    from agent.approvals import ApprovalError, PolicyError  # loads LangChain: only once a command runs
+    from agent.embedded_state import SimulatorStateError  # loads the simulator: likewise
+
     try:
         yield
     except (typer.Exit, typer.Abort):
@@ -142,6 +143,8 @@ def _reported() -> Iterator[None]:
 @contextmanager
 def _commander() -> Iterator[Commander]:
     """A Commander from the environment; says which embedded defaults it uses."""
+    from agent.commander import Commander  # loads LangGraph: not for --help, tools or doctor
+
     commander = Commander.from_settings()
     try:
         for notice in commander.notices:
@@ -311,6 +314,8 @@ def _print_answer(events: list[ProgressEvent]) -> None:
 
 def _review(commander: Commander, thread_id: str, me: str) -> bool:
     """Ask about every pending approval until none is left; False when the person left (end of input, /quit)."""
+    from agent.approvals import ApprovalError  # already loaded by the commander; kept out of the module's top
+
     while waiting := commander.pending(thread_id):
         request = waiting[0]
         _say(f"\n[bold yellow]Needs approval[/] ({request.risk} risk) [dim]{request.id}[/]\n  {escape(request.summary)}"
@@ -436,6 +441,10 @@ def audit(thread: Annotated[str | None, typer.Option("--thread", help="Only this
 @tools_app.command("list")
 def tools_list(json_out: JsonOption = False) -> None:
     """Each tool: read or write, its approval rule, and what it does."""
+    from agent.approvals import ApprovalPolicy  # these load LangChain and the simulator: only for this command
+    from agent.embedded import connect
+    from tools.toolkit import build_toolkit
+
     with _reported():
         settings, pagerduty = Settings(), PagerDutySettings()
         connection = connect(pagerduty, transport=None, clock=None, progress=None)
@@ -486,6 +495,8 @@ def tools_generate(
 @app.command()
 def doctor(json_out: JsonOption = False) -> None:
     """Check the PagerDuty key, From user, access, rate limit, model and checkpoint DB; changes nothing."""
+    from agent.doctor import diagnose  # loads LangChain and the simulator: only for this command
+
     with _reported():
         report = diagnose(Settings(), PagerDutySettings())
     if json_out:

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-from langchain_core.messages import HumanMessage
 
 from agent.embedded import DEMO_DATASET, connect
 from agent.settings import Settings
@@ -227,7 +226,9 @@ def _model_check(settings: Settings) -> Check:
     """Without a key: command mode. With one: a real request offering one tool, which the model must call."""
     if settings.openai_api_key is None:
         return Check("model", "ok", "no OPENAI_API_KEY: command mode (ChatOps commands, no LLM needed)")
+    # The OpenAI client and LangChain are slow to import; a doctor run without a key never needs them.
     import openai
+    from langchain_core.messages import HumanMessage
 
     from agent.planners.openai import chat_model
 

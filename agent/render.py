@@ -8,15 +8,16 @@ line decides by approval id, and a nonce is only worth something while nobody el
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from agent.approvals import ApprovalRequest
-from agent.audit import AuditEntry
-from agent.commander import ProgressEvent
-from agent.doctor import Report
+if TYPE_CHECKING:  # types only: importing the commander here would load LangGraph for `--help`
+    from agent.approvals import ApprovalRequest
+    from agent.audit import AuditEntry
+    from agent.commander import ProgressEvent
+    from agent.doctor import Report
 
 PROGRAM = "incident-commander"
 STATUS_STYLE = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[bold red]FAIL[/]", "skip": "[dim]skip[/]"}

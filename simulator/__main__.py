@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
-import uvicorn
 from rich.console import Console
 from rich.table import Table
 
@@ -21,6 +20,9 @@ from .core import Simulator
 from .datasets import load_dataset
 from .models import Dataset, Token
 from .state import State
+
+if TYPE_CHECKING:  # uvicorn is imported by `serve` alone: `demo` and the commander's CLI start faster without it
+    import uvicorn
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="A local PagerDuty (REST API v2 + Events API v2) for tests, demos and evals.")
@@ -49,35 +51,35 @@ def build_simulator(dataset: str, state_file: Path | None, requests_per_minute: 
     return sim
 
 
-class _SimulatorServer(uvicorn.Server):
-    """Says where it listens once the socket is bound (so `--port 0` prints the real port), and saves
-    the state once requests have stopped: uvicorn re-raises SIGINT/SIGTERM after shutting down, so
-    saving after `run()` returns would be too late."""
+def _simulator_server(sim: Simulator, scheme: str, state_file: Path | None, **config: Any) -> uvicorn.Server:
+    """A uvicorn server that says where it listens once the socket is bound (so `--port 0` prints the real
+    port), and saves the state once requests have stopped: uvicorn re-raises SIGINT/SIGTERM after shutting
+    down, so saving after `run()` returns would be too late."""
+    import uvicorn  # slow to import: only `serve` needs it
 
-    def __init__(self, config: uvicorn.Config, sim: Simulator, scheme: str, state_file: Path | None) -> None:
-        super().__init__(config)
-        self.sim, self.scheme, self.state_file = sim, scheme, state_file
+    class SimulatorServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if not self.started:
+                return
+            host, port = self.servers[0].sockets[0].getsockname()[:2]
+            dataset = sim.state.dataset
+            console.print(f"[bold green]PagerDuty simulator[/] listening on [bold]{scheme}://{host}:{port}[/]"
+                          f"  (Events API at {scheme}://{host}:{port}/v2/enqueue)")
+            console.print(f"dataset: [bold]{dataset.name}[/] ({len(dataset.services)} services, "
+                          f"{len(dataset.users)} users, {len(sim.state.incidents)} incidents)")
+            console.print(f"account token: [bold]Authorization: Token token={account_token(dataset).token}[/]"
+                          "  (writes also need a From: <user email> header)")
+            console.print("Ctrl-C stops it.")
 
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets)
-        if not self.started:
-            return
-        host, port = self.servers[0].sockets[0].getsockname()[:2]
-        dataset = self.sim.state.dataset
-        console.print(f"[bold green]PagerDuty simulator[/] listening on [bold]{self.scheme}://{host}:{port}[/]"
-                      f"  (Events API at {self.scheme}://{host}:{port}/v2/enqueue)")
-        console.print(f"dataset: [bold]{dataset.name}[/] ({len(dataset.services)} services, "
-                      f"{len(dataset.users)} users, {len(self.sim.state.incidents)} incidents)")
-        console.print(f"account token: [bold]Authorization: Token token={account_token(dataset).token}[/]"
-                      "  (writes also need a From: <user email> header)")
-        console.print("Ctrl-C stops it.")
+        async def shutdown(self, sockets: Any = None) -> None:
+            await super().shutdown(sockets)
+            if state_file is not None:
+                with sim.lock:
+                    sim.state.save(state_file)
+                console.print(f"state saved to {state_file}")
 
-    async def shutdown(self, sockets: Any = None) -> None:
-        await super().shutdown(sockets)
-        if self.state_file is not None:
-            with self.sim.lock:
-                self.sim.state.save(self.state_file)
-            console.print(f"state saved to {self.state_file}")
+    return SimulatorServer(uvicorn.Config(SimulatorApp(sim), **config))
 
 
 @app.command()
@@ -99,11 +101,11 @@ def serve(
     except (ValueError, OSError) as exc:
         console.print(f"[red]cannot start:[/] {exc}")
         raise typer.Exit(2) from None
-    config = uvicorn.Config(SimulatorApp(sim), host=host, port=port, log_level="warning", lifespan="on",
-                            ssl_certfile=str(tls_cert) if tls_cert else None,
-                            ssl_keyfile=str(tls_key) if tls_key else None)
+    server = _simulator_server(sim, "https" if tls_cert else "http", state, host=host, port=port,
+                               log_level="warning", lifespan="on", ssl_certfile=str(tls_cert) if tls_cert else None,
+                               ssl_keyfile=str(tls_key) if tls_key else None)
     try:
-        _SimulatorServer(config, sim, "https" if tls_cert else "http", state).run()
+        server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         pass
 

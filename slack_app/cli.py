@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 from rich.console import Console
 
-from agent.commander import Commander
 from agent.settings import Settings
-from slack_app.app import SetupError, build_app, check_setup
-from slack_app.server import EVENTS_PATH, HEALTH_PATH, SlackServer, socket_mode_handler
 from slack_app.settings import SlackSettings
 
 app = typer.Typer(help="Incident Commander as a Slack app: /ic commands, approval buttons.",
@@ -29,6 +25,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
                                            help="Connect out to Slack with SLACK_APP_TOKEN; no public URL needed.")
           ) -> None:
     """Serve Slack's requests at /slack/events (and /healthz), or over Socket Mode."""
+    # Slack Bolt, uvicorn and the commander are slow to import; every other command of the CLI goes without them.
+    import uvicorn
+
+    from agent.commander import Commander
+    from slack_app.app import SetupError, build_app, check_setup
+    from slack_app.server import EVENTS_PATH, HEALTH_PATH, SlackServer, socket_mode_handler
+
     err = Console(stderr=True)
     try:
         slack_settings = SlackSettings()

@@ -7,8 +7,6 @@ that step; the person needs to know which one, and what to check, without a trac
 
 from __future__ import annotations
 
-import openai
-
 _NEXT = {
     401: "check OPENAI_API_KEY",
     403: "check that OPENAI_API_KEY may use this model",
@@ -23,6 +21,8 @@ class PlanningFailed(RuntimeError):
 
 def explain(exc: BaseException) -> str:
     """One sentence: what went wrong with the model endpoint, and what to check."""
+    import openai  # here, not at the top: slow to import, and command mode never needs it
+
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, dict) else {}
         error = body["error"] if isinstance(body.get("error"), dict) else body
