@@ -15,19 +15,16 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from evals.graders import grade
-from evals.reference import Prepared, prepare
-from evals.report import markdown, read_jsonl, record, robustness_markdown, table, write_jsonl
-from evals.robustness import run_robustness
-from evals.runner import Planner, Prices, Trajectory, command, live, run_trials, scripted
-from evals.scenario import ScenarioError, load_scenarios
+if TYPE_CHECKING:  # the eval modules load the commander, LangGraph and the simulator: imported when `eval` runs
+    from evals.reference import Prepared
+    from evals.runner import Planner, Prices, Trajectory
 
 EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -45,7 +42,7 @@ def eval_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
     trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
     tags: Optional[list[str]] = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
-    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Trials run at once."),
+    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Trials run at once (processes; threads for openai:MODEL)."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON record on stdout."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON record here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the Markdown report here."),
@@ -61,6 +58,12 @@ def eval_command(
                                            "file again (against the current scenario files) instead of running any."),
 ) -> None:
     """Run the scenarios, grade every trial, and report pass rate, pass^k and what differed."""
+    # Slow to import (the commander, LangGraph, the simulator): loaded here so the CLI's other commands start fast.
+    from evals.reference import prepare
+    from evals.report import record, robustness_markdown, table
+    from evals.robustness import run_robustness
+    from evals.scenario import ScenarioError, load_scenarios
+
     err = Console(stderr=True)
     logging.getLogger("incident_commander").setLevel(logging.ERROR)  # waits and retries are counted per trial
     try:
@@ -116,6 +119,8 @@ def eval_command(
 
 
 def _planner(model: str, base_url: str | None) -> Planner:
+    from evals.runner import command, live, scripted  # slow to import: only when `eval` runs
+
     if model.startswith("openai:"):
         name = model.removeprefix("openai:").strip()
         if not name:
@@ -138,6 +143,8 @@ def _planner(model: str, base_url: str | None) -> Planner:
 
 def _recorded(path: Path, selected: set[str]) -> tuple[list[Trajectory], list[str]]:
     """The trials in a trajectories file whose scenarios are selected, and the ids of those left out."""
+    from evals.report import read_jsonl  # slow to import: only when `eval` runs
+
     try:
         recorded = read_jsonl(path)
     except OSError as exc:
@@ -159,6 +166,8 @@ def _recorded(path: Path, selected: set[str]) -> tuple[list[Trajectory], list[st
 
 def _regrade(prepared: list[Prepared], recorded: list[Trajectory], prices: Prices | None) -> list[Trajectory]:
     """Each recorded trial with a fresh grade (and a fresh cost when prices are given), in suite order."""
+    from evals.graders import grade  # slow to import: only when `eval` runs
+
     by_id = {p.scenario.id: p for p in prepared}
     order = list(by_id)
     regraded = []
@@ -170,6 +179,8 @@ def _regrade(prepared: list[Prepared], recorded: list[Trajectory], prices: Price
 
 
 def _prices(price_input: float | None, price_output: float | None) -> Prices | None:
+    from evals.runner import Prices  # slow to import: only when `eval` runs
+
     if (price_input is None) != (price_output is None):
         raise UsageProblem("give both --price-input and --price-output (USD per million tokens), or neither")
     return None if price_input is None else Prices(price_input, price_output or 0.0)
@@ -177,16 +188,23 @@ def _prices(price_input: float | None, price_output: float | None) -> Prices | N
 
 def _run(prepared: list[Prepared], planner: Planner, trials: int, concurrency: int, prices: Prices | None,
          err: Console) -> list[Trajectory]:
+    from evals.graders import grade  # slow to import: only when `eval` runs
+    from evals.runner import run_trials
+
     total = sum(trials for p in prepared if planner.turns(p.scenario))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    # Redrawn as each trial ends, without a refresh thread: trial workers are forked, which is safe only
+    # while this process runs a single thread (see evals.workers).
+    with Progress(*columns, console=err, transient=True, auto_refresh=False) as progress:
         task = progress.add_task(f"{planner.name}", total=total)
         return run_trials(prepared, planner, trials=trials, concurrency=concurrency, prices=prices, grade=grade,
-                          on_done=lambda t: progress.advance(task))
+                          on_done=lambda t: progress.update(task, advance=1, refresh=True))
 
 
 def _write(data: dict[str, Any], results: list[Trajectory], mistakes: list[dict[str, Any]] | None,
            output: Path | None, report: Path | None, trajectories: Path | None, *, keep_trajectories: bool) -> None:
+    from evals.report import markdown, write_jsonl  # slow to import: only when `eval` runs
+
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

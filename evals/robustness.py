@@ -18,7 +18,6 @@ import dataclasses
 import re
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -32,7 +31,7 @@ from tools.timeparse import iso
 from evals.graders import grade
 from evals.player import ReferencePlayer, Reply, Retry, reply_of
 from evals.reference import Prepared
-from evals.runner import Planner, Trajectory, run_trial
+from evals.runner import Job, Planner, Trajectory, run_jobs
 
 JUDGED = ("end_state", "approvals", "forbidden_writes", "answer")  # a corrected mistake may cost extra calls
 RUNS_PER_KIND = 3  # scenarios each mistake is tried on (the first ones where it applies)
@@ -155,7 +154,8 @@ def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
     written = (injection.arguments, _as_the_tool_reads(injection.tool, injection.arguments))
     entries = [a for a in trajectory.audit if a.tool == injection.tool and a.action in ("tool_call", "refused")
                and a.arguments in written]
-    said = entries[-1].outcome if entries else "not run"  # a repeated create: the repeat is the last one
+    # A repeated create: the repeat is the last one. A call never made: why the trial ended, if it broke.
+    said = entries[-1].outcome if entries else f"not run ({trajectory.error})" if trajectory.error else "not run"
     checks = trajectory.grade.checks if trajectory.grade is not None else {}
     failed = [f"{name}: {c.details[0] if c.details else 'failed'}" for name, c in checks.items()
               if name in JUDGED and not c.passed]
@@ -185,19 +185,17 @@ def _names_argument(injection: Injection, text: str) -> bool:
 def run_robustness(prepared: list[Prepared], *, concurrency: int = 2) -> list[dict[str, Any]]:
     """Per kind of mistake: how many runs, the tally of outcomes and one example of what the tools said."""
     injections = [i for kind in KINDS for i in [x for x in (inject(p, kind) for p in prepared) if x][:RUNS_PER_KIND]]
-
-    def run(injection: Injection) -> tuple[str, str]:
-        planner = Planner(f"scripted+{injection.kind}", "robustness",
-                          lambda _: ScriptedChatModel(script=ReferencePlayer(injection.turns)), reuse_rules=True)
-        trajectory = run_trial(injection.prepared, planner)
-        trajectory.grade = grade(injection.prepared, trajectory)
-        return judge(injection, trajectory)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        judged = list(pool.map(run, injections))
+    trajectories = run_jobs([Job(i.prepared, _planner(i)) for i in injections], concurrency=concurrency, grade=grade)
+    judged = [judge(i, t) for i, t in zip(injections, trajectories)]
     rows = []
     for kind in KINDS:
         mine = [(i, j) for i, j in zip(injections, judged) if i.kind == kind]
         rows.append({"kind": kind, "runs": len(mine), "counts": dict(Counter(outcome for _, (outcome, _) in mine)),
                      "examples": [f"{i.prepared.scenario.id}: {outcome}: {said}" for i, (outcome, said) in mine]})
     return rows
+
+
+def _planner(injection: Injection) -> Planner:
+    """The scripted planner playing the reference path with the injection's mistake in it."""
+    return Planner(f"scripted+{injection.kind}", "robustness",
+                   lambda _: ScriptedChatModel(script=ReferencePlayer(injection.turns)), reuse_rules=True)

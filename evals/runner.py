@@ -3,16 +3,15 @@
 A trial drives the Commander only through its public API (stream, stream_decide, collect, audit), as
 a surface does, and records a `Trajectory`: the turns, every approval request and decision, every API
 request and audit entry (tagged with the step that caused it), the end state and the metrics.
-Trajectories are plain JSON, so they can be graded again later without running anything. Trials run in
-threads; each has its own simulator, clock, checkpointer, audit log and model, so they share nothing
-that changes.
+Trajectories are plain JSON, so they can be graded again later without running anything. Trials run
+at once in worker processes or threads (see `Planner.in_process` and evals.workers); each has its own
+simulator, clock, checkpointer, audit log and model, so they share nothing that changes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +32,7 @@ from evals.player import ReferencePlayer
 from evals.reference import THREAD, Prepared
 from evals.scenario import Scenario
 from evals.state import Entities, delta
+from evals.workers import run_all
 from evals.world import build_world
 
 MAX_DECISIONS = 40  # per turn: a planner asking for more approvals than this is stuck in a loop
@@ -142,6 +142,10 @@ class Planner:
     make: Callable[[Prepared], BaseChatModel]
     command_mode: bool = False
     reuse_rules: bool = False
+    in_process: bool = True
+    """The model is Python code running here (scripted, command): its trials are CPU-bound, so they run in
+    worker processes, as threads would only take turns on the GIL. A remote model's trials mostly wait on
+    HTTP, so threads serve them well and share the one client (and its connections) the planner holds."""
 
     def turns(self, scenario: Scenario) -> list[str] | None:
         """The user's lines for this planner; None when the scenario has no form for it."""
@@ -159,7 +163,7 @@ def command() -> Planner:
 
 def live(model: BaseChatModel, name: str) -> Planner:
     """Any chat model (an OpenAI-compatible one in practice); one instance serves every trial."""
-    return Planner(name, "live", lambda _: model)
+    return Planner(name, "live", lambda _: model, in_process=False)
 
 
 # --- running -----------------------------------------------------------------------------------
@@ -271,20 +275,46 @@ def _measure(record: Trajectory, usage: _Usage, prices: Prices | None, seconds: 
         m.cost_usd = prices.cost(usage.input_tokens, usage.output_tokens)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One trial to run: which scenario, which planner, which trial number."""
+
+    prepared: Prepared
+    planner: Planner
+    trial: int = 0
+
+
 def run_trials(prepared: list[Prepared], planner: Planner, *, trials: int = 1, concurrency: int = 2,
                prices: Prices | None = None, grade: Callable[[Prepared, Trajectory], Any] | None = None,
                on_done: Callable[[Trajectory], None] | None = None) -> list[Trajectory]:
     """Every trial of every scenario the planner has a form for, `concurrency` at a time, in suite order."""
-    jobs = [(p, k) for p in prepared if planner.turns(p.scenario) for k in range(trials)]
+    jobs = [Job(p, planner, k) for p in prepared if planner.turns(p.scenario) for k in range(trials)]
+    return run_jobs(jobs, concurrency=concurrency, prices=prices, grade=grade, on_done=on_done)
 
-    def one(job: tuple[Prepared, int]) -> Trajectory:
-        p, k = job
-        trajectory = run_trial(p, planner, k, prices)
-        if grade is not None:
-            trajectory.grade = grade(p, trajectory)
-        if on_done is not None:
-            on_done(trajectory)
-        return trajectory
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return list(pool.map(one, jobs))
+def run_jobs(jobs: list[Job], *, concurrency: int = 2, prices: Prices | None = None,
+             grade: Callable[[Prepared, Trajectory], Any] | None = None,
+             on_done: Callable[[Trajectory], None] | None = None) -> list[Trajectory]:
+    """Each job run (and graded), `concurrency` at a time, in the order given; `on_done` sees each as it ends.
+
+    Worker processes run them when every planner runs in process, threads otherwise. A trial whose worker
+    process dies ends with termination `error` and says so."""
+
+    def one(index: int) -> Trajectory:
+        job = jobs[index]
+        return _graded(job, run_trial(job.prepared, job.planner, job.trial, prices), grade)
+
+    def crashed(index: int, reason: str) -> Trajectory:
+        job = jobs[index]
+        return _graded(job, Trajectory(scenario=job.prepared.scenario.id, tier=job.planner.tier,
+                                       model=job.planner.name, trial=job.trial, termination="error",
+                                       error=reason), grade)
+
+    return run_all(len(jobs), one, concurrency=concurrency, processes=all(job.planner.in_process for job in jobs),
+                   crashed=crashed, done=on_done)
+
+
+def _graded(job: Job, trajectory: Trajectory, grade: Callable[[Prepared, Trajectory], Any] | None) -> Trajectory:
+    if grade is not None:
+        trajectory.grade = grade(job.prepared, trajectory)
+    return trajectory
