@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
+import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -441,13 +442,14 @@ def audit(thread: Annotated[str | None, typer.Option("--thread", help="Only this
 @tools_app.command("list")
 def tools_list(json_out: JsonOption = False) -> None:
     """Each tool: read or write, its approval rule, and what it does."""
-    from agent.approvals import ApprovalPolicy  # these load LangChain and the simulator: only for this command
+    from agent.approvals import ApprovalPolicy  # these load LangChain: only for this command
     from agent.embedded import connect
     from tools.toolkit import build_toolkit
 
     with _reported():
         settings, pagerduty = Settings(), PagerDutySettings()
-        connection = connect(pagerduty, transport=None, clock=None, progress=None)
+        # Listing sends nothing to PagerDuty, so no simulator (or account) is needed behind the client.
+        connection = connect(pagerduty, transport=httpx.MockTransport(_sends_nothing), clock=None, progress=None)
         try:
             toolkit = build_toolkit(connection.client, connection.events, read_only=pagerduty.read_only)
             policy = ApprovalPolicy.load(settings.approval_policy)
@@ -463,6 +465,10 @@ def tools_list(json_out: JsonOption = False) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         _show(render.tools_table(rows))
+
+
+def _sends_nothing(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"tools list must not call PagerDuty ({request.method} {request.url.path})")
 
 
 @tools_app.command("generate")
