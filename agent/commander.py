@@ -180,13 +180,17 @@ class Commander:
                 raise self._not_pending(thread_id, approval_id)
             now = self._now()
             request.accept(decision, now=now, nonce=nonce)
+            decided = request
             if decision == "edit":
                 arguments = self._revalidate(request, arguments)
+                # Re-summarised, so everyone watching reads what will run now, not what was proposed.
+                decided = request.model_copy(update={
+                    "arguments": arguments, "summary": self._context.toolkit.describe(request.tool, arguments)})
             answer = Decision(approval_id=approval_id, verdict=decision, approver=approver,
                               arguments=arguments if decision == "edit" else None, reason=reason, decided_at=now)
             self._context.audit.decide(request, answer)
-            yield ProgressEvent(kind="decision_recorded", tool=request.tool, approval=request,
-                                message=f"{approver}: {decision} — {request.summary}")
+            yield ProgressEvent(kind="decision_recorded", tool=request.tool, approval=decided,
+                                message=f"{approver}: {decision} — {decided.summary}")
             yield from self._resume_batch(thread_id, batch_id, batch, claim=True)
 
     def resume(self, thread_id: str) -> Turn:

@@ -60,9 +60,14 @@ def test_an_edit_is_what_pagerduty_receives(sim, clock, store):
     commander = build(sim, clock, model, store)
     request = commander.send("t1", "open an incident").pending[0]
 
-    commander.decide("t1", request.id, "edit", "omar",
-                     arguments={"service": "API Gateway", "title": "Gateway 5xx spike", "urgency": "low"})
+    events = list(commander.stream_decide("t1", request.id, "edit", "omar",
+                                          arguments={"service": "API Gateway", "title": "Gateway 5xx spike",
+                                                     "urgency": "low"}))
 
+    [recorded] = [e for e in events if e.kind == "decision_recorded"]
+    assert "HIGH" in request.summary and "'p99 latency over 2 s'" in request.summary
+    assert "LOW-urgency incident 'Gateway 5xx spike'" in recorded.message  # re-summarised: what will run
+    assert recorded.approval.arguments["title"] == "Gateway 5xx spike"
     [post] = writes(sim)
     assert (post.body["incident"]["title"], post.body["incident"]["urgency"]) == ("Gateway 5xx spike", "low")
     [result] = tool_results(model)
