@@ -68,6 +68,12 @@ def canonical(state: State, known_incidents: set[str] | None = None, known_overr
             key += "+"
         out[key] = {"kind": "override", "schedule": schedule, "user": user, "start": _time(override.start),
                     "end": _time(override.end), "hours": round((override.end - override.start).total_seconds() / 3600, 2)}
+    for event in state.change_events:  # ids depend on call order, so content is the key
+        services = sorted(state.services[s].name for s in event.service_ids if s in state.services)
+        key = f"change event {', '.join(services)}: {event.summary}"
+        while key in out:
+            key += "+"
+        out[key] = {"kind": "change_event", "services": services, "summary": event.summary, "source": event.source}
     return out
 
 

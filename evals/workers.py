@@ -83,8 +83,16 @@ def _round(indexes: list[int], workers: int, keep: Callable[[int, Any], None]) -
 def _collect(pool: Executor, fn: Callable[[int], R], indexes: Iterable[int],
              keep: Callable[[int, R], None]) -> list[int]:
     """Submit every index, keep each result as it completes; the indexes lost to a broken process pool."""
-    futures: dict[Future[R], int] = {pool.submit(fn, index): index for index in indexes}
-    lost = []
+    futures: dict[Future[R], int] = {}
+    lost: list[int] = []
+    pending = list(indexes)
+    while pending:
+        try:
+            futures[pool.submit(fn, pending[0])] = pending[0]
+        except BrokenProcessPool:  # a worker died while the rest were still being handed out
+            lost += pending
+            break
+        pending.pop(0)
     for future in as_completed(futures):
         try:
             result = future.result()

@@ -51,6 +51,17 @@ def test_end_state_fails_when_the_incident_was_never_created(seed) -> None:
     assert "expected 1 incident(s)" in " ".join(result.details)
 
 
+def test_end_state_fails_on_a_change_event_with_another_summary() -> None:
+    p = prepared("change_event.yaml")
+    t = run_trial(p, scripted())
+    [key] = t.end_state
+    assert t.end_state[key]["kind"] == "change_event" and end_state(p, t)[0].passed
+    wrong = {"change event Payments API: Rolled back payments-api to v1.0.0":
+             {**t.end_state[key], "summary": "Rolled back payments-api to v1.0.0"}}
+    result, diff = end_state(p, t.model_copy(update={"end_state": wrong}))
+    assert not result.passed and {d.field for d in diff} == {"(exists)"}
+
+
 def test_approvals_fail_on_a_write_nobody_approved(seed) -> None:
     p, t = seed
     unapproved = t.model_copy(update={"approvals": []})

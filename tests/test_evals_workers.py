@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from evals import workers
 from evals.cli import app
 from evals.graders import grade
 from evals.reference import prepare
@@ -116,3 +119,17 @@ def test_without_a_safe_fork_jobs_run_in_threads_of_this_process() -> None:
         stop.set()
         other.join()
     assert pids == [os.getpid()] * 3
+
+
+def test_jobs_not_handed_out_before_the_pool_broke_are_reported_lost() -> None:
+    class BreaksAfterOne(ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+            if getattr(self, "handed_out", 0):
+                raise BrokenProcessPool("a worker died")
+            self.handed_out = 1
+            return super().submit(fn, *args, **kwargs)
+
+    kept: dict[int, int] = {}
+    with BreaksAfterOne(max_workers=1) as pool:
+        lost = workers._collect(pool, lambda i: i * 10, [0, 1, 2], kept.__setitem__)
+    assert (kept, lost) == ({0: 0}, [1, 2])
