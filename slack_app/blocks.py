@@ -20,6 +20,7 @@ REASON_VIEW, EDIT_VIEW = "ic_reason", "ic_edit"
 REASON_BLOCK, REASON_INPUT = "reason", "reason_text"
 ARGUMENT_BLOCK = "arg:"  # + argument name
 MAX_CARDS = 10  # incident cards per message; more are counted, not drawn
+MAX_POLICY_SECTIONS = 40  # Slack refuses a message of more than 50 blocks; the rest are counted, not drawn
 SECTION_LIMIT = 2900  # Slack allows 3000 characters in a section
 STATUS_COLOURS = {"triggered": "#E01E5A", "acknowledged": "#ECB22E", "resolved": "#2EB67D"}
 STATUS_MARKS = {"triggered": ":red_circle:", "acknowledged": ":large_yellow_circle:",
@@ -200,12 +201,17 @@ def answer_message(answer: str, results: list[str]) -> dict[str, Any]:
     text = answer or "Done."
     if not incidents and not oncalls:
         return {"text": _clip(text, 3900), "blocks": [section(escape(text))]}
-    blocks = [section(escape(text.splitlines()[0]))]
-    blocks += oncall_blocks(oncalls)
+    headline = next((line for line in text.splitlines() if line.strip()), "Done.")  # Slack refuses an empty section
+    blocks = [section(escape(headline))]
+    drawn = oncall_blocks(oncalls)
+    if len(drawn) > MAX_POLICY_SECTIONS:
+        notices.append(f"Showing {MAX_POLICY_SECTIONS} of {len(drawn)} escalation policies; ask about a service or "
+                       "a policy to see the rest.")
+    blocks += drawn[:MAX_POLICY_SECTIONS]
     if len(incidents) > MAX_CARDS:
         notices.append(f"Showing {MAX_CARDS} of {len(incidents)} incidents; ask for fewer (e.g. a service) to see "
                        "the rest.")
-    blocks += [context(escape(n)) for n in notices]
+    blocks += [context(escape(n)) for n in notices[:5]]
     return {"text": _clip(text, 3900), "blocks": blocks,
             "attachments": [incident_card(i) for i in incidents[:MAX_CARDS]]}
 

@@ -44,7 +44,7 @@ class Decider:
             first = next(events)  # the Commander's own checks: still waiting, this card's nonce, not expired
         except ApprovalError as exc:
             raise Refusal(f"{_sentence(str(exc))} Nothing was decided.") from exc
-        return request, chain([first], events)
+        return first.approval or request, chain([first], events)  # an edit's: re-summarised, as it will run
 
     def _allowed(self, ref: CardRef, user_id: str, verdict: Verdict) -> tuple[ApprovalRequest | None, str]:
         """The request if still waiting, and the decider's email; `Refusal` for people who may not decide it."""

@@ -87,7 +87,9 @@ def test_edit_runs_the_changed_arguments(world):
     assert world.submit(dialog, {"arg:title": "Checkout fully down", "arg:service": "API Gateway"}).status_code == 200
     outcome = world.said(card.args["thread_ts"], "Checkout fully down")
     assert "Edited by olivia.grant@acme.example" in outcome.args["text"]
-    assert "Edited and approved by" in replaced(world, card).args["blocks"][0]["text"]["text"]
+    decided = replaced(world, card).args["blocks"][0]["text"]["text"]
+    assert "Edited and approved by" in decided
+    assert "'Checkout fully down' on API Gateway" in decided and "'Checkout down'" not in decided  # what ran
     assert created(world, "Checkout fully down") and not created(world, "Checkout down")
 
 
