@@ -2,8 +2,9 @@
 
 It lives in SQLite next to the checkpoints (same file, own tables), so it survives restarts and every
 process deciding on a thread sees the same record. It also holds the decision ledger: a decision is
-written once per approval (the nonce is single use even across processes), and a batch is resumed by
-exactly one process (`claim_resume`).
+written once per approval (the nonce is single use even across processes), and the claims on runs: a
+batch is resumed by exactly one deciding process (`claim_resume`), and a resume runs only when no other
+live claim on the thread is younger than a lease (`take_over`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS ic_decisions (
 );
 CREATE TABLE IF NOT EXISTS ic_resumes (
     batch_id TEXT PRIMARY KEY,
-    thread_id TEXT NOT NULL
+    thread_id TEXT NOT NULL,
+    claimed_at TEXT
 );
 """
 
@@ -74,6 +76,9 @@ class AuditLog:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(ic_resumes)")}
+            if "claimed_at" not in columns:  # a file from before claims had a time: its claims count as ended
+                self._conn.execute("ALTER TABLE ic_resumes ADD COLUMN claimed_at TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -129,12 +134,38 @@ class AuditLog:
         with self._lock:
             return self._decisions_locked(approval_ids)
 
-    def claim_resume(self, batch_id: str, thread_id: str) -> bool:
+    def claim_resume(self, batch_id: str, thread_id: str, *, at: datetime) -> bool:
         """True for exactly one caller per batch: the one that resumes the graph."""
         with self._lock:
-            cursor = self._conn.execute("INSERT OR IGNORE INTO ic_resumes (batch_id, thread_id) VALUES (?, ?)",
-                                        (batch_id, thread_id))
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO ic_resumes (batch_id, thread_id, claimed_at) VALUES (?, ?, ?)",
+                (batch_id, thread_id, at.isoformat()))
             return cursor.rowcount == 1
+
+    def take_over(self, claim: str, thread_id: str, *, at: datetime, lease: timedelta) -> datetime | None:
+        """Claim `claim` unless another claim on the thread is live and younger than `lease`: None when the
+        caller now holds it, else when that younger claim was taken."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # no other process claims between the look and the write
+            try:
+                rows = self._conn.execute(
+                    "SELECT claimed_at FROM ic_resumes WHERE thread_id = ? AND claimed_at IS NOT NULL",
+                    (thread_id,)).fetchall()
+                live = [since for since in (datetime.fromisoformat(text) for text, in rows) if since > at - lease]
+                if not live:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO ic_resumes (batch_id, thread_id, claimed_at) VALUES (?, ?, ?)",
+                        (claim, thread_id, at.isoformat()))
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+            return max(live) if live else None
+
+    def release_resume(self, claim: str) -> None:
+        """End a claim whose run has ended; its row stays, so a late decision cannot claim the batch again."""
+        with self._lock:
+            self._conn.execute("UPDATE ic_resumes SET claimed_at = NULL WHERE batch_id = ?", (claim,))
 
     def _decisions_locked(self, approval_ids: list[str]) -> dict[str, Decision]:
         marks = ",".join("?" * len(approval_ids))

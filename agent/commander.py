@@ -9,7 +9,13 @@ is stored as it arrives (in the audit database, so another process can add the n
 nothing runs until every request of the batch is decided; the last decision resumes the graph with
 all the answers, and exactly one process gets to do that. A rejection is accepted after expiry (it
 changes nothing), an approval or edit is not. A new message on a thread that is waiting for
-decisions, or whose last run stopped on an error, is not run: the turn says what to do first.
+decisions, whose decided batch has not run yet, or whose last run stopped on an error, is not run:
+the turn says what to do first.
+
+`resume` claims the run too, for a lease (`RESUME_LEASE`): while the process that claimed it may still be
+carrying out the approved writes, another resume is refused rather than sending them twice; once the
+lease has run out, the claimer is taken to have died and a resume takes over. A claim ends when its run
+ends in the claiming process.
 
 Every run is durable after each step (`durability="sync"`): any turn may write to PagerDuty, and a
 resume must start from the step that really happened last.
@@ -21,7 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +48,7 @@ from agent.embedded import connect
 from agent.graph import build_graph
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
+from agent.redaction import SECRET_ARGUMENTS
 from agent.settings import Settings
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
@@ -49,6 +56,13 @@ from tools.client import ProgressEvent as ClientProgress
 from tools.errors import PagerDutyError
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
+
+# How long a claim on a run keeps other resumes out. A claimer still alive may be inside one write that
+# takes up to PAGERDUTY_MAX_WAIT (120 s by default) of waits plus PAGERDUTY_MAX_ATTEMPTS (5) requests of
+# PAGERDUTY_TIMEOUT (30 s) each, about 4.5 minutes, and then plans and writes on; 15 minutes leaves ample
+# margin, yet lets a resume carry out approved changes whose claimer died within a quarter of an hour.
+# A constant, not a setting: every process sharing the database must agree on it.
+RESUME_LEASE = timedelta(minutes=15)
 
 EventKind = Literal["tool_started", "tool_finished", "rate_limit_wait", "retry_wait", "approval_needed",
                     "decision_recorded", "notice", "answer", "failed"]
@@ -191,7 +205,7 @@ class Commander:
             self._context.audit.decide(request, answer)
             yield ProgressEvent(kind="decision_recorded", tool=request.tool, approval=decided,
                                 message=f"{approver}: {decision} — {decided.summary}")
-            yield from self._resume_batch(thread_id, batch_id, batch, claim=True)
+            yield from self._resume_batch(thread_id, batch_id, batch, taking_over=False)
 
     def resume(self, thread_id: str) -> Turn:
         """Finish a run that stopped on an error (or a fully decided batch nobody resumed): the calls that
@@ -201,10 +215,12 @@ class Commander:
     def stream_resume(self, thread_id: str) -> Iterator[ProgressEvent]:
         with self._thread(thread_id):
             batch_id, batch = self._batch(thread_id)
+            snapshot = self._graph.get_state(self._config(thread_id))
             if batch_id is not None:
-                yield from self._resume_batch(thread_id, batch_id, batch, claim=False)
-            elif self._graph.get_state(self._config(thread_id)).next:
-                yield from self._run(thread_id, None)
+                yield from self._resume_batch(thread_id, batch_id, batch, taking_over=True)
+            elif snapshot.next:  # the claim is named after the checkpoint the run stopped at
+                checkpoint = snapshot.config["configurable"]["checkpoint_id"]
+                yield from self._claimed_run(thread_id, checkpoint, None, taking_over=True)
             else:
                 yield ProgressEvent(kind="notice", message="Nothing to resume on this thread.")
 
@@ -251,19 +267,38 @@ class Commander:
             yield ProgressEvent(kind="answer", message=last.text if isinstance(last, AIMessage) else "")
 
     def _resume_batch(self, thread_id: str, batch_id: str, batch: list[ApprovalRequest],
-                      claim: bool) -> Iterator[ProgressEvent]:
-        """Resume once every request of the batch is decided; `claim` makes sure only one process does."""
-        audit = self._context.audit
-        decided = audit.decisions([r.id for r in batch])
+                      taking_over: bool) -> Iterator[ProgressEvent]:
+        """Resume once every request of the batch is decided, under a claim (see `_claimed_run`)."""
+        decided = self._context.audit.decisions([r.id for r in batch])
         waiting = [r for r in batch if r.id not in decided]
         if waiting:
             yield ProgressEvent(kind="notice", message=f"Nothing runs until the other {len(waiting)} "
                                 f"request(s) of this batch are decided: {'; '.join(r.summary for r in waiting)}")
-        elif claim and not audit.claim_resume(batch_id, thread_id):
-            yield ProgressEvent(kind="notice", message="Recorded; another session is already carrying out this batch.")
         else:
             answers = {r.id: decided[r.id].model_dump(mode="json") for r in batch}
-            yield from self._run(thread_id, Command(resume={batch_id: answers}))
+            yield from self._claimed_run(thread_id, batch_id, Command(resume={batch_id: answers}), taking_over)
+
+    def _claimed_run(self, thread_id: str, claim: str, command: Any, taking_over: bool) -> Iterator[ProgressEvent]:
+        """Run only under a claim, so approved writes are not sent by two processes.
+
+        A decision claims its batch once and for all (the last decision of a batch resumes it); a resume
+        takes over only when no other claim on the thread is younger than `RESUME_LEASE`. The claim is
+        released when the run ends here; a process that dies, or a stream left unread, keeps it until the
+        lease runs out.
+        """
+        audit = self._context.audit
+        if not taking_over:
+            if not audit.claim_resume(claim, thread_id, at=self._now()):
+                yield ProgressEvent(kind="notice",
+                                    message="Recorded; another session is already carrying out this batch.")
+                return
+        elif (since := audit.take_over(claim, thread_id, at=self._now(), lease=RESUME_LEASE)) is not None:
+            yield ProgressEvent(kind="failed", message=(
+                f"Another session is carrying out these approved changes since "
+                f"{since.astimezone(timezone.utc):%H:%M} UTC; try again later."))
+            return
+        yield from self._run(thread_id, command)
+        audit.release_resume(claim)
 
     def _blocked(self, thread_id: str) -> ProgressEvent | None:
         """Why a new message cannot run yet on this thread, or None."""
@@ -271,7 +306,11 @@ class Commander:
             return ProgressEvent(kind="notice", message="This thread is waiting for decisions first: "
                                  + "; ".join(r.summary for r in pending))
         snapshot = self._graph.get_state(self._config(thread_id))
-        if snapshot.next and not snapshot.interrupts:
+        if snapshot.interrupts:  # every request decided, yet the graph never went on: its claimer died
+            return ProgressEvent(kind="failed", message="Every request on this thread is decided, but the "
+                                 "approved changes have not run yet; run resume to carry them out before "
+                                 "asking something new.")
+        if snapshot.next:
             return ProgressEvent(kind="failed", message="The last request on this thread stopped before "
                                  "finishing; resume the thread to complete it before asking something new.")
         return None
@@ -292,6 +331,11 @@ class Commander:
     def _revalidate(self, request: ApprovalRequest, arguments: dict[str, Any] | None) -> dict[str, Any]:
         if arguments is None:
             raise ApprovalError(f"approval {request.id}: an edit needs the new arguments")
+        changed = [name for name in SECRET_ARGUMENTS
+                   if arguments.get(name) not in (None, request.arguments.get(name))]
+        if changed:  # the real value lives only in the planner's call, and a new one would land in the ledger
+            raise ApprovalError(f"approval {request.id}: {', '.join(changed)} cannot be edited (keep it as shown, "
+                                "or drop it and give service); reject the request and ask again with the new one")
         try:
             return self._context.toolkit.validate(request.tool, arguments)
         except ValueError as exc:

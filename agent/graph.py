@@ -9,6 +9,11 @@
   unresolvable writes) skips `review`: one checkpoint less per step.
 - `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
   answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
+- Decisions are matched to calls by tool-call id, so `plan` refuses a call whose id is missing or shared
+  with another call of the same reply (some servers and planners send such replies): a rejection could
+  otherwise land on one call and let its twin run.
+- Secret arguments (an integration key) reach approval requests, the audit log and progress events
+  masked (`agent.redaction`); the tool runs with the real value, which lives in the planner's tool call.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
 
 A model that fails (endpoint down, garbled reply) stops the run in `plan` with `PlanningFailed`,
@@ -35,6 +40,7 @@ from langgraph.types import Command, Send, interrupt
 
 from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
 from agent.planners.failures import PlanningFailed, explain
+from agent.redaction import redacted, restored, scrubbed
 from agent.state import ActTask, InputState, RunContext, State
 
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
@@ -73,21 +79,23 @@ def plan(state: State, runtime: Runtime[RunContext],
         refused[bad["id"]] = _unreadable(bad)
         ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
                          tool=bad["name"], outcome=refused[bad["id"]])
+    ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
     for call in reply.tool_calls:
-        refusal = _refusal(ctx, call["name"], call["args"])
+        refusal = _unidentified(call, ids) or _refusal(ctx, call["name"], call["args"])
         summary = None
         if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
             summary, refusal = _summary(ctx, call)
         if refusal is not None:
-            refused[call["id"]] = refusal
+            refused[call["id"] or ""] = refusal
             ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
-                             tool=call["name"], arguments=call["args"], outcome=refusal)
+                             tool=call["name"], arguments=redacted(call["args"]),
+                             outcome=scrubbed(refusal, call["args"]))
         elif summary is not None:
-            request = ApprovalRequest.new(  # the approver sees the arguments as the tool reads them
-                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"],
-                arguments=ctx.toolkit.validate(call["name"], call["args"]),
-                summary=summary, risk=ctx.policy.risk_of(call["name"], call["args"]), requester=state["requester"],
-                now=ctx.clock.now(), ttl=ctx.approval_ttl)
+            arguments = ctx.toolkit.validate(call["name"], call["args"])  # as the tool reads them
+            request = ApprovalRequest.new(  # what the approver sees: secrets masked
+                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=redacted(arguments),
+                summary=scrubbed(summary, arguments), risk=ctx.policy.risk_of(call["name"], call["args"]),
+                requester=state["requester"], now=ctx.clock.now(), ttl=ctx.approval_ttl)
             approvals.append(request.model_dump(mode="json"))
             ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
                              action="approval_requested", tool=request.tool, arguments=request.arguments,
@@ -117,12 +125,13 @@ def _route(plan: AIMessage, decisions: dict[str, Decision],
     sends: list[Send] = []
     for call in plan.tool_calls:
         decision = decisions.get(call["id"])
-        if call["id"] in refused:
-            replies.append(_error(call, refused[call["id"]]))
+        if (call["id"] or "") in refused:
+            replies.append(_error(call, refused[call["id"] or ""]))
         elif decision is not None and decision.verdict == "reject":
             replies.append(_error(call, rejection_text(decision)))
         else:
-            args = decision.arguments if decision is not None and decision.arguments is not None else call["args"]
+            edited = decision.arguments if decision is not None else None
+            args = call["args"] if edited is None else restored(edited, call["args"])
             sends.append(Send("act", ActTask(call={**call, "args": args},
                                              decision=decision.model_dump(mode="json") if decision else None)))
     return replies, sends
@@ -143,11 +152,12 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     actor = decision.approver if decision else AUTO
     thread_id = config["configurable"]["thread_id"]
     emit = get_stream_writer()
-    emit({"kind": "tool_started", "tool": call["name"], "call_id": call["id"], "arguments": call["args"]})
+    shown = redacted(call["args"])
+    emit({"kind": "tool_started", "tool": call["name"], "call_id": call["id"], "arguments": shown})
 
     def audit(action: Literal["api_write", "tool_call"], outcome: str) -> None:
         ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=actor, action=action,
-                         tool=call["name"], arguments=call["args"], outcome=outcome)
+                         tool=call["name"], arguments=shown, outcome=scrubbed(outcome, call["args"]))
 
     if _kind(tool) != "read":  # so that a crash mid-write still leaves a trace of the attempt
         audit("api_write", "sending to PagerDuty")
@@ -161,7 +171,8 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     ok = result.status != "error" and not result.text.lstrip().startswith("Error")
     first_line = (result.text.strip().removeprefix("Error:").strip().splitlines() or [""])[0]
     audit("tool_call", "ok" if ok else f"error: {first_line[:300]}")
-    emit({"kind": "tool_finished", "tool": call["name"], "call_id": call["id"], "ok": ok, "result": result.text})
+    emit({"kind": "tool_finished", "tool": call["name"], "call_id": call["id"], "ok": ok,
+          "result": scrubbed(result.text, call["args"])})
     if decision is not None and decision.verdict == "edit":
         result = result.model_copy(update={"content": edit_notice(decision) + result.text})
     return {"messages": [result]}
@@ -191,6 +202,16 @@ def _finish(messages: list[Any], why: str) -> Command:
 def _this_turn(messages: list[Any]) -> list[Any]:
     starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
     return messages[starts[-1] + 1:] if starts else messages
+
+
+def _unidentified(call: ToolCall, ids: Counter) -> str | None:
+    """Why a call cannot be told apart from the others of its reply (no id, or one it shares), or None."""
+    if call["id"] and ids[call["id"]] == 1:
+        return None
+    why = ("has no call id" if not call["id"]
+           else f"shares its call id {call['id']!r} with another call of the same reply")
+    return (f"Error: {call['name']} was not called because it {why}, and each call needs its own id to be "
+            "approved and run. Nothing was sent to PagerDuty. Next: call it again, one id per call.")
 
 
 def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
@@ -227,5 +248,5 @@ def _kind(tool: BaseTool) -> str:
 
 
 def _error(call: ToolCall | InvalidToolCall, text: str) -> ToolMessage:
-    return ToolMessage(text, tool_call_id=call["id"], name=call["name"], status="error")
+    return ToolMessage(text, tool_call_id=call["id"] or "", name=call["name"], status="error")
 

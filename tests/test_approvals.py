@@ -138,13 +138,13 @@ def test_a_decision_is_stored_once_even_across_processes(tmp_path, clock):
     assert (entry.action, entry.actor, entry.outcome) == ("decision", "omar", "approve")
 
 
-def test_only_one_process_resumes_a_batch(tmp_path):
+def test_only_one_process_resumes_a_batch(tmp_path, clock):
     path = str(tmp_path / "ic.sqlite")
     here, there = AuditLog(path), AuditLog(path)
 
-    assert here.claim_resume("batch-1", "t1") is True
-    assert there.claim_resume("batch-1", "t1") is False
-    assert there.claim_resume("batch-2", "t1") is True
+    assert here.claim_resume("batch-1", "t1", at=clock.now()) is True
+    assert there.claim_resume("batch-1", "t1", at=clock.now()) is False
+    assert there.claim_resume("batch-2", "t1", at=clock.now()) is True
 
 
 def test_the_audit_log_is_queryable_by_thread(clock):

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.approvals import ApprovalError
-from agent.commander import Commander
+from agent.commander import RESUME_LEASE, Commander
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
 from commanders import ack_both, build, open_incident, store, writes  # noqa: F401  (store is a fixture)
@@ -75,6 +75,7 @@ def test_killed_after_the_write_left_a_new_process_resumes_to_exactly_one_incide
     reborn = build(sim, clock, model, db)
     blocked = reborn.send("t1", "and page the DBAs")
     assert blocked.status == "failed" and "resume" in blocked.text
+    clock.advance(RESUME_LEASE.total_seconds())  # the dead process's claim on the run has to lapse first
     turn = reborn.resume("t1")
 
     assert (turn.status, turn.text) == ("answered", "Opened it.")
@@ -99,6 +100,7 @@ def test_killed_between_the_approval_and_the_write_a_new_process_writes_exactly_
 
     reborn = build(sim, clock, ["Opened it."], db)
     assert reborn.pending("t1") == []  # the approval was used; only the write is left to do
+    clock.advance(RESUME_LEASE.total_seconds())  # the dead process's claim on the run has to lapse first
     turn = reborn.resume("t1")
 
     assert (turn.status, turn.text) == ("answered", "Opened it.")

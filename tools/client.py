@@ -176,7 +176,8 @@ class RetryingHttp:
     """One httpx client plus the retry policy: 429 always retried, 5xx/network only when `retry_failures`.
 
     Every wait (pacing, 429, backoff) counts against `max_wait`, and at most `max_attempts` requests
-    are sent; then the last error is raised. `secrets` are scrubbed from every error message.
+    are sent; then the last error is raised. `secrets` (and those of the request, such as an Events
+    routing key) are scrubbed from every error message.
     """
 
     def __init__(self, *, base_url: str, headers: Mapping[str, str], timeout: float, max_attempts: int,
@@ -203,14 +204,14 @@ class RetryingHttp:
         return nominal * self.rng.uniform(1 - JITTER, 1 + JITTER)
 
     def request(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None, json: Any = None,
-                headers: Mapping[str, str] | None = None, retry_failures: bool) -> Any:
+                headers: Mapping[str, str] | None = None, retry_failures: bool, secrets: tuple[str, ...] = ()) -> Any:
         waited = 0.0
         attempt = 0
         while True:
             attempt += 1
             waited += self._pace(waited, method, path)
             try:
-                return self._exchange(method, path, params, json, headers)
+                return self._exchange(method, path, params, json, headers, secrets)
             except (RateLimited, ServerError, NetworkError) as error:
                 limited = isinstance(error, RateLimited)
                 delay = error.reset_in if limited and error.reset_in is not None else self.backoff(attempt)
@@ -251,7 +252,7 @@ class RetryingHttp:
         self.sleep(seconds)
 
     def _exchange(self, method: str, path: str, params: list[tuple[str, str]] | None, json: Any,
-                  headers: Mapping[str, str] | None) -> Any:
+                  headers: Mapping[str, str] | None, secrets: tuple[str, ...] = ()) -> Any:
         """One request: the parsed JSON body of a success, else a typed error."""
         started = self.clock()
         try:
@@ -259,7 +260,7 @@ class RetryingHttp:
         except httpx.TransportError as exc:
             logger.warning("%s %s -> no answer (%s) elapsed=%.3fs", method, path, type(exc).__name__,
                            self.clock() - started)
-            raise NetworkError(self._scrub(f"No answer from PagerDuty ({type(exc).__name__}: {exc})"),
+            raise NetworkError(self._scrub(f"No answer from PagerDuty ({type(exc).__name__}: {exc})", secrets),
                                method=method, path=path) from None
         raw_remaining = _header_number(response, "ratelimit-remaining")
         remaining = None if raw_remaining is None else int(raw_remaining)
@@ -283,14 +284,14 @@ class RetryingHttp:
         message, code, details = parse_error_body(body)
         cls = error_class(response.status_code)
         fields: dict[str, Any] = dict(status=response.status_code, code=code,
-                                      errors=[self._scrub(d) for d in details], request_id=request_id,
+                                      errors=[self._scrub(d, secrets) for d in details], request_id=request_id,
                                       method=method, path=path)
         if cls is RateLimited:
             fields["reset_in"] = None if reset is None else min(max(reset, 0.0), MAX_RESET_WAIT)
-        raise cls(self._scrub(message or response.reason_phrase or "Error"), **fields)
+        raise cls(self._scrub(message or response.reason_phrase or "Error", secrets), **fields)
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
+    def _scrub(self, text: str, secrets: tuple[str, ...] = ()) -> str:
+        for secret in (*self._secrets, *(s for s in secrets if s)):
             text = text.replace(secret, "[redacted]")
         return text
 

@@ -3,7 +3,8 @@
 Events are deduplicated by `dedup_key`, so sending one twice is harmless: 429, 5xx and network
 failures are retried with the same caps as the REST client. A trigger without a key gets one
 generated here, which keeps even its retries from opening a second alert. A 400 is never retried.
-Malformed routing keys and actions are refused before anything is sent.
+Malformed routing keys and actions are refused before anything is sent. The routing key lets whoever
+holds it open incidents, so it is scrubbed from every error this client raises.
 """
 
 from __future__ import annotations
@@ -108,8 +109,9 @@ class EventsClient:
         dedup_key = event.get("dedup_key")
         if "dedup_key" in event and (not dedup_key or len(dedup_key) > MAX_DEDUP_KEY):
             raise self._refused(f"dedup_key must be 1 to {MAX_DEDUP_KEY} characters", path)
-        body = {"routing_key": routing_key.strip(), **{k: v for k, v in event.items() if v is not None}}
-        answer = self._http.request("POST", path, json=body, retry_failures=True) or {}
+        key = routing_key.strip()
+        body = {"routing_key": key, **{k: v for k, v in event.items() if v is not None}}
+        answer = self._http.request("POST", path, json=body, retry_failures=True, secrets=(key,)) or {}
         return EventResult(status=str(answer.get("status", "")), message=str(answer.get("message", "")),
                            dedup_key=answer.get("dedup_key"))
 
