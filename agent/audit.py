@@ -10,6 +10,8 @@ live claim on the thread is younger than a lease (`take_over`).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import threading
 from datetime import datetime, timedelta
@@ -42,7 +44,8 @@ CREATE TABLE IF NOT EXISTS ic_decisions (
 CREATE TABLE IF NOT EXISTS ic_resumes (
     batch_id TEXT PRIMARY KEY,
     thread_id TEXT NOT NULL,
-    claimed_at TEXT
+    claimed_at TEXT,
+    owner TEXT
 );
 """
 
@@ -77,8 +80,9 @@ class AuditLog:
         with self._lock:
             self._conn.executescript(_SCHEMA)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(ic_resumes)")}
-            if "claimed_at" not in columns:  # a file from before claims had a time: its claims count as ended
-                self._conn.execute("ALTER TABLE ic_resumes ADD COLUMN claimed_at TEXT")
+            for column in ("claimed_at", "owner"):  # a file from before claims had them: its claims count as ended
+                if column not in columns:
+                    self._conn.execute(f"ALTER TABLE ic_resumes ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -134,12 +138,12 @@ class AuditLog:
         with self._lock:
             return self._decisions_locked(approval_ids)
 
-    def claim_resume(self, batch_id: str, thread_id: str, *, at: datetime) -> bool:
+    def claim_resume(self, batch_id: str, thread_id: str, *, at: datetime, owner: str | None = None) -> bool:
         """True for exactly one caller per batch: the one that resumes the graph."""
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT OR IGNORE INTO ic_resumes (batch_id, thread_id, claimed_at) VALUES (?, ?, ?)",
-                (batch_id, thread_id, at.isoformat()))
+                "INSERT OR IGNORE INTO ic_resumes (batch_id, thread_id, claimed_at, owner) VALUES (?, ?, ?, ?)",
+                (batch_id, thread_id, at.isoformat(), owner or this_process()))
             return cursor.rowcount == 1
 
     def take_over(self, claim: str, thread_id: str, *, at: datetime, lease: timedelta) -> datetime | None:
@@ -149,13 +153,14 @@ class AuditLog:
             self._conn.execute("BEGIN IMMEDIATE")  # no other process claims between the look and the write
             try:
                 rows = self._conn.execute(
-                    "SELECT claimed_at FROM ic_resumes WHERE thread_id = ? AND claimed_at IS NOT NULL",
+                    "SELECT claimed_at, owner FROM ic_resumes WHERE thread_id = ? AND claimed_at IS NOT NULL",
                     (thread_id,)).fetchall()
-                live = [since for since in (datetime.fromisoformat(text) for text, in rows) if since > at - lease]
+                live = [since for since, owner in ((datetime.fromisoformat(text), owner) for text, owner in rows)
+                        if since > at - lease and not _gone(owner)]
                 if not live:
                     self._conn.execute(
-                        "INSERT OR REPLACE INTO ic_resumes (batch_id, thread_id, claimed_at) VALUES (?, ?, ?)",
-                        (claim, thread_id, at.isoformat()))
+                        "INSERT OR REPLACE INTO ic_resumes (batch_id, thread_id, claimed_at, owner) VALUES (?, ?, ?, ?)",
+                        (claim, thread_id, at.isoformat(), this_process()))
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -179,3 +184,26 @@ class AuditLog:
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (entry.at.isoformat(), entry.thread_id, entry.actor, entry.action, entry.tool,
              json.dumps(entry.arguments, sort_keys=True) if entry.arguments is not None else None, entry.outcome))
+
+
+def this_process() -> str:
+    """Who holds a claim: host and process id, so a claim left by a process that died here can be told apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str | None) -> bool:
+    """True when the claim's process ran on this host and has exited: its lease need not be waited out.
+
+    A crashed CLI command must not lock its thread for the whole lease; a process elsewhere (or one whose
+    liveness cannot be read) is trusted until the lease ends.
+    """
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, run by another user
+        return False
+    return False

@@ -14,8 +14,8 @@ the turn says what to do first.
 
 `resume` claims the run too, for a lease (`RESUME_LEASE`): while the process that claimed it may still be
 carrying out the approved writes, another resume is refused rather than sending them twice; once the
-lease has run out, the claimer is taken to have died and a resume takes over. A claim ends when its run
-ends in the claiming process.
+lease has run out, or the claimer is seen to have exited on this host, a resume takes over. A claim ends
+when its run ends in the claiming process.
 
 Every run is durable after each step (`durability="sync"`): any turn may write to PagerDuty, and a
 resume must start from the step that really happened last.
@@ -283,8 +283,8 @@ class Commander:
 
         A decision claims its batch once and for all (the last decision of a batch resumes it); a resume
         takes over only when no other claim on the thread is younger than `RESUME_LEASE`. The claim is
-        released when the run ends here; a process that dies, or a stream left unread, keeps it until the
-        lease runs out.
+        released when the run ends here. A claimer that died on this host is seen to be gone at once; one on
+        another host, or a stream left unread, keeps the claim until the lease runs out.
         """
         audit = self._context.audit
         if not taking_over:

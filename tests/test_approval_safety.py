@@ -5,13 +5,17 @@ batch decided by a process that died, and integration keys in arguments.
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 from langchain_core.messages import ToolMessage
 
 from agent.approvals import ApprovalError, Decision
-from agent.audit import AuditLog
+from agent.audit import AuditLog, this_process
 from agent.commander import RESUME_LEASE
 from agent.planners.scripted import ScriptedChatModel
 from commanders import build, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
@@ -222,3 +226,26 @@ def test_the_events_client_scrubs_the_routing_key_from_its_errors():
 
     text = str(raised.value) + " ".join(raised.value.errors)
     assert key not in text and "[redacted]" in raised.value.message and "[redacted]" in raised.value.errors[0]
+
+
+CLAIMED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def _claimed_by(tmp_path, owner: str):
+    audit = AuditLog(str(tmp_path / f"claims-{abs(hash(owner))}.sqlite"))
+    assert audit.claim_resume("batch-1", "t1", at=CLAIMED, owner=owner)
+    return audit
+
+
+def test_a_claim_left_by_a_process_that_exited_on_this_host_is_taken_over_at_once(tmp_path):
+    exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    audit = _claimed_by(tmp_path, f"{socket.gethostname()}:{exited}")
+    assert audit.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) is None
+
+
+@pytest.mark.parametrize("owner", ["this process", "ops-box-2.example:4242"])
+def test_a_claim_held_by_a_live_or_remote_process_is_waited_out(tmp_path, owner):
+    audit = _claimed_by(tmp_path, this_process() if owner == "this process" else owner)
+    assert audit.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) == CLAIMED
+    assert audit.take_over("resume-1", "t1", at=CLAIMED + RESUME_LEASE, lease=RESUME_LEASE) is None
