@@ -64,7 +64,7 @@ def eval_command(
     from evals.robustness import run_robustness
     from evals.scenario import ScenarioError, load_scenarios
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line, whatever the path length
     logging.getLogger("incident_commander").setLevel(logging.ERROR)  # waits and retries are counted per trial
     try:
         prices = _prices(price_input, price_output)

@@ -32,7 +32,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
     from slack_app.app import SetupError, build_app, check_setup
     from slack_app.server import EVENTS_PATH, HEALTH_PATH, SlackServer, socket_mode_handler
 
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # one-line errors stay one line, whatever the path length
     try:
         slack_settings = SlackSettings()
         check_setup(slack_settings, socket_mode=socket_mode)
