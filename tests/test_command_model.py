@@ -70,6 +70,13 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
     ('resolve PQ00001 "restarted the pods"',
      [("update_incident", {"incident": "PQ00001", "action": "resolve", "resolution": "restarted the pods"})]),
     ("resolve", [("list_incidents", {"assigned_to": ME, "statuses": ["triggered", "acknowledged"]})]),
+    ("resolve 268.", [("update_incident", {"incident": "268", "action": "resolve"})]),
+    ("Resolve #268!", [("update_incident", {"incident": "268", "action": "resolve"})]),
+    ("resolve 268 266", [("manage_incidents", {"incidents": ["268", "266"], "action": "resolve"})]),
+    ("resolve #268 and #266 – rolled back",
+     [("manage_incidents", {"incidents": ["268", "266"], "action": "resolve", "resolution": "rolled back"})]),
+    ("override Core Backend with Sam Lee for 8h.",
+     [("create_override", {"schedule": "Core Backend", "user": "Sam Lee", "end": "+8h"})]),
     ("reopen #12", [("update_incident", {"incident": "12", "action": "reopen"})]),
     ('note 1234 "Rolled back v2.3"', [("add_note", {"incident": "1234", "content": "Rolled back v2.3"})]),
     ("note #1234 looking into it", [("add_note", {"incident": "1234", "content": "looking into it"})]),
@@ -140,6 +147,18 @@ def test_unknown_commands_suggest_the_closest(text: str, suggestion: str) -> Non
 def test_nonsense_points_to_help_and_a_known_word_shows_its_usage() -> None:
     assert ask("frobnicate").content == "I don't know the command `frobnicate`. Type `help` for every command."
     assert ask("show").content.startswith("Usage: `show INCIDENT`")
+
+
+@pytest.mark.parametrize("text", ["resolve the gateway one", "resolve rolled back", "ack 268 please",
+                                  "ack the db one"])
+def test_words_are_never_taken_for_incidents_or_for_all_of_yours(text: str) -> None:
+    reply = ask(text)  # "resolve 268." once read as "resolve all of mine, noting '268.'"
+    assert not reply.tool_calls and reply.content.startswith("Usage: `")
+
+
+def test_a_duration_without_a_unit_is_asked_about_not_guessed() -> None:
+    reply = ask("snooze 269 30")
+    assert not reply.tool_calls and "say e.g. `30m`, `2h` or `1d`" in reply.content
 
 
 def test_arguments_the_tool_would_refuse_are_refused_in_words() -> None:
@@ -214,8 +233,8 @@ def test_ack_with_nothing_to_acknowledge_says_so() -> None:
 
 def test_resolve_without_incident_carries_the_note_into_the_second_step() -> None:
     model = CommandModel(requester=ME)
-    listing = model.invoke([HumanMessage("resolve rolled back")])
-    convo = [HumanMessage("resolve rolled back"), listing,
+    listing = model.invoke([HumanMessage("resolve all: rolled back")])
+    convo = [HumanMessage("resolve all: rolled back"), listing,
              result(listing.tool_calls[0], [incident(7, "acknowledged")])]
     assert model.invoke(convo).tool_calls[0]["args"] == {
         "incidents": ["PQ00007"], "action": "resolve", "resolution": "rolled back"}

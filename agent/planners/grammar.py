@@ -81,10 +81,11 @@ class Command:
 # --- pattern language ----------------------------------------------------------------------------
 
 _QUOTED_OR_LAZY = r"\"[^\"]+\"|'[^']+'|.+?"  # quoted, or as little as the rest of the pattern allows
+_REF = r"#?\d+|(?-i:[A-Z][A-Z0-9]{5,19})|(?=\w*\d)[a-z][a-z0-9]{5,19}"  # an incident number or id, not a word
 _KINDS = {
     "id": r"#?[\w-]+",  # any token: its position says it is an incident
-    "ref": r"#?\d+|(?-i:[A-Z][A-Z0-9]{5,19})|(?=\w*\d)[a-z][a-z0-9]{5,19}",  # an incident, not a word
-    "ids": r"#?[\w-]+(?:(?:\s*,\s*|\s+and\s+|\s+)#?[\w-]+)*",
+    "ref": _REF,
+    "ids": rf"(?:{_REF})(?:(?:\s*,\s*|\s+and\s+|\s+)(?:{_REF}))*",  # "ack 268 please" is not two incidents
     "name": _QUOTED_OR_LAZY,
     "names": r".+?",
     "text": _QUOTED_OR_LAZY,
@@ -127,13 +128,13 @@ def _name(text: str) -> str:
 
 
 def duration(text: str) -> str:
-    """'2 hours' → '2h', '1 week' → '7d', '90 seconds' → '90': the spelling the tools read."""
+    """'2 hours' → '2h', '1 week' → '7d', '90 seconds' → '90': the spelling the tools read; a unit is required."""
     text = text.strip().lower()
     amount = text.rstrip(string.ascii_lowercase).strip()
     unit = text[len(amount):].strip()
     if unit in ("w", "wk", "week", "weeks"):
         return f"{int(amount) * 7}d"
-    if unit not in _UNITS and unit:
+    if unit not in _UNITS or not unit:  # a bare "30" could mean seconds, minutes or hours: ask
         raise Reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
     return amount + _UNITS.get(unit, "")
 
@@ -316,9 +317,10 @@ COMMANDS: tuple[Command, ...] = (
     Command(("ack", "acknowledge"), "ack [INCIDENT…]", "acknowledge incidents (none named: all of yours)",
             ("{verb}(?: all| mine| everything| my incidents)?",
              "{verb}(?: incidents?)? {ids:incidents}"), _ack, _ack_more, done="Acknowledged"),
-    Command(("resolve",), "resolve [INCIDENT] [NOTE]", "resolve an incident (none named: all of yours)",
-            (r"{verb}(?: incident)? {ref:incident}(?:[\s:,-]+(?:with |note )?{text:resolution})?",
-             r"{verb}(?: all| mine| everything)?(?:[\s:,-]+{text:resolution})?"),
+    Command(("resolve",), "resolve [INCIDENT…|all] [NOTE]", "resolve incidents (none named, or `all`: all of yours)",
+            (r"{verb}(?: incidents?)? {ids:incidents}(?:[\s:,\u2013\u2014-]+(?:with |note )?{text:resolution})?",
+             # all of yours only when said so: "resolve 268." must never read as "all, with note '268.'"
+             r"{verb}(?: (?:all|mine|everything)(?:[\s:,\u2013\u2014-]+{text:resolution})?)?"),
             _resolve, _resolve_more, done="Resolved"),
     Command(("reopen", "retrigger", "unresolve"), "reopen INCIDENT", "trigger a resolved incident again",
             ("{verb} {id:incident}",), _tool("update_incident", action="reopen"), done="Reopened"),
@@ -366,7 +368,8 @@ def normalise(text: str) -> str:
 def parse(text: str, requester: str | None) -> Parsed:
     """The first command that matches the whole text; `Reply` with suggestions when none does."""
     text = normalise(text)
-    for candidate in dict.fromkeys([text, text.rstrip("?!. ")]):  # "who is on call?" is a command too
+    # Without trailing punctuation first: "resolve 268." and "… for 8h." mean what they say without it.
+    for candidate in dict.fromkeys([text.rstrip("?!. "), text]):
         for command, regex, kinds in _PATTERNS:
             match = regex.fullmatch(candidate)
             if match:
