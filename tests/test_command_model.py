@@ -267,12 +267,13 @@ def test_a_bare_oncall_name_falls_back_to_policy_schedule_and_team() -> None:
     for _ in range(4):
         reply = model.invoke(convo)
         tried.append(reply.tool_calls[0]["args"])
-        convo += [reply, result(reply.tool_calls[0], f"Error: nothing matches {tried[-1]}", "error")]
+        kind = next(iter(tried[-1])).replace("_", " ")
+        convo += [reply, result(reply.tool_calls[0], f"Error: No {kind} matches 'Core Backend'.", "error")]
     assert tried == [{"service": "Core Backend"}, {"escalation_policy": "Core Backend"},
                      {"schedule": "Core Backend"}, {"team": "Core Backend"}]
     final = model.invoke(convo)
     assert final.content.startswith("No service, escalation policy, schedule or team matches 'Core Backend'.")
-    assert "Error: nothing matches {'service': 'Core Backend'}" in final.content
+    assert "Error: No service matches 'Core Backend'." in final.content
 
 
 def test_a_found_service_needs_no_fallback() -> None:
@@ -374,3 +375,21 @@ def test_a_result_edited_by_the_approver_says_so_and_is_still_summarised() -> No
 def test_times_are_said_in_utc() -> None:
     assert when("2026-11-21T10:00:00+01:00") == "2026-11-21 09:00 UTC"
     assert when("tomorrow") == "tomorrow"
+
+
+@pytest.mark.parametrize("text", ["whos on call", "who is on call right now?", "who's on call now"])
+def test_everyday_ways_of_asking_who_is_on_call(text: str) -> None:
+    assert [c["name"] for c in ask(text).tool_calls] == ["who_is_on_call"]
+
+
+def test_a_bad_time_is_answered_as_it_is_not_retried_as_another_kind_of_name() -> None:
+    model = CommandModel(requester=ME)
+    first = model.invoke([HumanMessage("oncall payments at someday")])
+    bad_time = "Error: could not find who is on call — cannot read at 'someday'. Next: use e.g. 'tomorrow 09:00'."
+    reply = model.invoke([HumanMessage("oncall payments at someday"), first,
+                          result(first.tool_calls[0], bad_time, "error")])
+    assert not reply.tool_calls and "cannot read at 'someday'" in reply.content
+
+
+def test_a_dash_before_a_note_is_not_part_of_it() -> None:
+    assert ask("note 268 – rolled back").tool_calls[0]["args"] == {"incident": "268", "content": "rolled back"}

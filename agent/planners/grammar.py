@@ -183,6 +183,7 @@ def _help(p: Parsed) -> list[Call]:
     raise Reply(help_text())
 
 
+_NO_MATCH = re.compile(r"\bNo [\w ]+ matches\b")
 _GUESSES = ("service", "escalation_policy", "schedule", "team")  # what a bare `oncall NAME` may be
 
 
@@ -194,7 +195,9 @@ def _oncall(p: Parsed) -> list[Call]:
 
 
 def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | None:
-    if not p.get("target") or not steps[-1][0].error:
+    """A bare name that is not a service may be a policy, schedule or team; any other error (a bad time)
+    is the answer as it is."""
+    if not p.get("target") or not steps[-1][0].error or not _NO_MATCH.search(steps[-1][0].content):
         return None
     if len(steps) < len(_GUESSES):
         return [_fill("who_is_on_call", p, **{_GUESSES[len(steps)]: p.get("target")})]
@@ -277,7 +280,7 @@ def _override(p: Parsed) -> list[Call]:
 # --- the grammar ---------------------------------------------------------------------------------
 
 _AT = "(?: at {time:at})?"
-_ONCALL = r"(?:{verb}|on call|who(?:'s| is)?(?: currently)? on[- ]?call(?: now)?)(?: for| on)?"
+_ONCALL = r"(?:{verb}|on call|who(?:'s|s| is)?(?: currently)? on[- ]?call(?: (?:right )?now)?)(?: for| on)?"
 _ONCALL_BY = {"service": "service", "escalation policy|policy|ep": "escalation_policy",
               "schedule|rotation": "schedule", "team": "team", "user": "user"}
 _PAGE_ONCALL = (r"page (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|the on-?call(?: engineer)?)"
@@ -325,7 +328,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("reopen", "retrigger", "unresolve"), "reopen INCIDENT", "trigger a resolved incident again",
             ("{verb} {id:incident}",), _tool("update_incident", action="reopen"), done="Reopened"),
     Command(("note", "comment"), 'note INCIDENT "TEXT"', "add a note to an incident",
-            (r"(?:add )?{verb}(?: to| on)? {id:incident}[\s:]+{text:content}",),
+            (r"(?:add )?{verb}(?: to| on)? {id:incident}[\s:,\u2013\u2014-]+{text:content}",),
             _tool("add_note"), done="Noted"),
     Command(("escalate",), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
             ("{verb} {id:incident}(?: to)?(?: level {num:escalation_level})?",),
