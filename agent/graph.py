@@ -14,6 +14,8 @@
   otherwise land on one call and let its twin run.
 - Secret arguments (an integration key) reach approval requests, the audit log and progress events
   masked (`agent.redaction`); the tool runs with the real value, which lives in the planner's tool call.
+- An approved call runs with the arguments its request shows: `toolkit.pinned` fixes an override's
+  relative times ('09:00', '+8h') when the request is built, so a late approval cannot move the cover.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
 
 A model that fails (endpoint down, garbled reply) stops the run in `plan` with `PlanningFailed`,
@@ -84,6 +86,7 @@ def plan(state: State, runtime: Runtime[RunContext],
         refusal = _unidentified(call, ids) or _refusal(ctx, call["name"], call["args"])
         summary = None
         if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
+            call = {**call, "args": ctx.toolkit.pinned(call["name"], call["args"])}  # times as the card shows them
             summary, refusal = _summary(ctx, call)
         if refusal is not None:
             refused[call["id"] or ""] = refusal
@@ -102,7 +105,7 @@ def plan(state: State, runtime: Runtime[RunContext],
                              outcome=f"{request.id}: {request.summary}")
     if approvals:
         return Command(goto="review", update=update | {"approvals": approvals, "refused": refused})
-    replies, sends = _route(reply, {}, refused)
+    replies, sends = _route(reply, {}, refused, {})
     return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
 
 
@@ -113,14 +116,16 @@ def review(state: State) -> Command[Literal["act", "plan"]]:
     decisions = {r.tool_call_id: Decision.model_validate(answers[r.id]) for r in requests}
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
-    replies, sends = _route(last, decisions, state.get("refused", {}))
+    approved = {r.tool_call_id: r.arguments for r in requests}
+    replies, sends = _route(last, decisions, state.get("refused", {}), approved)
     return Command(goto=sends or "plan", update={"messages": replies})
 
 
-def _route(plan: AIMessage, decisions: dict[str, Decision],
-           refused: dict[str, str]) -> tuple[list[ToolMessage], list[Send]]:
+def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, str],
+           approved: dict[str, dict[str, Any]]) -> tuple[list[ToolMessage], list[Send]]:
     """Each call of a plan becomes an error reply (refused or rejected) or an `act` task (with the
-    decision that let it run, and its edited arguments if any)."""
+    decision that let it run). An approved call runs with the arguments its request showed (times
+    pinned when it was proposed), an edited one with the edit; secrets come back from the call."""
     replies = [_error(bad, refused[bad["id"]]) for bad in plan.invalid_tool_calls]
     sends: list[Send] = []
     for call in plan.tool_calls:
@@ -131,7 +136,8 @@ def _route(plan: AIMessage, decisions: dict[str, Decision],
             replies.append(_error(call, rejection_text(decision)))
         else:
             edited = decision.arguments if decision is not None else None
-            args = call["args"] if edited is None else restored(edited, call["args"])
+            runs = edited if edited is not None else approved.get(call["id"] or "")
+            args = call["args"] if runs is None else restored(runs, call["args"])
             sends.append(Send("act", ActTask(call={**call, "args": args},
                                              decision=decision.model_dump(mode="json") if decision else None)))
     return replies, sends

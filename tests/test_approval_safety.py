@@ -249,3 +249,27 @@ def test_a_claim_held_by_a_live_or_remote_process_is_waited_out(tmp_path, owner)
     audit = _claimed_by(tmp_path, this_process() if owner == "this process" else owner)
     assert audit.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) == CLAIMED
     assert audit.take_over("resume-1", "t1", at=CLAIMED + RESUME_LEASE, lease=RESUME_LEASE) is None
+
+
+# --- what was approved is what runs ---
+
+
+def test_an_approved_override_covers_the_times_its_card_showed_however_late_the_approval(sim, clock, store):
+    clock.set(datetime(2026, 11, 21, 8, 55, tzinfo=timezone.utc))
+    cover = {"name": "create_override", "args": {"schedule": "Payments Primary", "user": "dana", "start": "09:00",
+                                                  "end": "+8h", "time_zone": "Europe/London"}}
+    commander = build(sim, clock, [[cover], "Covered."], store)
+    [request] = commander.send("t1", "dana covers payments from 9 for 8h").pending
+
+    assert "from 2026-11-21 09:00 UTC to 17:00 UTC" in request.summary
+    assert request.arguments == {"schedule": "Payments Primary", "user": "dana",
+                                 "start": "2026-11-21T09:00:00Z", "end": "2026-11-21T17:00:00Z"}
+    clock.advance(600)  # "09:00" read now would mean tomorrow, "+8h" would end at 18:00
+    assert commander.decide("t1", request.id, "approve", "omar").text == "Covered."
+
+    [sent] = writes(sim)
+    [override] = sent.body["overrides"]
+    assert (override["start"], override["end"]) == ("2026-11-21T09:00:00Z", "2026-11-21T17:00:00Z")
+    [ran] = [e for e in commander.audit("t1") if e.action == "tool_call"]
+    assert (ran.arguments["start"], ran.arguments["end"], ran.outcome) == (
+        "2026-11-21T09:00:00Z", "2026-11-21T17:00:00Z", "ok")

@@ -62,6 +62,28 @@ def test_unreadable_times_say_which_forms_work(text):
         parse_time(text, now=NOW)
 
 
+@pytest.mark.parametrize("text", ["", "   "])
+def test_an_empty_time_is_refused_by_the_name_of_its_argument(text):
+    with pytest.raises(TimeParseError, match="^since is empty; give a time, one of: ISO 8601"):
+        parse_time(text, now=NOW, past=True, name="since")
+
+
+def test_a_window_start_means_the_most_recent_clock_time_or_weekday():
+    assert iso(parse_time("09:00", now=NOW, past=True)) == "2026-11-20T09:00:00Z"  # earlier today
+    assert iso(parse_time("13:00", now=NOW, past=True)) == "2026-11-19T13:00:00Z"  # still ahead today: yesterday's
+    assert iso(parse_time("monday", now=NOW, past=True)) == "2026-11-16T00:00:00Z"
+    assert iso(parse_time("friday 13:00", now=NOW, past=True)) == "2026-11-13T13:00:00Z"
+    assert iso(parse_time("friday", now=NOW, past=True)) == "2026-11-20T00:00:00Z"
+
+
+def test_a_clock_time_or_weekday_after_a_base_is_its_first_occurrence_after_it():
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)  # tomorrow 09:00
+    assert iso(parse_time("17:00", now=NOW, base=start)) == "2026-11-21T17:00:00Z"
+    assert iso(parse_time("06:00", now=NOW, base=start)) == "2026-11-22T06:00:00Z"
+    assert iso(parse_time("friday 17:00", now=NOW, base=start)) == "2026-11-27T17:00:00Z"
+    assert iso(parse_time("tomorrow 06:00", now=NOW, base=start)) == "2026-11-21T06:00:00Z"  # day words: from now
+
+
 def test_unknown_zone_is_refused():
     with pytest.raises(TimeParseError, match="unknown time zone 'Mars/Base'"):
         parse_time("tomorrow 09:00", now=NOW, tz="Mars/Base")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from conftest import token_for
@@ -382,6 +382,39 @@ def test_escalate_goes_to_the_next_level_unless_told(call, sim):
     assert incident(sim, 268).escalation_level == 3
 
 
+def test_escalate_asks_for_the_level_when_the_assignee_holds_several(call, sim, clock):
+    clock.set(datetime(2026, 11, 19, 15, 0, tzinfo=timezone.utc))  # Alice holds levels 1 and 3 of the gateway's policy
+    opened = call("create_incident", {"service": "API Gateway", "title": "Gateway probe"}).data
+    result = call("update_incident", {"incident": opened["id"], "action": "escalate"}, call_id="call-2")
+    assert not result.ok and not result.writes
+    assert "at levels 1 and 3 of escalation policy" in result.text
+    assert "Next: ask the user which level to escalate to, then pass it as escalation_level." in result.text
+    assert call("update_incident", {"incident": opened["id"], "action": "escalate", "escalation_level": 2},
+                call_id="call-3").ok
+
+
+def test_empty_times_are_refused_by_argument_name(call, toolkit):
+    result = call("create_override", {"schedule": "Payments Primary", "user": "dana", "start": "", "end": "+8h"})
+    assert not result.ok and not result.writes
+    assert result.text.startswith("Error: could not create the override — start is empty; give a time")
+
+
+def test_an_override_ending_at_a_clock_time_ends_on_its_start_day(call):
+    result = call("create_override", {"schedule": "Payments Primary", "user": "dana",
+                                      "start": "tomorrow 09:00", "end": "17:00"})
+    assert (result.data["override"]["start"], result.data["override"]["end"]) == (
+        "2026-11-21T09:00:00Z", "2026-11-21T17:00:00Z")
+
+
+def test_pinned_fixes_an_overrides_times_as_read_now_and_leaves_other_tools_alone(toolkit):
+    args = {"schedule": "Payments Primary", "user": "dana", "start": "09:00", "end": "+8h", "time_zone": "Europe/Berlin"}
+    assert toolkit.pinned("create_override", args) == {"schedule": "Payments Primary", "user": "dana",
+                                                       "start": "2026-11-21T08:00:00Z", "end": "2026-11-21T16:00:00Z"}
+    unreadable = {**args, "start": "someday"}
+    assert toolkit.pinned("create_override", unreadable) == unreadable
+    assert toolkit.pinned("snooze_incident", {"incident": "268", "duration": "1h"}) == {"incident": "268", "duration": "1h"}
+
+
 def test_manage_incidents_in_one_request(call, sim):
     result = call("manage_incidents", {"incidents": ["266", "268", "#266"], "action": "resolve",
                                        "resolution": "Duplicates of #269"})
@@ -578,7 +611,7 @@ def test_malformed_arguments_are_refused_before_any_request(call, name, args, pr
     ("create_override", {"schedule": "platform", "user": "dana", "end": "+8h"},
      "'platform' matches 2 schedules: Platform Primary (P0302XS), Platform Secondary (PJJXE84); pass one id."),
     ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "-1h"}, "must be after the start"),
-    ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "someday"}, "cannot read time"),
+    ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "someday"}, "cannot read end 'someday'"),
     ("add_responders", {"incident": "269", "responders": ["nobody"]}, "No user or escalation policy matches"),
     ("who_is_on_call", {"service": "API Gateway", "time_zone": "Mars/Base", "at": "09:00"}, "unknown time zone"),
 ])

@@ -109,7 +109,7 @@ class Actions:
     # on call and schedules
 
     def who_is_on_call(self, call: Call, a: s.WhoIsOnCall) -> dict:
-        at = parse_time(a.at, now=call.now, tz=a.time_zone) if a.at else None
+        at = parse_time(a.at, now=call.now, tz=a.time_zone, name="at") if a.at else None
         params: dict[str, Any] = {"include[]": ["users"]}
         if at is not None:
             params |= {"since": iso(at), "until": iso(at)}
@@ -395,13 +395,23 @@ class Actions:
         return self.incident(ref)["id"] if ref.isdigit() else ref
 
     def _current_level(self, incident: dict) -> int:
-        """The level the incident is at: the highest level its assignees hold on its policy (1 if none)."""
+        """The level the incident is at: the one level its assignees hold on its policy (1 if none).
+
+        Assignees holding several levels leave it open which one the incident reached, and a guess
+        could skip a level or escalate to one that does not exist, so the caller is asked instead.
+        """
         assignees = [x["assignee"]["id"] for x in incident.get("assignments") or []]
         if not assignees:
             return 1
         policy = incident["escalation_policy"]["id"]
         rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy], "user_ids": assignees})
-        return max((r.get("escalation_level") or 1 for r in rows.items), default=1)
+        levels = sorted({r.get("escalation_level") or 1 for r in rows.items})
+        if len(levels) > 1:
+            held = ", ".join(map(str, levels[:-1])) + f" and {levels[-1]}"
+            raise ToolProblem(f"its assignees are on call at levels {held} of escalation policy {policy}, "
+                              "so the level it is at now is unclear.",
+                              "ask the user which level to escalate to, then pass it as escalation_level.")
+        return levels[0] if levels else 1
 
     def _overrides(self, schedule_id: str, since: datetime, until: datetime) -> list[dict]:
         return self.client.get(f"/schedules/{schedule_id}/overrides",
@@ -446,8 +456,8 @@ class Actions:
 
 def override_window(now: datetime, start: str, end: str, tz: str | None) -> tuple[datetime, datetime]:
     """Start and end of cover; an end like '+8h' counts from the start."""
-    begins = parse_time(start, now=now, tz=tz)
-    ends = parse_time(end, now=now, tz=tz, base=begins)
+    begins = parse_time(start, now=now, tz=tz, name="start")
+    ends = parse_time(end, now=now, tz=tz, base=begins, name="end")
     if ends <= begins:
         raise TimeParseError(f"the end ({iso(ends)}) must be after the start ({iso(begins)})")
     return begins, ends
@@ -462,11 +472,11 @@ def _window(call: Call, since: str | None, until: str | None, default: timedelta
     """A since/until pair in UTC. `default` is the length used for the missing side: negative means the
     window ends at `until` (default now) and looks back; positive means it starts at `since` (default now)."""
     if default < timedelta(0):
-        end = parse_time(until, now=call.now) if until else call.now
-        begin = parse_time(since, now=call.now, past=True) if since else end + default
+        end = parse_time(until, now=call.now, name="until") if until else call.now
+        begin = parse_time(since, now=call.now, past=True, name="since") if since else end + default
     else:
-        begin = parse_time(since, now=call.now, past=True) if since else call.now
-        end = parse_time(until, now=call.now, base=begin) if until else begin + default
+        begin = parse_time(since, now=call.now, past=True, name="since") if since else call.now
+        end = parse_time(until, now=call.now, base=begin, name="until") if until else begin + default
     if end <= begin:
         raise TimeParseError(f"the window ends ({iso(end)}) before it starts ({iso(begin)})")
     return begin, end

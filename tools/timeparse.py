@@ -67,15 +67,18 @@ def parse_duration(text: str | int) -> timedelta:
 
 
 def parse_time(text: str, *, now: datetime, tz: str | None = None, base: datetime | None = None,
-               past: bool = False) -> datetime:
-    """`text` as an aware UTC datetime.
+               past: bool = False, name: str = "time") -> datetime:
+    """`text` as an aware UTC datetime; `name` is the argument it came from, for the error message.
 
     Zone-less ISO times, day words and clock times are read in `tz` (default UTC). Offsets ('+8h',
-    '-24h', '24h ago', 'in 2h') count from `base` (default `now`), so an end can be "+8h" after its
-    start. A bare duration ('24h') points back in time when `past` is set (a window's start) and
-    forward otherwise.
+    '-24h', '24h ago', 'in 2h') count from `base` (default `now`), and so does a bare clock time or
+    weekday (its first occurrence after `base`), so an end can be "+8h" or "17:00" after its start.
+    When `past` is set (a window's start) a bare duration points back in time, and a bare clock time or
+    weekday means the most recent one; otherwise they point forward.
     """
     raw = " ".join(text.strip().lower().split())
+    if not raw:
+        raise TimeParseError(f"{name} is empty; give a time, one of: {', '.join(FORMS)}")
     where = zone(tz)
     origin = base or now
     if raw == "now":
@@ -86,9 +89,9 @@ def parse_time(text: str, *, now: datetime, tz: str | None = None, base: datetim
         return _utc(_iso(text.strip(), where))
     except ValueError:
         pass
-    if moment := _calendar(raw, now.astimezone(where)):
+    if moment := _calendar(raw, now.astimezone(where), origin.astimezone(where), past):
         return _utc(moment)
-    raise TimeParseError(f"cannot read time {text!r}; use one of: {', '.join(FORMS)}")
+    raise TimeParseError(f"cannot read {name} {text!r}; use one of: {', '.join(FORMS)}")
 
 
 def relative(text: str) -> bool:
@@ -126,7 +129,7 @@ def _offset(raw: str, past: bool) -> timedelta | None:
         raw, sign = raw[:-4].strip(), -1
     elif raw.startswith("in "):
         raw, sign = raw[3:].strip(), 1
-    elif raw[:1] in "+-":
+    elif raw and raw[0] in "+-":
         raw, sign = raw[1:].strip(), (-1 if raw[0] == "-" else 1)
     if not raw[:1].isdigit() or raw.isdigit():
         return None  # a bare number is a year or an hour, not an offset
@@ -141,20 +144,24 @@ def _iso(text: str, where: ZoneInfo) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=where)
 
 
-def _calendar(raw: str, local_now: datetime) -> datetime | None:
-    """'today 17:30', 'tomorrow', 'monday 09:00', '09:00' in the zone of `local_now`."""
+def _calendar(raw: str, local_now: datetime, local_origin: datetime, past: bool) -> datetime | None:
+    """'today 17:30', 'tomorrow', 'monday 09:00', '09:00' in the zone of `local_now`.
+
+    Day words count from `local_now`; a weekday or bare clock time is the first one after
+    `local_origin`, or with `past` the most recent one up to `local_now`.
+    """
     word, _, rest = raw.partition(" ")
     if word in _DAY_WORDS:
         day, clock = local_now.date() + timedelta(days=_DAY_WORDS[word]), rest
     elif (weekday := _weekday(word)) is not None:
-        day, clock = _next_weekday(weekday, local_now, rest), rest
+        day, clock = None, rest
     else:
-        day, clock = None, raw
+        weekday, day, clock = None, None, raw
     at = _clock(clock) if clock else time(0)
     if at is None:
         return None
-    if day is None:  # a bare clock time: its next occurrence
-        day = local_now.date() + timedelta(days=1 if at <= local_now.time() else 0)
+    if day is None:
+        day = _last(weekday, at, local_now) if past else _next(weekday, at, local_origin)
     return datetime.combine(day, at, tzinfo=local_now.tzinfo)
 
 
@@ -165,13 +172,20 @@ def _weekday(word: str) -> int | None:
     return None
 
 
-def _next_weekday(target: int, local_now: datetime, clock: str) -> date:
-    """The next such weekday; today if the given time (or midnight) is still ahead."""
-    ahead = (target - local_now.weekday()) % 7
-    at = _clock(clock) if clock else time(0)
-    if ahead == 0 and (at is None or at <= local_now.time()):
-        ahead = 7
-    return local_now.date() + timedelta(days=ahead)
+def _next(weekday: int | None, at: time, after: datetime) -> date:
+    """The day of the first `at` (on `weekday`, or any day when None) strictly after `after`."""
+    ahead = 0 if weekday is None else (weekday - after.weekday()) % 7
+    if ahead == 0 and at <= after.time():
+        ahead = 1 if weekday is None else 7
+    return after.date() + timedelta(days=ahead)
+
+
+def _last(weekday: int | None, at: time, before: datetime) -> date:
+    """The day of the most recent `at` (on `weekday`, or any day when None) up to `before`."""
+    back = 0 if weekday is None else (before.weekday() - weekday) % 7
+    if back == 0 and at > before.time():
+        back = 1 if weekday is None else 7
+    return before.date() - timedelta(days=back)
 
 
 def _clock(text: str) -> time | None:

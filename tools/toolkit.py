@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, T
 from pydantic import ValidationError
 
 from tools import schemas as s
-from tools.actions import Actions, Call, ToolProblem
+from tools.actions import Actions, Call, ToolProblem, override_window
 from tools.catalog import load_catalog
 from tools.client import PagerDutyClient
 from tools.errors import (
@@ -37,7 +37,7 @@ from tools.errors import (
 from tools.events import EventsClient
 from tools.resolve import Directory, ResolutionError
 from tools.sentences import Sentences
-from tools.timeparse import Clock, SystemClock, TimeParseError
+from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
@@ -97,6 +97,20 @@ class Toolkit:
     def validate(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Edited arguments checked again by the tool's schema; ValueError says what is wrong, readably."""
         return _checked(name, args).model_dump(exclude_unset=True)
+
+    def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments with an override's times ('09:00', 'tomorrow', '+8h', 'now') fixed to the UTC
+        instants they mean now: an approved override then covers what its card showed, however late
+        the approval comes. Other tools, and times that cannot be read (the tool will say why), pass as given.
+        """
+        if name != "create_override":
+            return args
+        model = _checked(name, args)
+        try:
+            start, end = override_window(self._clock.now(), model.start, model.end, model.time_zone)
+        except TimeParseError:
+            return args
+        return {k: v for k, v in args.items() if k != "time_zone"} | {"start": iso(start), "end": iso(end)}
 
     def describe(self, name: str, args: dict[str, Any], *, names_must_resolve: bool = False) -> str:
         """One sentence for an approval card, with ids resolved to names (falls back to the raw values).
