@@ -4,7 +4,8 @@ Rotation handoffs fall at absolute instants (virtual start + k × turn length); 
 wall-clock windows in the schedule's time zone, so daylight-saving changes move them in UTC.
 A higher layer wins wherever it has someone, lower layers show through its gaps, and overrides
 beat every layer. All spans are half-open [start, end) in UTC, and everything is computed from
-turn boundaries and restriction windows inside the asked-for window, never instant by instant.
+turn boundaries and restriction windows, never instant by instant: inside the asked-for window for a
+rendered schedule, a little past it for /oncalls, which reports each overlapping shift whole.
 """
 
 from __future__ import annotations
@@ -223,13 +224,15 @@ def _final_window(schedule: Schedule, overrides: Sequence[Override], since: date
     return _join(_overlay(spans, overrides_spans(overrides, since, until)))
 
 
-def _shift_at(schedule: Schedule, overrides: Sequence[Override], at: datetime) -> Span | None:
-    """The whole final-schedule span containing `at`, found by widening the window until it fits.
-
-    The first window already spans a turn of the longest rotation either side, which holds most shifts.
-    """
+def _first_reach(schedule: Schedule) -> timedelta:
+    """How far past a point to look for the whole shift there: a turn of the longest rotation holds most."""
     longest_turn = max((layer.rotation_turn_length_seconds for layer in schedule.layers), default=0)
-    reach = min(max(DAY, timedelta(seconds=longest_turn)), INSTANT_HORIZON)
+    return min(max(DAY, timedelta(seconds=longest_turn)), INSTANT_HORIZON)
+
+
+def _shift_at(schedule: Schedule, overrides: Sequence[Override], at: datetime) -> Span | None:
+    """The whole final-schedule span containing `at`, found by widening the window until it fits."""
+    reach = _first_reach(schedule)
     while True:
         low, high = at - reach, at + reach
         shift = next((s for s in _final_window(schedule, overrides, low, high) if s.start <= at < s.end), None)
@@ -255,6 +258,28 @@ def final_spans(schedule: Schedule, overrides: Iterable[Override], since: dateti
     return _final_window(schedule, overrides, since, until)
 
 
+def whole_shifts(schedule: Schedule, overrides: Iterable[Override], since: datetime, until: datetime) -> list[Span]:
+    """The final schedule's shifts overlapping [since, until), each whole rather than cut at the bounds.
+
+    `/oncalls` reports an on-call as one contiguous unit, so a shift running across `since` or
+    `until` keeps its real start and end (looking at most INSTANT_HORIZON beyond the bound).
+    """
+    if until < since:
+        raise ValueError("until is before since")
+    overrides = list(overrides)
+    if since == until:
+        return final_spans(schedule, overrides, since, until)
+    reach = _first_reach(schedule)
+    low, high = since - reach, until + reach
+    spans = [s for s in _final_window(schedule, overrides, low, high) if s.end > since and s.start < until]
+    # Shifts still cut by the wider window are rare; only they are looked up one by one.
+    if spans and spans[0].start == low:
+        spans[0] = _shift_at(schedule, overrides, since) or spans[0]
+    if spans and spans[-1].end == high:
+        spans[-1] = _shift_at(schedule, overrides, until - TICK) or spans[-1]
+    return spans
+
+
 def on_call_at(schedule: Schedule, overrides: Iterable[Override], at: datetime) -> str | None:
     """The user the final schedule has on call at `at`, or None in a gap."""
     spans = _final_window(schedule, list(overrides), at, at + TICK)
@@ -270,40 +295,40 @@ def oncalls(
     overrides_by_schedule: Mapping[str, Sequence[Override]],
     since: datetime,
     until: datetime,
-    earliest: bool = False,
 ) -> list[OnCallEntry]:
     """`/oncalls` rows for several policies, policy by policy, each by level then target order then time.
 
     A user target is on call always (start and end None); a schedule target yields its final
-    schedule's spans, with `final_spans`' window and instant rules, computed once per schedule
-    however many policies and levels name it. `earliest` keeps, per policy, level and user, only
-    the earliest row, as PagerDuty's `earliest=true` does.
+    schedule's `whole_shifts`, computed once per schedule however many policies and levels name it.
     """
-    final: dict[str, list[Span]] = {}
+    shifts: dict[str, list[Span]] = {}
     entries: list[OnCallEntry] = []
     for policy in policies:
-        rows: list[OnCallEntry] = []
         for level, rule in enumerate(policy.rules, start=1):
             for target in rule.targets:
                 if target.type == "user_reference":
-                    rows.append(OnCallEntry(policy.id, level, target.id, None, None, None))
+                    entries.append(OnCallEntry(policy.id, level, target.id, None, None, None))
                     continue
-                if target.id not in final:
-                    final[target.id] = final_spans(schedules[target.id], overrides_by_schedule.get(target.id, ()),
-                                                   since, until)
-                rows.extend(OnCallEntry(policy.id, level, span.user_id, target.id, span.start, span.end)
-                            for span in final[target.id])
-        entries.extend(_earliest(rows) if earliest else rows)
+                if target.id not in shifts:
+                    shifts[target.id] = whole_shifts(schedules[target.id], overrides_by_schedule.get(target.id, ()),
+                                                     since, until)
+                entries.extend(OnCallEntry(policy.id, level, span.user_id, target.id, span.start, span.end)
+                               for span in shifts[target.id])
     return entries
 
 
-def _earliest(entries: list[OnCallEntry]) -> list[OnCallEntry]:
-    best: dict[tuple[int, str], OnCallEntry] = {}
+def earliest(entries: Iterable[OnCallEntry]) -> list[OnCallEntry]:
+    """Only the earliest row per policy, level and user, as `earliest=true` asks.
+
+    Apply it after any other filter, so a user's later rows still count when an earlier one is filtered out.
+    """
+    entries = list(entries)
+    best: dict[tuple[str, int, str], OnCallEntry] = {}
     for entry in entries:
-        key = (entry.escalation_level, entry.user_id)
+        key = (entry.escalation_policy_id, entry.escalation_level, entry.user_id)
         if key not in best or (entry.start or _OLDEST) < (best[key].start or _OLDEST):
             best[key] = entry
-    return [e for e in entries if best[(e.escalation_level, e.user_id)] is e]
+    return [e for e in entries if best[(e.escalation_policy_id, e.escalation_level, e.user_id)] is e]
 
 
 def level_user_ids(

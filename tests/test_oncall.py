@@ -14,8 +14,10 @@ from simulator.oncall import (
     layer_spans,
     level_user_ids,
     on_call_at,
+    earliest,
     oncalls,
     overrides_spans,
+    whole_shifts,
 )
 
 HOUR = 3600
@@ -216,15 +218,43 @@ POLICY = EscalationPolicy(id="PEP1", name="Ops", rules=[
 SCHEDULES = {"PSCHED1": WEEKLY}
 
 
-def test_one_policys_oncalls_over_a_window_lists_each_level_with_schedule_spans_and_direct_users():
+def test_one_policys_oncalls_over_a_window_lists_each_level_with_whole_shifts_and_direct_users():
     entries = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 11, 12))
     assert entries == [
-        OnCallEntry("PEP1", 1, "A", "PSCHED1", utc(2026, 11, 5), utc(2026, 11, 9, 9)),
-        OnCallEntry("PEP1", 1, "B", "PSCHED1", utc(2026, 11, 9, 9), utc(2026, 11, 12)),
+        OnCallEntry("PEP1", 1, "A", "PSCHED1", utc(2026, 11, 2, 9), utc(2026, 11, 9, 9)),
+        OnCallEntry("PEP1", 1, "B", "PSCHED1", utc(2026, 11, 9, 9), utc(2026, 11, 16, 9)),
         OnCallEntry("PEP1", 2, "M", None, None, None),
-        OnCallEntry("PEP1", 2, "A", "PSCHED1", utc(2026, 11, 5), utc(2026, 11, 9, 9)),
-        OnCallEntry("PEP1", 2, "B", "PSCHED1", utc(2026, 11, 9, 9), utc(2026, 11, 12)),
+        OnCallEntry("PEP1", 2, "A", "PSCHED1", utc(2026, 11, 2, 9), utc(2026, 11, 9, 9)),
+        OnCallEntry("PEP1", 2, "B", "PSCHED1", utc(2026, 11, 9, 9), utc(2026, 11, 16, 9)),
     ]
+
+
+def test_whole_shifts_keep_their_real_bounds_where_the_final_schedule_clips_them():
+    since, until = utc(2026, 11, 5), utc(2026, 11, 12)
+    assert final_spans(WEEKLY, [], since, until) == [
+        Span("A", since, utc(2026, 11, 9, 9)), Span("B", utc(2026, 11, 9, 9), until)]
+    assert whole_shifts(WEEKLY, [], since, until) == [
+        Span("A", utc(2026, 11, 2, 9), utc(2026, 11, 9, 9)), Span("B", utc(2026, 11, 9, 9), utc(2026, 11, 16, 9))]
+    one_shift = whole_shifts(WEEKLY, [], utc(2026, 11, 10), utc(2026, 11, 10, 0, 1))
+    assert one_shift == [Span("B", utc(2026, 11, 9, 9), utc(2026, 11, 16, 9))]
+    assert one_shift == whole_shifts(WEEKLY, [], utc(2026, 11, 10), utc(2026, 11, 10))  # same as the instant
+
+
+def test_whole_shifts_follow_overrides_and_gaps_at_the_bounds():
+    cover = override("O1", "D", utc(2026, 11, 9, 20), utc(2026, 11, 10, 4))
+    assert whole_shifts(WEEKLY, [cover], utc(2026, 11, 10), utc(2026, 11, 10, 6)) == [
+        Span("D", utc(2026, 11, 9, 20), utc(2026, 11, 10, 4)), Span("B", utc(2026, 11, 10, 4), utc(2026, 11, 16, 9))]
+    office = schedule(layer("L1", ["A", "B"], turn=DAY, virtual_start=utc(2026, 11, 2),
+                            restrictions=[daily("09:00:00", 8 * HOUR)]))
+    # A shift ending exactly at `until` and one starting at `since` after a gap keep those bounds.
+    assert whole_shifts(office, [], utc(2026, 11, 2, 12), utc(2026, 11, 3, 17)) == [
+        Span("A", utc(2026, 11, 2, 9), utc(2026, 11, 2, 17)), Span("B", utc(2026, 11, 3, 9), utc(2026, 11, 3, 17))]
+    assert whole_shifts(office, [], utc(2026, 11, 3, 9), utc(2026, 11, 3, 12)) == [
+        Span("B", utc(2026, 11, 3, 9), utc(2026, 11, 3, 17))]
+    assert whole_shifts(office, [], utc(2026, 11, 2, 18), utc(2026, 11, 3, 8)) == []
+    leave_cover = override("O2", "D", utc(2026, 10, 20), utc(2026, 11, 20))  # far longer than a daily turn
+    assert whole_shifts(office, [leave_cover], utc(2026, 11, 5), utc(2026, 11, 5, 1)) == [
+        Span("D", utc(2026, 10, 20), utc(2026, 11, 20))]
 
 
 def test_one_policys_oncalls_at_an_instant_reports_whole_shifts_and_honours_overrides():
@@ -238,19 +268,31 @@ def test_one_policys_oncalls_at_an_instant_reports_whole_shifts_and_honours_over
     ]
 
 
-def test_earliest_keeps_one_entry_per_level_and_user():
-    entries = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5), earliest=True)
+def test_earliest_keeps_one_entry_per_policy_level_and_user():
+    entries = earliest(oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5)))
     assert [(e.escalation_level, e.user_id, e.start) for e in entries] == [
-        (1, "A", utc(2026, 11, 5)),
+        (1, "A", utc(2026, 11, 2, 9)),
         (1, "B", utc(2026, 11, 9, 9)),
         (1, "C", utc(2026, 11, 16, 9)),
         (2, "M", None),
-        (2, "A", utc(2026, 11, 5)),
+        (2, "A", utc(2026, 11, 2, 9)),
         (2, "B", utc(2026, 11, 9, 9)),
         (2, "C", utc(2026, 11, 16, 9)),
     ]
     everything = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5))
     assert len(everything) > len(entries)
+
+
+def test_earliest_after_a_filter_keeps_the_earliest_remaining_row():
+    everything = oncalls([POLICY], SCHEDULES, {}, utc(2026, 11, 5), utc(2026, 12, 5))
+    later_only = [e for e in everything if e.start is None or e.start >= utc(2026, 11, 20)]
+    assert [(e.escalation_level, e.user_id, e.start) for e in earliest(later_only)] == [
+        (1, "A", utc(2026, 11, 23, 9)),
+        (1, "B", utc(2026, 11, 30, 9)),
+        (2, "M", None),
+        (2, "A", utc(2026, 11, 23, 9)),
+        (2, "B", utc(2026, 11, 30, 9)),
+    ]
 
 
 def test_policies_sharing_a_schedule_each_list_it_in_their_own_rows():
@@ -259,10 +301,10 @@ def test_policies_sharing_a_schedule_each_list_it_in_their_own_rows():
         dict(id="R3", targets=[dict(type="schedule_reference", id="PSCHED1")])])
     cover = override("O1", "D", utc(2026, 11, 10), utc(2026, 11, 11))
     since, until = utc(2026, 11, 5), utc(2026, 11, 20)
-    for earliest in (False, True):
+    for reduce in (list, earliest):
         alone = [e for policy in (POLICY, backup)
-                 for e in oncalls([policy], SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)]
-        together = oncalls([POLICY, backup], SCHEDULES, {"PSCHED1": [cover]}, since, until, earliest)
+                 for e in reduce(oncalls([policy], SCHEDULES, {"PSCHED1": [cover]}, since, until))]
+        together = reduce(oncalls([POLICY, backup], SCHEDULES, {"PSCHED1": [cover]}, since, until))
         assert together == alone
         assert {e.escalation_policy_id for e in together} == {"PEP1", "PEP2"}
 

@@ -291,6 +291,40 @@ def test_oncalls_over_a_window_and_earliest(api, sim):
     assert len(keys) == len(set(keys)) == len(set((r["escalation_level"], r["user"]["id"]) for r in rows))
 
 
+
+def test_earliest_applies_after_the_schedule_and_user_filters(api, sim):
+    """Gustavo's level-2 Checkout rows come from Payments Primary; his earlier level-1 row is Payments'."""
+    policy = named(sim, "escalation_policies", "Checkout Escalation")
+    schedule = named(sim, "schedules", "Payments Primary")
+    gustavo = named(sim, "users", "Gustavo Ramos").id
+    query = {"escalation_policy_ids[]": policy.id, "schedule_ids[]": schedule.id, "user_ids[]": gustavo,
+             "since": iso(NOW), "until": iso(NOW + WEEK), "limit": 100}
+    rows = api.get("/oncalls", params=query).json()["oncalls"]
+    assert len(rows) > 1
+    earliest = api.get("/oncalls", params={**query, "earliest": "true"}).json()["oncalls"]
+    assert earliest == [min(rows, key=lambda r: parse_time(r["start"], "start"))]
+
+
+def test_oncalls_over_a_window_report_whole_shifts_while_the_schedule_is_clipped(api, sim):
+    """A shift crossing `since` or `until` keeps its real start and end, as an instant query reports it."""
+    schedule = named(sim, "schedules", "Payments Primary")
+    since, until = NOW, NOW + timedelta(days=2)
+    window = {"schedule_ids[]": schedule.id, "since": iso(since), "until": iso(until), "limit": 100}
+    shifts = {(r["escalation_policy"]["id"], r["escalation_level"], r["user"]["id"],
+               parse_time(r["start"], "start"), parse_time(r["end"], "end"))
+              for r in api.get("/oncalls", params=window).json()["oncalls"]}
+    assert all(start < until and end > since for *_, start, end in shifts)
+    for bound in (since, until - timedelta(seconds=1)):
+        at = {"schedule_ids[]": schedule.id, "since": iso(bound), "until": iso(bound), "limit": 100}
+        instant = {(r["escalation_policy"]["id"], r["escalation_level"], r["user"]["id"],
+                    parse_time(r["start"], "start"), parse_time(r["end"], "end"))
+                   for r in api.get("/oncalls", params=at).json()["oncalls"]}
+        assert instant and instant <= shifts
+    assert min(start for *_, start, _ in shifts) < since and max(end for *_, end in shifts) > until
+    final = api.get(f"/schedules/{schedule.id}", params={"since": iso(since), "until": iso(until)}).json()
+    entries = as_spans(final["schedule"]["final_schedule"]["rendered_schedule_entries"])
+    assert entries[0][1] == since and entries[-1][2] == until
+
 def test_oncall_window_rules(api):
     backwards = api.get("/oncalls", params={"since": iso(NOW), "until": iso(NOW - timedelta(hours=1))})
     assert backwards.status_code == 400 and backwards.json()["error"]["code"] == 2005

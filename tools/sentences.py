@@ -50,7 +50,8 @@ class Sentences:
         sentences = {
             "acknowledge": f"Acknowledge {what}.", "reopen": f"Reopen {what} (it pages again).",
             "resolve": f"Resolve {what}" + (f" with resolution {a.resolution!r}." if a.resolution else "."),
-            "escalate": f"Escalate {what} to level {a.escalation_level or 'next'}.",
+            "escalate": f"Escalate {what} to " + (f"level {a.escalation_level}." if a.escalation_level
+                                                    else "the next level of its escalation policy."),
             "set_urgency": f"Set the urgency of {what} to {a.urgency}.",
             "set_title": f"Rename {what} to {a.title!r}.",
         }

@@ -297,10 +297,11 @@ def list_oncalls(sim: Simulator, request: Request) -> Response:
     user_ids = set(request.list_param("user_ids"))
     schedule_ids = set(request.list_param("schedule_ids"))
     overrides = _overrides_by_schedule(state)
-    earliest = request.bool_param("earliest")
-    rows = [entry for entry in oncall.oncalls(policies, state.schedules, overrides, since, until, earliest)
+    rows = [entry for entry in oncall.oncalls(policies, state.schedules, overrides, since, until)
             if (not user_ids or entry.user_id in user_ids)
             and (not schedule_ids or (entry.schedule_id or "null") in schedule_ids)]
+    if request.bool_param("earliest"):
+        rows = oncall.earliest(rows)
     include = includes(request)
 
     def render(entry: OnCallEntry) -> dict:
