@@ -75,7 +75,7 @@ READS: list[tuple[str, list[str], list[str]]] = [  # text, tools called in order
     ("help", [], ["`ack [INCIDENT…]`", "`override SCHEDULE with USER"]),
     ("services gateway", ["find_services"], ["API Gateway"]),
     ("oncall", ["who_is_on_call"], ["Platform Escalation:", "Payments Escalation:", "Level 1: Bilal Khan"]),
-    ("oncall API Gateway", ["who_is_on_call"], [f"Level 1: Bilal Khan ({ME}) via Platform Primary until"]),
+    ("oncall API Gateway", ["who_is_on_call"], [f"Level 1: Bilal Khan ({ME}) via Platform Primary from "]),
     ("who is on call for Payments API?", ["who_is_on_call"], ["Level 1: Jonas Becker"]),
     ("oncall Platform Primary", ["who_is_on_call"] * 3, ["Level 1: Bilal Khan"]),
     ("oncall policy Payments Escalation at tomorrow 09:00", ["who_is_on_call"], ["at: 2026-11-21 09:00 UTC"]),

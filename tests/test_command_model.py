@@ -325,7 +325,7 @@ def test_a_single_incident_shows_its_other_fields_unless_brief() -> None:
 def test_oncall_reads_level_person_schedule_and_end() -> None:
     assert describe({"at": "2026-11-20T12:00:00Z", "oncalls": ONCALLS}).splitlines() == [
         "at: 2026-11-20 12:00 UTC",
-        f"• Level 1: Dana Reyes ({ME}) via Core Backend until 2026-11-21 09:00 UTC",
+        f"• Level 1: Dana Reyes ({ME}) via Core Backend from 2026-11-20 09:00 UTC until 2026-11-21 09:00 UTC",
         "• Level 2: Sam Lee (sam@example.com) via Core Backend until further notice"]
 
 

@@ -170,13 +170,14 @@ def incident_line(item: dict[str, Any]) -> str:
 
 
 def oncall_line(item: dict[str, Any]) -> str:
-    """'Level 1: Dana Reyes (dana@…) via Core Backend until 2026-11-21 09:00 UTC'."""
+    """'Level 1: Dana Reyes (dana@…) via Core Backend from 2026-11-20 09:00 UTC until 2026-11-21 09:00 UTC'."""
     user = item.get("user")
     email = user.get("email") if isinstance(user, dict) else None
     via = name_of(item.get("schedule")) or name_of(item.get("escalation_policy"))
     until = f"until {when(item['end'])}" if item.get("end") else "until further notice"
+    since = f"from {when(item['start'])} " if item.get("start") and item.get("end") else ""  # a later shift too
     return (f"Level {item.get('level', item.get('escalation_level'))}: {name_of(user)}"
-            + (f" ({email})" if email else "") + (f" via {via}" if via else "") + f" {until}")
+            + (f" ({email})" if email else "") + (f" via {via}" if via else "") + f" {since}{until}")
 
 
 # --- helpers -------------------------------------------------------------------------------------
