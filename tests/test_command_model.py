@@ -78,6 +78,8 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
     ("override Core Backend with Sam Lee for 8h.",
      [("create_override", {"schedule": "Core Backend", "user": "Sam Lee", "end": "+8h"})]),
     ("reopen #12", [("update_incident", {"incident": "12", "action": "reopen"})]),
+    ("show pq001zp", [("get_incident", {"incident": "PQ001ZP"})]),
+    ("ack pq001zp, #268", [("manage_incidents", {"incidents": ["PQ001ZP", "268"], "action": "acknowledge"})]),
     ('note 1234 "Rolled back v2.3"', [("add_note", {"incident": "1234", "content": "Rolled back v2.3"})]),
     ("note #1234 looking into it", [("add_note", {"incident": "1234", "content": "looking into it"})]),
     ("escalate 1234", [("update_incident", {"incident": "1234", "action": "escalate"})]),

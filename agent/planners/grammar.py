@@ -139,10 +139,16 @@ def duration(text: str) -> str:
     return amount + _UNITS.get(unit, "")
 
 
+def _incident(token: str) -> str:
+    """'#1234' → '1234'; 'pq001zp' → 'PQ001ZP': PagerDuty ids are upper case, phones type them lower."""
+    token = token.lstrip("#")
+    return token.upper() if re.fullmatch(r"(?=\w*\d)[a-z][a-z0-9]{5,19}", token) else token
+
+
 _CLEAN: dict[str, Callable[[str], Any]] = {
-    "id": lambda s: s.lstrip("#"),
-    "ref": lambda s: s.lstrip("#"),
-    "ids": lambda s: [t.lstrip("#") for t in re.split(r"[\s,]+", s) if t.lower() not in ("", "and")],
+    "id": _incident,
+    "ref": _incident,
+    "ids": lambda s: [_incident(t) for t in re.split(r"[\s,]+", s) if t.lower() not in ("", "and")],
     "name": _name,
     "names": lambda s: [n for n in map(_name, re.split(r"\s*,\s*|\s+and\s+", s)) if n],
     "text": _unquote,
