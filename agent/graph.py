@@ -235,7 +235,8 @@ def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
 
 def _summary(ctx: RunContext, call: ToolCall) -> tuple[str | None, str | None]:
     """The approval sentence, or the tool's own error when a name in the call fits nothing (or several
-    things): such a write cannot succeed, so the planner reads the error instead of a person being asked."""
+    things) or PagerDuty would refuse the change as things stand: such a write cannot succeed, so the
+    planner reads the error instead of a person being asked."""
     try:
         return ctx.toolkit.describe(call["name"], call["args"], names_must_resolve=True), None
     except ToolException as exc:

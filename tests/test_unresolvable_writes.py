@@ -122,3 +122,21 @@ def test_a_lookup_that_fails_for_another_reason_still_asks(sim, clock, store):
     assert turn.status == "waiting"
     [request] = turn.pending
     assert request.tool == "create_override" and "could not look up the details" in request.summary
+
+
+def test_changes_pagerduty_would_refuse_as_things_stand_are_answered_at_once(sim, clock):
+    triggered = next(i for i in sorted(sim.state.incidents.values(), key=lambda i: i.number)
+                     if i.status == "triggered")
+    commander = Commander.from_settings(Settings(checkpoint_db=":memory:", requester=ME), model=CommandModel(),
+                                        transport=sim.transport(), checkpointer=InMemorySaver(), clock=clock,
+                                        pagerduty_settings=PagerDutySettings(api_key=None))
+    with commander:
+        snooze = commander.send("t1", f"snooze {triggered.number} 2h", ME)
+        merge = commander.send("t2", f"merge {triggered.number} into {triggered.number}", ME)
+        refused = [e.tool for e in commander.audit() if e.action == "refused"]
+
+    assert (snooze.status, snooze.pending) == ("answered", [])
+    assert f"incident #{triggered.number} is triggered; only an acknowledged incident can be snoozed" in snooze.text
+    assert "acknowledge it first" in snooze.text
+    assert merge.pending == [] and "is both the target and a source" in merge.text
+    assert writes(sim) == [] and sorted(refused) == ["merge_incidents", "snooze_incident"]

@@ -115,8 +115,9 @@ class Toolkit:
     def describe(self, name: str, args: dict[str, Any], *, names_must_resolve: bool = False) -> str:
         """One sentence for an approval card, with ids resolved to names (falls back to the raw values).
 
-        With `names_must_resolve`, a name that fits nothing (or several things) raises `ToolException`
-        with the very text the tool would answer: a call that cannot run is not worth anyone's approval.
+        With `names_must_resolve`, a name that fits nothing (or several things), or a change PagerDuty would
+        refuse in this state, raises `ToolException` with the very text the tool would answer: a call that
+        cannot run is not worth anyone's approval.
         """
         model = _checked(name, args)
         call = self._call(None, None)
@@ -125,6 +126,8 @@ class Toolkit:
         except (ResolutionError, TimeParseError, PagerDutyError, ToolProblem) as error:
             if names_must_resolve and isinstance(error, ResolutionError):
                 raise ToolException(_could_not(name, error)) from None
+            if names_must_resolve and isinstance(error, ToolProblem):  # PagerDuty would refuse it anyway
+                raise ToolException(_refused(name, error)) from None
             shown = ", ".join(f"{k}={v!r}" for k, v in model.model_dump(exclude_none=True).items())
             return f"Run {name} with {shown} (could not look up the details: {error})."
 
@@ -154,7 +157,7 @@ class Toolkit:
         except (ResolutionError, TimeParseError) as error:
             raise ToolException(_could_not(name, error)) from None
         except ToolProblem as error:
-            raise ToolException(f"Error: could not {DOING[name]} — {error} Next: {error.next_step}") from None
+            raise ToolException(_refused(name, error)) from None
         except PagerDutyError as error:
             raise ToolException(pagerduty_problem(DOING[name], error)) from None
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
@@ -188,6 +191,10 @@ def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
         return s.TOOL_ARGS[name].model_validate(args)
     except ValidationError as error:
         raise ValueError(argument_problems(name, error)) from None
+
+
+def _refused(name: str, problem: ToolProblem) -> str:
+    return f"Error: could not {DOING[name]} — {problem} Next: {problem.next_step}"
 
 
 def _could_not(name: str, error: Exception) -> str:
