@@ -275,10 +275,11 @@ def test_approve_all_never_approves_what_an_earlier_request_left_waiting(served)
 
 def test_a_failed_write_exits_with_the_failure_code(served):
     sim, env = served
-    resolved = next(i for i in sim.state.incidents.values() if i.status == "resolved")
-    result = run(env, "ask", f"snooze {resolved.id} 1h", "--approve-all")
+    triggered = next(i for i in sim.state.incidents.values() if i.status == "triggered")
+    sim.add_fault(method="PUT", path="/incidents/*", status=403, times=1)  # refused by PagerDuty after approval
+    result = run(env, "ask", f"ack {triggered.id}", "--approve-all")
     assert result.exit_code == cli.EXIT_ACTION_FAILED, result.output
-    assert "✗" in result.stderr
+    assert "✗" in result.stderr and sim.state.incidents[triggered.id].status == "triggered"
 
 
 # --- chat ---
