@@ -15,7 +15,8 @@
 - Secret arguments (an integration key) reach approval requests, the audit log and progress events
   masked (`agent.redaction`); the tool runs with the real value, which lives in the planner's tool call.
 - An approved call runs with the arguments its request shows: `toolkit.pinned` fixes an override's
-  relative times ('09:00', '+8h') when the request is built, so a late approval cannot move the cover.
+  relative times ('09:00', '+8h') and an escalation's "next level" when the request is built, so a late
+  approval cannot move the cover and a resumed one cannot escalate a second level.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
 
 A model that fails (endpoint down, garbled reply) stops the run in `plan` with `PlanningFailed`,

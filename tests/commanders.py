@@ -19,6 +19,29 @@ from simulator import LoggedRequest, Simulator
 from tools.settings import PagerDutySettings
 
 
+class ProcessKilled(BaseException):
+    """Stands in for the process dying: not an Exception, so nothing between here and the test catches it."""
+
+
+class DiesAfterWrite(httpx.BaseTransport):
+    """Delivers the first `method path` request to PagerDuty, then "kills the process" before the answer
+    (or, with `deliver=False`, kills it just before the request leaves)."""
+
+    def __init__(self, inner: httpx.BaseTransport, method: str, path: str, deliver: bool = True) -> None:
+        self.inner, self.method, self.path, self.deliver, self.fired = inner, method, path, deliver, False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        target = (request.method, request.url.path) == (self.method, self.path) and not self.fired
+        if target and not self.deliver:
+            self.fired = True
+            raise ProcessKilled
+        response = self.inner.handle_request(request)
+        if target:
+            self.fired = True
+            raise ProcessKilled
+        return response
+
+
 @pytest.fixture(params=["memory", "sqlite"])
 def store(request, tmp_path: Path) -> str:
     """Every graph test runs on both checkpointers: in memory and a SQLite file."""

@@ -6,7 +6,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-import httpx
 import pytest
 from langchain_core.messages import ToolMessage
 
@@ -14,34 +13,19 @@ from agent.approvals import ApprovalError
 from agent.commander import RESUME_LEASE, Commander
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-from commanders import ack_both, build, open_incident, store, writes  # noqa: F401  (store is a fixture)
+from commanders import (  # noqa: F401  (store is a fixture)
+    DiesAfterWrite,
+    ProcessKilled,
+    ack_both,
+    build,
+    open_incident,
+    store,
+    writes,
+)
 from tools.settings import PagerDutySettings
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "Checkout errors"}}
 FIND = {"name": "find_services", "args": {"query": "API"}}
-
-
-class ProcessKilled(BaseException):
-    """Stands in for the process dying: not an Exception, so nothing between here and the test catches it."""
-
-
-class DiesAfterWrite(httpx.BaseTransport):
-    """Delivers the first `method path` request to PagerDuty, then "kills the process" before the answer
-    (or, with `deliver=False`, kills it just before the request leaves)."""
-
-    def __init__(self, inner: httpx.BaseTransport, method: str, path: str, deliver: bool = True) -> None:
-        self.inner, self.method, self.path, self.deliver, self.fired = inner, method, path, deliver, False
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        target = (request.method, request.url.path) == (self.method, self.path) and not self.fired
-        if target and not self.deliver:
-            self.fired = True
-            raise ProcessKilled
-        response = self.inner.handle_request(request)
-        if target:
-            self.fired = True
-            raise ProcessKilled
-        return response
 
 
 def incidents_titled(sim, title: str) -> list:

@@ -263,16 +263,19 @@ class Actions:
         return out
 
     def update_incident(self, call: Call, a: s.UpdateIncident) -> dict:
-        next_level = a.action == "escalate" and not a.escalation_level
-        incident = self.incident(a.incident) if next_level else None  # its assignees tell the current level
+        incident = self.incident(a.incident) if a.action == "escalate" else None  # its assignees tell its level
         incident_id = incident["id"] if incident else self._incident_id(a.incident)
         change: dict[str, Any] = {"type": "incident_reference"}
         if a.action in ("acknowledge", "resolve", "reopen"):
             change["status"] = {"acknowledge": "acknowledged", "resolve": "resolved", "reopen": "triggered"}[a.action]
             if a.resolution:
                 change["resolution"] = a.resolution
-        elif a.action == "escalate":
-            change["escalation_level"] = self._current_level(incident) + 1 if incident else a.escalation_level
+        elif a.action == "escalate" and incident is not None:
+            level = a.escalation_level or self.current_level(incident) + 1
+            if a.escalation_level and self._paged_at(incident, level):  # a replay after the PUT landed
+                return shape.incident(incident, detail=True) | {
+                    "unchanged": f"it is already escalated to level {level}; not escalated again"}
+            change["escalation_level"] = level
         elif a.action == "reassign" and a.assignee:
             change["assignments"] = [{"assignee": shape.reference(call.directory.resolve("user", a.assignee), "user")}]
         elif a.action == "reassign":
@@ -394,24 +397,37 @@ class Actions:
         ref = ref.lstrip("#")
         return self.incident(ref)["id"] if ref.isdigit() else ref
 
-    def _current_level(self, incident: dict) -> int:
+    def current_level(self, incident: dict) -> int:
         """The level the incident is at: the one level its assignees hold on its policy (1 if none).
 
         Assignees holding several levels leave it open which one the incident reached, and a guess
         could skip a level or escalate to one that does not exist, so the caller is asked instead.
         """
-        assignees = [x["assignee"]["id"] for x in incident.get("assignments") or []]
+        assignees = _assignees(incident)
         if not assignees:
             return 1
-        policy = incident["escalation_policy"]["id"]
-        rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy], "user_ids": assignees})
-        levels = sorted({r.get("escalation_level") or 1 for r in rows.items})
+        levels = sorted(level for level, users in self._on_call_levels(incident).items() if users & assignees)
         if len(levels) > 1:
             held = ", ".join(map(str, levels[:-1])) + f" and {levels[-1]}"
-            raise ToolProblem(f"its assignees are on call at levels {held} of escalation policy {policy}, "
-                              "so the level it is at now is unclear.",
+            raise ToolProblem(f"its assignees are on call at levels {held} of escalation policy "
+                              f"{incident['escalation_policy']['id']}, so the level it is at now is unclear.",
                               "ask the user which level to escalate to, then pass it as escalation_level.")
         return levels[0] if levels else 1
+
+    def _paged_at(self, incident: dict, level: int) -> bool:
+        """Whether the incident is assigned to exactly the people on call at `level` of its policy, as an
+        escalation to that level leaves it: the read that keeps a replayed escalation from paging twice."""
+        assignees = _assignees(incident)
+        return bool(assignees) and self._on_call_levels(incident).get(level) == assignees
+
+    def _on_call_levels(self, incident: dict) -> dict[int, set[str]]:
+        """Who is on call now at each level of the incident's escalation policy."""
+        policy = incident["escalation_policy"]["id"]
+        rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy]})
+        levels: dict[int, set[str]] = {}
+        for row in rows.items:
+            levels.setdefault(row.get("escalation_level") or 1, set()).add(row["user"]["id"])
+        return levels
 
     def _overrides(self, schedule_id: str, since: datetime, until: datetime) -> list[dict]:
         return self.client.get(f"/schedules/{schedule_id}/overrides",
@@ -480,6 +496,10 @@ def _window(call: Call, since: str | None, until: str | None, default: timedelta
     if end <= begin:
         raise TimeParseError(f"the window ends ({iso(end)}) before it starts ({iso(begin)})")
     return begin, end
+
+
+def _assignees(incident: dict) -> set[str]:
+    return {x["assignee"]["id"] for x in incident.get("assignments") or []}
 
 
 def _same_text(a: Any, b: str) -> bool:

@@ -99,10 +99,14 @@ class Toolkit:
         return _checked(name, args).model_dump(exclude_unset=True)
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The arguments with an override's times ('09:00', 'tomorrow', '+8h', 'now') fixed to the UTC
-        instants they mean now: an approved override then covers what its card showed, however late
-        the approval comes. Other tools, and times that cannot be read (the tool will say why), pass as given.
+        """The arguments made absolute, as the approval card will show them, so that running them late or
+        twice cannot do more than was approved: an override's times ('09:00', 'tomorrow', '+8h', 'now') become
+        the UTC instants they mean now, and "escalate to the next level" becomes the level that is next now
+        (run again after a crash, it finds the incident already there). Other tools, and what cannot be
+        read now (the tool will say why when it runs), pass as given.
         """
+        if name == "update_incident" and args.get("action") == "escalate" and not args.get("escalation_level"):
+            return self._pinned_escalation(args)
         if name != "create_override":
             return args
         model = _checked(name, args)
@@ -111,6 +115,14 @@ class Toolkit:
         except TimeParseError:
             return args
         return {k: v for k, v in args.items() if k != "time_zone"} | {"start": iso(start), "end": iso(end)}
+
+    def _pinned_escalation(self, args: dict[str, Any]) -> dict[str, Any]:
+        model = _checked("update_incident", args)
+        try:
+            level = self._actions.current_level(self._actions.incident(model.incident)) + 1
+        except (PagerDutyError, ToolProblem):
+            return args
+        return args | {"escalation_level": level}
 
     def describe(self, name: str, args: dict[str, Any], *, names_must_resolve: bool = False) -> str:
         """One sentence for an approval card, with ids resolved to names (falls back to the raw values).
