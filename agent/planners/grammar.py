@@ -93,6 +93,7 @@ _KINDS = {
     "dur": r"\d+\s*[a-z]*",
     "num": r"\d+",
     "status": r"triggered|acknowledged|resolved",
+    "key": r"[^\s\"']+|\"[^\"]+\"|'[^']+'",  # one token or quoted: an Events API dedup key
 }
 _UNITS = {"s": "", "sec": "", "secs": "", "second": "", "seconds": "",
           "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
@@ -156,6 +157,7 @@ _CLEAN: dict[str, Callable[[str], Any]] = {
     "dur": duration,
     "num": int,
     "status": lambda s: [s.lower()],
+    "key": _unquote,
     "keyword": str.lower,  # a plain (?P<group>high|low) group
 }
 
@@ -283,6 +285,37 @@ def _override(p: Parsed) -> list[Call]:
     return [_fill("create_override", p, end=p.get("end") or "+" + p.get("length"))]
 
 
+_ALERT_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "resolve": "resolve"}
+
+
+def _alert(p: Parsed) -> list[Call]:
+    """An Events API alert: a trigger (its source defaults to the service, the affected component),
+    or an acknowledge or resolve of the alert with the given dedup key."""
+    if p.get("action"):
+        return [_fill("send_event", p, action=_ALERT_ACTIONS[p.get("action")])]
+    return [_fill("send_event", p, action="trigger", source=p.get("source") or p.get("service"))]
+
+
+def _alert_sent(p: Parsed, steps: Steps) -> str | None:
+    """Say the dedup key: it is what acknowledges or resolves the alert later."""
+    sent = steps[-1][0]
+    if sent.error or not isinstance(sent.data, dict):
+        return None
+    key, service = sent.data.get("dedup_key") or p.get("dedup_key"), sent.data.get("service") or p.get("service")
+    if p.get("action"):
+        return f"{_ALERT_ACTIONS[p.get('action')].capitalize()}d the alert with dedup key {key} on {service}."
+    return (f"Sent the alert {p.get('summary')!r} ({p.get('severity') or 'error'}) to {service}, dedup key {key}; "
+            f"`alert resolve {p.get('service')} {key}` resolves it.")
+
+
+def _change_recorded(p: Parsed, steps: Steps) -> str | None:
+    recorded = steps[-1][0]
+    if recorded.error or not isinstance(recorded.data, dict):
+        return None
+    return (f"Recorded the change {p.get('summary')!r} on {recorded.data.get('service') or p.get('service')}; "
+            "nobody was paged.")
+
+
 # --- the grammar ---------------------------------------------------------------------------------
 
 _AT = "(?: at {time:at})?"
@@ -362,6 +395,15 @@ COMMANDS: tuple[Command, ...] = (
             ("{verb}(?: of| for)?(?: incident)? {id:incident}",), _tool("incident_timeline")),
     Command(("similar",), "similar INCIDENT", "past incidents like this one",
             ("{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",), _tool("similar_incidents")),
+    Command(("alert",), 'alert SERVICE "SUMMARY" [critical|error|warning|info] [source SOURCE] [key DEDUP_KEY]',
+            "send an Events API alert (`alert ack|resolve SERVICE DEDUP_KEY` acknowledges or resolves it)",
+            ("{verb} (?P<action>ack|acknowledge|resolve) {name:service} {key:dedup_key}",
+             "{verb} {name:service} (?=[\"']){text:summary}(?: (?P<severity>critical|error|warning|info))?"
+             "(?: source {name:source})?(?: key {key:dedup_key})?"), _alert, _alert_sent, done="Sent"),
+    Command(("change",), 'change SERVICE "SUMMARY" [source SOURCE]',
+            "record a change event (a deploy, a config change) on a service's timeline; nobody is paged",
+            ("{verb} {name:service} (?=[\"']){text:summary}(?: source {name:source})?",),
+            _tool("send_change_event"), _change_recorded, done="Recorded"),
 )
 _PATTERNS = [(command, regex, kinds) for command in COMMANDS for regex, kinds in command.compiled]
 
