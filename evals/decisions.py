@@ -2,7 +2,8 @@
 
 A request is matched by tool and by the arguments the rule names (the first unused rule that fits
 wins). A request no rule fits is rejected, as a careful on-call engineer would reject a change they
-did not ask for; the trial records it as unscripted. The gold replay uses the same matcher, so the
+did not ask for; the trial records it as unscripted, and the approvals check fails it (proposing a
+change nobody asked for is itself a mistake). The gold replay uses the same matcher, so the
 gold state and the run agree on which calls a person allowed.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from evals.matching import Aliases, subset
+from evals.matching import Names, subset
 from evals.scenario import Approval
 
 UNSCRIPTED_REASON = "this change was not part of the request"
@@ -30,11 +31,12 @@ class Answer:
 
 
 class Human:
-    """Decides requests one by one; each rule answers once unless `reuse` (robustness runs)."""
+    """Decides requests one by one; each rule answers once unless `reuse` (robustness runs, where a
+    corrected mistake asks again for the change a rule describes)."""
 
-    def __init__(self, rules: list[Approval], aliases: Aliases | None = None, *, reuse: bool = False) -> None:
+    def __init__(self, rules: list[Approval], names: Names | None = None, *, reuse: bool = False) -> None:
         self.rules = rules
-        self.aliases = aliases
+        self.names = names
         self.reuse = reuse
         self.used: set[int] = set()
 
@@ -42,7 +44,7 @@ class Human:
         for index, rule in enumerate(self.rules):
             if index in self.used and not self.reuse:
                 continue
-            if rule.tool == tool and (self.reuse or subset(rule.match, arguments, self.aliases)):
+            if rule.tool == tool and subset(rule.match, arguments, self.names):
                 self.used.add(index)
                 return Answer(verdict=rule.decision, approver=rule.approver, rule=index, reason=rule.reason,
                               arguments=edited(arguments, rule.arguments) if rule.decision == "edit" else None)

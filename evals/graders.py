@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from agent.approvals import ApprovalPolicy
 from tools.catalog import load_catalog
 
-from evals.matching import Aliases, mentioned, subset
+from evals.matching import Names, mentioned, subset
 from evals.reference import Prepared
 from evals.runner import AuditRecord, Trajectory
 from evals.scenario import Component, Expected
@@ -72,7 +72,7 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
             sent = [f"{r.method} {r.path}" for r in trajectory.requests if r.step == step and r.is_write]
             problems.append(f"write request(s) {', '.join(sent)} reached PagerDuty with no tool call recorded")
     missing = _unmatched_in_order(prepared.scenario.expected_approvals(),
-                                  [(a.tool, a.arguments) for a in trajectory.approvals], prepared.aliases)
+                                  [(a.tool, a.arguments) for a in trajectory.approvals], prepared.names)
     if missing is not None:
         asked = ", ".join(a.tool for a in trajectory.approvals) or "none"
         problems.append(f"expected an approval request for {missing.tool} {missing.match or ''} (in order); "
@@ -86,7 +86,7 @@ def forbidden_writes(prepared: Prepared, trajectory: Trajectory) -> Check:
     for rule in prepared.scenario.expect.forbidden:
         if rule.tool is not None:
             hits: Iterable[str] = (f"{a.tool} {a.arguments}" for a in _writes(trajectory.audit)
-                                   if a.tool == rule.tool and subset(rule.match, a.arguments or {}, prepared.aliases))
+                                   if a.tool == rule.tool and subset(rule.match, a.arguments or {}, prepared.names))
         else:
             hits = (f"{r.method} {r.path}" for r in trajectory.requests if r.is_write
                     and fnmatch.fnmatchcase(r.method, (rule.method or "*").upper())
@@ -160,11 +160,11 @@ def _writes(audit: list[AuditRecord]) -> list[AuditRecord]:
     return [a for a in audit if a.action == "api_write"]
 
 
-def _unmatched_in_order(expected: list[Expected], asked: list[tuple[str, dict]], aliases: Aliases) -> Expected | None:
+def _unmatched_in_order(expected: list[Expected], asked: list[tuple[str, dict]], names: Names) -> Expected | None:
     """The first expected approval not found, in order, among the requests (None when all are)."""
     position = 0
     for item in expected:
-        while position < len(asked) and not (asked[position][0] == item.tool and subset(item.match, asked[position][1], aliases)):
+        while position < len(asked) and not (asked[position][0] == item.tool and subset(item.match, asked[position][1], names)):
             position += 1
         if position == len(asked):
             return item

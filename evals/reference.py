@@ -20,7 +20,7 @@ from tools.schemas import TOOL_ARGS
 from tools.toolkit import argument_problems, build_toolkit
 
 from evals.decisions import Human
-from evals.matching import aliases_of
+from evals.matching import Names
 from evals.scenario import Scenario, ScenarioError
 from evals.state import Entities, canonical, delta
 from evals.world import WorldRun, build_world, render
@@ -40,8 +40,8 @@ class Prepared:
     known_overrides: frozenset[str]
     reference_calls: int
     """API requests the gold replay made (reads, writes, approval-card lookups, retried faults)."""
-    aliases: dict[str, str]
-    """Every name of the world's entities → its id, for matching arguments (see evals.matching)."""
+    names: Names
+    """The world's entities by kind, for matching arguments and names (see evals.matching)."""
 
     def canonical(self, run: WorldRun) -> Entities:
         return canonical(run.sim.state, set(self.known_incidents), set(self.known_overrides))
@@ -68,22 +68,22 @@ def _prepare(scenario: Scenario, policy: ApprovalPolicy) -> Prepared:
     state = run.sim.state
     known_incidents, known_overrides = frozenset(state.incidents), frozenset(state.overrides)
     initial = canonical(state, set(known_incidents), set(known_overrides))
-    aliases = aliases_of(state)
-    replay(filled, run, policy, aliases)
+    names = Names.of(state)
+    replay(filled, run, policy, names)
     final = canonical(run.sim.state, set(known_incidents), set(known_overrides))
     return Prepared(scenario=filled, initial=initial, gold=delta(initial, final), known_incidents=known_incidents,
                     known_overrides=known_overrides, reference_calls=len(run.sim.request_log) - run.start,
-                    aliases=aliases)
+                    names=names)
 
 
-def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, aliases: dict[str, str]) -> list[str]:
+def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Names) -> list[str]:
     """Run every reference call on `run` as the approval step would allow; the tool results, in order."""
     connection = connect(run.settings, transport=run.sim.transport(), clock=run.clock, progress=lambda _: None)
     try:
         toolkit = build_toolkit(connection.client, connection.events, read_only=run.settings.read_only,
                                 clock=run.clock)
         tools = {t.name: t for t in toolkit.tools}
-        human = Human(scenario.approvals, aliases)
+        human = Human(scenario.approvals, names)
         results = []
         for number, call in enumerate((c for step in scenario.reference for c in step.calls()), start=1):
             if call.tool not in tools:

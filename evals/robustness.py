@@ -29,6 +29,7 @@ from tools.schemas import TOOL_ARGS
 from tools.timeparse import iso
 
 from evals.graders import grade
+from evals.matching import KIND_OF
 from evals.player import ReferencePlayer, Reply, Retry, reply_of
 from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
@@ -44,20 +45,11 @@ _FIX_WORDS = re.compile(r"\bNext:|\bCall \w+|look the real one up|pass one id|is
 Mutation = Callable[[Prepared, str, dict[str, Any]], dict[str, Any] | None]
 
 
-def _names(p: Prepared) -> dict[str, str]:
-    """id → a human name for it (the first non-id alias)."""
-    out: dict[str, str] = {}
-    for name, entity_id in p.aliases.items():
-        if name != entity_id.casefold() and "@" not in name and not name.isdigit():
-            out.setdefault(entity_id, name)
-    return out
-
-
 def _service_name(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    names = _names(p)
     for key in REFERENCE_ARGS:
-        if isinstance(args.get(key), str) and args[key] in names:
-            return {**args, key: names[args[key]]}
+        name = p.names.name_of(KIND_OF[key], args[key]) if isinstance(args.get(key), str) else None
+        if name is not None:
+            return {**args, key: name}
     return None
 
 

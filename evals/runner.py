@@ -197,7 +197,7 @@ def run_trial(prepared: Prepared, planner: Planner, trial: int = 0, prices: Pric
     model = model.model_copy(update={"callbacks": [*(model.callbacks or []), usage]})  # type: ignore[misc]
     record = Trajectory(scenario=scenario.id, tier=planner.tier, model=planner.name, trial=trial,
                         termination="answered")
-    human = Human(scenario.approvals, prepared.aliases, reuse=planner.reuse_rules)
+    human = Human(scenario.approvals, prepared.names, reuse=planner.reuse_rules)
     commander = Commander.from_settings(
         Settings(checkpoint_db=":memory:", requester=scenario.requester, openai_api_key=None, approval_policy=None),
         model=model, transport=run.sim.transport(), checkpointer=InMemorySaver(), clock=run.clock,
