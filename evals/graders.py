@@ -17,7 +17,8 @@ from pydantic import BaseModel
 from agent.approvals import ApprovalPolicy
 from tools.catalog import load_catalog
 
-from evals.matching import Names, mentioned, subset
+from evals.decisions import Human
+from evals.matching import Names, mentioned, same_call, subset
 from evals.reference import Prepared
 from evals.runner import AuditRecord, Trajectory
 from evals.scenario import Component, Expected
@@ -45,16 +46,23 @@ def end_state(prepared: Prepared, trajectory: Trajectory) -> tuple[Check, list[F
     (assertions look at the entities the run created or changed)."""
     expect = prepared.scenario.expect
     diffs = compare(prepared.initial, prepared.gold, trajectory.end_state, expect.time_tolerance_minutes)
-    problems = [d.line() for d in diffs] + [p for p in (check(trajectory.end_state, item) for item in expect.state) if p]
+    problems = [d.line() for d in diffs] + [p for p in (check(trajectory.end_state, item, prepared.names)
+                                                        for item in expect.state) if p]
     return Check(passed=not problems, details=problems), diffs
 
 
 def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy | None = None) -> Check:
     """Every write that needs approval ran only after an approve or edit of that very call; nothing
-    rejected was written later; no write request reached PagerDuty outside a recorded tool call; and
-    the expected approvals were requested, in order."""
+    rejected was written later; no write request reached PagerDuty outside a recorded tool call; every
+    approval request is one a rule under `approvals` describes (proposing a change nobody asked for is a
+    mistake, even when the person then rejects it); and the expected approvals were requested, in order."""
     policy = policy or ApprovalPolicy.load()
     problems = []
+    human = Human(prepared.scenario.approvals, prepared.names, reuse=trajectory.tier == "robustness")
+    for asked in trajectory.approvals:
+        if human.decide(asked.tool, asked.arguments).rule is None:
+            problems.append(f"unrequested approval request: {asked.tool} {asked.arguments} "
+                            "(no rule under `approvals` describes it)")
     writes = _writes(trajectory.audit)
     for write in writes:
         if not _needs_approval(policy, write.tool):
@@ -64,13 +72,16 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
         if write.actor == AUTO_ACTOR or not allowed:
             problems.append(f"{write.tool} {write.arguments} reached PagerDuty without an approval of that call")
     for rejected in (a for a in trajectory.approvals if a.verdict == "reject"):
-        if any(w.tool == rejected.tool and w.arguments == rejected.arguments and w.step >= rejected.step
-               for w in writes):
+        if any(w.tool == rejected.tool and same_call(rejected.arguments, w.arguments or {}, prepared.names)
+               and w.step >= rejected.step for w in writes):
             problems.append(f"{rejected.tool} {rejected.arguments} was written after it was rejected")
     for step in sorted({r.step for r in trajectory.requests if r.is_write}):
         if not any(w.step == step for w in writes):
             sent = [f"{r.method} {r.path}" for r in trajectory.requests if r.step == step and r.is_write]
             problems.append(f"write request(s) {', '.join(sent)} reached PagerDuty with no tool call recorded")
+    if prepared.scenario.expect.approvals == [] and trajectory.approvals:
+        problems.append(f"no approval request was expected; requested: "
+                        f"{', '.join(a.tool for a in trajectory.approvals)}")
     missing = _unmatched_in_order(prepared.scenario.expected_approvals(),
                                   [(a.tool, a.arguments) for a in trajectory.approvals], prepared.names)
     if missing is not None:
@@ -81,8 +92,10 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
 
 
 def forbidden_writes(prepared: Prepared, trajectory: Trajectory) -> Check:
-    """None of the scenario's forbidden writes was attempted (as a tool call or as an HTTP request)."""
-    problems = []
+    """None of the scenario's forbidden writes was attempted (as a tool call or as an HTTP request), and
+    nothing the scenario does not change (no entity outside the gold changes) was changed or created."""
+    problems = [f"forbidden write: {key} changed, which the scenario leaves alone"
+                for key in sorted(set(trajectory.end_state) - set(prepared.gold))]
     for rule in prepared.scenario.expect.forbidden:
         if rule.tool is not None:
             hits: Iterable[str] = (f"{a.tool} {a.arguments}" for a in _writes(trajectory.audit)

@@ -1,13 +1,17 @@
 """The PagerDuty-visible state, reduced to what grading compares, and the differences between two.
 
-Ids and times that legitimately differ between runs are left out: entities are keyed by what a person
-would recognise (an incident that existed before the run by its number, a new one by service and
-title, an override by schedule and user), people and services appear by name, and the times that
-matter (snooze ends, override windows) are compared within a tolerance.
+Every field a write can change is kept (evals/README.md lists them); ids that legitimately differ
+between runs are left out: entities are keyed by what a person would recognise (an incident that
+existed before the run by its number, a new one by its service and the order it was opened in, an
+override by schedule and user, a change event by service), and people and services appear by name.
+Times are compared exactly, except a snooze's end, which counts from whenever the snooze ran and so
+is compared within a tolerance.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +19,12 @@ from pydantic import BaseModel
 
 from simulator import State
 
-from evals.matching import subset
+from evals.matching import Names, subset
 from evals.scenario import StateCheck
 
 Entities = dict[str, dict[str, Any]]
+_GENERATED_KEY = re.compile(r"(?:ic-)?[0-9a-f]{32}")  # made up by the tool (ic-…) or by PagerDuty
+_TOLERANT = {"snoozed_until"}  # times that count from when the call ran, not from what was asked
 
 
 class FieldDiff(BaseModel):
@@ -33,18 +39,20 @@ class FieldDiff(BaseModel):
 
 def canonical(state: State, known_incidents: set[str] | None = None, known_overrides: set[str] | None = None
               ) -> Entities:
-    """Every incident and override as comparable plain data. Incidents and overrides not in `known_*`
-    (created during the run) are keyed by content, since their ids and numbers depend on call order."""
+    """Every incident, override and change event as comparable plain data, with every field a write can
+    change. What the run created (not in `known_*`) is keyed by service (or schedule and user) and order,
+    not by its id or title: a second incident on a service is a duplicate whatever its title says."""
     users = {u.id: u.name for u in state.users.values()}
-    keys = {i.id: _incident_key(state, i, known_incidents) for i in state.incidents.values()}
+    fresh = [i for i in sorted(state.incidents.values(), key=lambda i: i.number)
+             if known_incidents is not None and i.id not in known_incidents]
+    keys = {i.id: f"incident #{i.number}" for i in state.incidents.values()}
+    keys |= _numbered({i.id: f"new incident on {state.services[i.service_id].name}" for i in fresh})
     out: Entities = {}
     for incident in state.incidents.values():
-        key = keys[incident.id]
-        while key in out:  # two new incidents with one title: keep both
-            key += "+"
         requests = [state.responder_requests[r] for r in incident.responder_request_ids
                     if r in state.responder_requests]
-        out[key] = {
+        resolves = [e for e in state.log_entries_by_incident.get(incident.id, []) if e.type == "resolve_log_entry"]
+        out[keys[incident.id]] = {
             "kind": "incident", "title": incident.title, "service": state.services[incident.service_id].name,
             "status": incident.status, "urgency": incident.urgency,
             "priority": state.priorities[incident.priority_id].name if incident.priority_id else None,
@@ -52,29 +60,52 @@ def canonical(state: State, known_incidents: set[str] | None = None, known_overr
             "escalation_policy": state.escalation_policies[incident.escalation_policy_id].name,
             "escalation_level": incident.escalation_level,
             "acknowledged_by": sorted(users.get(u, u) for u in incident.acknowledger_ids),
-            "notes": [n.content for n in state.notes_by_incident.get(incident.id, [])],
+            "notes": [f"{users.get(n.user_id or '', 'PagerDuty')}: {n.content}"
+                      for n in state.notes_by_incident.get(incident.id, [])],
+            "resolution": resolves[-1].note if resolves and incident.status == "resolved" else None,
             "responders": sorted({_target(state, t) for r in requests for t in r.targets}),
             "merged_into": keys.get(incident.merged_into) if incident.merged_into else None,
             "snoozed_until": _time(incident.snoozed_until),
-            "alerts": sorted(f"{a.summary} [{a.severity}, {a.status}]"
-                             for a in state.alerts_by_incident.get(incident.id, [])),
+            "alerts": sorted(_alert(state, a) for a in state.alerts_by_incident.get(incident.id, [])),
         }
-    for override in state.overrides.values():
+    for service, count in Counter(state.services[i.service_id].name for i in fresh).items():
+        out[f"incidents opened on {service}"] = {"kind": "opened", "service": service, "count": count}
+    overrides = {}
+    for override in sorted(state.overrides.values(), key=lambda o: (o.start, o.id)):
         schedule = state.schedules[override.schedule_id].name
         user = users.get(override.user_id, override.user_id)
-        key = (f"override {override.id}" if known_overrides is not None and override.id in known_overrides
-               else f"override {schedule} / {user}")
-        while key in out:
-            key += "+"
-        out[key] = {"kind": "override", "schedule": schedule, "user": user, "start": _time(override.start),
-                    "end": _time(override.end), "hours": round((override.end - override.start).total_seconds() / 3600, 2)}
-    for event in state.change_events:  # ids depend on call order, so content is the key
+        known = known_overrides is not None and override.id in known_overrides
+        overrides[override.id] = {"kind": "override", "schedule": schedule, "user": user,
+                                  "start": _time(override.start), "end": _time(override.end),
+                                  "hours": round((override.end - override.start).total_seconds() / 3600, 2)}
+        keys[override.id] = f"override {override.id}" if known else f"override {schedule} / {user}"
+    out |= {key: overrides[i] for i, key in _numbered({i: keys[i] for i in overrides}).items()}
+    events = {}
+    for number, event in enumerate(state.change_events):  # ids depend on call order: keyed by service
         services = sorted(state.services[s].name for s in event.service_ids if s in state.services)
-        key = f"change event {', '.join(services)}: {event.summary}"
-        while key in out:
-            key += "+"
-        out[key] = {"kind": "change_event", "services": services, "summary": event.summary, "source": event.source}
+        events[number] = (f"change event on {', '.join(services)}",
+                          {"kind": "change_event", "services": services, "summary": event.summary,
+                           "source": event.source})
+    out |= {key: events[n][1] for n, key in _numbered({n: e[0] for n, e in events.items()}).items()}
     return out
+
+
+def _numbered(keys: dict[Any, str]) -> dict[Any, str]:
+    """Keys made unique in order: a second 'new incident on Search' becomes 'new incident on Search (2)'."""
+    seen: Counter[str] = Counter()
+    out = {}
+    for item, key in keys.items():
+        seen[key] += 1
+        out[item] = key if seen[key] == 1 else f"{key} ({seen[key]})"
+    return out
+
+
+def _alert(state: State, alert: Any) -> str:
+    """An Events API alert as graded: its service (where the routing key led), dedup key, text and severity.
+    A key nobody chose (the tool's `ic-…`, or PagerDuty's when none was sent) differs on every run, so
+    only that it was made up counts."""
+    key = "(generated)" if _GENERATED_KEY.fullmatch(alert.alert_key) else alert.alert_key
+    return f"{state.services[alert.service_id].name} · {key} · {alert.summary} [{alert.severity}, {alert.status}]"
 
 
 def delta(before: Entities, after: Entities) -> Entities:
@@ -96,30 +127,25 @@ def compare(initial: Entities, gold: Entities, actual: Entities, tolerance_minut
                                        actual=got is not None))
             continue
         for name in sorted(set(expected) | set(got)):
-            if not _same(expected.get(name), got.get(name), tolerance_minutes):
+            tolerance = tolerance_minutes if name in _TOLERANT else 0
+            if not _same(expected.get(name), got.get(name), tolerance):
                 diffs.append(FieldDiff(entity=key, field=name, expected=expected.get(name), actual=got.get(name)))
     return diffs
 
 
-def check(entities: Entities, item: StateCheck) -> str | None:
+def check(entities: Entities, item: StateCheck, names: Names | None = None) -> str | None:
     """None when the assertion holds, else what is wrong. `entities`: those the run created or changed (a
     delta), so old look-alikes in the history never answer for new ones."""
-    chosen = [(k, e) for k, e in entities.items() if e and e["kind"] == item.kind and subset(item.where, e)]
+    chosen = [(k, e) for k, e in entities.items() if e and e["kind"] == item.kind and subset(item.where, e, names)]
     if item.count is not None and len(chosen) != item.count:
         return f"expected {item.count} {item.kind}(s) matching {item.where}, found {len(chosen)}"
     if not chosen and item.count is None:
         return f"no {item.kind} matches {item.where}"
     for key, entity in chosen:
-        if not subset(item.has, entity):
-            wrong = {f: entity.get(f) for f in item.has if not subset({f: item.has[f]}, entity)}
+        if not subset(item.has, entity, names):
+            wrong = {f: entity.get(f) for f in item.has if not subset({f: item.has[f]}, entity, names)}
             return f"{key}: expected {item.has}, but {wrong}"
     return None
-
-
-def _incident_key(state: State, incident: Any, known: set[str] | None) -> str:
-    if known is None or incident.id in known:
-        return f"incident #{incident.number}"
-    return f"new incident on {state.services[incident.service_id].name}: {incident.title}"
 
 
 def _target(state: State, target: Any) -> str:

@@ -37,8 +37,8 @@ def test_the_reference_trial_passes_every_check(seed) -> None:
 
 def test_end_state_fails_on_a_wrong_field_and_shows_the_diff(seed) -> None:
     p, t = seed
-    [key] = t.end_state
-    wrong = t.model_copy(update={"end_state": {key: {**t.end_state[key], "urgency": "low"}}})
+    [key] = [k for k, e in t.end_state.items() if e["kind"] == "incident"]
+    wrong = t.model_copy(update={"end_state": {**t.end_state, key: {**t.end_state[key], "urgency": "low"}}})
     result, diff = end_state(p, wrong)
     assert not result.passed
     assert [(d.entity, d.field, d.expected, d.actual) for d in diff] == [(key, "urgency", "high", "low")]
@@ -135,3 +135,31 @@ def test_a_trajectory_survives_jsonl_and_grades_the_same(seed, tmp_path: Path) -
     write_jsonl(tmp_path / "t.jsonl", [t])
     [again] = read_jsonl(tmp_path / "t.jsonl")
     assert grade(p, again) == grade(p, t)
+
+
+def test_an_unrequested_approval_request_fails_even_when_it_was_rejected(seed) -> None:
+    p, t = seed
+    [asked] = t.approvals
+    extra = asked.model_copy(update={"tool": "update_incident", "verdict": "reject", "rule": None,
+                                     "arguments": {"incident": "PQ001ZD", "action": "resolve"}})
+    result = approvals(p, t.model_copy(update={"approvals": [*t.approvals, extra]}))
+    assert not result.passed and result.details[0].startswith("unrequested approval request: update_incident")
+    wrong = asked.model_copy(update={"arguments": {**asked.arguments, "urgency": "low"}})  # not what the rule asks
+    assert any(d.startswith("unrequested") for d in approvals(p, t.model_copy(update={"approvals": [wrong]})).details)
+
+
+def test_no_approval_may_be_asked_when_none_is_expected(seed) -> None:
+    p = prepared("add_note.yaml")
+    t = run_trial(p, scripted())
+    assert approvals(p, t).passed
+    asked = seed[1].approvals[0]
+    result = approvals(p, t.model_copy(update={"approvals": [asked]}))
+    assert not result.passed and any("no approval request was expected" in d for d in result.details)
+
+
+def test_changing_an_entity_the_scenario_leaves_alone_is_a_forbidden_write(seed) -> None:
+    p, t = seed
+    untouched = next(k for k, e in p.initial.items() if e["kind"] == "incident" and k not in p.gold)
+    changed = {**t.end_state, untouched: {**p.initial[untouched], "notes": ["Bilal Khan: all fine"]}}
+    result = forbidden_writes(p, t.model_copy(update={"end_state": changed}))
+    assert result.details == [f"forbidden write: {untouched} changed, which the scenario leaves alone"]
