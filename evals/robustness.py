@@ -35,7 +35,6 @@ from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
 
 JUDGED = ("end_state", "approvals", "forbidden_writes", "answer")  # a corrected mistake may cost extra calls
-RUNS_PER_KIND = 3  # scenarios each mistake is tried on (the first ones where it applies)
 REFERENCE_ARGS = ("service", "user", "assignee", "schedule", "escalation_policy")
 HALLUCINATED = {"incident": "Q9ZZZ99", "service": "PZZZZ99", "user": "PZZZZ98", "assignee": "PZZZZ98",
                 "schedule": "PZZZZ97", "escalation_policy": "PZZZZ96"}
@@ -176,7 +175,7 @@ def _names_argument(injection: Injection, text: str) -> bool:
 
 def run_robustness(prepared: list[Prepared], *, concurrency: int = 2) -> list[dict[str, Any]]:
     """Per kind of mistake: how many runs, the tally of outcomes and one example of what the tools said."""
-    injections = [i for kind in KINDS for i in [x for x in (inject(p, kind) for p in prepared) if x][:RUNS_PER_KIND]]
+    injections = [i for kind in KINDS for i in (inject(p, kind) for p in prepared) if i is not None]
     trajectories = run_jobs([Job(i.prepared, _planner(i)) for i in injections], concurrency=concurrency, grade=grade)
     judged = [judge(i, t) for i, t in zip(injections, trajectories)]
     rows = []
