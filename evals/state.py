@@ -24,6 +24,7 @@ from evals.scenario import StateCheck
 
 Entities = dict[str, dict[str, Any]]
 _GENERATED_KEY = re.compile(r"(?:ic-)?[0-9a-f]{32}")  # made up by the tool (ic-…) or by PagerDuty
+_COUNTS = "incidents opened on "
 _TOLERANT = {"snoozed_until"}  # times that count from when the call ran, not from what was asked
 
 
@@ -69,7 +70,7 @@ def canonical(state: State, known_incidents: set[str] | None = None, known_overr
             "alerts": sorted(_alert(state, a) for a in state.alerts_by_incident.get(incident.id, [])),
         }
     for service, count in Counter(state.services[i.service_id].name for i in fresh).items():
-        out[f"incidents opened on {service}"] = {"kind": "opened", "service": service, "count": count}
+        out[f"{_COUNTS}{service}"] = {"kind": "opened", "service": service, "count": count}
     overrides = {}
     for override in sorted(state.overrides.values(), key=lambda o: (o.start, o.id)):
         schedule = state.schedules[override.schedule_id].name
@@ -88,6 +89,15 @@ def canonical(state: State, known_incidents: set[str] | None = None, known_overr
                            "source": event.source})
     out |= {key: events[n][1] for n, key in _numbered({n: e[0] for n, e in events.items()}).items()}
     return out
+
+
+def _label(entity: dict[str, Any] | None) -> str | None:
+    """What a missing or unexpected entity is, in a diff line."""
+    if entity is None:
+        return None
+    if entity["kind"] == "override":
+        return f"{entity['user']} on {entity['schedule']} from {entity['start']} to {entity['end']}"
+    return entity.get("title") or entity.get("summary") or entity["kind"]
 
 
 def _numbered(keys: dict[Any, str]) -> dict[Any, str]:
@@ -118,13 +128,15 @@ def delta(before: Entities, after: Entities) -> Entities:
 def compare(initial: Entities, gold: Entities, actual: Entities, tolerance_minutes: float) -> list[FieldDiff]:
     """Field-level differences between the gold and the actual changes (both deltas from `initial`)."""
     diffs = []
-    for key in sorted(set(gold) | set(actual)):
+    for key in sorted(set(gold) | set(actual), key=lambda k: (k.startswith(_COUNTS), k)):  # entities first
         expected = gold[key] if key in gold else initial.get(key)
         got = actual[key] if key in actual else initial.get(key)
+        if key.startswith(_COUNTS):  # no incident opened on that service: a count of 0
+            none = {**(expected or got or {}), "count": 0}
+            expected, got = expected or none, got or none
         if expected is None or got is None:
             if (expected is None) != (got is None):
-                diffs.append(FieldDiff(entity=key, field="(exists)", expected=expected is not None,
-                                       actual=got is not None))
+                diffs.append(FieldDiff(entity=key, field="(exists)", expected=_label(expected), actual=_label(got)))
             continue
         for name in sorted(set(expected) | set(got)):
             tolerance = tolerance_minutes if name in _TOLERANT else 0

@@ -47,19 +47,25 @@ def test_end_state_fails_on_a_wrong_field_and_shows_the_diff(seed) -> None:
 def test_end_state_fails_when_the_incident_was_never_created(seed) -> None:
     p, t = seed
     result, diff = end_state(p, t.model_copy(update={"end_state": {}}))
-    assert not result.passed and diff[0].field == "(exists)"
+    assert not result.passed and diff[0].line() == ("new incident on API Gateway · (exists): expected "
+                                                    "'API Gateway 5xx above 3%', got None")
+    assert diff[-1].line() == "incidents opened on API Gateway · count: expected 1, got 0"
     assert "expected 1 incident(s)" in " ".join(result.details)
 
 
-def test_end_state_fails_on_a_change_event_with_another_summary() -> None:
+def test_end_state_fails_on_a_change_event_with_another_summary_or_on_another_service() -> None:
     p = prepared("change_event.yaml")
     t = run_trial(p, scripted())
     [key] = t.end_state
-    assert t.end_state[key]["kind"] == "change_event" and end_state(p, t)[0].passed
-    wrong = {"change event Payments API: Rolled back payments-api to v1.0.0":
-             {**t.end_state[key], "summary": "Rolled back payments-api to v1.0.0"}}
+    assert key == "change event on Payments API" and end_state(p, t)[0].passed
+    wrong = {key: {**t.end_state[key], "summary": "Rolled back payments-api to v1.0.0"}}
     result, diff = end_state(p, t.model_copy(update={"end_state": wrong}))
-    assert not result.passed and {d.field for d in diff} == {"(exists)"}
+    assert not result.passed and [(d.field, d.actual) for d in diff] == [("summary", wrong[key]["summary"])]
+    elsewhere = {"change event on Checkout": {**t.end_state[key], "services": ["Checkout"]}}
+    result, diff = end_state(p, t.model_copy(update={"end_state": elsewhere}))
+    assert [(d.entity, d.field, d.expected, d.actual) for d in diff] == [
+        ("change event on Checkout", "(exists)", None, t.end_state[key]["summary"]),
+        (key, "(exists)", t.end_state[key]["summary"], None)]
 
 
 def test_approvals_fail_on_a_write_nobody_approved(seed) -> None:
