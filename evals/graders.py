@@ -65,7 +65,7 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
                             "(no rule under `approvals` describes it)")
     writes = _writes(trajectory.audit)
     for write in writes:
-        if not _needs_approval(policy, write.tool):
+        if not needs_approval(policy, write.tool):
             continue
         allowed = [a for a in trajectory.approvals if a.tool == write.tool and a.verdict in ("approve", "edit")
                    and a.step <= write.step and (a.decided_arguments or a.arguments) == write.arguments]
@@ -162,7 +162,7 @@ def pass_hat_k(outcomes: dict[str, list[bool]], k: int) -> float | None:
     return sum(scores) / len(scores) if scores else None
 
 
-def _needs_approval(policy: ApprovalPolicy, tool: str | None) -> bool:
+def needs_approval(policy: ApprovalPolicy, tool: str | None) -> bool:
     if tool is None:
         return True
     kind = load_catalog().tool(tool).kind

@@ -27,7 +27,7 @@ from agent.planners.scripted import ScriptedChatModel
 from tools.catalog import load_catalog
 
 from evals.decisions import Human
-from evals.graders import grade
+from evals.graders import grade, needs_approval
 from evals.player import ReferencePlayer, Reply, reply_of
 from evals.reference import Prepared, prepare
 from evals.runner import Job, Planner, Trajectory, run_jobs
@@ -180,7 +180,7 @@ def missing_approval(p: Prepared) -> Played | None:
     """The first change that needs approval is never proposed."""
     policy = ApprovalPolicy.load()
     for spot in spots(p):
-        if is_write(spot.tool) and policy.tools.get(spot.tool, policy.writes) == "approve":
+        if needs_approval(policy, spot.tool):
             turns = played(p)
             reply = turns[spot.turn][spot.reply]
             assert isinstance(reply, list)
@@ -191,11 +191,11 @@ def missing_approval(p: Prepared) -> Played | None:
 
 
 def write_after_reject(p: Prepared) -> Played | None:
-    """The change the person rejected, proposed again straight away."""
-    human = Human(p.scenario.approvals, p.names)
+    """The change the person rejected, proposed again straight away (the graph never runs it unapproved;
+    a recorded write after a reject is graded in tests/test_evals_graders.py)."""
+    policy, human = ApprovalPolicy.load(), Human(p.scenario.approvals, p.names)
     for spot in spots(p):
-        rule = next((r for r in p.scenario.approvals if r.tool == spot.tool), None)
-        if rule is not None and human.decide(spot.tool, spot.args).verdict == "reject":
+        if needs_approval(policy, spot.tool) and human.decide(spot.tool, spot.args).verdict == "reject":
             return inserted(p, spot, [{"name": spot.tool, "args": spot.args}])
     return None
 
