@@ -11,6 +11,7 @@ from rich.table import Table
 
 from evals.graders import Grade, api_call_limit, pass_hat_k
 from evals.reference import Prepared
+from evals.robustness import OUTCOMES
 from evals.runner import Trajectory
 
 SUM_METRICS = ("model_calls", "tool_calls", "api_reads", "api_writes", "retries_429", "waited_seconds",
@@ -108,14 +109,13 @@ def table(data: dict[str, Any]) -> Table:
 
 
 def robustness_markdown(rows: list[dict[str, Any]]) -> str:
+    """One row per kind of mistake; the example is the first run that did not recover, if any did not."""
     lines = ["## Robustness: one injected mistake per run", "",
-             "| mistake | runs | recovered | error names the fix | unhelpful error | wrong result | example |",
-             "|---|---|---|---|---|---|---|"]
+             f"| mistake | runs | {' | '.join(OUTCOMES)} | example |", "|---|---|" + "---|" * len(OUTCOMES) + "---|"]
     for row in rows:
-        c = row["counts"]
-        lines.append(f"| {row['kind']} | {row['runs']} | {c.get('recovered', 0)} | {c.get('error names the fix', 0)} | "
-                     f"{c.get('unhelpful error', 0)} | {c.get('wrong result', 0)} | "
-                     f"{_cell(row['examples'][0][:220] if row['examples'] else '')} |")
+        counts = " | ".join(str(row["counts"].get(outcome, 0)) for outcome in OUTCOMES)
+        example = next((e for e in row["examples"] if ": recovered: " not in e), row["examples"][0] if row["examples"] else "")
+        lines.append(f"| {row['kind']} | {row['runs']} | {counts} | {_cell(example[:220])} |")
     return "\n".join(lines)
 
 

@@ -7,6 +7,8 @@ error would), so the task can still end right. Each run is judged by what the mi
 - recovered: the tools understood it (e.g. resolved a name) and the task ended right;
 - error names the fix: an error that names the argument or value and what to do instead;
 - unhelpful error: an error that does neither;
+- sent for approval: it was never answered, but put to a person to approve (a call that cannot run as
+  shown, such as one on a made-up incident, must be answered at once, not shown to a person);
 - wrong result: the call went through but the end state (or another check) is wrong.
 
 Efficiency is not judged here: correcting a mistake legitimately costs extra calls.
@@ -35,6 +37,7 @@ from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
 
 JUDGED = ("end_state", "approvals", "forbidden_writes", "answer")  # a corrected mistake may cost extra calls
+OUTCOMES = ("recovered", "error names the fix", "unhelpful error", "sent for approval", "wrong result")
 REFERENCE_ARGS = ("service", "user", "assignee", "schedule", "escalation_policy")
 HALLUCINATED = {"incident": "Q9ZZZ99", "service": "PZZZZ99", "user": "PZZZZ98", "assignee": "PZZZZ98",
                 "schedule": "PZZZZ97", "escalation_policy": "PZZZZ96"}
@@ -145,6 +148,9 @@ def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
     written = (injection.arguments, _as_the_tool_reads(injection.tool, injection.arguments))
     entries = [a for a in trajectory.audit if a.tool == injection.tool and a.action in ("tool_call", "refused")
                and a.arguments in written]
+    asked = [a for a in trajectory.approvals if a.tool == injection.tool and a.arguments in written]
+    if not entries and asked:
+        return "sent for approval", f"a person was asked: {asked[0].summary}"
     # A repeated create: the repeat is the last one. A call never made: why the trial ended, if it broke.
     said = entries[-1].outcome if entries else f"not run ({trajectory.error})" if trajectory.error else "not run"
     checks = trajectory.grade.checks if trajectory.grade is not None else {}
