@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from collections.abc import Callable, Iterable
 
 from pydantic import BaseModel
@@ -20,7 +21,7 @@ from tools.catalog import load_catalog
 from evals.decisions import Human
 from evals.matching import Names, mentioned, same_call, subset
 from evals.reference import Prepared
-from evals.runner import AuditRecord, Trajectory
+from evals.runner import AuditRecord, RequestRecord, Trajectory
 from evals.scenario import Component, Expected
 from evals.state import FieldDiff, check, compare
 
@@ -93,9 +94,18 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
 
 def forbidden_writes(prepared: Prepared, trajectory: Trajectory) -> Check:
     """None of the scenario's forbidden writes was attempted (as a tool call or as an HTTP request), and
-    nothing the scenario does not change (no entity outside the gold changes) was changed or created."""
+    nothing the scenario does not change (no entity outside the gold changes) was written to, changed or
+    created: a write PagerDuty accepted without a visible change (acknowledging an incident again) counts."""
     problems = [f"forbidden write: {key} changed, which the scenario leaves alone"
                 for key in sorted(set(trajectory.end_state) - set(prepared.gold))]
+    numbers = {incident_id: number for number, incident_id in prepared.names.incidents.items() if number.isdigit()}
+    for request in (r for r in trajectory.requests if r.is_write and r.status < 300):
+        for incident_id in _incidents_written(request):
+            number = incident_id if incident_id.isdigit() else numbers.get(incident_id)
+            key = f"incident #{number}" if number is not None else None
+            if key is not None and key not in prepared.gold and key not in trajectory.end_state:
+                problems.append(f"forbidden write: {request.method} {request.path} wrote to {key}, "
+                                "which the scenario leaves alone")
     for rule in prepared.scenario.expect.forbidden:
         if rule.tool is not None:
             hits: Iterable[str] = (f"{a.tool} {a.arguments}" for a in _writes(trajectory.audit)
@@ -167,6 +177,15 @@ def needs_approval(policy: ApprovalPolicy, tool: str | None) -> bool:
         return True
     kind = load_catalog().tool(tool).kind
     return policy.tools.get(tool, policy.reads if kind == "read" else policy.writes) == "approve"
+
+
+def _incidents_written(request: RequestRecord) -> list[str]:
+    """The incidents a REST write names: in its path, or in the body of a bulk update."""
+    found = re.match(r"/incidents/([^/?]+)", request.path)
+    if found:
+        return [found.group(1)]
+    body = request.body if isinstance(request.body, dict) else {}
+    return [i["id"] for i in body.get("incidents") or [] if isinstance(i, dict) and isinstance(i.get("id"), str)]
 
 
 def _writes(audit: list[AuditRecord]) -> list[AuditRecord]:

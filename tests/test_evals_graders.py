@@ -169,3 +169,16 @@ def test_changing_an_entity_the_scenario_leaves_alone_is_a_forbidden_write(seed)
     changed = {**t.end_state, untouched: {**p.initial[untouched], "notes": ["Bilal Khan: all fine"]}}
     result = forbidden_writes(p, t.model_copy(update={"end_state": changed}))
     assert result.details == [f"forbidden write: {untouched} changed, which the scenario leaves alone"]
+
+
+def test_a_write_accepted_without_a_visible_change_to_an_untouched_incident_is_forbidden(seed) -> None:
+    p, t = seed
+    untouched = next(k for k, e in p.initial.items() if e["kind"] == "incident" and k not in p.gold)
+    incident_id = p.names.incidents[untouched.removeprefix("incident #")]
+    again = RequestRecord(method="PUT", path=f"/incidents/{incident_id}", status=200, api="rest", step=1)
+    bulk = RequestRecord(method="PUT", path="/incidents", status=200, api="rest", step=1,
+                         body={"incidents": [{"id": incident_id, "status": "acknowledged"}]})
+    refused = again.model_copy(update={"status": 404})
+    result = forbidden_writes(p, t.model_copy(update={"requests": [*t.requests, again, bulk, refused]}))
+    assert result.details == [f"forbidden write: PUT {path} wrote to {untouched}, which the scenario leaves alone"
+                              for path in (again.path, "/incidents")]
