@@ -6,7 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tools.timeparse import TimeParseError, human, iso, parse_duration, parse_time, relative, span, zone
+from tools.timeparse import (TimeParseError, human, iso, local, parse_duration, parse_time, relative, span,
+                             split_zone, zone)
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # a Friday; 13:00 in Berlin
 
@@ -42,6 +43,23 @@ def test_times_become_explicit_utc(text, tz, expected):
     assert iso(parse_time(text, now=NOW, tz=tz)) == expected
 
 
+@pytest.mark.parametrize(("text", "tz", "expected", "echo"), [
+    ("9am tomorrow", None, "2026-11-21T09:00:00Z", "2026-11-21 09:00 UTC"),
+    ("tonight", "Europe/Berlin", "2026-11-20T19:00:00Z", "2026-11-20 20:00 CET (19:00 UTC)"),
+    ("22:00 tonight", "Europe/Berlin", "2026-11-20T21:00:00Z", "2026-11-20 22:00 CET (21:00 UTC)"),
+    ("next week", None, "2026-11-27T12:00:00Z", "2026-11-27 12:00 UTC"),
+    ("friday at 5pm", None, "2026-11-20T17:00:00Z", "2026-11-20 17:00 UTC"),
+    ("3am PST", "Europe/Berlin", "2026-11-21T11:00:00Z", "2026-11-21 03:00 PST (11:00 UTC)"),
+    ("tomorrow 3am pst", None, "2026-11-21T11:00:00Z", "2026-11-21 03:00 PST (11:00 UTC)"),
+    ("09:00 Europe/Berlin", None, "2026-11-21T08:00:00Z", "2026-11-21 09:00 CET (08:00 UTC)"),
+    ("in an hour", None, "2026-11-20T13:00:00Z", "2026-11-20 13:00 UTC"),
+])
+def test_times_as_people_say_them_with_the_zone_they_were_said_in(text, tz, expected, echo):
+    moment = parse_time(text, now=NOW, tz=tz)
+    assert iso(moment) == expected
+    assert local(moment, split_zone(text)[1] or tz) == echo
+
+
 def test_daylight_saving_is_respected():
     before_switch = datetime(2026, 10, 31, 12, 0, tzinfo=timezone.utc)  # New York leaves DST on Nov 1
     assert iso(parse_time("tomorrow 09:00", now=before_switch, tz="America/New_York")) == "2026-11-01T14:00:00Z"
@@ -56,7 +74,7 @@ def test_offsets_count_from_a_base_and_bare_durations_can_point_back():
     assert iso(parse_time("+24h", now=NOW, past=True)) == "2026-11-21T12:00:00Z"  # an explicit sign wins
 
 
-@pytest.mark.parametrize("text", ["banana", "3600", "25:00", "tomorrow 9:7", "someday", "13pm", "+", "next week"])
+@pytest.mark.parametrize("text", ["banana", "3600", "25:00", "tomorrow 9:7", "someday", "13pm", "+", "whenever"])
 def test_unreadable_times_say_which_forms_work(text):
     with pytest.raises(TimeParseError, match="use one of: ISO 8601"):
         parse_time(text, now=NOW)

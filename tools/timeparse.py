@@ -13,7 +13,8 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FORMS = ("ISO 8601 (2026-11-20T09:00:00Z)", "'now'", "'-24h'", "'+8h'", "'30m'", "'24h ago'",
-         "'in 2h'", "'today 17:30'", "'tomorrow 09:00'", "'monday 09:00'", "'09:00'")
+         "'in 2h'", "'today 17:30'", "'tomorrow 09:00'", "'9am tomorrow'", "'tonight'", "'monday 09:00'",
+         "'09:00'", "'3am PST'", "'09:00 Europe/Berlin'")
 _UNITS = {"s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1,
           "m": 60, "min": 60, "mins": 60, "minute": 60, "minutes": 60,
           "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
@@ -23,6 +24,17 @@ _DURATION = re.compile(r"(?:\d+(?:\.\d+)?\s*[a-z]+\s*)+")
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_WORDS = {"today": 0, "tomorrow": 1, "yesterday": -1}
 _CLOCK_TIME = re.compile(r"(\d{1,2})(?::(\d{2}))?\s*(am|pm)?")
+# Zone abbreviations people write after a time, read as the region's zone (so "PST" in July is PDT, which the
+# echo then says): a fixed offset would be exact for the letters but wrong for the person.
+ZONE_NAMES = {"utc": "UTC", "gmt": "UTC", "z": "UTC",
+              "pst": "America/Los_Angeles", "pdt": "America/Los_Angeles", "pt": "America/Los_Angeles",
+              "mst": "America/Denver", "mdt": "America/Denver", "mt": "America/Denver",
+              "cst": "America/Chicago", "cdt": "America/Chicago", "ct": "America/Chicago",
+              "est": "America/New_York", "edt": "America/New_York", "et": "America/New_York",
+              "bst": "Europe/London", "cet": "Europe/Berlin", "cest": "Europe/Berlin",
+              "jst": "Asia/Tokyo", "sgt": "Asia/Singapore", "aest": "Australia/Sydney", "aedt": "Australia/Sydney"}
+_IANA = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+")
+_SPOKEN_PREFIX = re.compile(r"^(?:at|on)\s+")
 
 
 class Clock(Protocol):
@@ -76,10 +88,11 @@ def parse_time(text: str, *, now: datetime, tz: str | None = None, base: datetim
     When `past` is set (a window's start) a bare duration points back in time, and a bare clock time or
     weekday means the most recent one; otherwise they point forward.
     """
+    text, named = split_zone(text)
     raw = " ".join(text.strip().lower().split())
     if not raw:
         raise TimeParseError(f"{name} is empty; give a time, one of: {', '.join(FORMS)}")
-    where = zone(tz)
+    where = zone(named or tz)  # a zone written with the time wins over the requester's
     origin = base or now
     if raw == "now":
         return _utc(now)
@@ -91,7 +104,29 @@ def parse_time(text: str, *, now: datetime, tz: str | None = None, base: datetim
         pass
     if moment := _calendar(raw, now.astimezone(where), origin.astimezone(where), past):
         return _utc(moment)
+    if moment := _spoken(raw, origin.astimezone(where), past):
+        return _utc(moment)
     raise TimeParseError(f"cannot read {name} {text!r}; use one of: {', '.join(FORMS)}")
+
+
+def split_zone(text: str) -> tuple[str, str | None]:
+    """'3am PST' → ('3am', 'America/Los_Angeles'); '09:00 Europe/Berlin' → ('09:00', 'Europe/Berlin');
+    a text without a zone of its own comes back unchanged with None."""
+    head, _, last = text.strip().rpartition(" ")
+    if head and last.lower() in ZONE_NAMES:
+        return head, ZONE_NAMES[last.lower()]
+    if head and _IANA.fullmatch(last):
+        return head, zone(last).key
+    return text, None
+
+
+def local(moment: datetime, tz: str | None) -> str:
+    """A time in the zone it was said in, with UTC beside it: '2026-11-21 03:00 PST (11:00 UTC)'."""
+    where = zone(tz)
+    if where.key == "UTC":
+        return human(moment)
+    there, utc = moment.astimezone(where), human(moment)
+    return f"{there:%Y-%m-%d %H:%M} {there.tzname()} ({utc[11:] if there.date() == _utc(moment).date() else utc})"
 
 
 def relative(text: str) -> bool:
@@ -163,6 +198,19 @@ def _calendar(raw: str, local_now: datetime, local_origin: datetime, past: bool)
     if day is None:
         day = _last(weekday, at, local_now) if past else _next(weekday, at, local_origin)
     return datetime.combine(day, at, tzinfo=local_now.tzinfo)
+
+
+def _spoken(raw: str, local_origin: datetime, past: bool) -> datetime | None:
+    """'9am tomorrow', 'tonight', '22:00 tonight', 'next week', 'friday at 5pm': the ways people say a
+    time, read by dateparser against `local_origin` (so the result is deterministic). Digits alone are a
+    year or an amount, never a time."""
+    if not re.search(r"[a-z]", raw) or re.search(r"\d:\d(?!\d)", raw):
+        return None
+    import dateparser  # imported on first use: it takes a moment, and most times never need it
+
+    settings = {"RELATIVE_BASE": local_origin.replace(tzinfo=None), "TIMEZONE": str(local_origin.tzinfo),
+                "RETURN_AS_TIMEZONE_AWARE": True, "PREFER_DATES_FROM": "past" if past else "future"}
+    return dateparser.parse(_SPOKEN_PREFIX.sub("", raw), languages=["en"], settings=settings)
 
 
 def _weekday(word: str) -> int | None:
