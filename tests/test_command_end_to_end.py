@@ -72,7 +72,7 @@ def by_name(entities: dict[str, Any], name: str) -> str:
 # --- reads ---------------------------------------------------------------------------------------
 
 READS: list[tuple[str, list[str], list[str]]] = [  # text, tools called in order, phrases in the answer
-    ("help", [], ["`ack [INCIDENT…]`", "`override SCHEDULE with USER"]),
+    ("help", [], ["`ack [INCIDENT…|all|all except INCIDENT…]`", "`override SCHEDULE with USER"]),
     ("services gateway", ["find_services"], ["API Gateway"]),
     ("oncall", ["who_is_on_call"], ["Platform Escalation:", "Payments Escalation:", "Level 1: Bilal Khan"]),
     ("oncall API Gateway", ["who_is_on_call"], [f"Level 1: Bilal Khan ({ME}) via Platform Primary from "]),
@@ -83,7 +83,7 @@ READS: list[tuple[str, list[str], list[str]]] = [  # text, tools called in order
     ("incidents", ["list_incidents"], ["[triggered, high]"]),
     ("incidents mine", ["list_incidents"], ["assigned to Bilal Khan"]),
     ("incidents service Database", ["list_incidents"], ["— Database —"]),
-    ("frobnicate", [], ["I don't know the command `frobnicate`"]),
+    ("frobnicate", [], ["I didn't understand that. Try e.g. `incidents`"]),
 ]
 
 
@@ -258,9 +258,41 @@ def test_an_alert_without_one_clear_service_is_asked_about_not_guessed(commander
     turn, asked = run(commander, text)
 
     assert asked == [] and turn.text.startswith(question)
-    assert "page whoever is on call for " in turn.text
+    assert "Reply with its name" in turn.text
     assert [tool for tool, _ in calls(commander)] == ["find_services"]
     assert [r for r in sim.request_log if r.is_write] == []
+
+
+def test_the_answer_to_which_service_continues_the_page(commander: Commander, sim: Any) -> None:
+    before = set(sim.state.incidents)
+    run(commander, "Disk full on db-7 — page whoever is on call")
+
+    turn, asked = run(commander, "the database one")  # not a command: the answer to the question
+
+    (new,) = [sim.state.incidents[i] for i in set(sim.state.incidents) - before]
+    assert asked == ["create_incident"] and turn.text.startswith(f"Triggered: #{new.number}")
+    assert (new.title, new.service_id) == ("Disk full on db-7", by_name(sim.state.services, "Database"))
+
+
+def test_it_is_the_incident_the_conversation_showed_last(commander: Commander, sim: Any) -> None:
+    incident = incidents(sim, "triggered")[0]
+    run(commander, f"show me incident {incident.number} please")
+
+    turn, asked = run(commander, "ack it thx")
+
+    assert asked == ["update_incident"] and status(sim, incident) == "acknowledged", turn.text
+
+
+def test_a_name_that_fits_several_things_is_asked_about_with_the_candidates(commander: Commander) -> None:
+    turn, _ = run(commander, "who's on call for schedule platform")
+    assert turn.text == "“platform” fits several schedules: Platform Primary, Platform Secondary. Which one? Reply with its name."
+    answered, _ = run(commander, "secondary")
+    assert "Level" in answered.text and "Platform" in answered.text
+    unknown, _ = run(commander, "incidents on Datbase Replicas", thread="t2")
+    assert unknown.text.startswith("No service is called “Datbase Replicas”. The closest: Database")
+    assert "Call find_services" not in unknown.text and "(P" not in unknown.text
+    again, _ = run(commander, "Database", thread="t2")
+    assert "— Database —" in again.text
 
 
 def test_a_service_name_inside_a_longer_one_is_not_a_second_match() -> None:

@@ -6,34 +6,35 @@ turn it re-reads the last human message and the tool results after it, which is 
 the same tool-call ids when a checkpoint is replayed (and `create_incident` stays idempotent).
 
 Who "me" is: a SystemMessage line `Requester: …` (set per conversation by the graph, so one model can
-serve many Slack users) wins; the `requester` field is the fallback for single-user surfaces.
+serve many Slack users) wins; the `requester` field is the fallback for single-user surfaces. Earlier
+turns give "it" its incident, and a question the model asked carries how the answer continues it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.planners.answers import ToolResult, answer
-from agent.planners.grammar import Call, Reply, Steps, help_text, parse, plan
-
-_REQUESTER = re.compile(r"^\s*Requester:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+from agent.planners.conversation import Pending, clarify, context_of, pending_question
+from agent.planners.grammar import Call, Parsed, Reply, Steps, help_text, parse, plan
 
 
 class CommandModel(BaseChatModel):
     """A deterministic, offline `BaseChatModel` for the ChatOps grammar in `agent.planners.grammar`."""
 
     requester: str | None = None
+    time_zone: str | None = None  # the requester's IANA zone, for times said without one (else UTC)
+    aliases: dict[str, str] = {}  # what people call things → the names PagerDuty uses
     tool_names: frozenset[str] | None = None  # None until bind_tools: every tool allowed
 
     @property
@@ -57,16 +58,18 @@ class CommandModel(BaseChatModel):
         if not humans:
             return AIMessage(help_text())
         turn = humans[-1]
+        context = context_of(messages, turn, requester=self.requester, time_zone=self.time_zone,
+                             aliases=self.aliases)
         try:
-            parsed = parse(messages[turn].text, requester_of(messages) or self.requester)
+            parsed = parse(messages[turn].text, context, pending_question(messages, turn))
             steps = results_since(messages[turn + 1:])
             if steps and any(r.rejected for r in steps[-1]):
                 return AIMessage(answer(steps[-1], parsed.command.done))
             following = plan(parsed, steps)
         except Reply as reply:
-            return AIMessage(str(reply))
+            return said(str(reply), reply.pending)
         if following is None:
-            return AIMessage(answer(steps[-1], parsed.command.done))
+            return finished(parsed, steps[-1])
         if isinstance(following, str):
             return AIMessage(following)
         allowed = self.tool_names
@@ -77,10 +80,18 @@ class CommandModel(BaseChatModel):
         return AIMessage("", tool_calls=tool_calls(following, already=_calls_so_far(messages)))
 
 
-def requester_of(messages: Sequence[BaseMessage]) -> str | None:
-    """The person asking, from the last `Requester: …` line of a SystemMessage."""
-    found = [m for msg in messages if isinstance(msg, SystemMessage) for m in _REQUESTER.findall(msg.text)]
-    return found[-1] if found else None
+def said(text: str, pending: Pending | None = None) -> AIMessage:
+    """A reply in words; a question keeps, in the message itself, how an answer continues the request."""
+    return AIMessage(text, additional_kwargs=pending.as_kwargs() if pending else {})
+
+
+def finished(parsed: Parsed, results: Sequence[ToolResult]) -> AIMessage:
+    """The answer to a finished command: a name that fitted several things (or nothing) becomes a question,
+    and the times it used are said back in the zone they were said in."""
+    if len(results) == 1 and results[0].error and (question := clarify(results[0].content, parsed.text)):
+        return said(*question)
+    times = "".join(f"({t}.)\n" for t in parsed.times)
+    return AIMessage(times + answer(results, parsed.command.done))
 
 
 def results_since(messages: Sequence[BaseMessage]) -> Steps:

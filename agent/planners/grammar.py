@@ -1,13 +1,18 @@
-"""The ChatOps grammar of command mode: a typed command in, the tool calls an LLM would make out.
+"""The ChatOps grammar of command mode: a typed message in, the tool calls an LLM would make out.
 
-Every command is one row of `COMMANDS`: the words that start it, a few patterns, and functions from
-the matched arguments (and, for two-step commands, the results so far) to tool calls. One table keeps
-parsing, `help` and "did you mean" in agreement.
+Every command is one row of `COMMANDS`: the words that start it, the patterns people type (terse ChatOps
+and the everyday sentence forms), an example, and functions from the matched arguments (and, for
+two-step commands, the results so far) to tool calls. One table keeps parsing, `help` and "did you mean"
+in agreement.
 
 Patterns are regular expressions with three additions: `{verb}` is any of the row's words,
 `{kind:group}` captures `group` with the rules of `kind` (see `_KINDS`), and a space means "one or
 more spaces". Groups are named after the tool's arguments, so most rows need no code of their own.
-Matching is case-insensitive and the first pattern that matches the whole text wins.
+Matching is case-insensitive, on the message as `phrasing.tidy` leaves it, and the first pattern that
+matches the whole text wins.
+
+The safety rule: a pattern must account for every word. A word no pattern understood is never part of
+a write nor dropped from one: the reply says what was and was not understood, and nothing runs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.planners.answers import ToolResult, incident_refs
+from agent.planners.conversation import Context, Pending
+from agent.planners.phrasing import TIME, tidy
 from tools.schemas import TOOL_ARGS
+from tools.timeparse import TimeParseError, local, parse_time, split_zone
 
 Steps = Sequence[Sequence[ToolResult]]
 
@@ -41,33 +49,53 @@ def call(name: str, **args: Any) -> Call:
 
 
 class Reply(Exception):
-    """Raised to answer in words instead of calling a tool (help, a missing detail, a bad value)."""
+    """Raised to answer in words instead of calling a tool (help, a question, a bad value). A question
+    carries how the person's answer continues the request."""
+
+    def __init__(self, text: str, pending: Pending | None = None) -> None:
+        super().__init__(text)
+        self.pending = pending
+
+
+class Leftover(Reply):
+    """Words a pattern took for a name that cannot be one; another pattern may still read them."""
+
+
+def ask(text: str, *options: str, confirm: str | None = None) -> Reply:
+    return Reply(text, Pending(options, confirm))
 
 
 @dataclass(frozen=True)
 class Parsed:
-    """A command matched against a text: its cleaned arguments and who asked."""
+    """A command matched against a text: its cleaned arguments, the context, and the times as read."""
 
     command: Command
     args: dict[str, Any]
-    requester: str | None
+    context: Context
+    text: str = ""
+    times: tuple[str, ...] = ()  # "'3am PST' is 2026-11-21 03:00 PST (11:00 UTC)", said with the answer
 
     def get(self, key: str) -> Any:
         return self.args.get(key)
 
     def me(self) -> str:
-        return whoami(self.requester)
+        return whoami(self.context.requester)
+
+    @property
+    def requester(self) -> str | None:
+        return self.context.requester
 
 
 Plan = Callable[[Parsed], list[Call]]
 FollowUp = Callable[[Parsed, Steps], "list[Call] | str | None"]  # None: nothing more, answer now
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Command:
     words: tuple[str, ...]
     usage: str
     summary: str
+    example: str
     patterns: tuple[str, ...]
     plan: Plan
     follow_up: FollowUp | None = None
@@ -77,31 +105,48 @@ class Command:
     def __post_init__(self) -> None:
         object.__setattr__(self, "compiled", tuple(_compile(p, self.words) for p in self.patterns))
 
+    @property
+    def writes(self) -> bool:
+        return bool(self.done)
+
 
 # --- pattern language ----------------------------------------------------------------------------
 
 _QUOTED_OR_LAZY = r"\"[^\"]+\"|'[^']+'|.+?"  # quoted, or as little as the rest of the pattern allows
-_REF = r"#?\d+|(?-i:[A-Z][A-Z0-9]{5,19})|(?=\w*\d)[a-z][a-z0-9]{5,19}"  # an incident number or id, not a word
+_NUMBER = r"#?\d+|(?-i:[A-Z][A-Z0-9]{5,19})|(?=\w*\d)[a-z][a-z0-9]{5,19}"  # an incident number or id, not a word
+_PRONOUN = r"it|that(?: one| incident)?|this(?: one| incident)?|the (?:last|latest|same) (?:one|incident)|same one"
+_IT = "@it"  # what a pronoun reads as until the context says which incident it is
+_REF = rf"(?:incident |inc )?(?:{_NUMBER})"
 _KINDS = {
-    "id": r"#?[\w-]+",  # any token: its position says it is an incident
-    "ref": _REF,
-    "ids": rf"(?:{_REF})(?:(?:\s*,\s*|\s+and\s+|\s+)(?:{_REF}))*",  # "ack 268 please" is not two incidents
+    "id": rf"{_REF}|{_PRONOUN}",
+    "ids": rf"(?:{_REF})(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s+&\s+|\s+)(?:{_REF}))*|{_PRONOUN}",
     "name": _QUOTED_OR_LAZY,
     "names": r".+?",
     "text": _QUOTED_OR_LAZY,
-    "time": r".+?",
-    "dur": r"\d+\s*[a-z]*",
+    "note": r".+?",  # a note nobody introduced with a colon or quotes: checked before it is used
+    "time": TIME,
+    "dur": r"(?:\d+(?:\.\d+)?|an?|half an?)\s*[a-z]*(?:\s*\d+\s*[a-z]+)?",
     "num": r"\d+",
-    "status": r"triggered|acknowledged|resolved",
-    "key": r"[^\s\"']+|\"[^\"]+\"|'[^']+'",  # one token or quoted: an Events API dedup key
+    "status": r"triggered|acknowledged|acked|ack'd|resolved|closed",
+    "hour": r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?",
 }
 _UNITS = {"s": "", "sec": "", "secs": "", "second": "", "seconds": "",
           "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
           "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
           "d": "d", "day": "d", "days": "d"}
-_PEOPLE = {"assignee", "assigned_to", "user", "responders"}  # where "me" means the requester
+_PEOPLE = {"assignee", "assigned_to", "user", "responders", "other"}  # where "me" means the requester
+_NAMES = {"service", "schedule", "escalation_policy", "team", "user", "assignee", "responders", "query",
+          "other", "target_name"}  # where an alias may stand for a name
 _ME = {"me", "myself", "mine", "my", "i"}
-_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_STATUS = {"acked": "acknowledged", "ack'd": "acknowledged", "closed": "resolved"}
+# Words that qualify a request rather than name something: inside a name, they were not understood.
+_QUALIFIERS = re.compile(r"\b(?:during|after|before|since|until|till|except|but|without|tomorrow|tonight|today|"
+                         r"yesterday|ago|later|soon|asap|next|weekend|instead|also|too)\b|#\d+|^\d+$|"
+                         r"\b(?:in|at|for) \d", re.IGNORECASE)
+_NOTE_STARTS = {"in", "at", "on", "for", "until", "till", "til", "by", "after", "before", "since", "during", "from",
+                "except", "but", "without", "excluding", "unless", "and", "also", "too", "as", "to", "into", "with",
+                "tomorrow", "tonight", "today", "yesterday", "later", "now", "soon", "next", "this", "all",
+                "everything", "mine", "again", "then", "instead", "level", "high", "low", "urgency"}
 
 
 def _compile(template: str, verbs: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
@@ -112,7 +157,8 @@ def _compile(template: str, verbs: tuple[str, ...]) -> tuple[re.Pattern[str], di
         kinds[group] = kind
         return f"(?P<{group}>{_KINDS[kind]})"
 
-    regex = template.replace("{verb}", "(?:" + "|".join(map(re.escape, verbs)) + ")").replace(" ", r"\s+")
+    regex = template.replace(" ", r"\s+").replace("{verb}", "(?:" + "|".join(
+        re.escape(v).replace(r"\ ", " ").replace(" ", r"\s+") for v in verbs) + ")")
     regex = re.sub(r"\{(\w+):(\w+)\}", capture, regex)
     return re.compile(regex, re.IGNORECASE | re.DOTALL), kinds
 
@@ -125,39 +171,60 @@ def _unquote(text: str) -> str:
 
 
 def _name(text: str) -> str:
-    return _unquote(text.strip().rstrip("?!.").strip())
+    """'"Core Backend"' → 'Core Backend'; 'the gateway' → 'gateway'; 'the db team' or 'the db one' → 'db'."""
+    text = text.strip().rstrip("?!.").strip()
+    if re.match(r"the\s", text, re.IGNORECASE):
+        text = re.sub(r"\s+(?:team|one)$", "", text[4:], flags=re.IGNORECASE)
+    return _unquote(text)
 
 
 def duration(text: str) -> str:
-    """'2 hours' → '2h', '1 week' → '7d', '90 seconds' → '90': the spelling the tools read; a unit is required."""
-    text = text.strip().lower()
-    amount = text.rstrip(string.ascii_lowercase).strip()
-    unit = text[len(amount):].strip()
-    if unit in ("w", "wk", "week", "weeks"):
-        return f"{int(amount) * 7}d"
-    if unit not in _UNITS or not unit:  # a bare "30" could mean seconds, minutes or hours: ask
+    """'2 hours' → '2h', 'an hour' → '1h', '1 week' → '7d', '1h 30m' → '1h30m': the spelling the tools
+    read; a unit is required."""
+    text = " ".join(text.strip().lower().split())
+    if text.startswith("half an"):
+        text = "30 minutes" if text.endswith(("hour", "hr")) else text
+    text = re.sub(r"^an?\s+", "1 ", text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text)
+    if not parts or "".join(a + u for a, u in parts) != text.replace(" ", ""):
         raise Reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
-    return amount + _UNITS.get(unit, "")
+    spelled = ""
+    for amount, unit in parts:
+        if unit in ("w", "wk", "wks", "week", "weeks"):
+            amount, unit = str(int(float(amount) * 7)), "d"
+        if unit not in _UNITS:  # a bare "30" could mean seconds, minutes or hours: ask
+            raise Reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
+        spelled += amount + _UNITS[unit]
+    return spelled
 
 
 def _incident(token: str) -> str:
     """'#1234' → '1234'; 'pq001zp' → 'PQ001ZP': PagerDuty ids are upper case, phones type them lower."""
-    token = token.lstrip("#")
+    token = re.sub(r"^(?:incident|inc)\s+", "", token.strip(), flags=re.IGNORECASE).lstrip("#")
+    if re.fullmatch(_PRONOUN, token, re.IGNORECASE):
+        return _IT
     return token.upper() if re.fullmatch(r"(?=\w*\d)[a-z][a-z0-9]{5,19}", token) else token
+
+
+def _incidents(text: str) -> list[str]:
+    if re.fullmatch(_PRONOUN, text.strip(), re.IGNORECASE):
+        return [_IT]
+    text = re.sub(r"\b(?:incident|inc)\s+", "", text, flags=re.IGNORECASE)
+    return [_incident(t) for t in re.split(r"[\s,&]+", text) if t.lower() not in ("", "and")]
 
 
 _CLEAN: dict[str, Callable[[str], Any]] = {
     "id": _incident,
-    "ref": _incident,
-    "ids": lambda s: [_incident(t) for t in re.split(r"[\s,]+", s) if t.lower() not in ("", "and")],
+    "ids": _incidents,
     "name": _name,
-    "names": lambda s: [n for n in map(_name, re.split(r"\s*,\s*|\s+and\s+", s)) if n],
+    "names": lambda s: [n for n in map(_name, re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", s)) if n],
     "text": _unquote,
-    "time": _name,
+    "note": str.strip,
+    "time": lambda s: re.sub(r"^(?:at|on)\s+", "", " ".join(s.split()), flags=re.IGNORECASE),
     "dur": duration,
     "num": int,
-    "status": lambda s: [s.lower()],
-    "key": _unquote,
+    "status": lambda s: [_STATUS.get(s.lower(), s.lower())],
+    "hour": lambda s: s.replace(" ", "").lower(),
     "keyword": str.lower,  # a plain (?P<group>high|low) group
 }
 
@@ -175,12 +242,22 @@ def _me(value: Any, requester: str | None) -> Any:
     return whoami(requester) if value.lower() in _ME else value
 
 
+def _alias(value: Any, aliases: dict[str, str] | Any) -> Any:
+    if isinstance(value, list):
+        return [_alias(v, aliases) for v in value]
+    key = " ".join(value.casefold().split())
+    return aliases.get(key) or aliases.get(re.sub(r"\s+(?:team|service)$", "", key)) or value
+
+
 # --- what commands do ----------------------------------------------------------------------------
 
 def _fill(tool: str, p: Parsed, **fixed: Any) -> Call:
     """A call of `tool` whose arguments are the groups named like them, plus `fixed` ones."""
     fields = TOOL_ARGS[tool].model_fields
-    return call(tool, **{k: v for k, v in p.args.items() if k in fields} | fixed)
+    args = {k: v for k, v in p.args.items() if k in fields} | fixed
+    if "time_zone" in fields and p.context.time_zone and {"at", "start", "end"} & args.keys():
+        args.setdefault("time_zone", p.context.time_zone)
+    return call(tool, **args)
 
 
 def _tool(tool: str, **fixed: Any) -> Plan:
@@ -198,23 +275,24 @@ _GUESSES = ("service", "escalation_policy", "schedule", "team")  # what a bare `
 def _oncall(p: Parsed) -> list[Call]:
     """`oncall` alone is one unfiltered `who_is_on_call` (every policy's levels, grouped by policy in
     the answer); `oncall NAME` asks about a service first and `_oncall_guess` tries the other kinds."""
-    guess = {"service": p.get("target")} if p.get("target") else {}
+    guess = {"service": p.get("target_name")} if p.get("target_name") else {}
     return [_fill("who_is_on_call", p, **guess)]
 
 
 def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | None:
     """A bare name that is not a service may be a policy, schedule or team; any other error (a bad time)
     is the answer as it is."""
-    if not p.get("target") or not steps[-1][0].error or not _NO_MATCH.search(steps[-1][0].content):
+    if not p.get("target_name") or not steps[-1][0].error or not _NO_MATCH.search(steps[-1][0].content):
         return None
     if len(steps) < len(_GUESSES):
-        return [_fill("who_is_on_call", p, **{_GUESSES[len(steps)]: p.get("target")})]
-    return (f"No service, escalation policy, schedule or team matches {p.get('target')!r}.\n"
+        return [_fill("who_is_on_call", p, **{_GUESSES[len(steps)]: p.get("target_name")})]
+    return (f"No service, escalation policy, schedule or team matches {p.get('target_name')!r}.\n"
             + steps[0][0].content.strip())
 
 
 def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
-    """`ack`/`resolve`: the named incidents, or (two steps) every open one assigned to the requester."""
+    """`ack`/`resolve`: the named incidents, or (two steps) every open one assigned to the requester but
+    those excluded ("all except #268")."""
 
     def named(p: Parsed) -> list[str]:
         return p.get("incidents") or ([p.get("incident")] if p.get("incident") else [])
@@ -230,9 +308,20 @@ def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
     def follow_up(p: Parsed, steps: Steps) -> list[Call] | str | None:
         if named(p) or len(steps) > 1 or steps[0][0].error:
             return None
-        refs = incident_refs(steps[0][0])
+        listed = steps[0][0].data
+        excluded = set(p.get("excluded") or [])
+        items = listed if isinstance(listed, list) else next(
+            (v for v in (listed or {}).values() if isinstance(v, list)), [])
+        numbers = {str(i.get("id")): str(i.get("number", i.get("incident_number"))) for i in items
+                   if isinstance(i, dict)}
+        refs = [r for r in incident_refs(steps[0][0]) if r not in excluded and numbers.get(r) not in excluded]
+        unknown = sorted(excluded - set(numbers) - set(numbers.values()))
+        if unknown:
+            return (f"{', '.join('#' + u for u in unknown)} is not among your {' or '.join(statuses)} incidents, "
+                    f"so I did nothing: check the numbers with `incidents mine`.")
         if not refs:
-            return f"Nothing to {action}: no {' or '.join(statuses)} incidents are assigned to {p.requester}."
+            return f"Nothing to {action}: no {' or '.join(statuses)} incidents are assigned to {p.requester}" + (
+                " besides those you excluded." if excluded else ".")
         return [call("manage_incidents", incidents=refs, action=action, resolution=p.get("resolution"))]
 
     return plan, follow_up
@@ -241,6 +330,10 @@ def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
 def _trigger(p: Parsed) -> list[Call]:
     """With a service named, open the incident; with only an alert's text, list the services first
     (`_trigger_on_named_service` opens it on the one the text names)."""
+    if not p.get("title"):
+        service = p.get("service")
+        raise ask(f"What should the page for {service} say? Reply with the alert's text, e.g. `replica lag 90s`.",
+                  f'page {service}: "{{answer}}"')
     return [_fill("create_incident", p)] if p.get("service") else [call("find_services")]
 
 
@@ -248,24 +341,27 @@ def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | Non
     if p.get("service") or len(steps) > 1 or steps[0][0].error:
         return None
     services = steps[0][0].data.get("services", []) if isinstance(steps[0][0].data, dict) else []
-    named = mentioned(p.get("title"), services)
+    named = mentioned(p.get("title"), services, p.context.aliases)
+    title = p.get("title")
     if len(named) == 1:
         return [_fill("create_incident", p, service=named[0]["id"])]
     if named:
-        return (f"The alert names more than one service ({', '.join(s['name'] for s in named)}); which one "
-                f'should be paged? Say e.g. `page whoever is on call for {named[0]["name"]}: {p.get("title")}`.')
+        raise ask(f"The alert names more than one service ({', '.join(s['name'] for s in named)}); which one "
+                  f"should be paged? Reply with its name, e.g. `{named[0]['name']}`.", f'page {{answer}}: "{title}"')
     known = ", ".join(s["name"] for s in services[:20]) or "none found"
-    return (f"Which service is this about? No service name appears in {p.get('title')!r}, and I will not "
-            f'guess. Say e.g. `page whoever is on call for SERVICE: {p.get("title")}` (services: {known}).')
+    raise ask(f"Which service is this about? No service name appears in {title!r}, and I will not guess. "
+              f"Reply with its name (services: {known}).", f'page {{answer}}: "{title}"')
 
 
-def mentioned(text: str, services: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The services whose names appear in `text` as whole words, longest match first: a name found only
-    inside a longer one that also appears ("API" in "Payments API") does not count."""
+def mentioned(text: str, services: list[dict[str, Any]], aliases: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The services whose names (or aliases) appear in `text` as whole words, longest match first: a name
+    found only inside a longer one that also appears ("API" in "Payments API") does not count."""
     spans: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {}
     for service in services:
         name = service.get("name")
-        found = [m.span() for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE)] if name else []
+        said = [name, *(a for a, n in (aliases or {}).items() if name and n.casefold() == name.casefold())]
+        found = [m.span() for n in said if n
+                 for m in re.finditer(rf"(?<!\w){re.escape(n)}(?!\w)", text, re.IGNORECASE)]
         if found:
             spans[service["id"]] = (service, found)
 
@@ -277,12 +373,81 @@ def mentioned(text: str, services: list[dict[str, Any]]) -> list[dict[str, Any]]
     return sorted(named, key=lambda s: -len(s["name"]))
 
 
+def _window(p: Parsed) -> dict[str, str]:
+    """start and end of cover from `from … until …`, `for 8h`, or a range such as `tomorrow 9-17`."""
+    if p.get("first_hour"):
+        day = p.get("day") or "today"
+        return {"start": f"{day} {_clock(p.get('first_hour'))}", "end": f"{day} {_clock(p.get('last_hour'))}"}
+    window = {"start": p.get("start")} if p.get("start") else {}
+    if p.get("end") or p.get("length"):
+        window["end"] = p.get("end") or "+" + p.get("length")
+    return window
+
+
+def _clock(hour: str) -> str:
+    return f"{int(hour):02d}:00" if hour.isdigit() else hour
+
+
+def _until(p: Parsed) -> dict[str, str]:
+    """The cover window, or the question "until when?" whose answer completes the command."""
+    window = _window(p)
+    if "end" not in window:
+        raise ask("Until when? Reply with a time or a length, e.g. `until 9am tomorrow` or `for 8h`.",
+                  f"{p.text} {{answer}}", f"{p.text} until {{answer}}")
+    return window
+
+
 def _override(p: Parsed) -> list[Call]:
     """`for 8h` becomes end `+8h`, which the tool reads relative to the start."""
-    if not p.get("end") and not p.get("length"):
-        raise Reply("Until when? Add `until TIME` or `for DURATION`, "
-                    "e.g. `override \"Core Backend\" with dana@example.com for 8h`.")
-    return [_fill("create_override", p, end=p.get("end") or "+" + p.get("length"))]
+    return [_fill("create_override", p, **_until(p))]
+
+
+def _swap(p: Parsed) -> list[Call]:
+    """Cover someone's shift: find which schedule it is in first (`_swap_schedule`)."""
+    return [_fill("who_is_on_call", p, user=p.get("other"), at=_until(p).get("start"))]
+
+
+def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
+    if len(steps) > 1 or steps[0][0].error:
+        return None
+    data = steps[0][0].data if isinstance(steps[0][0].data, dict) else {}
+    schedules = list(dict.fromkeys(
+        (o.get("schedule") or {}).get("name") for o in data.get("oncalls", []) if (o.get("schedule") or {}).get("name")))
+    if len(schedules) == 1:
+        return [call("create_override", schedule=schedules[0], user=p.get("user"), **_window(p),
+                     time_zone=p.context.time_zone)]
+    who = p.get("other")
+    if not schedules:
+        return f"{who} has no shift in a schedule then, so there is nothing to cover. Name the schedule instead: " \
+               f"`override SCHEDULE with {p.get('user')} …`."
+    raise ask(f"{who} is on call in {len(schedules)} schedules then: {', '.join(schedules)}. Which one?",
+              f"override \"{{answer}}\" with {p.get('user')} " + _said_window(p))
+
+
+def _said_window(p: Parsed) -> str:
+    window = _window(p)
+    return " ".join(filter(None, [f"from {window['start']}" if window.get("start") else "",
+                                  f"until {window['end']}" if not window["end"].startswith("+") else
+                                  f"for {window['end'][1:]}"]))
+
+
+def _urgency(p: Parsed) -> list[Call]:
+    urgency = p.get("urgency") or ("low" if p.get("direction") in ("lower", "downgrade", "reduce", "drop")
+                                   else "high")
+    return [_fill("update_incident", p, action="set_urgency", urgency=urgency)]
+
+
+def _snooze(p: Parsed) -> list[Call]:
+    """`snooze 268 until 5pm` is a snooze for the time left until then, said back with the answer."""
+    if p.get("until"):
+        moment = parse_time(p.get("until"), now=p.context.now, tz=p.context.time_zone)
+        minutes = int((moment - p.context.now).total_seconds() // 60)
+        if minutes <= 0:
+            raise Reply(f"{p.get('until')} is not in the future; say how long, e.g. `snooze 268 for 2h`.")
+        return [_fill("snooze_incident", p, duration=f"{minutes}m")]
+    if not p.get("duration"):
+        raise ask("For how long? Reply with a length, e.g. `2h` or `30m`.", f"{p.text} for {{answer}}")
+    return [_fill("snooze_incident", p)]
 
 
 _ALERT_ACTIONS = {"ack": "acknowledge", "acknowledge": "acknowledge", "resolve": "resolve"}
@@ -318,121 +483,316 @@ def _change_recorded(p: Parsed, steps: Steps) -> str | None:
 
 # --- the grammar ---------------------------------------------------------------------------------
 
-_AT = "(?: at {time:at})?"
-_ONCALL = r"(?:{verb}|on call|who(?:'s|s| is)?(?: currently)? on[- ]?call(?: (?:right )?now)?)(?: for| on)?"
+_TO_ME = "(?: me)?"
+_THE = "(?:the )?"
+_AT = "(?: {time:at})?"
+_BY = r"(?:\s*[:\-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
+_ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)? (?:on[- ]?call|primary|holding the pager|"
+           r"carrying the pager|got the pager|has the pager)|who (?:do|should) (?:i|we) page|who gets paged)"
+           r"(?: (?:right )?now)?(?: for| on| in)?")
 _ONCALL_BY = {"service": "service", "escalation policy|policy|ep": "escalation_policy",
               "schedule|rotation": "schedule", "team": "team", "user": "user"}
-_PAGE_ONCALL = (r"page (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|the on-?call(?: engineer)?)"
-                r"(?: on[- ]?call)?")
+_PAGE_ONCALL = (r"(?:page|wake up|call|ping) (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|someone|"
+                r"the on-?call(?: engineer| person| for)?|on-?call)(?: on[- ]?call| on duty)?")
+_OPEN = r"(?:trigger|open|create|raise|start|declare|file)(?: an?| new)*(?: incident| inc)?"
+_PAGE_OR_OPEN = r"(?:page|trigger|open|create|raise|start|declare|file)(?: an?| new)*(?: incident| inc)?"
+_EXCEPT = r"(?:except(?: for)?|but(?: not)?|other than|apart from|excluding|besides|save)"
+_ALL_MINE = (r"(?:(?:all|everything)(?: (?:of )?mine| my (?:incidents|stuff|pages)| (?:of )?my open ones)?|mine|"
+             r"my (?:incidents|stuff|pages))")
+_WINDOW = "(?: (?:(?:from|starting) )?{time:start})?(?: (?:until|till|til|to|through) {time:end}| for {dur:length})?"
+_RANGE = r" (?:(?P<day>today|tomorrow|tonight|mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|" \
+         r"sat(?:urday)?|sun(?:day)?) )?(?:from )?{hour:first_hour}\s*(?:-|to)\s*{hour:last_hour}"
+_SHIFTS = ("for {name:other}(?:(?:'s|s') shift)?", "{name:other}(?:'s|s') shift")  # someone's shift, not a schedule
 _ack, _ack_more = _bulk("acknowledge", ["triggered"])
 _resolve, _resolve_more = _bulk("resolve", ["triggered", "acknowledged"])
 
 COMMANDS: tuple[Command, ...] = (
-    Command(("help", "commands"), "help", "this list", (r"(?:{verb}|\?)(?: .*)?",), _help),
-    Command(("services", "service"), "services [QUERY]", "find services by name",
-            ("(?:list |find )?{verb}(?: {name:query})?",), _tool("find_services")),
-    Command(("oncall", "on-call"), "oncall [service|policy|schedule|team NAME] [at TIME]",
-            "who is on call: everywhere, or for one service, policy, schedule or team",
+    Command(("help", "commands"), "help", "this list", "help",
+            (r"(?:{verb}|\?|what can you do|how does this work)(?: .*)?",), _help),
+    Command(("services", "service"), "services [QUERY]", "find services by name", "services payments",
+            ("(?:list |find |show |search |get )?(?:all )?(?:the )?{verb}",
+             "(?:list |find |show |search |get )?(?:all )?(?:the )?{verb}(?: (?:named|called|matching|like|for))?"
+             " {name:query}",
+             "what services (?:do we have|are there|exist)",
+             "(?:which|what) services? (?:match(?:es)?|(?:is|are) (?:named|called)|contains?) {name:query}"),
+            _tool("find_services")),
+    Command(("oncall", "on-call", "on call"), "oncall [service|policy|schedule|team NAME] [at TIME]",
+            "who is on call: everywhere, or for one service, policy, schedule or team (now or at a time)",
+            "who's on call for Payments API at 9am tomorrow",
             (_ONCALL + " (?P<user>me)" + _AT,
-             "when am (?P<user>i) on[- ]?call" + _AT,
+             "am (?P<user>i) on[- ]?call" + _AT,
+             "when am (?P<user>i)(?: next)? on[- ]?call(?: next)?",
+             "when(?:'s| is) my next(?: on[- ]?call)? shift",
+             "my(?: on[- ]?call)? shifts",
+             "(?:when is|when's) {name:user} (?:next )?on[- ]?call(?: next)?",
+             "is {name:user} on[- ]?call" + _AT,
              _ONCALL + _AT,
              *(f"{_ONCALL} (?:{words}) {{name:{arg}}}{_AT}" for words, arg in _ONCALL_BY.items()),
-             _ONCALL + " {name:target}" + _AT), _oncall, _oncall_guess),
-    Command(("incidents",), "incidents [open|mine|service NAME]", "open incidents: all, yours or a service's",
-            ("(?:open |list )?{verb}(?: open)?",
-             "{verb} (?:assigned to )?(?P<assigned_to>mine|me)",
-             "(?P<assigned_to>my)(?: open)? {verb}",
-             "{verb} {status:statuses}",
-             "{status:statuses} {verb}",
-             "{verb}(?: service| for| on)? {name:service}"), _tool("list_incidents")),
-    Command(("show", "get", "details", "incident"), "show INCIDENT", "one incident in detail",
-            ("{verb}(?: incident)? {id:incident}",), _tool("get_incident")),
-    Command(("trigger", "page", "create"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
+             _ONCALL + " the {name:team} team" + _AT,
+             _ONCALL + " {name:target_name}" + _AT), _oncall, _oncall_guess),
+    Command(("incidents", "incident list"), "incidents [open|mine|triggered|acked|resolved] [on SERVICE]",
+            "open incidents: all, yours, by status, or a service's or team's", "what's open on API Gateway",
+            ("(?:list |show |get |any )?(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
+             "(?:list |show |get )?{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
+             "(?:list |show |get )?(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
+             "what(?:'s| is) (?:on|assigned to) (?P<assigned_to>me)",
+             "(?:list |show |get )?{verb} {status:statuses}",
+             "(?:list |show |get |any )?(?:all )?(?:the )?{status:statuses} {verb}",
+             "(?:list |show |get |any )?(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
+             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken)(?: right now| now)?",
+             "what(?:'s| is)(?: still)? {status:statuses}",
+             "(?:are there )?any(?: open)? {verb}(?: open)?",
+             "(?:list |show |get )?{verb} assigned to {name:assigned_to}",
+             "(?:list |show |get |any )?(?:open )?{verb}(?: open)? (?:for|on|in|of) the {name:team} team",
+             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
+             "the {name:team} team",
+             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
+             "{name:service}",
+             "(?:is |are )?(?:there )?any(?:thing)? (?:open )?(?:incidents )?(?:open )?(?:for|on|in) {name:service}",
+             "(?:list |show |get |any )?(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
+            _tool("list_incidents")),
+    Command(("show", "get", "details", "view", "incident"), "show INCIDENT", "one incident in detail", "show #268",
+            ("(?:{verb}|pull up|look at|check|display|open)" + _TO_ME + "(?: the)?(?: details(?: of| for| on)?)?"
+             "(?: incident| inc)? {id:incident}",
+             "(?:details|info|status|summary|state)(?: on| for| of| about)? {id:incident}",
+             "(?:tell me about|what(?:'s| is) (?:up|going on|happening|the status) (?:with|on)|how(?:'s| is)"
+             "(?: it going with)?) {id:incident}",
+             "{id:incident}"), _tool("get_incident")),
+    Command(("trigger", "page", "create", "open"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
             "open an incident; it pages the service's on-call (or USER). "
             "An alert works too: `ALERT TEXT — page whoever is on call`",
-            (_PAGE_ONCALL + r" (?:for|on) {name:service}\s*(?:[:\u2013\u2014-]| about)\s*{text:title}",
-             r"page {name:service}\s*:\s*{text:title}",
-             "{verb}(?: incident)? {text:title} (?:on|for) {name:service}"
+            "page the on-call for Database: replica lag 90s",
+            (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,-]| about| re| with)\s*{text:title}",
+             r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,-]| about| re| with)\s*{text:title}",
+             r"(?:page|wake up) {name:service}\s*(?:[:-]| about| re)\s*{text:title}",
+             _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,-]| about| re)\s*{text:title}",
+             _OPEN + "(?: for| called| titled)? {text:title} (?:on|for|against) {name:service}"
              "(?: (?P<urgency>high|low)(?: urgency)?)?(?: assign(?:ed)?(?: to)? {name:assignee})?",
-             r"{text:title}\s*[:,\u2013\u2014-]+\s*" + _PAGE_ONCALL + r"(?: now| please)?"),
+             r"{text:title}\s*[:,-]+\s*" + _PAGE_ONCALL + r"(?: now| asap)?",
+             _PAGE_ONCALL + r" (?:for|on|of) {name:service}",
+             r"(?:page|wake up) the {name:service} team"),
             _trigger, _trigger_on_named_service, done="Triggered"),
-    Command(("ack", "acknowledge"), "ack [INCIDENT…]", "acknowledge incidents (none named: all of yours)",
-            ("{verb}(?: all| mine| everything| my incidents)?",
-             "{verb}(?: incidents?)? {ids:incidents}"), _ack, _ack_more, done="Acknowledged"),
-    Command(("resolve",), "resolve [INCIDENT…|all] [NOTE]", "resolve incidents (none named, or `all`: all of yours)",
-            (r"{verb}(?: incidents?)? {ids:incidents}(?:[\s:,\u2013\u2014-]+(?:with |note )?{text:resolution})?",
-             # all of yours only when said so: "resolve 268." must never read as "all, with note '268.'"
-             r"{verb}(?: (?:all|mine|everything)(?:[\s:,\u2013\u2014-]+{text:resolution})?)?"),
+    Command(("ack", "acknowledge", "acking"), "ack [INCIDENT…|all|all except INCIDENT…]",
+            "acknowledge incidents (none named, or `all`: all of yours)", "ack 268",
+            ("(?:ack|acknowledge)",
+             "{verb} " + _ALL_MINE,
+             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + " {ids:excluded}",
+             "{verb}(?: incidents?)? {ids:incidents}",
+             "(?:i(?:'ve| have)? got|i'm on|im on|i'll take|taking|on it,?) {ids:incidents}"),
+            _ack, _ack_more, done="Acknowledged"),
+    Command(("resolve", "close", "close out"), "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
+            "resolve incidents (none named, or `all`: all of yours)", "resolve #269: rolled back the deploy",
+            ("resolve",
+             "{verb} " + _ALL_MINE + r"(?:\s*[:\-]\s*{text:resolution})?",
+             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + r" {ids:excluded}(?:\s*[:\-]\s*{text:resolution})?",
+             "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}" + _BY + "{text:resolution}",
+             "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}",
+             "mark {ids:incidents} (?:as )?(?:resolved|fixed|closed|done)(?:" + _BY + "{text:resolution})?",
+             r"{ids:incidents}(?:'s|\s+is|\s+are) (?:resolved|fixed|done|closed|sorted)(?: now)?",
+             "(?:resolve|close(?: out)?|fixed) {ids:incidents} {note:resolution}"),
             _resolve, _resolve_more, done="Resolved"),
-    Command(("reopen", "retrigger", "unresolve"), "reopen INCIDENT", "trigger a resolved incident again",
-            ("{verb} {id:incident}",), _tool("update_incident", action="reopen"), done="Reopened"),
-    Command(("note", "comment"), 'note INCIDENT "TEXT"', "add a note to an incident",
-            (r"(?:add )?{verb}(?: to| on)? {id:incident}[\s:,\u2013\u2014-]+{text:content}",),
+    Command(("reopen", "retrigger", "unresolve", "re-open", "un-resolve"), "reopen INCIDENT",
+            "trigger a resolved incident again", "reopen 266",
+            ("{verb}(?: incident)? {id:incident}",), _tool("update_incident", action="reopen"), done="Reopened"),
+    Command(("note", "comment"), 'note INCIDENT: TEXT', "add a note to an incident",
+            "add a note to 268: failover done",
+            (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update)(?: to| on| for| in)?(?: incident)? "
+             r"{id:incident}(?:\s*[:,\-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
             _tool("add_note"), done="Noted"),
-    Command(("escalate",), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
-            ("{verb} {id:incident}(?: to)?(?: level {num:escalation_level})?",),
+    Command(("escalate", "bump"), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
+            "escalate 268 to level 2",
+            ("{verb}(?: incident)? {id:incident}(?: up)?(?: to)?(?: (?:level|lvl|l) ?{num:escalation_level})?",
+             "{verb}(?: incident)? {id:incident}(?: up)? to the next level",
+             "send {id:incident} up(?: to (?:level|lvl|l) ?{num:escalation_level})?"),
             _tool("update_incident", action="escalate"), done="Escalated"),
-    Command(("reassign", "assign"), "reassign INCIDENT to USER", "hand an incident over (or `policy NAME`)",
-            ("{verb} {id:incident} to (?:escalation policy|policy|ep) {name:escalation_policy}",
-             "{verb} {id:incident} to {name:assignee}"),
+    Command(("reassign", "assign", "hand", "hand over", "transfer", "give", "pass"), "reassign INCIDENT to USER",
+            "hand an incident over (or `policy NAME`, or `the X team`)", "hand 268 over to Chen",
+            ("{verb} {id:incident}(?: over| off)? to (?:escalation policy|policy|ep) {name:escalation_policy}",
+             "{verb} {id:incident}(?: over| off)? to the {name:escalation_policy} (?:team|policy|escalation)",
+             "hand (?:over|off) {id:incident} to {name:assignee}",
+             "{verb} {id:incident}(?: over| off)? to {name:assignee}"),
             _tool("update_incident", action="reassign"), done="Reassigned"),
-    Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency",
-            ("(?:set )?{verb}(?: of)? {id:incident}(?: to)? (?P<urgency>high|low)",),
-            _tool("update_incident", action="set_urgency"), done="Updated"),
+    Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency", "set urgency of #268 to low",
+            ("(?:set |change )?(?:the )?{verb}(?: of| on| for)? {id:incident}(?: to)? (?P<urgency>high|low)",
+             "(?:set |make |mark |change )(?:the urgency (?:of |on ))?{id:incident}(?: to)?(?: as)? "
+             "(?P<urgency>high|low)(?: urgency)?",
+             "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) the urgency (?:of|on|for) {id:incident}",
+             "(?:lower|downgrade|reduce|drop|raise|upgrade|bump) {id:incident} to (?P<urgency>high|low)(?: urgency)?"),
+            _urgency, done="Updated"),
     Command(("responders", "add"), "responders INCIDENT add USER|POLICY[, …]", "ask more people to join",
+            "loop in Chen and the Database team on 268",
             ("{verb} {id:incident} add {names:responders}",
-             "add(?: responders?)? {names:responders} to {id:incident}"),
+             r"add(?! (?:an? )?(?:note|comment|update)\b)(?: responders?)? {names:responders}(?: as responders?)? "
+             "(?:to|on) {id:incident}",
+             "(?:loop|pull|bring|get|call) in {names:responders} (?:on|to|for|into) {id:incident}",
+             "(?:loop|pull|bring|get) {names:responders} in(?:to| on)? {id:incident}",
+             "(?:request|page) {names:responders} (?:for|on|into) {id:incident}"),
             _tool("add_responders"), done="Requested"),
-    Command(("snooze",), "snooze INCIDENT DURATION", "snooze an acknowledged incident, e.g. for 2h",
-            ("{verb} {id:incident}(?: for)? {dur:duration}",), _tool("snooze_incident"), done="Snoozed"),
-    Command(("merge",), "merge SOURCE[,SOURCE…] into TARGET", "merge incidents into one",
-            ("{verb} {ids:sources} into {id:target}",), _tool("merge_incidents"), done="Merged"),
+    Command(("snooze", "mute", "silence"), "snooze INCIDENT DURATION", "snooze an acknowledged incident, e.g. for 2h",
+            "snooze 268 for 2h",
+            ("{verb}(?: incident)? {id:incident}(?: for)? {dur:duration}",
+             "{verb}(?: incident)? {id:incident} (?:until|till|til) {time:until}",
+             "{verb}(?: incident)? {id:incident}"), _snooze, done="Snoozed"),
+    Command(("merge", "fold", "dedupe"), "merge SOURCE[,SOURCE…] into TARGET", "merge incidents into one",
+            "merge 269 into 268",
+            ("{verb} {ids:sources} (?:into|in to|with|onto) {id:target}",
+             "{ids:sources} (?:is|are) (?:a )?(?:dup(?:e|licate)?s?|the same as) (?:of )?{id:target}"),
+            _tool("merge_incidents"), done="Merged"),
+    Command(("swap",), "swap USER's shift with USER (when)", "cover someone's shift in their schedule",
+            "swap alice's shift with bob tomorrow 9-17",
+            ("(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _WINDOW,
+             "(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _RANGE,
+             *(who + shift + when for who in ("(?P<user>i)(?:'ll| will| can) cover ", "(?:have |let )?{name:user} cover ")
+               for shift in _SHIFTS for when in (_WINDOW, _RANGE))),
+            _swap, _swap_schedule, done="Override created"),
     Command(("override", "cover"), "override SCHEDULE with USER [from TIME] (until TIME|for DURATION)",
-            "put someone on call in a schedule for a while",
-            ("{verb} {name:schedule} with {name:user}(?: from {time:start})?"
-             "(?: until {time:end}| for {dur:length})?",), _override, done="Override created"),
-    Command(("timeline", "log", "history"), "timeline INCIDENT", "what happened, in order (for post-mortems)",
-            ("{verb}(?: of| for)?(?: incident)? {id:incident}",), _tool("incident_timeline")),
-    Command(("similar",), "similar INCIDENT", "past incidents like this one",
-            ("{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",), _tool("similar_incidents")),
-    Command(("alert",), 'alert SERVICE "SUMMARY" [critical|error|warning|info] [source SOURCE] [key DEDUP_KEY]',
-            "send an Events API alert (`alert ack|resolve SERVICE DEDUP_KEY` acknowledges or resolves it)",
-            ("{verb} (?P<action>ack|acknowledge|resolve) {name:service} {key:dedup_key}",
-             "{verb} {name:service} (?=[\"']){text:summary}(?: (?P<severity>critical|error|warning|info))?"
-             "(?: source {name:source})?(?: key {key:dedup_key})?"), _alert, _alert_sent, done="Sent"),
-    Command(("change",), 'change SERVICE "SUMMARY" [source SOURCE]',
-            "record a change event (a deploy, a config change) on a service's timeline; nobody is paged",
-            ("{verb} {name:service} (?=[\"']){text:summary}(?: source {name:source})?",),
-            _tool("send_change_event"), _change_recorded, done="Recorded"),
+            "put someone on call in a schedule for a while", "put Chen on call for Platform Primary until 9am tomorrow",
+            ("{verb} {name:schedule} with {name:user}" + _WINDOW,
+             "{verb} {name:schedule} with {name:user}" + _RANGE,
+             "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}" + _WINDOW,
+             "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}"
+             + _RANGE,
+             "{name:user} (?:will cover|covers|is covering|takes|will take|can take) {name:schedule}" + _WINDOW,
+             "(?P<user>i)(?:'ll| will| can) (?:cover|take) {name:schedule}" + _WINDOW),
+            _override, done="Override created"),
+    Command(("timeline", "log", "history", "postmortem", "post-mortem", "pm", "retro"), "timeline INCIDENT",
+            "what happened, in order (for post-mortems)", "what happened in 26?",
+            ("(?:show |get |pull up )?" + _THE + "{verb}(?: of| for| on)?(?: incident)? {id:incident}",
+             "(?:write |draft |start )?(?:an? |the )?(?:post[- ]?mortem|pm|retro)(?: for| of| on)?(?: incident)? "
+             "{id:incident}",
+             "what happened (?:in|with|on|to|during|for)(?: incident)? {id:incident}",
+             "what(?:'s| is| has) happened (?:in|with|on|to|since) {id:incident}"),
+            _tool("incident_timeline")),
+    Command(("similar",), "similar INCIDENT", "past incidents like this one", "has 268 happened before?",
+            ("{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",
+             "(?:any(?:thing)?|past|previous|earlier|other) (?:incidents )?like {id:incident}(?: before)?",
+             "(?:has|did) {id:incident} happen(?:ed)? before",
+             "(?:have we )?seen {id:incident} before"),
+            _tool("similar_incidents")),
 )
 _PATTERNS = [(command, regex, kinds) for command in COMMANDS for regex, kinds in command.compiled]
 
 
 # --- parsing -------------------------------------------------------------------------------------
 
-def normalise(text: str) -> str:
-    """Phones curl quotes and people type `/ic` or a mention first: undo both."""
-    text = text.translate(_SMART_QUOTES).strip()
-    return re.sub(r"^(?:/\w+|<@\w+>|@\w+)\s+", "", text).strip()
+_YES = {"yes", "y", "yep", "yeah", "yup", "sure", "ok", "okay", "do it", "go ahead", "confirm", "please do",
+        "yes please", "correct"}
+_NO = {"no", "n", "nope", "cancel", "never mind", "nevermind", "stop", "abort", "forget it", "don't"}
 
 
-def parse(text: str, requester: str | None) -> Parsed:
-    """The first command that matches the whole text; `Reply` with suggestions when none does."""
-    text = normalise(text)
-    # Without trailing punctuation first: "resolve 268." and "… for 8h." mean what they say without it.
-    for candidate in dict.fromkeys([text.rstrip("?!. "), text]):
-        for command, regex, kinds in _PATTERNS:
-            match = regex.fullmatch(candidate)
-            if match:
-                return _bind(command, match, kinds, requester)
-    raise Reply(not_understood(text))
+def parse(text: str, context: Context, pending: Pending | None = None) -> Parsed:
+    """The first command that matches the whole tidied text (or, after a question, the request it
+    continues); `Reply` with what was (not) understood and the closest commands when none does."""
+    tidied = tidy(text)
+    if pending is not None and (continued := _continue(text, tidied, context, pending)):
+        return continued
+    if not tidied:
+        raise Reply("What should I do? Type `help` for every command.")
+    parsed = match(tidied, context)
+    if parsed is None:
+        raise Reply(*not_understood(tidied, context))
+    return parsed
 
 
-def _bind(command: Command, match: re.Match[str], kinds: dict[str, str], requester: str | None) -> Parsed:
-    args = {k: _CLEAN[kinds.get(k, "keyword")](v) for k, v in match.groupdict().items() if v is not None}
+def _continue(text: str, tidied: str, context: Context, pending: Pending) -> Parsed | None:
+    """The reply to the agent's own question: `yes` runs what it offered, `no` drops it, a new command
+    is a new command, and anything else fills the gap the question was about."""
+    bare = " ".join(re.sub(r"[^\w' ]", " ", text.lower()).split())
+    if bare in _NO:
+        raise Reply("OK, I did nothing.")
+    if pending.confirm and bare in _YES:
+        return match(pending.confirm, context)
+    try:
+        alone = match(tidied, context)
+    except Reply:
+        alone = None
+    if not tidied or (alone is not None and alone.command.words[0] != "show"):
+        return None
+    for option in pending.options:
+        parsed = match(option.replace("{answer}", _unquote(tidied)), context)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def match(text: str, context: Context) -> Parsed | None:
+    """The first pattern that matches all of `text`, bound; a name with words left over (`payments
+    during the holidays`) is said to be not understood only if no other pattern reads the text."""
+    leftover: Leftover | None = None
+    for command, regex, kinds in _PATTERNS:
+        found = regex.fullmatch(text)
+        if found:
+            try:
+                return _bind(command, found, kinds, context, text)
+            except Leftover as problem:
+                leftover = leftover or problem
+    if leftover is not None:
+        raise leftover
+    return None
+
+
+def _bind(command: Command, found: re.Match[str], kinds: dict[str, str], context: Context, text: str) -> Parsed:
+    args = {k: _CLEAN[kinds.get(k, "keyword")](v) for k, v in found.groupdict().items() if v is not None}
+    for key in _NAMES & args.keys():
+        _refuse_qualifiers(command, text, args[key])
+        args[key] = _alias(args[key], context.aliases)
     for key in _PEOPLE & args.keys():
-        args[key] = _me(args[key], requester)
-    return Parsed(command, args, requester)
+        args[key] = _me(args[key], context.requester)
+    for key, kind in kinds.items():
+        if kind == "note" and key in args:
+            args[key] = _unquote(args[key]) if args[key][:1] in "\"'" else _check_note(command, text, args[key])
+    for key in ("incident", "incidents", "sources", "target", "excluded"):
+        if key in args:
+            args[key] = _pronoun(args[key], context, command, text)
+    times = tuple(_read_time(args[key], context) for key, kind in kinds.items() if kind == "time" and key in args)
+    return Parsed(command, args, context, text, times)
+
+
+def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
+    """A name holding "during the holidays" or "#268" was not all name: say so instead of looking it up."""
+    for name in value if isinstance(value, list) else [value]:
+        extra = _QUALIFIERS.search(name)
+        if extra and not (name.startswith(('"', "'"))):
+            rest = name[extra.start():]
+            raise Leftover(f"I understood `{text[:text.lower().rfind(rest.lower())].strip()}` but not "
+                        f"“{rest}”, so I did nothing. {_try(command)}")
+
+
+def _check_note(command: Command, text: str, note: str) -> str:
+    """A note nobody introduced (`resolve 269 in 2h`) is used only when it cannot be something else."""
+    first = note.split()[0].lower().strip(",.;:")
+    if first in _NOTE_STARTS or re.search(rf"(?:^|\s)(?:{_NUMBER})\b", note) or re.fullmatch(TIME, note, re.I):
+        understood = text[: len(text) - len(note)].strip()
+        raise ask(f"I understood `{understood}` but not “{note}”, so I did nothing. If it is a resolution note, "
+                  f"say `{understood}: {note}`; reply `yes` to {command.words[0]} without a note.",
+                  confirm=understood)
+    return note
+
+
+def _pronoun(value: Any, context: Context, command: Command, text: str) -> Any:
+    """"it", "that one": the incident the conversation last showed; asked about when that is unclear."""
+    if value != _IT and value != [_IT]:
+        return value
+    said = re.search(_PRONOUN, text, re.IGNORECASE)
+    template = text[: said.start()] + "{answer}" + text[said.end():] if said else None
+    if not context.shown:
+        raise ask("Which incident? I haven't shown one in this conversation yet. Reply with its number, e.g. `268`.",
+                  *filter(None, [template]))
+    if len(context.shown) > 1:
+        listed = "\n".join(f"• {s.line}" for s in context.shown[:10])
+        raise ask(f"Which one? The last answer showed {len(context.shown)} incidents:\n{listed}\n"
+                  "Reply with its number.", *filter(None, [template]))
+    return [context.shown[0].ref] if isinstance(value, list) else context.shown[0].ref
+
+
+def _read_time(text: str, context: Context) -> str:
+    """The time as it will be read, in the zone it was said in, or a question when it cannot be read."""
+    try:
+        moment = parse_time(text, now=context.now, tz=context.time_zone)
+    except TimeParseError:
+        raise Reply(f"I couldn't read the time “{text}”, so I did nothing. Say e.g. `9am tomorrow`, `in 2h`, "
+                    "`22:00 tonight` or `3am PST`.") from None
+    return f"“{text}” is {local(moment, split_zone(text)[1] or context.time_zone)}"
 
 
 def plan(parsed: Parsed, steps: Steps) -> list[Call] | str | None:
@@ -459,19 +819,71 @@ def check(command: Command, calls: list[Call]) -> None:
             raise Reply(f"That doesn't look right ({problem}). Usage: `{command.usage}`") from None
 
 
-def not_understood(text: str) -> str:
-    """The usage when the command word was right, else the closest command words; always `help`."""
-    word = text.split()[0].lower() if text.split() else ""
-    same = [c for c in COMMANDS if word in c.words]
-    if same:
-        return "Usage: " + " or ".join(f"`{c.usage}`" for c in same) + ". Type `help` for every command."
-    primary = {w: c.words[0] for c in COMMANDS for w in c.words}
-    close = dict.fromkeys(primary[w] for w in difflib.get_close_matches(word, primary, n=3, cutoff=0.6))
-    hint = ("Did you mean " + " or ".join(f"`{w}`" for w in close) + "? ") if close else ""
-    return f"I don't know the command `{word}`. {hint}Type `help` for every command."
+# --- when nothing matched ------------------------------------------------------------------------
+
+_INTENTS = {  # words that hint at a command even in a sentence the grammar cannot read
+    "oncall": ("on-call", "oncall", "pager", "shift", "rota", "rotation", "primary", "secondary", "duty"),
+    "incidents": ("incidents", "open", "list", "what's", "burning", "fire", "outages", "alerts"),
+    "trigger": ("page", "trigger", "wake", "alert", "declare", "raise", "create", "outage", "down"),
+    "ack": ("ack", "acknowledge", "acked", "mine", "taking"),
+    "resolve": ("resolve", "close", "fixed", "done", "resolved", "closed", "sorted"),
+    "note": ("note", "comment", "update", "log"),
+    "escalate": ("escalate", "escalation", "level", "bump"),
+    "reassign": ("reassign", "assign", "hand", "handover", "transfer", "give"),
+    "urgency": ("urgency", "priority", "severity", "sev", "low", "high"),
+    "responders": ("responders", "loop", "help", "pull", "bring", "join"),
+    "snooze": ("snooze", "mute", "silence", "later", "quiet"),
+    "merge": ("merge", "duplicate", "dup", "dupe", "same"),
+    "override": ("override", "cover", "swap", "shift", "covering", "vacation", "sick"),
+    "timeline": ("timeline", "postmortem", "post-mortem", "happened", "history", "retro", "rca"),
+    "similar": ("similar", "before", "like", "again", "seen"),
+    "services": ("services", "service", "find"),
+}
+
+
+def not_understood(text: str, context: Context) -> tuple[str, Pending | None]:
+    """What was understood of `text` (the longest start that is a command), else the commands its words
+    point to, each with an example; always `help`."""
+    words = text.split()
+    for end in range(len(words) - 1, 0, -1):
+        start = " ".join(words[:end])
+        try:
+            understood = match(start, context)
+        except Reply:
+            continue
+        if understood is not None and understood.args and understood.command.words[0] != "show":
+            rest = " ".join(words[end:])
+            named = {"incident", "incidents", "sources"} & understood.args.keys()  # never "all of yours"
+            confirm = start if understood.command.writes and named else None
+            answer = "reply `yes` to do just that, or say it again another way" if confirm else "say it another way"
+            return (f"I understood `{start}` but not “{rest}”, so I did nothing: {answer}. "
+                    f"{_try(understood.command)}", Pending(confirm=confirm) if confirm else None)
+    guesses = _guesses(words)
+    if guesses:
+        return ("I didn't understand that. Did you mean " + " or ".join(
+            f"`{c.usage}` (e.g. `{c.example}`)" for c in guesses) + "? Type `help` for every command.", None)
+    return ("I didn't understand that. Try e.g. `incidents`, `who's on call for Payments API`, `ack 268` or "
+            "`page the on-call for Database: replica lag`; `help` lists everything.", None)
+
+
+def _guesses(words: list[str]) -> list[Command]:
+    """Commands the words point to: a command word (even misspelt), then the words of each intent."""
+    lowered = [w.lower().strip("?!.,:;") for w in words]
+    by_word = {w: c for c in COMMANDS for w in c.words}
+    by_intent = {c.words[0]: c for c in COMMANDS}
+    first = difflib.get_close_matches(lowered[0], by_word, n=3, cutoff=0.6) if lowered else []
+    found = [by_word[w] for w in first]
+    for intent, hints in _INTENTS.items():
+        if any(w in hints or difflib.get_close_matches(w, hints, n=1, cutoff=0.85) for w in lowered if len(w) > 2):
+            found.append(by_intent[intent])
+    return list(dict.fromkeys(found))[:3]
+
+
+def _try(command: Command) -> str:
+    return f"Usage: `{command.usage}`, e.g. `{command.example}`."
 
 
 def help_text() -> str:
-    rows = "\n".join(f"• `{c.usage}` — {c.summary}" for c in COMMANDS)
-    return ("Command mode (no LLM). INCIDENT is an id or a number (#1234); quote names that contain "
-            "`on`, `with` or `until`; every change waits for approval.\n" + rows)
+    rows = "\n".join(f"• `{c.usage}` — {c.summary} (e.g. `{c.example}`)" for c in COMMANDS)
+    return ("Command mode (no LLM). INCIDENT is a number (#1234), an id, or `it` for the last one shown; "
+            "quote names that contain `on`, `with` or `until`; every change waits for approval.\n" + rows)

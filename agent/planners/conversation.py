@@ -1,0 +1,146 @@
+"""What command mode knows from the conversation so far: who asks, when, in which zone, which incident was
+last shown (for "it" and "that one"), and the question it asked last (so an answer continues the request).
+
+The model keeps no state of its own: all of this is read again from the messages on every turn, so a
+checkpoint replay gives the same result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
+
+from agent.planners.answers import ToolResult, incident_line
+
+PENDING = "command_mode_pending"  # the AIMessage field that carries a question's ways to continue
+_REQUESTER = re.compile(r"^\s*Requester:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_NOW = re.compile(r"^\s*Current time:\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2})", re.MULTILINE | re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An incident the conversation showed: the reference the tools take and the line people read."""
+
+    ref: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything outside the message itself that a command may need."""
+
+    requester: str | None = None
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    time_zone: str | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    shown: tuple[Shown, ...] = ()  # the incidents of the last result that showed any
+
+
+@dataclass(frozen=True)
+class Pending:
+    """The agent's own open question: command texts with `{answer}` to try with the reply, in order,
+    and the command a plain "yes" runs."""
+
+    options: tuple[str, ...] = ()
+    confirm: str | None = None
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return {PENDING: {"options": list(self.options), "confirm": self.confirm}}
+
+
+def context_of(messages: Sequence[BaseMessage], turn: int, *, requester: str | None, time_zone: str | None,
+               aliases: Mapping[str, str]) -> Context:
+    """The context of the human message at index `turn`."""
+    found = [m for msg in messages if isinstance(msg, SystemMessage) for m in _REQUESTER.findall(msg.text)]
+    clock = [m for msg in messages if isinstance(msg, SystemMessage) for m in _NOW.findall(msg.text)]
+    now = (datetime.strptime(clock[-1], "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc) if clock
+           else datetime.now(timezone.utc))
+    return Context(requester=found[-1] if found else requester, now=now, time_zone=time_zone,
+                   aliases=aliases, shown=last_shown(messages[:turn]))
+
+
+def last_shown(messages: Sequence[BaseMessage]) -> tuple[Shown, ...]:
+    """The incidents of the most recent tool result that showed any: what "it" refers to."""
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage):
+            shown = _incidents(ToolResult(message.name or "", {}, message.text, message.status))
+            if shown:
+                return shown
+    return ()
+
+
+def pending_question(messages: Sequence[BaseMessage], turn: int) -> Pending | None:
+    """The question the agent asked just before the human message at `turn`, if it asked one."""
+    before = [m for m in messages[:turn] if not isinstance(m, SystemMessage)]
+    if not before or not isinstance(before[-1], AIMessage):
+        return None
+    saved = before[-1].additional_kwargs.get(PENDING)
+    return Pending(tuple(saved.get("options") or ()), saved.get("confirm")) if saved else None
+
+
+def read_aliases(path: Path | None) -> dict[str, str]:
+    """The alias file: a YAML mapping of what people say to the name PagerDuty uses (`db: Database`)."""
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read the alias file {str(path)!r}: {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError(f"the alias file {str(path)!r} must map names to names, e.g. `db: Database`")
+    return {" ".join(k.casefold().split()): v.strip() for k, v in data.items()}
+
+
+def _incidents(result: ToolResult) -> tuple[Shown, ...]:
+    data = result.data
+    if result.error or not isinstance(data, (dict, list)):
+        return ()
+    if isinstance(data, dict):
+        single = data if _incident(data) else data.get("incident") if _incident(data.get("incident")) else None
+        if single is not None:
+            return (_shown(single),)
+    items = data if isinstance(data, list) else next((v for v in data.values() if isinstance(v, list)), [])
+    return tuple(_shown(i) for i in items if _incident(i))
+
+
+def _incident(item: Any) -> bool:
+    return isinstance(item, dict) and "title" in item and "status" in item and bool(
+        item.get("id") or item.get("number") or item.get("incident_number"))
+
+
+def _shown(item: dict[str, Any]) -> Shown:
+    return Shown(str(item.get("id") or item.get("number") or item.get("incident_number")),
+                 incident_line({k: v for k, v in item.items() if k != "html_url"}))
+
+
+_AMBIGUOUS = re.compile(r"(?P<q>['\"])(?P<ref>.+?)(?P=q) matches \d+ (?P<plural>[\w ]+?): (?P<found>.+?); pass one id\.")
+_UNKNOWN = re.compile(r"No (?P<noun>[\w ]+?) matches (?P<q>['\"])(?P<ref>.+?)(?P=q)\.(?: Closest: (?P<found>.+?)\.)?"
+                      r" Call \w+ to see")
+_LABEL_ID = re.compile(r" \([A-Z0-9]{5,20}\)")
+
+
+def clarify(error: str, said: str) -> tuple[str, Pending] | None:
+    """A name the tools found several (or no) matches for, as a question for people, naming the candidates
+    (or the closest) without ids; the reply continues `said` with the name replaced."""
+    ambiguous, unknown = _AMBIGUOUS.search(error), _UNKNOWN.search(error)
+    found = ambiguous or unknown
+    if found is None:
+        return None
+    ref = found["ref"]
+    candidates = _LABEL_ID.sub("", found["found"] or "")
+    if ambiguous:
+        question = f"“{ref}” fits several {found['plural']}: {candidates}. Which one?"
+    elif candidates:
+        question = f"No {found['noun']} is called “{ref}”. The closest: {candidates}. Which one did you mean?"
+    else:
+        question = f"No {found['noun']} is called “{ref}”. Which one did you mean?"
+    where = re.search(re.escape(ref), said, re.IGNORECASE)
+    options = (said[:where.start()] + '"{answer}"' + said[where.end():],) if where else ()
+    return question + " Reply with its name.", Pending(options)
