@@ -376,7 +376,11 @@ def default_model(settings: Settings) -> tuple[BaseChatModel, str | None]:
     except ImportError:
         text = "No planner available: set OPENAI_API_KEY (command mode is not installed)."
         return ScriptedChatModel(script=lambda _: text), text
-    return CommandModel(requester=settings.requester), "No OPENAI_API_KEY: command mode (type `help`)."
+    from agent.planners.phrasing import read_aliases
+
+    model = CommandModel(requester=settings.requester, time_zone=settings.time_zone,
+                         aliases=read_aliases(settings.aliases))
+    return model, "No OPENAI_API_KEY: command mode (type `help`)."
 
 
 def open_checkpointer(path: str) -> tuple[BaseCheckpointSaver, Callable[[], None] | None]:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from agent.planners.phrasing import read_aliases
+from tools.timeparse import zone
 
 DEFAULT_CHECKPOINT_DB = "~/.incident-commander/checkpoints.sqlite"
 STATE_FILE_NAME = "simulator-state.json"
@@ -45,6 +48,21 @@ class Settings(BaseSettings):
     recursion_limit: int = Field(50, ge=4, alias="IC_RECURSION_LIMIT", description="Graph steps per run.")
     requester: str = Field(default_factory=_os_user, alias="IC_REQUESTER",
                            description="Who is asking when a surface does not say.")
+    time_zone: str | None = Field(None, alias="IC_TIME_ZONE",
+                                  description="IANA zone for times said without one in command mode (else UTC).")
+    aliases: Path | None = Field(None, alias="IC_ALIASES",
+                                 description="YAML file mapping what people call things to PagerDuty names.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        return zone(value).key if value else None
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: Path | None) -> Path | None:
+        read_aliases(value)  # a bad file is a configuration error at start, not a surprise mid-incident
+        return value
 
     @property
     def checkpoint_path(self) -> str:

@@ -11,10 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
-import yaml
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
 
 from agent.planners.answers import ToolResult, incident_line
@@ -83,19 +81,6 @@ def pending_question(messages: Sequence[BaseMessage], turn: int) -> Pending | No
         return None
     saved = before[-1].additional_kwargs.get(PENDING)
     return Pending(tuple(saved.get("options") or ()), saved.get("confirm")) if saved else None
-
-
-def read_aliases(path: Path | None) -> dict[str, str]:
-    """The alias file: a YAML mapping of what people say to the name PagerDuty uses (`db: Database`)."""
-    if path is None:
-        return {}
-    try:
-        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as error:
-        raise ValueError(f"cannot read the alias file {str(path)!r}: {error}") from None
-    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise ValueError(f"the alias file {str(path)!r} must map names to names, e.g. `db: Database`")
-    return {" ".join(k.casefold().split()): v.strip() for k, v in data.items()}
 
 
 def _incidents(result: ToolResult) -> tuple[Shown, ...]:

@@ -484,12 +484,14 @@ def _change_recorded(p: Parsed, steps: Steps) -> str | None:
 # --- the grammar ---------------------------------------------------------------------------------
 
 _TO_ME = "(?: me)?"
+_LIST = "(?:(?:list|show|get|find|search|give|any)(?: me)? )?"
 _THE = "(?:the )?"
 _AT = "(?: {time:at})?"
 _BY = r"(?:\s*[:\-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
-_ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)? (?:on[- ]?call|primary|holding the pager|"
-           r"carrying the pager|got the pager|has the pager)|who (?:do|should) (?:i|we) page|who gets paged)"
-           r"(?: (?:right )?now)?(?: for| on| in)?")
+_ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)?(?: the)? (?:on[- ]?call(?: engineer| person)?|primary|"
+           r"covering|holding the pager|carrying the pager|got the pager|has the pager)|who (?:do|should) (?:i|we) page|"
+           r"who gets paged|(?:is )?any(?:one|body) on[- ]?call)"
+           r"(?: (?:right )?now| rn)?(?: for| on| in)?")
 _ONCALL_BY = {"service": "service", "escalation policy|policy|ep": "escalation_policy",
               "schedule|rotation": "schedule", "team": "team", "user": "user"}
 _PAGE_ONCALL = (r"(?:page|wake up|call|ping) (?:whoever(?:'s| is)?|who(?:'s| is)?|the person|the engineer|someone|"
@@ -510,8 +512,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("help", "commands"), "help", "this list", "help",
             (r"(?:{verb}|\?|what can you do|how does this work)(?: .*)?",), _help),
     Command(("services", "service"), "services [QUERY]", "find services by name", "services payments",
-            ("(?:list |find |show |search |get )?(?:all )?(?:the )?{verb}",
-             "(?:list |find |show |search |get )?(?:all )?(?:the )?{verb}(?: (?:named|called|matching|like|for))?"
+            (_LIST + "(?:all )?(?:the )?{verb}",
+             _LIST + "(?:all )?(?:the )?{verb}(?: (?:named|called|matching|like|for))?"
              " {name:query}",
              "what services (?:do we have|are there|exist)",
              "(?:which|what) services? (?:match(?:es)?|(?:is|are) (?:named|called)|contains?) {name:query}"),
@@ -522,8 +524,8 @@ COMMANDS: tuple[Command, ...] = (
             (_ONCALL + " (?P<user>me)" + _AT,
              "am (?P<user>i) on[- ]?call" + _AT,
              "when am (?P<user>i)(?: next)? on[- ]?call(?: next)?",
-             "when(?:'s| is) my next(?: on[- ]?call)? shift",
-             "my(?: on[- ]?call)? shifts",
+             "when(?:'s| is) (?P<user>my) next(?: on[- ]?call)? shift",
+             "(?P<user>my)(?: on[- ]?call)? shifts",
              "(?:when is|when's) {name:user} (?:next )?on[- ]?call(?: next)?",
              "is {name:user} on[- ]?call" + _AT,
              _ONCALL + _AT,
@@ -532,30 +534,32 @@ COMMANDS: tuple[Command, ...] = (
              _ONCALL + " {name:target_name}" + _AT), _oncall, _oncall_guess),
     Command(("incidents", "incident list"), "incidents [open|mine|triggered|acked|resolved] [on SERVICE]",
             "open incidents: all, yours, by status, or a service's or team's", "what's open on API Gateway",
-            ("(?:list |show |get |any )?(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
-             "(?:list |show |get )?{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
-             "(?:list |show |get )?(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
-             "what(?:'s| is) (?:on|assigned to) (?P<assigned_to>me)",
-             "(?:list |show |get )?{verb} {status:statuses}",
-             "(?:list |show |get |any )?(?:all )?(?:the )?{status:statuses} {verb}",
-             "(?:list |show |get |any )?(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
-             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken)(?: right now| now)?",
-             "what(?:'s| is)(?: still)? {status:statuses}",
+            (_LIST + "(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
+             _LIST + "{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
+             _LIST + "(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
+             "what(?:'s|s| is) (?:on|assigned to) (?P<assigned_to>me)",
+             _LIST + "{verb} {status:statuses}",
+             _LIST + "(?:all )?(?:the )?{status:statuses} {verb}",
+             _LIST + "(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
+             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken)(?: right now| now)?",
+             "what(?:'s|s| is)(?: still)? {status:statuses}",
+             "(?:what|which) {verb} (?:are|is) (?:open|{status:statuses})",
+             _LIST + "(?:all )?(?:the )?{status:statuses} {verb} (?:on|for|in) {name:service}",
              "(?:are there )?any(?: open)? {verb}(?: open)?",
-             "(?:list |show |get )?{verb} assigned to {name:assigned_to}",
-             "(?:list |show |get |any )?(?:open )?{verb}(?: open)? (?:for|on|in|of) the {name:team} team",
-             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
+             _LIST + "{verb} assigned to {name:assigned_to}",
+             _LIST + "(?:open )?{verb}(?: open)? (?:for|on|in|of) the {name:team} team",
+             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
              "the {name:team} team",
-             "what(?:'s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
+             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
              "{name:service}",
              "(?:is |are )?(?:there )?any(?:thing)? (?:open )?(?:incidents )?(?:open )?(?:for|on|in) {name:service}",
-             "(?:list |show |get |any )?(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
+             _LIST + "(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
             _tool("list_incidents")),
     Command(("show", "get", "details", "view", "incident"), "show INCIDENT", "one incident in detail", "show #268",
-            ("(?:{verb}|pull up|look at|check|display|open)" + _TO_ME + "(?: the)?(?: details(?: of| for| on)?)?"
+            ("(?:{verb}|pull up|look at|check|display|open|give)" + _TO_ME + "(?: the)?(?: details(?: of| for| on)?)?"
              "(?: incident| inc)? {id:incident}",
              "(?:details|info|status|summary|state)(?: on| for| of| about)? {id:incident}",
-             "(?:tell me about|what(?:'s| is) (?:up|going on|happening|the status) (?:with|on)|how(?:'s| is)"
+             "(?:tell me about|what(?:'s|s| is) (?:up|going on|happening|the status) (?:with|on|of)|how(?:'s| is)"
              "(?: it going with)?) {id:incident}",
              "{id:incident}"), _tool("get_incident")),
     Command(("trigger", "page", "create", "open"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
@@ -580,7 +584,7 @@ COMMANDS: tuple[Command, ...] = (
              "{verb}(?: incidents?)? {ids:incidents}",
              "(?:i(?:'ve| have)? got|i'm on|im on|i'll take|taking|on it,?) {ids:incidents}"),
             _ack, _ack_more, done="Acknowledged"),
-    Command(("resolve", "close", "close out"), "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
+    Command(("resolve", "close", "close out", "closing", "resolving"), "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
             "resolve incidents (none named, or `all`: all of yours)", "resolve #269: rolled back the deploy",
             ("resolve",
              "{verb} " + _ALL_MINE + r"(?:\s*[:\-]\s*{text:resolution})?",
@@ -589,7 +593,7 @@ COMMANDS: tuple[Command, ...] = (
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}",
              "mark {ids:incidents} (?:as )?(?:resolved|fixed|closed|done)(?:" + _BY + "{text:resolution})?",
              r"{ids:incidents}(?:'s|\s+is|\s+are) (?:resolved|fixed|done|closed|sorted)(?: now)?",
-             "(?:resolve|close(?: out)?|fixed) {ids:incidents} {note:resolution}"),
+             r"(?:resolve|close(?: out)?|fixed) {ids:incidents}(?:\s*,\s*|\s+){note:resolution}"),
             _resolve, _resolve_more, done="Resolved"),
     Command(("reopen", "retrigger", "unresolve", "re-open", "un-resolve"), "reopen INCIDENT",
             "trigger a resolved incident again", "reopen 266",
@@ -614,6 +618,7 @@ COMMANDS: tuple[Command, ...] = (
             _tool("update_incident", action="reassign"), done="Reassigned"),
     Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency", "set urgency of #268 to low",
             ("(?:set |change )?(?:the )?{verb}(?: of| on| for)? {id:incident}(?: to)? (?P<urgency>high|low)",
+             "(?:set )?{verb} (?:to )?(?P<urgency>high|low) (?:for|on|of) {id:incident}",
              "(?:set |make |mark |change )(?:the urgency (?:of |on ))?{id:incident}(?: to)?(?: as)? "
              "(?P<urgency>high|low)(?: urgency)?",
              "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) the urgency (?:of|on|for) {id:incident}",
@@ -664,7 +669,7 @@ COMMANDS: tuple[Command, ...] = (
              "what(?:'s| is| has) happened (?:in|with|on|to|since) {id:incident}"),
             _tool("incident_timeline")),
     Command(("similar",), "similar INCIDENT", "past incidents like this one", "has 268 happened before?",
-            ("{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",
+            ("(?:any(?:thing)? )?{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",
              "(?:any(?:thing)?|past|previous|earlier|other) (?:incidents )?like {id:incident}(?: before)?",
              "(?:has|did) {id:incident} happen(?:ed)? before",
              "(?:have we )?seen {id:incident} before"),
@@ -688,10 +693,28 @@ def parse(text: str, context: Context, pending: Pending | None = None) -> Parsed
         return continued
     if not tidied:
         raise Reply("What should I do? Type `help` for every command.")
-    parsed = match(tidied, context)
+    parsed = match(tidied, context) or _misspelt(tidied, context)
     if parsed is None:
         raise Reply(*not_understood(tidied, context))
     return parsed
+
+
+def _misspelt(text: str, context: Context) -> Parsed | None:
+    """`incidnets`, `oncal payments`: a misspelt command word. A read runs as corrected; a change is
+    offered back as a question, because a guessed verb must not reach an approval card unasked."""
+    first, _, rest = text.partition(" ")
+    words = {w: c for c in COMMANDS for w in c.words if " " not in w}
+    for word in difflib.get_close_matches(first.lower(), words, n=2, cutoff=0.75):
+        corrected = f"{word} {rest}".strip()
+        try:
+            parsed = match(corrected, context)
+        except Reply:
+            continue
+        if parsed is not None and parsed.command is words[word]:
+            if not parsed.command.writes:
+                return parsed
+            raise ask(f"Did you mean `{corrected}`? Reply `yes` to do it.", confirm=corrected)
+    return None
 
 
 def _continue(text: str, tidied: str, context: Context, pending: Pending) -> Parsed | None:
@@ -732,10 +755,12 @@ def match(text: str, context: Context) -> Parsed | None:
 
 
 def _bind(command: Command, found: re.Match[str], kinds: dict[str, str], context: Context, text: str) -> Parsed:
-    args = {k: _CLEAN[kinds.get(k, "keyword")](v) for k, v in found.groupdict().items() if v is not None}
+    said = {k: v for k, v in found.groupdict().items() if v is not None}
+    args = {k: _CLEAN[kinds.get(k, "keyword")](v) for k, v in said.items()}
     for key in _NAMES & args.keys():
-        _refuse_qualifiers(command, text, args[key])
-        args[key] = _alias(args[key], context.aliases)
+        if not said[key].startswith(('"', "'")):  # a quoted name is meant as written
+            _refuse_qualifiers(command, text, args[key])
+            args[key] = _alias(args[key], context.aliases)
     for key in _PEOPLE & args.keys():
         args[key] = _me(args[key], context.requester)
     for key, kind in kinds.items():
@@ -752,7 +777,7 @@ def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
     """A name holding "during the holidays" or "#268" was not all name: say so instead of looking it up."""
     for name in value if isinstance(value, list) else [value]:
         extra = _QUALIFIERS.search(name)
-        if extra and not (name.startswith(('"', "'"))):
+        if extra:
             rest = name[extra.start():]
             raise Leftover(f"I understood `{text[:text.lower().rfind(rest.lower())].strip()}` but not "
                         f"“{rest}”, so I did nothing. {_try(command)}")

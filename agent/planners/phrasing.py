@@ -1,4 +1,5 @@
-"""How people type in chat, tidied into what the grammar reads: no greeting, politeness, mention or emoji.
+"""How people type in chat, tidied into what the grammar reads: no greeting, politeness, mention or emoji;
+and the names people use for things, from the alias file.
 
 Only words that carry no request are removed, and only at the ends of a message (a note in quotes is
 never touched), so "Resolve #269 thanks" is `resolve #269` and not a resolution note 'thanks'.
@@ -7,6 +8,9 @@ never touched), so "Resolve #269 thanks" is `resolve #269` and not a resolution 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+import yaml
 
 from tools.timeparse import ZONE_NAMES
 
@@ -17,9 +21,11 @@ _OPENERS = ("hey", "hi", "hello", "yo", "ok", "okay", "so", "um", "uh", "hmm", "
             "please", "pls", "plz", "pl", "kindly", "just", "go ahead and", "can you", "could you", "would you",
             "will you", "can u", "could u", "can someone", "could someone", "can we", "could we",
             "i need you to", "i'd like you to", "i want you to", "i'd like to", "i want to", "i need to",
+            "need to", "we need to", "gotta", "we should", "time to",
             "let's", "lets")
 _CLOSERS = ("please", "pls", "plz", "thanks", "thank you", "thanks a lot", "thx", "ty", "tia", "cheers",
-            "asap", "for me", "if you can", "if possible", "kthx", "ta", "thank u", "pretty please", "ok", "now pls")
+            "asap", "for me", "if you can", "if possible", "kthx", "ta", "thank u", "pretty please", "ok", "now pls",
+            "rn", "right now", "atm", "at the moment")  # the present is what every request means by default
 _OPENER = re.compile(r"^(?:" + "|".join(sorted(map(re.escape, _OPENERS), key=len, reverse=True))
                      + r")\b[\s,:!.]*", re.IGNORECASE)
 _CLOSER = re.compile(r"[\s,;!.]*\b(?:" + "|".join(sorted(map(re.escape, _CLOSERS), key=len, reverse=True))
@@ -59,3 +65,17 @@ _TIME_WORD = "|".join([
 ])
 TIME = rf"(?:(?:{_TIME_WORD})(?:\s+(?:{_TIME_WORD}))*)(?<!\bat)(?<!\bon)(?<!\bin)"
 """A run of words that can only be (part of) a time; the grammar reads it, timeparse decides if it is one."""
+
+
+def read_aliases(path: Path | None) -> dict[str, str]:
+    """The alias file: a YAML mapping of what people say to the name PagerDuty uses (`db: Database`,
+    `the gateway: API Gateway`), keyed case- and space-insensitively."""
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"cannot read the alias file {str(path)!r}: {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise ValueError(f"the alias file {str(path)!r} must map names to names, e.g. `db: Database`")
+    return {" ".join(re.sub(r"^the\s+", "", k.casefold()).split()): v.strip() for k, v in data.items()}

@@ -1,0 +1,44 @@
+"""Command mode against the corpus of messages as people type them (tests/command_corpus.py): most are
+understood exactly, the rest get a question that shows the way forward, and none becomes a wrong write."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from command_corpus import CORPUS, WRITES, Outcome, score, useful
+
+from agent.planners.grammar import COMMANDS
+
+
+@pytest.fixture(scope="module")
+def scored() -> tuple[Counter[str], list[Outcome]]:
+    return score()
+
+
+def test_no_phrasing_becomes_a_wrong_write(scored: tuple[Counter[str], list[Outcome]]) -> None:
+    counts, outcomes = scored
+    assert [(o.case.text, o.calls) for o in outcomes if o.kind == "wrong write"] == []
+    assert counts["wrong write"] == 0
+
+
+def test_at_least_nine_in_ten_are_understood_and_the_rest_asked_usefully(
+        scored: tuple[Counter[str], list[Outcome]]) -> None:
+    counts, outcomes = scored
+    assert len(outcomes) >= 150
+    assert counts["understood"] / len(outcomes) >= 0.9, [o.case.text for o in outcomes if o.kind != "understood"]
+    assert [o.case.text for o in outcomes if o.kind == "wrong read"] == []
+    assert [o.case.text for o in outcomes if o.kind == "asked" and not useful(o)] == []
+
+
+def test_every_intent_has_at_least_five_natural_phrasings() -> None:
+    per_intent = Counter(case.intent for case in CORPUS)
+    intents = {c.words[0] for c in COMMANDS} - {"help", "swap"}  # swapping a shift is an override
+    assert {i: per_intent[i] for i in intents if per_intent[i] < 5} == {}
+
+
+def test_the_corpus_expects_writes_only_where_a_change_was_asked_for() -> None:
+    reads = {"services", "oncall", "incidents", "show", "timeline", "similar", "unknown"}
+    for case in CORPUS:
+        if case.intent in reads and isinstance(case.expect, list):
+            assert not {name for name, _ in case.expect} & WRITES, case.text
