@@ -10,12 +10,16 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import StructuredTool
+from pydantic import ValidationError
 
 from agent.approvals import RETRY_GUIDANCE, Decision, rejection_text
+from agent.commander import default_model
 from agent.planners.answers import ToolResult, answer, describe, when
 from agent.planners.command import CommandModel
 from agent.planners.conversation import PENDING
-from agent.planners.grammar import COMMANDS
+from agent.planners.grammar import COMMANDS, mentioned
+from agent.planners.phrasing import tidy
+from agent.settings import Settings
 from tools.schemas import TOOL_ARGS
 
 ME = "dana@example.com"
@@ -155,9 +159,16 @@ def test_help_lists_every_command() -> None:
         assert command.usage in text
 
 
-@pytest.mark.parametrize(("text", "suggestion"), [("ackk 1234", "`ack ["), ("oncal payments", "`oncall ["),
-                                                   ("reslove 12", "`resolve ["), ("incidnets", "`incidents ["),
-                                                   ("can you shift my pager to tomorrow", "`override "),
+def test_a_misspelt_command_word_runs_a_read_and_asks_before_a_change() -> None:
+    assert ask("oncal payments").tool_calls[0]["args"] == {"service": "payments"}
+    assert ask("incidnets").tool_calls[0]["name"] == "list_incidents"
+    for typed, meant in [("ackk 1234", "ack 1234"), ("reslove 12", "resolve 12")]:
+        reply = ask(typed)
+        assert not reply.tool_calls and reply.content == f"Did you mean `{meant}`? Reply `yes` to do it."
+    assert turns("reslove 12", "yes").tool_calls[0]["args"] == {"incident": "12", "action": "resolve"}
+
+
+@pytest.mark.parametrize(("text", "suggestion"), [("can you shift my pager to tomorrow", "`override "),
                                                    ("add a note to 268", "`note "),
                                                    ("set urgency of #268 to medium pls", "`urgency ")])
 def test_unknown_input_suggests_the_closest_commands_with_an_example(text: str, suggestion: str) -> None:
@@ -425,27 +436,124 @@ def test_a_dash_before_a_note_is_not_part_of_it() -> None:
     assert ask("note 268 – rolled back").tool_calls[0]["args"] == {"incident": "268", "content": "rolled back"}
 
 
-def after(text: str, content: Any, status: str = "success") -> str:
-    """The answer to `text` once its one tool call returned `content`."""
-    convo: list[BaseMessage] = [SystemMessage(f"Requester: {ME}"), HumanMessage(text)]
-    sent = CommandModel().invoke(convo)
-    [c] = sent.tool_calls
-    return str(CommandModel().invoke([*convo, sent, result(c, content, status)]).content)
+# --- conversation: answers to questions, "it", exclusions, times said back -----------------------
+
+def turns(*texts: str, model: CommandModel | None = None) -> AIMessage:
+    """The reply to the last text, after the earlier ones were answered by the same model."""
+    model = model or CommandModel()
+    convo: list[BaseMessage] = [SystemMessage(f"Requester: {ME}\nCurrent time: 2026-11-20 12:00 UTC")]
+    for text in texts:
+        convo.append(HumanMessage(text))
+        reply = model.invoke(convo)
+        convo.append(reply)
+    return reply
 
 
-def test_a_sent_alert_names_its_dedup_key_and_how_to_resolve_it() -> None:
-    done = {"service": "Search (PY5GU4X)", "action": "trigger", "status": "success", "message": "Event processed",
-            "dedup_key": "k-81"}
-    assert after('alert Search "Heap above 95%" critical source idx-3', done) == (
-        "Sent the alert 'Heap above 95%' (critical) to Search (PY5GU4X), dedup key k-81; "
-        "`alert resolve Search k-81` resolves it.")
-    assert after("alert resolve Search k-81", {**done, "action": "resolve"}) == (
-        "Resolved the alert with dedup key k-81 on Search (PY5GU4X).")
+def test_the_answer_to_until_when_completes_the_override() -> None:
+    assert turns("I'll cover Platform Primary tonight").content.startswith("Until when?")
+    reply = turns("I'll cover Platform Primary tonight", "till 9am tomorrow")
+    assert reply.tool_calls[0]["args"] == {"schedule": "Platform Primary", "user": ME, "start": "tonight",
+                                           "end": "9am tomorrow"}
 
 
-def test_a_change_event_is_confirmed_and_a_failed_one_shown_as_it_is() -> None:
-    text = 'change Payments API "Deployed v2.14.0"'
-    assert after(text, {"service": "Payments API (PWUGXPQ)", "status": "success"}) == (
-        "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
-    failed = "Error: Payments API has no Events API v2 integration."
-    assert after(text, failed, "error") == failed
+def test_yes_runs_only_what_was_understood_and_no_drops_it() -> None:
+    question = turns("resolve 269 in 2h")
+    assert not question.tool_calls and "but not “in 2h”" in question.content
+    assert turns("resolve 269 in 2h", "yes").tool_calls[0]["args"] == {"incident": "269", "action": "resolve"}
+    dropped = turns("resolve 269 in 2h", "no")
+    assert not dropped.tool_calls and dropped.content == "OK, I did nothing."
+
+
+def test_a_new_command_after_a_question_is_a_new_command() -> None:
+    reply = turns("snooze 268", "incidents mine")
+    assert reply.tool_calls[0]["name"] == "list_incidents"
+
+
+def test_it_is_asked_about_when_the_last_answer_showed_several() -> None:
+    model = CommandModel(requester=ME)
+    listed = [HumanMessage("incidents"), AIMessage("", tool_calls=[
+        {"name": "list_incidents", "args": {}, "id": "c1", "type": "tool_call"}]),
+              result({"name": "list_incidents", "id": "c1"}, {"incidents": [incident(268), incident(271)]}),
+              AIMessage("(two incidents)")]
+    question = model.invoke([*listed, HumanMessage("ack it")])
+    assert not question.tool_calls and question.content.startswith("Which one? The last answer showed 2 incidents")
+    assert "#271 [triggered, high]" in question.content and "PQ" not in question.content
+    answered = model.invoke([*listed, HumanMessage("ack it"), question, HumanMessage("271")])
+    assert answered.tool_calls[0]["args"] == {"incident": "271", "action": "acknowledge"}
+
+
+def test_all_except_acts_on_the_others_and_refuses_an_exclusion_it_cannot_find() -> None:
+    model = CommandModel(requester=ME)
+    convo: list[BaseMessage] = [HumanMessage("resolve all except #268")]
+    listing = model.invoke(convo)
+    convo += [listing, result(listing.tool_calls[0], {"incidents": [incident(268), incident(269), incident(270)]})]
+    assert model.invoke(convo).tool_calls[0]["args"] == {"incidents": ["PQ00269", "PQ00270"], "action": "resolve"}
+    wrong = [HumanMessage("resolve all except 300"), listing, convo[-1]]
+    refused = model.invoke(wrong)
+    assert not refused.tool_calls and refused.content.startswith("#300 is not among your")
+
+
+def test_times_are_read_in_the_requesters_zone_and_said_back_in_the_zone_they_were_said_in() -> None:
+    model = CommandModel(time_zone="Europe/Berlin")
+    convo: list[BaseMessage] = [SystemMessage(f"Requester: {ME}\nCurrent time: 2026-11-20 12:00 UTC"),
+                                HumanMessage("who's on call for Search tomorrow 3am PST")]
+    asking = model.invoke(convo)
+    assert asking.tool_calls[0]["args"] == {"service": "Search", "at": "tomorrow 3am PST",
+                                            "time_zone": "Europe/Berlin"}
+    convo += [asking, result(asking.tool_calls[0], {"at": "2026-11-21T11:00:00Z", "oncalls": []})]
+    assert model.invoke(convo).content.startswith("(“tomorrow 3am PST” is 2026-11-21 03:00 PST (11:00 UTC).)\n")
+    local = CommandModel(time_zone="Europe/Berlin").invoke(
+        [SystemMessage("Current time: 2026-11-20 12:00 UTC"), HumanMessage("oncall at 22:00 tonight")])
+    assert local.tool_calls[0]["args"] == {"at": "22:00 tonight", "time_zone": "Europe/Berlin"}
+
+
+def test_aliases_name_services_in_commands_and_in_pasted_alerts() -> None:
+    model = CommandModel(aliases={"db": "Database", "gateway": "API Gateway"})
+    assert ask("page the db team: replica lag", model).tool_calls[0]["args"] == {
+        "service": "Database", "title": "replica lag"}
+    assert ask("oncall for the gateway", model).tool_calls[0]["args"] == {"service": "API Gateway"}
+    assert ask("services 'db'", model).tool_calls[0]["args"] == {"query": "db"}  # quoted: as written
+    services = [{"id": "P1", "name": "Database"}, {"id": "P2", "name": "Search"}]
+    assert mentioned("db replica lag 90s", services, {"db": "Database"}) == [services[0]]
+
+
+def test_a_name_that_fits_several_things_becomes_a_question_without_ids() -> None:
+    model = CommandModel(requester=ME)
+    first = model.invoke([HumanMessage("oncall schedule platform")])
+    error = ("Error: could not find who is on call — 'platform' matches 2 schedules: Platform Primary (PSCH001), "
+             "Platform Secondary (PSCH002); pass one id.")
+    question = model.invoke([HumanMessage("oncall schedule platform"), first,
+                             result(first.tool_calls[0], error, "error")])
+    assert question.content == ("“platform” fits several schedules: Platform Primary, Platform Secondary. "
+                                "Which one? Reply with its name.")
+    again = model.invoke([HumanMessage("oncall schedule platform"), first,
+                          result(first.tool_calls[0], error, "error"), question, HumanMessage("Platform Secondary")])
+    assert again.tool_calls[0]["args"] == {"schedule": "Platform Secondary"}
+
+
+@pytest.mark.parametrize(("typed", "tidied"), [
+    ("@ic can you pls ack 268 thx 🙏", "ack 268"),
+    ("<@U024BE7LH> hey, resolve #269!!", "resolve #269"),
+    ("Resolve #269 thanks", "Resolve #269"),
+    ('note 268: "customer says thanks"', 'note 268: "customer says thanks"'),
+    ("reassign 268 to sam@example.com", "reassign 268 to sam@example.com"),
+    (":fire: page db: lag :fire:", "page db: lag"),
+])
+def test_chat_filler_is_tidied_away_but_quoted_text_and_emails_are_kept(typed: str, tidied: str) -> None:
+    assert tidy(typed) == tidied
+
+
+def test_the_zone_and_the_alias_file_are_settings_checked_at_start(tmp_path: Any) -> None:
+    aliases = tmp_path / "aliases.yaml"
+    aliases.write_text("db: Database\nThe Gateway: API Gateway\n")
+    settings = Settings(IC_TIME_ZONE="America/New_York", IC_ALIASES=str(aliases))
+    model, _ = default_model(settings)
+    assert isinstance(model, CommandModel) and model.time_zone == "America/New_York"
+    assert model.aliases == {"db": "Database", "gateway": "API Gateway"}
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Olympus'"):
+        Settings(IC_TIME_ZONE="Mars/Olympus")
+    aliases.write_text("- db\n- Database\n")
+    with pytest.raises(ValidationError, match="must map names to names"):
+        Settings(IC_ALIASES=str(aliases))
+    with pytest.raises(ValidationError, match="cannot read the alias file"):
+        Settings(IC_ALIASES=str(tmp_path / "missing.yaml"))

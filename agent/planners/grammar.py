@@ -487,7 +487,7 @@ _TO_ME = "(?: me)?"
 _LIST = "(?:(?:list|show|get|find|search|give|any)(?: me)? )?"
 _THE = "(?:the )?"
 _AT = "(?: {time:at})?"
-_BY = r"(?:\s*[:\-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
+_BY = r"(?:\s*[:\u2013\u2014-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
 _ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)?(?: the)? (?:on[- ]?call(?: engineer| person)?|primary|"
            r"covering|holding the pager|carrying the pager|got the pager|has the pager)|who (?:do|should) (?:i|we) page|"
            r"who gets paged|(?:is )?any(?:one|body) on[- ]?call)"
@@ -566,13 +566,13 @@ COMMANDS: tuple[Command, ...] = (
             "open an incident; it pages the service's on-call (or USER). "
             "An alert works too: `ALERT TEXT — page whoever is on call`",
             "page the on-call for Database: replica lag 90s",
-            (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,-]| about| re| with)\s*{text:title}",
-             r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,-]| about| re| with)\s*{text:title}",
-             r"(?:page|wake up) {name:service}\s*(?:[:-]| about| re)\s*{text:title}",
-             _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,-]| about| re)\s*{text:title}",
+            (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
+             r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
+             r"(?:page|wake up) {name:service}\s*(?:[:\u2013\u2014-]| about| re)\s*{text:title}",
+             _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,\u2013\u2014-]| about| re)\s*{text:title}",
              _OPEN + "(?: for| called| titled)? {text:title} (?:on|for|against) {name:service}"
              "(?: (?P<urgency>high|low)(?: urgency)?)?(?: assign(?:ed)?(?: to)? {name:assignee})?",
-             r"{text:title}\s*[:,-]+\s*" + _PAGE_ONCALL + r"(?: now| asap)?",
+             r"{text:title}\s*[:,\u2013\u2014-]+\s*" + _PAGE_ONCALL + r"(?: now| asap)?",
              _PAGE_ONCALL + r" (?:for|on|of) {name:service}",
              r"(?:page|wake up) the {name:service} team"),
             _trigger, _trigger_on_named_service, done="Triggered"),
@@ -587,8 +587,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(("resolve", "close", "close out", "closing", "resolving"), "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
             "resolve incidents (none named, or `all`: all of yours)", "resolve #269: rolled back the deploy",
             ("resolve",
-             "{verb} " + _ALL_MINE + r"(?:\s*[:\-]\s*{text:resolution})?",
-             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + r" {ids:excluded}(?:\s*[:\-]\s*{text:resolution})?",
+             "{verb} " + _ALL_MINE + r"(?:\s*[:\u2013\u2014-]\s*{text:resolution})?",
+             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + r" {ids:excluded}(?:\s*[:\u2013\u2014-]\s*{text:resolution})?",
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}" + _BY + "{text:resolution}",
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}",
              "mark {ids:incidents} (?:as )?(?:resolved|fixed|closed|done)(?:" + _BY + "{text:resolution})?",
@@ -601,7 +601,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("note", "comment"), 'note INCIDENT: TEXT', "add a note to an incident",
             "add a note to 268: failover done",
             (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update)(?: to| on| for| in)?(?: incident)? "
-             r"{id:incident}(?:\s*[:,\-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
+             r"{id:incident}(?:\s*[:,\u2013\u2014-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
             _tool("add_note"), done="Noted"),
     Command(("escalate", "bump"), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
             "escalate 268 to level 2",
@@ -786,7 +786,7 @@ def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
 def _check_note(command: Command, text: str, note: str) -> str:
     """A note nobody introduced (`resolve 269 in 2h`) is used only when it cannot be something else."""
     first = note.split()[0].lower().strip(",.;:")
-    if first in _NOTE_STARTS or re.search(rf"(?:^|\s)(?:{_NUMBER})\b", note) or re.fullmatch(TIME, note, re.I):
+    if first in _NOTE_STARTS or re.fullmatch(_NUMBER, first) or re.fullmatch(TIME, note, re.I):
         understood = text[: len(text) - len(note)].strip()
         raise ask(f"I understood `{understood}` but not “{note}”, so I did nothing. If it is a resolution note, "
                   f"say `{understood}: {note}`; reply `yes` to {command.words[0]} without a note.",

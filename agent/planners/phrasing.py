@@ -14,9 +14,9 @@ import yaml
 
 from tools.timeparse import ZONE_NAMES
 
-_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _MENTION = r"(?:/\w+|<[@!#][^>]+>|@[\w.-]+)"
-_EMOJI = re.compile(r":[a-z0-9_+-]+:|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]")
+_EMOJI = re.compile(r"(?<![\w:]):[a-z][a-z0-9_+-]*:(?![\w:])|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]")
 _OPENERS = ("hey", "hi", "hello", "yo", "ok", "okay", "so", "um", "uh", "hmm", "quick one", "quick q",
             "please", "pls", "plz", "pl", "kindly", "just", "go ahead and", "can you", "could you", "would you",
             "will you", "can u", "could u", "can someone", "could someone", "can we", "could we",
