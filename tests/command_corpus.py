@@ -52,6 +52,10 @@ def oncall(**args: Any) -> tuple[str, dict[str, Any]]:
     return ("who_is_on_call", args)
 
 
+def page(service: str, title: str) -> tuple[str, dict[str, Any]]:
+    return ("create_incident", {"service": service, "title": title})
+
+
 def listing(**args: Any) -> tuple[str, dict[str, Any]]:
     return ("list_incidents", args)
 
@@ -120,21 +124,22 @@ CORPUS: list[Case] = [
     q("show it again", "show", "Did you mean `show INCIDENT`", shown=(273,)),
     # --- page / trigger
     c("pls page the on-call for Database: replica lag 90s thanks", "trigger",
-      ("create_incident", {"service": "Database", "title": "replica lag 90s"})),
-    c("page db: replica lag 90s", "trigger", ("create_incident", {"service": "Database", "title": "replica lag 90s"})),
+      page("Database", "replica lag 90s")),
+    c("page db: replica lag 90s", "trigger", page("Database", "replica lag 90s")),
     c("page whoever is on call for Search - heap above 95%", "trigger",
-      ("create_incident", {"service": "Search", "title": "heap above 95%"})),
+      page("Search", "heap above 95%")),
     c("Checkout p99 above 3s — page whoever is on call", "trigger", ("find_services", {})),
     c("open an incident on Payments API: card declines spiking", "trigger",
-      ("create_incident", {"service": "Payments API", "title": "card declines spiking"})),
+      page("Payments API", "card declines spiking")),
     c('trigger "Login errors" on Auth Service high', "trigger",
       ("create_incident", {"title": "Login errors", "service": "Auth Service", "urgency": "high"})),
     c("wake up the on-call for notifications about push delays", "trigger",
-      ("create_incident", {"service": "notifications", "title": "push delays"})),
-    c("page the db team about replica lag", "trigger", ("create_incident", {"service": "Database", "title": "replica lag"})),
+      page("notifications", "push delays")),
+    c("page the db team about replica lag", "trigger",
+      page("Database", "replica lag")),
     q("page the db team", "trigger", "What should the page for Database say?"),
     c("declare an incident for Data Pipeline: nightly job stuck", "trigger",
-      ("create_incident", {"service": "Data Pipeline", "title": "nightly job stuck"})),
+      page("Data Pipeline", "nightly job stuck")),
     c("create incident 'cache stampede' on Frontend Cache low", "trigger",
       ("create_incident", {"title": "cache stampede", "service": "Frontend Cache", "urgency": "low"})),
     # --- acknowledge
@@ -160,7 +165,8 @@ CORPUS: list[Case] = [
     c("resolve 269 pls", "resolve", upd("269", "resolve")),
     c("close out #269", "resolve", upd("269", "resolve")),
     c("mark 269 resolved", "resolve", upd("269", "resolve")),
-    c("mark 269 as fixed: bad config rolled back", "resolve", upd("269", "resolve", resolution="bad config rolled back")),
+    c("mark 269 as fixed: bad config rolled back", "resolve",
+      upd("269", "resolve", resolution="bad config rolled back")),
     c("close it", "resolve", upd("PQ00269", "resolve"), shown=(269,)),
     c("269 is fixed", "resolve", upd("269", "resolve")),
     c("resolve #269: restarted the consumer", "resolve", upd("269", "resolve", resolution="restarted the consumer")),
@@ -185,8 +191,8 @@ CORPUS: list[Case] = [
     c("note 268 - replica promoted", "note", ("add_note", {"incident": "268", "content": "replica promoted"})),
     c("comment on #268 saying customer comms sent", "note",
       ("add_note", {"incident": "268", "content": "customer comms sent"})),
-    c('note it: "waiting on AWS support"', "note", ("add_note", {"incident": "PQ00268", "content": "waiting on AWS support"}),
-      shown=(268,)),
+    c('note it: "waiting on AWS support"', "note",
+      ("add_note", {"incident": "PQ00268", "content": "waiting on AWS support"}), shown=(268,)),
     c("post an update on 271: mitigation in place, monitoring", "note",
       ("add_note", {"incident": "271", "content": "mitigation in place, monitoring"})),
     c("add note to 268 looking at the slow query log", "note",
@@ -296,8 +302,10 @@ CORPUS: list[Case] = [
     q("resolved 273", "resolve", "Did you mean `resolve 273`? Reply `yes`"),
     q("re-open 266 it came back", "reopen", "but not “it came back”"),
     q("reopen #266 pls, it's back", "reopen", "but not “pls, it's back”"),
-    c('add note to 271 "db failover complete"', "note", ("add_note", {"incident": "271", "content": "db failover complete"})),
-    c("leave a comment on 271: waiting on vendor", "note", ("add_note", {"incident": "271", "content": "waiting on vendor"})),
+    c('add note to 271 "db failover complete"', "note",
+      ("add_note", {"incident": "271", "content": "db failover complete"})),
+    c("leave a comment on 271: waiting on vendor", "note",
+      ("add_note", {"incident": "271", "content": "waiting on vendor"})),
     q("escalate 271 pls its getting worse", "escalate", "but not “pls its getting worse”"),
     q("escalate this to level 2", "escalate", "Which incident?"),
     c("reassign #271 to Mei", "reassign", upd("271", "reassign", assignee="Mei")),
@@ -322,12 +330,12 @@ CORPUS: list[Case] = [
     c("have we seen 271 before?", "similar", ("similar_incidents", {"incident": "271"})),
     c("anything similar to 271?", "similar", ("similar_incidents", {"incident": "271"})),
     c("page payments: checkout failing for EU customers", "trigger",
-      ("create_incident", {"service": "payments", "title": "checkout failing for EU customers"})),
+      page("payments", "checkout failing for EU customers")),
     c("Search is down, page whoever is on call", "trigger", ("find_services", {})),
     c("need to page someone for Database, replication broken", "trigger",
-      ("create_incident", {"service": "Database", "title": "replication broken"})),
+      page("Database", "replication broken")),
     c("trigger an incident on Checkout: 502s from the LB", "trigger",
-      ("create_incident", {"service": "Checkout", "title": "502s from the LB"})),
+      page("Checkout", "502s from the LB")),
     c("who is on call", "oncall", oncall()),
     # --- typos and the unknown
     q("acknowlege 268", "ack", "Did you mean `acknowledge 268`? Reply `yes`"),

@@ -285,7 +285,8 @@ def test_it_is_the_incident_the_conversation_showed_last(commander: Commander, s
 
 def test_a_name_that_fits_several_things_is_asked_about_with_the_candidates(commander: Commander) -> None:
     turn, _ = run(commander, "who's on call for schedule platform")
-    assert turn.text == "“platform” fits several schedules: Platform Primary, Platform Secondary. Which one? Reply with its name."
+    assert turn.text == ("“platform” fits several schedules: Platform Primary, Platform Secondary. Which one? "
+                         "Reply with its name.")
     answered, _ = run(commander, "secondary")
     assert "Level" in answered.text and "Platform" in answered.text
     unknown, _ = run(commander, "incidents on Datbase Replicas", thread="t2")

@@ -105,7 +105,8 @@ def _shown(item: dict[str, Any]) -> Shown:
                  incident_line({k: v for k, v in item.items() if k != "html_url"}))
 
 
-_AMBIGUOUS = re.compile(r"(?P<q>['\"])(?P<ref>.+?)(?P=q) matches \d+ (?P<plural>[\w ]+?): (?P<found>.+?); pass one id\.")
+_AMBIGUOUS = re.compile(r"(?P<q>['\"])(?P<ref>.+?)(?P=q) matches \d+ (?P<plural>[\w ]+?): (?P<found>.+?); "
+                        r"pass one id\.")
 _UNKNOWN = re.compile(r"No (?P<noun>[\w ]+?) matches (?P<q>['\"])(?P<ref>.+?)(?P=q)\.(?: Closest: (?P<found>.+?)\.)?"
                       r" Call \w+ to see")
 _LABEL_ID = re.compile(r" \([A-Z0-9]{5,20}\)")

@@ -95,11 +95,11 @@ class Command:
     words: tuple[str, ...]
     usage: str
     summary: str
-    example: str
     patterns: tuple[str, ...]
     plan: Plan
     follow_up: FollowUp | None = None
     done: str = ""  # how a successful change is announced, e.g. "Acknowledged"
+    example: str = ""  # what people would type, shown in `help` and in suggestions
     compiled: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -411,8 +411,8 @@ def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
     if len(steps) > 1 or steps[0][0].error:
         return None
     data = steps[0][0].data if isinstance(steps[0][0].data, dict) else {}
-    schedules = list(dict.fromkeys(
-        (o.get("schedule") or {}).get("name") for o in data.get("oncalls", []) if (o.get("schedule") or {}).get("name")))
+    named = [(o.get("schedule") or {}).get("name") for o in data.get("oncalls", [])]
+    schedules = list(dict.fromkeys(name for name in named if name))
     if len(schedules) == 1:
         return [call("create_override", schedule=schedules[0], user=p.get("user"), **_window(p),
                      time_zone=p.context.time_zone)]
@@ -489,7 +489,8 @@ _THE = "(?:the )?"
 _AT = "(?: {time:at})?"
 _BY = r"(?:\s*[:\u2013\u2014-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
 _ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)?(?: the)? (?:on[- ]?call(?: engineer| person)?|primary|"
-           r"covering|holding the pager|carrying the pager|got the pager|has the pager)|who (?:do|should) (?:i|we) page|"
+           r"covering|holding the pager|carrying the pager|got the pager|has the pager)|"
+           r"who (?:do|should) (?:i|we) page|"
            r"who gets paged|(?:is )?any(?:one|body) on[- ]?call)"
            r"(?: (?:right )?now| rn)?(?: for| on| in)?")
 _ONCALL_BY = {"service": "service", "escalation policy|policy|ep": "escalation_policy",
@@ -504,23 +505,25 @@ _ALL_MINE = (r"(?:(?:all|everything)(?: (?:of )?mine| my (?:incidents|stuff|page
 _WINDOW = "(?: (?:(?:from|starting) )?{time:start})?(?: (?:until|till|til|to|through) {time:end}| for {dur:length})?"
 _RANGE = r" (?:(?P<day>today|tomorrow|tonight|mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|fri(?:day)?|" \
          r"sat(?:urday)?|sun(?:day)?) )?(?:from )?{hour:first_hour}\s*(?:-|to)\s*{hour:last_hour}"
+_COVERERS = ("(?P<user>i)(?:'ll| will| can) cover ", "(?:have |let )?{name:user} cover ")
 _SHIFTS = ("for {name:other}(?:(?:'s|s') shift)?", "{name:other}(?:'s|s') shift")  # someone's shift, not a schedule
+_PUT = "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}"
+_OPEN_NOW = "(?:open|going on|on fire|happening|burning|broken)"
+_NOTE = r"(?:\s*[:\u2013\u2014-]\s*{text:resolution})?"  # a note after all of yours, introduced
 _ack, _ack_more = _bulk("acknowledge", ["triggered"])
 _resolve, _resolve_more = _bulk("resolve", ["triggered", "acknowledged"])
 
 COMMANDS: tuple[Command, ...] = (
-    Command(("help", "commands"), "help", "this list", "help",
-            (r"(?:{verb}|\?|what can you do|how does this work)(?: .*)?",), _help),
-    Command(("services", "service"), "services [QUERY]", "find services by name", "services payments",
+    Command(("help", "commands"), "help", "this list",
+            (r"(?:{verb}|\?|what can you do|how does this work)(?: .*)?",), _help, example="help"),
+    Command(("services", "service"), "services [QUERY]", "find services by name",
             (_LIST + "(?:all )?(?:the )?{verb}",
-             _LIST + "(?:all )?(?:the )?{verb}(?: (?:named|called|matching|like|for))?"
-             " {name:query}",
+             _LIST + "(?:all )?(?:the )?{verb}(?: (?:named|called|matching|like|for))? {name:query}",
              "what services (?:do we have|are there|exist)",
              "(?:which|what) services? (?:match(?:es)?|(?:is|are) (?:named|called)|contains?) {name:query}"),
-            _tool("find_services")),
+            _tool("find_services"), example="services payments"),
     Command(("oncall", "on-call", "on call"), "oncall [service|policy|schedule|team NAME] [at TIME]",
             "who is on call: everywhere, or for one service, policy, schedule or team (now or at a time)",
-            "who's on call for Payments API at 9am tomorrow",
             (_ONCALL + " (?P<user>me)" + _AT,
              "am (?P<user>i) on[- ]?call" + _AT,
              "when am (?P<user>i)(?: next)? on[- ]?call(?: next)?",
@@ -531,9 +534,10 @@ COMMANDS: tuple[Command, ...] = (
              _ONCALL + _AT,
              *(f"{_ONCALL} (?:{words}) {{name:{arg}}}{_AT}" for words, arg in _ONCALL_BY.items()),
              _ONCALL + " the {name:team} team" + _AT,
-             _ONCALL + " {name:target_name}" + _AT), _oncall, _oncall_guess),
+             _ONCALL + " {name:target_name}" + _AT),
+            _oncall, _oncall_guess, example="who's on call for Payments API at 9am tomorrow"),
     Command(("incidents", "incident list"), "incidents [open|mine|triggered|acked|resolved] [on SERVICE]",
-            "open incidents: all, yours, by status, or a service's or team's", "what's open on API Gateway",
+            "open incidents: all, yours, by status, or a service's or team's",
             (_LIST + "(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
              _LIST + "{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
              _LIST + "(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
@@ -541,31 +545,29 @@ COMMANDS: tuple[Command, ...] = (
              _LIST + "{verb} {status:statuses}",
              _LIST + "(?:all )?(?:the )?{status:statuses} {verb}",
              _LIST + "(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
-             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken)(?: right now| now)?",
+             "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + "(?: right now| now)?",
              "what(?:'s|s| is)(?: still)? {status:statuses}",
              "(?:what|which) {verb} (?:are|is) (?:open|{status:statuses})",
              _LIST + "(?:all )?(?:the )?{status:statuses} {verb} (?:on|for|in) {name:service}",
              "(?:are there )?any(?: open)? {verb}(?: open)?",
              _LIST + "{verb} assigned to {name:assigned_to}",
              _LIST + "(?:open )?{verb}(?: open)? (?:for|on|in|of) the {name:team} team",
-             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
-             "the {name:team} team",
-             "what(?:'s|s| is)(?: still)? (?:open|going on|on fire|happening|burning|broken) (?:for|on|in|with) "
-             "{name:service}",
+             "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + " (?:for|on|in|with) the {name:team} team",
+             "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + " (?:for|on|in|with) {name:service}",
              "(?:is |are )?(?:there )?any(?:thing)? (?:open )?(?:incidents )?(?:open )?(?:for|on|in) {name:service}",
              _LIST + "(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
-            _tool("list_incidents")),
-    Command(("show", "get", "details", "view", "incident"), "show INCIDENT", "one incident in detail", "show #268",
-            ("(?:{verb}|pull up|look at|check|display|open|give)" + _TO_ME + "(?: the)?(?: details(?: of| for| on)?)?"
-             "(?: incident| inc)? {id:incident}",
+            _tool("list_incidents"), example="what's open on API Gateway"),
+    Command(("show", "get", "details", "view", "incident"), "show INCIDENT", "one incident in detail",
+            ("(?:{verb}|pull up|look at|check|display|open|give)" + _TO_ME
+             + "(?: the)?(?: details(?: of| for| on)?)?(?: incident| inc)? {id:incident}",
              "(?:details|info|status|summary|state)(?: on| for| of| about)? {id:incident}",
              "(?:tell me about|what(?:'s|s| is) (?:up|going on|happening|the status) (?:with|on|of)|how(?:'s| is)"
              "(?: it going with)?) {id:incident}",
-             "{id:incident}"), _tool("get_incident")),
+             "{id:incident}"),
+            _tool("get_incident"), example="show #268"),
     Command(("trigger", "page", "create", "open"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
             "open an incident; it pages the service's on-call (or USER). "
             "An alert works too: `ALERT TEXT — page whoever is on call`",
-            "page the on-call for Database: replica lag 90s",
             (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
              r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
              r"(?:page|wake up) {name:service}\s*(?:[:\u2013\u2014-]| about| re)\s*{text:title}",
@@ -575,105 +577,101 @@ COMMANDS: tuple[Command, ...] = (
              r"{text:title}\s*[:,\u2013\u2014-]+\s*" + _PAGE_ONCALL + r"(?: now| asap)?",
              _PAGE_ONCALL + r" (?:for|on|of) {name:service}",
              r"(?:page|wake up) the {name:service} team"),
-            _trigger, _trigger_on_named_service, done="Triggered"),
+            _trigger, _trigger_on_named_service, done="Triggered",
+            example="page the on-call for Database: replica lag 90s"),
     Command(("ack", "acknowledge", "acking"), "ack [INCIDENT…|all|all except INCIDENT…]",
-            "acknowledge incidents (none named, or `all`: all of yours)", "ack 268",
+            "acknowledge incidents (none named, or `all`: all of yours)",
             ("(?:ack|acknowledge)",
              "{verb} " + _ALL_MINE,
              "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + " {ids:excluded}",
              "{verb}(?: incidents?)? {ids:incidents}",
              "(?:i(?:'ve| have)? got|i'm on|im on|i'll take|taking|on it,?) {ids:incidents}"),
-            _ack, _ack_more, done="Acknowledged"),
-    Command(("resolve", "close", "close out", "closing", "resolving"), "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
-            "resolve incidents (none named, or `all`: all of yours)", "resolve #269: rolled back the deploy",
+            _ack, _ack_more, done="Acknowledged", example="ack 268"),
+    Command(("resolve", "close", "close out", "closing", "resolving"),
+            "resolve [INCIDENT…|all|all except INCIDENT…] [: NOTE]",
+            "resolve incidents (none named, or `all`: all of yours)",
             ("resolve",
-             "{verb} " + _ALL_MINE + r"(?:\s*[:\u2013\u2014-]\s*{text:resolution})?",
-             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + r" {ids:excluded}(?:\s*[:\u2013\u2014-]\s*{text:resolution})?",
+             "{verb} " + _ALL_MINE + _NOTE,
+             "{verb}(?: " + _ALL_MINE + ")? " + _EXCEPT + " {ids:excluded}" + _NOTE,
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}" + _BY + "{text:resolution}",
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}",
              "mark {ids:incidents} (?:as )?(?:resolved|fixed|closed|done)(?:" + _BY + "{text:resolution})?",
              r"{ids:incidents}(?:'s|\s+is|\s+are) (?:resolved|fixed|done|closed|sorted)(?: now)?",
              r"(?:resolve|close(?: out)?|fixed) {ids:incidents}(?:\s*,\s*|\s+){note:resolution}"),
-            _resolve, _resolve_more, done="Resolved"),
+            _resolve, _resolve_more, done="Resolved", example="resolve #269: rolled back the deploy"),
     Command(("reopen", "retrigger", "unresolve", "re-open", "un-resolve"), "reopen INCIDENT",
-            "trigger a resolved incident again", "reopen 266",
-            ("{verb}(?: incident)? {id:incident}",), _tool("update_incident", action="reopen"), done="Reopened"),
-    Command(("note", "comment"), 'note INCIDENT: TEXT', "add a note to an incident",
-            "add a note to 268: failover done",
+            "trigger a resolved incident again",
+            ("{verb}(?: incident)? {id:incident}",),
+            _tool("update_incident", action="reopen"), done="Reopened", example="reopen 266"),
+    Command(("note", "comment"), "note INCIDENT: TEXT", "add a note to an incident",
             (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update)(?: to| on| for| in)?(?: incident)? "
              r"{id:incident}(?:\s*[:,\u2013\u2014-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
-            _tool("add_note"), done="Noted"),
+            _tool("add_note"), done="Noted", example="add a note to 268: failover done"),
     Command(("escalate", "bump"), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
-            "escalate 268 to level 2",
             ("{verb}(?: incident)? {id:incident}(?: up)?(?: to)?(?: (?:level|lvl|l) ?{num:escalation_level})?",
              "{verb}(?: incident)? {id:incident}(?: up)? to the next level",
              "send {id:incident} up(?: to (?:level|lvl|l) ?{num:escalation_level})?"),
-            _tool("update_incident", action="escalate"), done="Escalated"),
+            _tool("update_incident", action="escalate"), done="Escalated", example="escalate 268 to level 2"),
     Command(("reassign", "assign", "hand", "hand over", "transfer", "give", "pass"), "reassign INCIDENT to USER",
-            "hand an incident over (or `policy NAME`, or `the X team`)", "hand 268 over to Chen",
+            "hand an incident over (or `policy NAME`, or `the X team`)",
             ("{verb} {id:incident}(?: over| off)? to (?:escalation policy|policy|ep) {name:escalation_policy}",
              "{verb} {id:incident}(?: over| off)? to the {name:escalation_policy} (?:team|policy|escalation)",
              "hand (?:over|off) {id:incident} to {name:assignee}",
              "{verb} {id:incident}(?: over| off)? to {name:assignee}"),
-            _tool("update_incident", action="reassign"), done="Reassigned"),
-    Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency", "set urgency of #268 to low",
+            _tool("update_incident", action="reassign"), done="Reassigned", example="hand 268 over to Chen"),
+    Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency",
             ("(?:set |change )?(?:the )?{verb}(?: of| on| for)? {id:incident}(?: to)? (?P<urgency>high|low)",
              "(?:set )?{verb} (?:to )?(?P<urgency>high|low) (?:for|on|of) {id:incident}",
              "(?:set |make |mark |change )(?:the urgency (?:of |on ))?{id:incident}(?: to)?(?: as)? "
              "(?P<urgency>high|low)(?: urgency)?",
              "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) the urgency (?:of|on|for) {id:incident}",
              "(?:lower|downgrade|reduce|drop|raise|upgrade|bump) {id:incident} to (?P<urgency>high|low)(?: urgency)?"),
-            _urgency, done="Updated"),
+            _urgency, done="Updated", example="set urgency of #268 to low"),
     Command(("responders", "add"), "responders INCIDENT add USER|POLICY[, …]", "ask more people to join",
-            "loop in Chen and the Database team on 268",
             ("{verb} {id:incident} add {names:responders}",
              r"add(?! (?:an? )?(?:note|comment|update)\b)(?: responders?)? {names:responders}(?: as responders?)? "
              "(?:to|on) {id:incident}",
              "(?:loop|pull|bring|get|call) in {names:responders} (?:on|to|for|into) {id:incident}",
              "(?:loop|pull|bring|get) {names:responders} in(?:to| on)? {id:incident}",
              "(?:request|page) {names:responders} (?:for|on|into) {id:incident}"),
-            _tool("add_responders"), done="Requested"),
+            _tool("add_responders"), done="Requested", example="loop in Chen and the Database team on 268"),
     Command(("snooze", "mute", "silence"), "snooze INCIDENT DURATION", "snooze an acknowledged incident, e.g. for 2h",
-            "snooze 268 for 2h",
             ("{verb}(?: incident)? {id:incident}(?: for)? {dur:duration}",
              "{verb}(?: incident)? {id:incident} (?:until|till|til) {time:until}",
-             "{verb}(?: incident)? {id:incident}"), _snooze, done="Snoozed"),
+             "{verb}(?: incident)? {id:incident}"),
+            _snooze, done="Snoozed", example="snooze 268 for 2h"),
     Command(("merge", "fold", "dedupe"), "merge SOURCE[,SOURCE…] into TARGET", "merge incidents into one",
-            "merge 269 into 268",
             ("{verb} {ids:sources} (?:into|in to|with|onto) {id:target}",
              "{ids:sources} (?:is|are) (?:a )?(?:dup(?:e|licate)?s?|the same as) (?:of )?{id:target}"),
-            _tool("merge_incidents"), done="Merged"),
+            _tool("merge_incidents"), done="Merged", example="merge 269 into 268"),
     Command(("swap",), "swap USER's shift with USER (when)", "cover someone's shift in their schedule",
-            "swap alice's shift with bob tomorrow 9-17",
             ("(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _WINDOW,
              "(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _RANGE,
-             *(who + shift + when for who in ("(?P<user>i)(?:'ll| will| can) cover ", "(?:have |let )?{name:user} cover ")
-               for shift in _SHIFTS for when in (_WINDOW, _RANGE))),
-            _swap, _swap_schedule, done="Override created"),
+             *(who + shift + when for who in _COVERERS for shift in _SHIFTS for when in (_WINDOW, _RANGE))),
+            _swap, _swap_schedule, done="Override created", example="swap alice's shift with bob tomorrow 9-17"),
     Command(("override", "cover"), "override SCHEDULE with USER [from TIME] (until TIME|for DURATION)",
-            "put someone on call in a schedule for a while", "put Chen on call for Platform Primary until 9am tomorrow",
+            "put someone on call in a schedule for a while",
             ("{verb} {name:schedule} with {name:user}" + _WINDOW,
              "{verb} {name:schedule} with {name:user}" + _RANGE,
-             "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}" + _WINDOW,
-             "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}"
-             + _RANGE,
+             _PUT + _WINDOW,
+             _PUT + _RANGE,
              "{name:user} (?:will cover|covers|is covering|takes|will take|can take) {name:schedule}" + _WINDOW,
              "(?P<user>i)(?:'ll| will| can) (?:cover|take) {name:schedule}" + _WINDOW),
-            _override, done="Override created"),
+            _override, done="Override created", example="put Chen on call for Platform Primary until 9am tomorrow"),
     Command(("timeline", "log", "history", "postmortem", "post-mortem", "pm", "retro"), "timeline INCIDENT",
-            "what happened, in order (for post-mortems)", "what happened in 26?",
+            "what happened, in order (for post-mortems)",
             ("(?:show |get |pull up )?" + _THE + "{verb}(?: of| for| on)?(?: incident)? {id:incident}",
              "(?:write |draft |start )?(?:an? |the )?(?:post[- ]?mortem|pm|retro)(?: for| of| on)?(?: incident)? "
              "{id:incident}",
              "what happened (?:in|with|on|to|during|for)(?: incident)? {id:incident}",
              "what(?:'s| is| has) happened (?:in|with|on|to|since) {id:incident}"),
-            _tool("incident_timeline")),
-    Command(("similar",), "similar INCIDENT", "past incidents like this one", "has 268 happened before?",
+            _tool("incident_timeline"), example="what happened in 26?"),
+    Command(("similar",), "similar INCIDENT", "past incidents like this one",
             ("(?:any(?:thing)? )?{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",
              "(?:any(?:thing)?|past|previous|earlier|other) (?:incidents )?like {id:incident}(?: before)?",
              "(?:has|did) {id:incident} happen(?:ed)? before",
              "(?:have we )?seen {id:incident} before"),
-            _tool("similar_incidents")),
+            _tool("similar_incidents"), example="has 268 happened before?"),
 )
 _PATTERNS = [(command, regex, kinds) for command in COMMANDS for regex, kinds in command.compiled]
 
