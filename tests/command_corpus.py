@@ -259,7 +259,7 @@ CORPUS: list[Case] = [
     q("I'll cover Platform Primary tonight", "override", "Until when?"),
     c("swap alice's shift with bob tomorrow 9-17", "override",
       oncall(user="alice", at="tomorrow 09:00")),
-    c("i'll cover for mei until 18:00", "override", oncall(user="mei")),
+    c("i'll cover for mei until 18:00", "override", oncall(user="mei", at="now")),
     c("cover Security On-Call with Olivia from 3am PST for 6h", "override",
       ("create_override", {"schedule": "Security On-Call", "user": "Olivia", "start": "3am PST", "end": "+6h"})),
     c("override \"Web & Mobile\" with Sofia Russo until friday 17:00", "override",
@@ -345,6 +345,16 @@ CORPUS: list[Case] = [
     q("frobnicate the widgets", "unknown", "Try e.g. `incidents`"),
     q("can you shift my pager to tomorrow", "unknown", "`override"),
     q("hello?", "unknown", "What should I do?"),
+    # --- near misses that must not become a change
+    q("raise urgency on 268 to high", "urgency", "Did you mean `urgency INCIDENT high|low`"),
+    q("create a note on 268", "note", "`note INCIDENT: TEXT`"),
+    q("resolve 269 as duplicate of 268", "resolve", "but not “as duplicate of 268”"),
+    q("ack 268 269 and resolve 270", "ack", "but not “and resolve 270”"),
+    q("resolve all the payments ones", "resolve", "Did you mean `resolve"),
+    q("start a timeline for 268", "timeline", "Did you mean"),
+    c("open 268 for me", "show", ("get_incident", {"incident": "268"})),
+    c("note 268:\n- restarted pods\n- cleared cache", "note",
+      ("add_note", {"incident": "268", "content": "- restarted pods\n- cleared cache"})),
 ]
 
 

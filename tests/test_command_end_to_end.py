@@ -283,6 +283,18 @@ def test_it_is_the_incident_the_conversation_showed_last(commander: Commander, s
     assert asked == ["update_incident"] and status(sim, incident) == "acknowledged", turn.text
 
 
+def test_covering_someones_shift_finds_their_schedule_then_overrides_it(commander: Commander, sim: Any) -> None:
+    before = set(sim.state.overrides)
+
+    turn, asked = run(commander, "have Chen Wei cover for Bilal for 4h")
+
+    (new,) = [sim.state.overrides[o] for o in set(sim.state.overrides) - before]
+    assert asked == ["create_override"] and new.user_id == user_id(sim, "chen.wei@acme.example")
+    assert new.schedule_id == by_name(sim.state.schedules, "Platform Primary")
+    assert new.end - new.start == timedelta(hours=4)
+    assert [tool for tool, _ in calls(commander)] == ["who_is_on_call", "create_override"]
+
+
 def test_a_name_that_fits_several_things_is_asked_about_with_the_candidates(commander: Commander) -> None:
     turn, _ = run(commander, "who's on call for schedule platform")
     assert turn.text == ("“platform” fits several schedules: Platform Primary, Platform Secondary. Which one? "

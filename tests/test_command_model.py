@@ -557,3 +557,17 @@ def test_the_zone_and_the_alias_file_are_settings_checked_at_start(tmp_path: Any
         Settings(IC_ALIASES=str(aliases))
     with pytest.raises(ValidationError, match="cannot read the alias file"):
         Settings(IC_ALIASES=str(tmp_path / "missing.yaml"))
+
+
+def test_covering_a_shift_in_several_schedules_asks_which_and_the_answer_completes_it() -> None:
+    model = CommandModel(requester=ME)
+    convo: list[BaseMessage] = [HumanMessage("I'll cover for Sam's shift for 4h")]
+    finding = model.invoke(convo)
+    assert finding.tool_calls[0]["args"] == {"user": "Sam", "at": "now"}
+    shifts = {"oncalls": [{**ONCALLS[0], "schedule": {"id": "PS1", "name": "Core Backend"}},
+                          {**ONCALLS[0], "schedule": {"id": "PS2", "name": "Edge"}}]}
+    convo += [finding, result(finding.tool_calls[0], shifts)]
+    question = model.invoke(convo)
+    assert question.content == "Sam is on call in 2 schedules then: Core Backend, Edge. Which one?"
+    chosen = model.invoke([*convo, question, HumanMessage("Edge")])
+    assert chosen.tool_calls[0]["args"] == {"schedule": "Edge", "user": ME, "end": "+4h"}

@@ -61,6 +61,10 @@ class Leftover(Reply):
     """Words a pattern took for a name that cannot be one; another pattern may still read them."""
 
 
+class _NotAName(Exception):
+    """An incident number where a name goes (`raise urgency on 268`): the pattern does not fit at all."""
+
+
 def ask(text: str, *options: str, confirm: str | None = None) -> Reply:
     return Reply(text, Pending(options, confirm))
 
@@ -141,7 +145,7 @@ _ME = {"me", "myself", "mine", "my", "i"}
 _STATUS = {"acked": "acknowledged", "ack'd": "acknowledged", "closed": "resolved"}
 # Words that qualify a request rather than name something: inside a name, they were not understood.
 _QUALIFIERS = re.compile(r"\b(?:during|after|before|since|until|till|except|but|without|tomorrow|tonight|today|"
-                         r"yesterday|ago|later|soon|asap|next|weekend|instead|also|too)\b|#\d+|^\d+$|"
+                         r"yesterday|ago|later|soon|asap|next|weekend|instead|also|too)\b|#\d+|"
                          r"\b(?:in|at|for) \d", re.IGNORECASE)
 _NOTE_STARTS = {"in", "at", "on", "for", "until", "till", "til", "by", "after", "before", "since", "during", "from",
                 "except", "but", "without", "excluding", "unless", "and", "also", "too", "as", "to", "into", "with",
@@ -404,7 +408,7 @@ def _override(p: Parsed) -> list[Call]:
 
 def _swap(p: Parsed) -> list[Call]:
     """Cover someone's shift: find which schedule it is in first (`_swap_schedule`)."""
-    return [_fill("who_is_on_call", p, user=p.get("other"), at=_until(p).get("start"))]
+    return [_fill("who_is_on_call", p, user=p.get("other"), at=_until(p).get("start", "now"))]
 
 
 def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
@@ -747,6 +751,8 @@ def match(text: str, context: Context) -> Parsed | None:
                 return _bind(command, found, kinds, context, text)
             except Leftover as problem:
                 leftover = leftover or problem
+            except _NotAName:
+                continue
     if leftover is not None:
         raise leftover
     return None
@@ -774,6 +780,8 @@ def _bind(command: Command, found: re.Match[str], kinds: dict[str, str], context
 def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
     """A name holding "during the holidays" or "#268" was not all name: say so instead of looking it up."""
     for name in value if isinstance(value, list) else [value]:
+        if re.match(r"#?\d", name):
+            raise _NotAName
         extra = _QUALIFIERS.search(name)
         if extra:
             rest = name[extra.start():]
@@ -890,16 +898,17 @@ def not_understood(text: str, context: Context) -> tuple[str, Pending | None]:
 
 
 def _guesses(words: list[str]) -> list[Command]:
-    """Commands the words point to: a command word (even misspelt), then the words of each intent."""
+    """Commands the words point to: the command word itself, then the intents most of the words hint at,
+    then command words the first word is a misspelling of."""
     lowered = [w.lower().strip("?!.,:;") for w in words]
     by_word = {w: c for c in COMMANDS for w in c.words}
     by_intent = {c.words[0]: c for c in COMMANDS}
+    hits = {intent: sum(bool(w in hints or difflib.get_close_matches(w, hints, n=1, cutoff=0.85))
+                        for w in lowered if len(w) > 2) for intent, hints in _INTENTS.items()}
+    ranked = [by_intent[i] for i in sorted((i for i in hits if hits[i]), key=lambda i: -hits[i])]
     first = difflib.get_close_matches(lowered[0], by_word, n=3, cutoff=0.6) if lowered else []
-    found = [by_word[w] for w in first]
-    for intent, hints in _INTENTS.items():
-        if any(w in hints or difflib.get_close_matches(w, hints, n=1, cutoff=0.85) for w in lowered if len(w) > 2):
-            found.append(by_intent[intent])
-    return list(dict.fromkeys(found))[:3]
+    exact = [by_word[lowered[0]]] if lowered and lowered[0] in by_word else []
+    return list(dict.fromkeys(exact + ranked + [by_word[w] for w in first]))[:3]
 
 
 def _try(command: Command) -> str:

@@ -36,7 +36,7 @@ _TRAILING = re.compile(r"[\s?!.,;]+$")
 def tidy(text: str) -> str:
     """The request in `text` without what surrounds it in chat: '@ic can you pls ack 268 thx 🙏' → 'ack 268'."""
     text = _EMOJI.sub(" ", text.translate(_SMART_QUOTES))
-    text = " ".join(text.split())
+    text = re.sub(r"[ \t\u00a0]+", " ", text).strip()  # a note's line breaks are the note's
     text = re.sub(rf"^(?:{_MENTION}[\s,:]*)+", "", text)
     text = re.sub(r"(?:[\s,]+(?:<[@!#][^>]+>|@[\w.-]+))+$", "", text)
     while True:
