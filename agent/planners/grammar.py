@@ -123,6 +123,7 @@ _IT = "@it"  # what a pronoun reads as until the context says which incident it 
 _REF = rf"(?:incident |inc )?(?:{_NUMBER})"
 _KINDS = {
     "id": rf"{_REF}|{_PRONOUN}",
+    "ref": _REF,  # a number or id only
     "ids": rf"(?:{_REF})(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s+&\s+|\s+)(?:{_REF}))*|{_PRONOUN}",
     "name": _QUOTED_OR_LAZY,
     "names": r".+?",
@@ -219,6 +220,7 @@ def _incidents(text: str) -> list[str]:
 
 _CLEAN: dict[str, Callable[[str], Any]] = {
     "id": _incident,
+    "ref": _incident,
     "ids": _incidents,
     "name": _name,
     "names": lambda s: [n for n in map(_name, re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+", s)) if n],
