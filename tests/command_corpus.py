@@ -381,10 +381,17 @@ class Outcome:
     reply: str
 
 
-def run(case: Case) -> Outcome:
-    model = CommandModel(time_zone=case.tz, aliases=ALIASES)
+def reply_to(text: str, shown: tuple[int, ...] = (), tz: str | None = None) -> AIMessage:
+    """Command mode's first reply to `text`, said by ME after a turn that showed `shown`."""
+    model = CommandModel(time_zone=tz, aliases=ALIASES)
     system = SystemMessage(f"Incident commander.\n\nRequester: {ME}\nCurrent time: {NOW} UTC")
-    reply = model.invoke([system, *history(case.shown), HumanMessage(case.text)])
+    reply = model.invoke([system, *history(shown), HumanMessage(text)])
+    assert isinstance(reply, AIMessage)
+    return reply
+
+
+def run(case: Case) -> Outcome:
+    reply = reply_to(case.text, case.shown, case.tz)
     calls = [(tc["name"], tc["args"]) for tc in reply.tool_calls]
     if isinstance(case.expect, list) and calls == case.expect:
         kind = "understood"

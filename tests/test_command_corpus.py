@@ -3,10 +3,12 @@ understood exactly, the rest get a question that shows the way forward, and none
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from command_corpus import CORPUS, WRITES, Outcome, score, useful
+from command_corpus import CORPUS, WRITES, Outcome, reply_to, score, useful
 
 from agent.planners.grammar import COMMANDS
 
@@ -47,3 +49,16 @@ def test_the_corpus_expects_writes_only_where_a_change_was_asked_for() -> None:
     for case in CORPUS:
         if case.intent in reads and isinstance(case.expect, list):
             assert not {name for name, _ in case.expect} & WRITES, case.text
+
+
+def readme_examples() -> list[str]:
+    """The sentences in the first column of the README's "What you can ask" table."""
+    text = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    table = text.split("| you can say |", 1)[1].split("\n\n", 1)[0]
+    return [example for row in table.splitlines()[2:] for example in re.findall(r"`([^`]+)`", row.split(" | ")[0])]
+
+
+def test_every_example_in_the_readme_table_is_understood() -> None:
+    examples = readme_examples()
+    assert len(examples) >= 30
+    assert [text for text in examples if not reply_to(text, shown=(268,)).tool_calls] == []
