@@ -309,12 +309,16 @@ def test_a_bare_oncall_name_falls_back_to_policy_schedule_and_team() -> None:
         reply = model.invoke(convo)
         tried.append(reply.tool_calls[0]["args"])
         kind = next(iter(tried[-1])).replace("_", " ")
-        convo += [reply, result(reply.tool_calls[0], f"Error: No {kind} matches 'Core Backend'.", "error")]
+        closest = " Closest: Core API (PSV0001)." if kind == "service" else ""
+        convo += [reply, result(reply.tool_calls[0], f"Error: could not find who is on call — No {kind} matches "
+                                f"'Core Backend'.{closest} Call find_services to see them.", "error")]
     assert tried == [{"service": "Core Backend"}, {"escalation_policy": "Core Backend"},
                      {"schedule": "Core Backend"}, {"team": "Core Backend"}]
     final = model.invoke(convo)
-    assert final.content.startswith("No service, escalation policy, schedule or team matches 'Core Backend'.")
-    assert "Error: No service matches 'Core Backend'." in final.content
+    assert final.content == ("No service, escalation policy, schedule or team is called “Core Backend”. The closest: "
+                             "Core API. Which one did you mean? Reply with its name.")
+    answered = model.invoke([*convo, final, HumanMessage("Core API")])
+    assert answered.tool_calls[0]["args"] == {"service": "Core API"}
 
 
 def test_a_found_service_needs_no_fallback() -> None:

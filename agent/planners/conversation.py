@@ -108,25 +108,31 @@ def _shown(item: dict[str, Any]) -> Shown:
 _AMBIGUOUS = re.compile(r"(?P<q>['\"])(?P<ref>.+?)(?P=q) matches \d+ (?P<plural>[\w ]+?): (?P<found>.+?); "
                         r"pass one id\.")
 _UNKNOWN = re.compile(r"No (?P<noun>[\w ]+?) matches (?P<q>['\"])(?P<ref>.+?)(?P=q)\.(?: Closest: (?P<found>.+?)\.)?"
-                      r" Call \w+ to see")
+                      r" Call ")
+_BOTH = re.compile(r"(?P<q>['\"])(?P<ref>.+?)(?P=q) names both (?P<found>.+?) \(user\) and (?P<other>.+?) "
+                   r"\(escalation policy\); pass one id\.")
 _LABEL_ID = re.compile(r" \([A-Z0-9]{5,20}\)")
 
 
-def clarify(error: str, said: str) -> tuple[str, Pending] | None:
+def clarify(error: str, said: str, noun: str | None = None) -> tuple[str, Pending] | None:
     """A name the tools found several (or no) matches for, as a question for people, naming the candidates
-    (or the closest) without ids; the reply continues `said` with the name replaced."""
-    ambiguous, unknown = _AMBIGUOUS.search(error), _UNKNOWN.search(error)
-    found = ambiguous or unknown
+    (or the closest) without ids; the reply continues `said` with the name replaced. `noun` says what
+    was looked for when it was more than the error names."""
+    ambiguous, unknown, both = _AMBIGUOUS.search(error), _UNKNOWN.search(error), _BOTH.search(error)
+    found = ambiguous or unknown or both
     if found is None:
         return None
     ref = found["ref"]
     candidates = _LABEL_ID.sub("", found["found"] or "")
-    if ambiguous:
+    if both:
+        other = _LABEL_ID.sub("", found["other"])
+        question = f"“{ref}” is both a person ({candidates}) and an escalation policy ({other}). Which one?"
+    elif ambiguous:
         question = f"“{ref}” fits several {found['plural']}: {candidates}. Which one?"
     elif candidates:
-        question = f"No {found['noun']} is called “{ref}”. The closest: {candidates}. Which one did you mean?"
+        question = f"No {noun or found['noun']} is called “{ref}”. The closest: {candidates}. Which one did you mean?"
     else:
-        question = f"No {found['noun']} is called “{ref}”. Which one did you mean?"
+        question = f"No {noun or found['noun']} is called “{ref}”. Which one did you mean?"
     where = re.search(re.escape(ref), said, re.IGNORECASE)
     options = (said[:where.start()] + '"{answer}"' + said[where.end():],) if where else ()
     return question + " Reply with its name.", Pending(options)

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.planners.answers import ToolResult, incident_refs
-from agent.planners.conversation import Context, Pending
+from agent.planners.conversation import Context, Pending, clarify
 from agent.planners.phrasing import TIME, tidy
 from tools.schemas import TOOL_ARGS
 from tools.timeparse import TimeParseError, local, parse_time, split_zone
@@ -292,8 +292,10 @@ def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | None:
         return None
     if len(steps) < len(_GUESSES):
         return [_fill("who_is_on_call", p, **{_GUESSES[len(steps)]: p.get("target_name")})]
-    return (f"No service, escalation policy, schedule or team matches {p.get('target_name')!r}.\n"
-            + steps[0][0].content.strip())
+    question = clarify(steps[0][0].content, p.text, noun="service, escalation policy, schedule or team")
+    if question is None:
+        return steps[0][0].content.strip()
+    raise Reply(*question)
 
 
 def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
