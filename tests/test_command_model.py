@@ -315,8 +315,8 @@ def test_a_bare_oncall_name_falls_back_to_policy_schedule_and_team() -> None:
     assert tried == [{"service": "Core Backend"}, {"escalation_policy": "Core Backend"},
                      {"schedule": "Core Backend"}, {"team": "Core Backend"}]
     final = model.invoke(convo)
-    assert final.content == ("No service, escalation policy, schedule or team is called “Core Backend”. The closest: "
-                             "Core API. Which one did you mean? Reply with its name.")
+    assert final.content == ("No service, escalation policy, schedule or team is called “Core Backend”. "
+                             "The closest: Core API. Which one did you mean? Reply with its name.")
     answered = model.invoke([*convo, final, HumanMessage("Core API")])
     assert answered.tool_calls[0]["args"] == {"service": "Core API"}
 

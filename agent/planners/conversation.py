@@ -130,7 +130,8 @@ def clarify(error: str, said: str, noun: str | None = None) -> tuple[str, Pendin
     elif ambiguous:
         question = f"“{ref}” fits several {found['plural']}: {candidates}. Which one?"
     elif candidates:
-        question = f"No {noun or found['noun']} is called “{ref}”. The closest: {candidates}. Which one did you mean?"
+        question = (f"No {noun or found['noun']} is called “{ref}”. The closest: {candidates}. "
+                    "Which one did you mean?")
     else:
         question = f"No {noun or found['noun']} is called “{ref}”. Which one did you mean?"
     where = re.search(re.escape(ref), said, re.IGNORECASE)

@@ -119,12 +119,14 @@ class Command:
 _QUOTED_OR_LAZY = r"\"[^\"]+\"|'[^']+'|.+?"  # quoted, or as little as the rest of the pattern allows
 _NUMBER = r"#?\d+|(?-i:[A-Z][A-Z0-9]{5,19})|(?=\w*\d)[a-z][a-z0-9]{5,19}"  # an incident number or id, not a word
 _PRONOUN = r"it|that(?: one| incident)?|this(?: one| incident)?|the (?:last|latest|same) (?:one|incident)|same one"
+_THEM = r"them(?: all| both)?|all of them|both(?: of them)?|those(?: ones)?|these(?: ones)?"
 _IT = "@it"  # what a pronoun reads as until the context says which incident it is
+_ALL_SHOWN = "@them"  # likewise for every incident the last answer showed
 _REF = rf"(?:incident |inc )?(?:{_NUMBER})"
 _KINDS = {
     "id": rf"{_REF}|{_PRONOUN}",
     "ref": _REF,  # a number or id only
-    "ids": rf"(?:{_REF})(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s+&\s+|\s+)(?:{_REF}))*|{_PRONOUN}",
+    "ids": rf"(?:{_REF})(?:(?:\s*,\s*(?:and\s+)?|\s+and\s+|\s+&\s+|\s+)(?:{_REF}))*|{_PRONOUN}|{_THEM}",
     "name": _QUOTED_OR_LAZY,
     "names": r".+?",
     "text": _QUOTED_OR_LAZY,
@@ -214,6 +216,8 @@ def _incident(token: str) -> str:
 def _incidents(text: str) -> list[str]:
     if re.fullmatch(_PRONOUN, text.strip(), re.IGNORECASE):
         return [_IT]
+    if re.fullmatch(_THEM, text.strip(), re.IGNORECASE):
+        return [_ALL_SHOWN]
     text = re.sub(r"\b(?:incident|inc)\s+", "", text, flags=re.IGNORECASE)
     return [_incident(t) for t in re.split(r"[\s,&]+", text) if t.lower() not in ("", "and")]
 
@@ -496,7 +500,8 @@ _LIST = "(?:(?:list|show|get|find|search|give|any)(?: me)? )?"
 _THE = "(?:the )?"
 _AT = "(?: {time:at})?"
 _BY = r"(?:\s*[:\u2013\u2014-]\s*|\s+(?:with (?:a |the )?note|note|saying):?\s+)"  # words that only introduce a note
-_ONCALL = (r"(?:{verb}|who(?:'s|s| is| are)?(?: currently)?(?: the)? (?:on[- ]?call(?: engineer| person)?|primary|"
+_ONCALL = (r"(?:{verb}|who(?:'s|s| is| are| was| will be)?(?: currently)?(?: the)? "
+           r"(?:on[- ]?call(?: engineer| person)?|primary|"
            r"covering|holding the pager|carrying the pager|got the pager|has the pager)|"
            r"who (?:do|should) (?:i|we) page|"
            r"who gets paged|(?:is )?any(?:one|body) on[- ]?call)"
@@ -516,6 +521,7 @@ _RANGE = r" (?:(?P<day>today|tomorrow|tonight|mon(?:day)?|tue(?:sday)?|wed(?:nes
 _COVERERS = ("(?P<user>i)(?:'ll| will| can) cover ", "(?:have |let )?{name:user} cover ")
 _SHIFTS = ("for {name:other}(?:(?:'s|s') shift)?", "{name:other}(?:'s|s') shift")  # someone's shift, not a schedule
 _PUT = "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}"
+_URGENCY = r"(?:\s*[,;.]?\s+(?P<urgency>high|low)[- ]urgency)?"  # "…: disk full, high urgency"
 _OPEN_NOW = "(?:open|going on|on fire|happening|burning|broken)"
 _NOTE = r"(?:\s*[:\u2013\u2014-]\s*{text:resolution})?"  # a note after all of yours, introduced
 _ack, _ack_more = _bulk("acknowledge", ["triggered"])
@@ -542,6 +548,7 @@ COMMANDS: tuple[Command, ...] = (
              _ONCALL + _AT,
              *(f"{_ONCALL} (?:{words}) {{name:{arg}}}{_AT}" for words, arg in _ONCALL_BY.items()),
              _ONCALL + " the {name:team} team" + _AT,
+             _ONCALL + " {time:at} (?:for|on) {name:target_name}",
              _ONCALL + " {name:target_name}" + _AT),
             _oncall, _oncall_guess, example="who's on call for Payments API at 9am tomorrow"),
     Command(("incidents", "incident list"), "incidents [open|mine|triggered|acked|resolved] [on SERVICE]",
@@ -549,7 +556,7 @@ COMMANDS: tuple[Command, ...] = (
             (_LIST + "(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
              _LIST + "{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
              _LIST + "(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
-             "what(?:'s|s| is) (?:on|assigned to) (?P<assigned_to>me)",
+             "(?:what(?:'s|s| is)|anything|is anything) (?:on|assigned to) (?P<assigned_to>me)",
              _LIST + "{verb} {status:statuses}",
              _LIST + "(?:all )?(?:the )?{status:statuses} {verb}",
              _LIST + "(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
@@ -563,23 +570,24 @@ COMMANDS: tuple[Command, ...] = (
              "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + " (?:for|on|in|with) the {name:team} team",
              "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + " (?:for|on|in|with) {name:service}",
              "(?:is |are )?(?:there )?any(?:thing)? (?:open )?(?:incidents )?(?:open )?(?:for|on|in) {name:service}",
-             _LIST + "(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
+             _LIST + "(?:all )?(?:the )?(?:open )?{verb}(?: open)?(?: service| for| on| in| of)? {name:service}"),
             _tool("list_incidents"), example="what's open on API Gateway"),
     Command(("show", "get", "details", "view", "incident"), "show INCIDENT", "one incident in detail",
-            ("(?:{verb}|pull up|look at|check|display|open|give)" + _TO_ME
+            ("(?:{verb}|pull up|look at|check|display|open|give|gimme)" + _TO_ME
              + "(?: the)?(?: details(?: of| for| on)?)?(?: incident| inc)? {id:incident}",
              "(?:details|info|status|summary|state)(?: on| for| of| about)? {id:incident}",
              "(?:tell me about|what(?:'s|s| is) (?:up|going on|happening|the status) (?:with|on|of)|how(?:'s| is)"
              "(?: it going with)?) {id:incident}",
-             "{id:incident}"),
+             "{id:incident}(?: (?:status|details|info))?"),
             _tool("get_incident"), example="show #268"),
     Command(("trigger", "page", "create", "open"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
             "open an incident; it pages the service's on-call (or USER). "
             "An alert works too: `ALERT TEXT — page whoever is on call`",
             (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
              r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
-             r"(?:page|wake up) {name:service}\s*(?:[:\u2013\u2014-]| about| re)\s*{text:title}",
-             _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,\u2013\u2014-]| about| re)\s*{text:title}",
+             r"(?:page|wake up) {name:service}\s*(?:[:\u2013\u2014-]| about| re)\s*{text:title}" + _URGENCY,
+             _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,\u2013\u2014-]| about| re)\s*{text:title}"
+             + _URGENCY,
              _OPEN + "(?: for| called| titled)? {text:title} (?:on|for|against) {name:service}"
              "(?: (?P<urgency>high|low)(?: urgency)?)?(?: assign(?:ed)?(?: to)? {name:assignee})?",
              r"{text:title}\s*[:,\u2013\u2014-]+\s*" + _PAGE_ONCALL + r"(?: now| asap)?",
@@ -604,7 +612,7 @@ COMMANDS: tuple[Command, ...] = (
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}" + _BY + "{text:resolution}",
              "(?:{verb}|fixed)(?: incidents?)? {ids:incidents}",
              "mark {ids:incidents} (?:as )?(?:resolved|fixed|closed|done)(?:" + _BY + "{text:resolution})?",
-             r"{ids:incidents}(?:'s|\s+is|\s+are) (?:resolved|fixed|done|closed|sorted)(?: now)?",
+             r"{ids:incidents}(?:'s|\s+is|\s+are)? (?:resolved|fixed|done|closed|sorted)(?: now)?",
              r"(?:resolve|close(?: out)?|fixed) {ids:incidents}(?:\s*,\s*|\s+){note:resolution}"),
             _resolve, _resolve_more, done="Resolved", example="resolve #269: rolled back the deploy"),
     Command(("reopen", "retrigger", "unresolve", "re-open", "un-resolve"), "reopen INCIDENT",
@@ -613,14 +621,16 @@ COMMANDS: tuple[Command, ...] = (
             _tool("update_incident", action="reopen"), done="Reopened", example="reopen 266"),
     Command(("note", "comment"), "note INCIDENT: TEXT", "add a note to an incident",
             (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update)(?: to| on| for| in)?(?: incident)? "
-             r"{id:incident}(?:\s*[:,\u2013\u2014-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
+             r"(?!(?:that|this) (?!one\b|incident\b)){id:incident}"  # "note that …" is not about "that"
+             r"(?:\s*[:,\u2013\u2014-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
             _tool("add_note"), done="Noted", example="add a note to 268: failover done"),
     Command(("escalate", "bump"), "escalate INCIDENT [level N]", "escalate to the next (or the given) level",
             ("{verb}(?: incident)? {id:incident}(?: up)?(?: to)?(?: (?:level|lvl|l) ?{num:escalation_level})?",
              "{verb}(?: incident)? {id:incident}(?: up)? to the next level",
              "send {id:incident} up(?: to (?:level|lvl|l) ?{num:escalation_level})?"),
             _tool("update_incident", action="escalate"), done="Escalated", example="escalate 268 to level 2"),
-    Command(("reassign", "assign", "hand", "hand over", "transfer", "give", "pass"), "reassign INCIDENT to USER",
+    Command(("reassign", "assign", "hand", "hand over", "handover", "hand-off", "transfer", "give", "pass"),
+            "reassign INCIDENT to USER",
             "hand an incident over (or `policy NAME`, or `the X team`)",
             ("{verb} {id:incident}(?: over| off)? to (?:escalation policy|policy|ep) {name:escalation_policy}",
              "{verb} {id:incident}(?: over| off)? to the {name:escalation_policy} (?:team|policy|escalation)",
@@ -630,6 +640,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("urgency",), "urgency INCIDENT high|low", "change an incident's urgency",
             ("(?:set |change )?(?:the )?{verb}(?: of| on| for)? {id:incident}(?: to)? (?P<urgency>high|low)",
              "(?:set )?{verb} (?:to )?(?P<urgency>high|low) (?:for|on|of) {id:incident}",
+             "(?:set |make |change )?{id:incident}(?:'s)? {verb} (?:to )?(?P<urgency>high|low)",
              "(?:set |make |mark |change )(?:the urgency (?:of |on ))?{id:incident}(?: to)?(?: as)? "
              "(?P<urgency>high|low)(?: urgency)?",
              "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) the urgency (?:of|on|for) {id:incident}",
@@ -795,6 +806,7 @@ def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
 
 def _check_note(command: Command, text: str, note: str) -> str:
     """A note nobody introduced (`resolve 269 in 2h`) is used only when it cannot be something else."""
+    note = re.sub(r"^(?:please|pls|plz|thanks|thx)\b[\s,.;:!-]*", "", note, flags=re.IGNORECASE) or note
     first = note.split()[0].lower().strip(",.;:")
     if first in _NOTE_STARTS or re.fullmatch(_NUMBER, first) or re.fullmatch(TIME, note, re.I):
         understood = text[: len(text) - len(note)].strip()
@@ -805,7 +817,12 @@ def _check_note(command: Command, text: str, note: str) -> str:
 
 
 def _pronoun(value: Any, context: Context, command: Command, text: str) -> Any:
-    """"it", "that one": the incident the conversation last showed; asked about when that is unclear."""
+    """"it", "that one": the incident the conversation last showed; "them", "both": all it showed. Asked
+    about when that is unclear."""
+    if value == [_ALL_SHOWN]:
+        if not context.shown:
+            raise Reply("Which incidents? I haven't shown any in this conversation yet. Name them, e.g. `ack 268 271`.")
+        return [s.ref for s in context.shown]
     if value != _IT and value != [_IT]:
         return value
     said = re.search(_PRONOUN, text, re.IGNORECASE)
