@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
-import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,7 +251,8 @@ def _me(value: Any, requester: str | None) -> Any:
     return whoami(requester) if value.lower() in _ME else value
 
 
-def _alias(value: Any, aliases: dict[str, str] | Any) -> Any:
+def _alias(value: Any, aliases: Mapping[str, str]) -> Any:
+    """The PagerDuty name for what people call a thing (`db` → Database), else the name as said."""
     if isinstance(value, list):
         return [_alias(v, aliases) for v in value]
     key = " ".join(value.casefold().split())
@@ -365,7 +365,8 @@ def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | Non
               f"Reply with its name (services: {known}).", f'page {{answer}}: "{title}"')
 
 
-def mentioned(text: str, services: list[dict[str, Any]], aliases: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def mentioned(text: str, services: list[dict[str, Any]],
+              aliases: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The services whose names (or aliases) appear in `text` as whole words, longest match first: a name
     found only inside a longer one that also appears ("API" in "Payments API") does not count."""
     spans: dict[str, tuple[dict[str, Any], list[tuple[int, int]]]] = {}
@@ -806,10 +807,10 @@ def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
 
 def _check_note(command: Command, text: str, note: str) -> str:
     """A note nobody introduced (`resolve 269 in 2h`) is used only when it cannot be something else."""
+    understood = text[: len(text) - len(note)].strip()
     note = re.sub(r"^(?:please|pls|plz|thanks|thx)\b[\s,.;:!-]*", "", note, flags=re.IGNORECASE) or note
     first = note.split()[0].lower().strip(",.;:")
     if first in _NOTE_STARTS or re.fullmatch(_NUMBER, first) or re.fullmatch(TIME, note, re.I):
-        understood = text[: len(text) - len(note)].strip()
         raise ask(f"I understood `{understood}` but not “{note}”, so I did nothing. If it is a resolution note, "
                   f"say `{understood}: {note}`; reply `yes` to {command.words[0]} without a note.",
                   confirm=understood)
@@ -821,15 +822,16 @@ def _pronoun(value: Any, context: Context, command: Command, text: str) -> Any:
     about when that is unclear."""
     if value == [_ALL_SHOWN]:
         if not context.shown:
-            raise Reply("Which incidents? I haven't shown any in this conversation yet. Name them, e.g. `ack 268 271`.")
+            raise Reply("Which incidents? I haven't shown any in this conversation yet. "
+                        "Name them, e.g. `ack 268 271`.")
         return [s.ref for s in context.shown]
     if value != _IT and value != [_IT]:
         return value
-    said = re.search(_PRONOUN, text, re.IGNORECASE)
+    said = re.search(rf"\b(?:{_PRONOUN})\b", text, re.IGNORECASE)
     template = text[: said.start()] + "{answer}" + text[said.end():] if said else None
     if not context.shown:
-        raise ask("Which incident? I haven't shown one in this conversation yet. Reply with its number, e.g. `268`.",
-                  *filter(None, [template]))
+        raise ask("Which incident? I haven't shown one in this conversation yet. "
+                  "Reply with its number, e.g. `268`.", *filter(None, [template]))
     if len(context.shown) > 1:
         listed = "\n".join(f"• {s.line}" for s in context.shown[:10])
         raise ask(f"Which one? The last answer showed {len(context.shown)} incidents:\n{listed}\n"
