@@ -8,6 +8,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from command_corpus import CORPUS, WRITES, Outcome, reply_to, score, useful
 
 from agent.planners.grammar import COMMANDS
@@ -62,3 +64,29 @@ def test_every_example_in_the_readme_table_is_understood() -> None:
     examples = readme_examples()
     assert len(examples) >= 30
     assert [text for text in examples if not reply_to(text, shown=(268,)).tool_calls] == []
+
+
+NAMED = {"assignee", "user", "schedule", "service", "escalation_policy", "responders"}
+BASES = ["ack 268", "escalate 268", "reopen 266", "urgency 268 low", "snooze 268 2h", "merge 269 into 268",
+         "reassign 268 to Chen", "override Platform Primary with Chen for 8h", "resolve 269"]
+EXTRAS = ["in 2h", "tomorrow", "except 271", "for bob", "and 270", "again", "later", "too", "by noon", "on db",
+          "at 5pm", "first", "instead", "#271", "with sam", "until friday", "level 3", "to high", "all", "next week"]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(base=st.sampled_from(BASES), extra=st.lists(st.sampled_from(EXTRAS), min_size=1, max_size=3))
+def test_words_added_to_a_change_never_silently_change_it(base: str, extra: list[str]) -> None:
+    """The safety rule as a property: an unknown qualifier after a change is understood, asked about, or kept
+    whole in the note; it never turns into another change or goes missing from this one."""
+    said = f"{base} {' '.join(extra)}"
+    plain = [(c["name"], c["args"]) for c in reply_to(base).tool_calls]
+    calls = [(c["name"], c["args"]) for c in reply_to(said).tool_calls]
+    assert calls == [] or calls != plain, f"{said!r}: the added words were dropped"
+    for name, args in calls:
+        assert name in WRITES
+        for key in NAMED & args.keys():
+            names = args[key] if isinstance(args[key], list) else [args[key]]
+            assert all(n.lower() in base.lower() for n in names), f"{said!r}: words taken into {key}"
+        assert "start" not in args or f"from {args['start']}" in said, f"{said!r}: a start nobody said"
+        note = args.get("resolution") or args.get("content")
+        assert note is None or note == " ".join(extra), f"{said!r}: a note that is not what was said"

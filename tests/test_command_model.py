@@ -429,11 +429,13 @@ def test_everyday_ways_of_asking_who_is_on_call(text: str) -> None:
 
 def test_a_bad_time_is_answered_as_it_is_not_retried_as_another_kind_of_name() -> None:
     model = CommandModel(requester=ME)
-    first = model.invoke([HumanMessage("oncall payments at someday")])
-    bad_time = "Error: could not find who is on call — cannot read at 'someday'. Next: use e.g. 'tomorrow 09:00'."
-    reply = model.invoke([HumanMessage("oncall payments at someday"), first,
+    first = model.invoke([HumanMessage("oncall payments at 9am tomorrow")])
+    bad_time = "Error: could not find who is on call — cannot read at '9am tomorrow'. Next: use e.g. '09:00'."
+    reply = model.invoke([HumanMessage("oncall payments at 9am tomorrow"), first,
                           result(first.tool_calls[0], bad_time, "error")])
-    assert not reply.tool_calls and "cannot read at 'someday'" in reply.content
+    assert not reply.tool_calls and "cannot read at '9am tomorrow'" in reply.content
+    unread = model.invoke([HumanMessage("oncall payments at someday")])  # not a time: said, not looked up
+    assert not unread.tool_calls and "I understood `oncall payments` but not “at someday”" in unread.content
 
 
 def test_a_dash_before_a_note_is_not_part_of_it() -> None:

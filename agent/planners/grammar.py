@@ -147,12 +147,12 @@ _ME = {"me", "myself", "mine", "my", "i"}
 _STATUS = {"acked": "acknowledged", "ack'd": "acknowledged", "closed": "resolved"}
 # Words that qualify a request rather than name something: inside a name, they were not understood.
 _QUALIFIERS = re.compile(r"\b(?:during|after|before|since|until|till|except|but|without|tomorrow|tonight|today|"
-                         r"yesterday|ago|later|soon|asap|next|weekend|instead|also|too)\b|#\d+|"
-                         r"\b(?:in|at|for) \d", re.IGNORECASE)
+                         r"yesterday|ago|later|soon|asap|next|weekend|instead|also|too|again|first|for|with|by|to|"
+                         r"from|and|level|all)\b|\b(?:on|in|at)\b(?!-)|#\d+", re.IGNORECASE)
 _NOTE_STARTS = {"in", "at", "on", "for", "until", "till", "til", "by", "after", "before", "since", "during", "from",
                 "except", "but", "without", "excluding", "unless", "and", "also", "too", "as", "to", "into", "with",
                 "tomorrow", "tonight", "today", "yesterday", "later", "now", "soon", "next", "this", "all",
-                "everything", "mine", "again", "then", "instead", "level", "high", "low", "urgency"}
+                "everything", "mine", "again", "then", "instead", "level", "high", "low", "urgency", "first", "last"}
 
 
 def _compile(template: str, verbs: tuple[str, ...]) -> tuple[re.Pattern[str], dict[str, str]]:
@@ -802,7 +802,8 @@ def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
         if extra:
             rest = name[extra.start():]
             raise Leftover(f"I understood `{text[:text.lower().rfind(rest.lower())].strip()}` but not "
-                        f"“{rest}”, so I did nothing. {_try(command)}")
+                           f"“{rest}”, so I did nothing (a name with such words in it goes in quotes). "
+                           f"{_try(command)}")
 
 
 def _check_note(command: Command, text: str, note: str) -> str:
