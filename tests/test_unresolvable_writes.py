@@ -50,7 +50,8 @@ def test_command_mode_answers_an_unknown_user_at_once(sim, clock):
         entries = commander.audit("t1")
 
     assert (turn.status, turn.pending) == ("answered", [])
-    assert "No user matches 'Zed Quinn'" in turn.text and "Closest: Mei Lin" in turn.text
+    assert turn.text.startswith("No user is called “Zed Quinn”. The closest: Mei Lin")  # asked, without ids
+    assert turn.text.endswith("Which one did you mean? Reply with its name.")
     assert writes(sim) == [] and set(sim.state.overrides) == before
     assert [e.action for e in entries] == ["message", "refused"]  # asked, refused; no approval, no write
     assert entries[1].tool == "create_override" and "No user matches 'Zed Quinn'" in entries[1].outcome
