@@ -132,7 +132,7 @@ _KINDS = {
     "note": r".+?",  # a note nobody introduced with a colon or quotes: checked before it is used
     "time": TIME,
     "dur": r"(?:\d+(?:\.\d+)?|an?|half an?)\s*[a-z]*(?:\s*\d+\s*[a-z]+)?",
-    "num": r"\d+",
+    "num": r"\d+|one|two|three|four|five",
     "status": r"triggered|acknowledged|acked|ack'd|resolved|closed",
     "hour": r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?",
 }
@@ -231,7 +231,7 @@ _CLEAN: dict[str, Callable[[str], Any]] = {
     "note": str.strip,
     "time": lambda s: re.sub(r"^(?:at|on)\s+", "", " ".join(s.split()), flags=re.IGNORECASE),
     "dur": duration,
-    "num": int,
+    "num": lambda s: int(s) if s.isdigit() else ("one", "two", "three", "four", "five").index(s.lower()) + 1,
     "status": lambda s: [_STATUS.get(s.lower(), s.lower())],
     "hour": lambda s: s.replace(" ", "").lower(),
     "keyword": str.lower,  # a plain (?P<group>high|low) group
@@ -417,7 +417,7 @@ def _override(p: Parsed) -> list[Call]:
 
 def _swap(p: Parsed) -> list[Call]:
     """Cover someone's shift: find which schedule it is in first (`_swap_schedule`)."""
-    return [_fill("who_is_on_call", p, user=p.get("other"), at=_until(p).get("start", "now"))]
+    return [_fill("who_is_on_call", p, user=p.get("other") or p.me(), at=_until(p).get("start", "now"))]
 
 
 def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
@@ -429,7 +429,7 @@ def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
     if len(schedules) == 1:
         return [call("create_override", schedule=schedules[0], user=p.get("user"), **_window(p),
                      time_zone=p.context.time_zone)]
-    who = p.get("other")
+    who = p.get("other") or p.me()
     if not schedules:
         return f"{who} has no shift in a schedule then, so there is nothing to cover. Name the schedule instead: " \
                f"`override SCHEDULE with {p.get('user')} …`."
@@ -522,6 +522,7 @@ _RANGE = r" (?:(?P<day>today|tomorrow|tonight|mon(?:day)?|tue(?:sday)?|wed(?:nes
 _COVERERS = ("(?P<user>i)(?:'ll| will| can) cover ", "(?:have |let )?{name:user} cover ")
 _SHIFTS = ("for {name:other}(?:(?:'s|s') shift)?", "{name:other}(?:'s|s') shift")  # someone's shift, not a schedule
 _PUT = "(?:put|have|let|make) {name:user} (?:on[- ]?call |cover |take )(?:for |on |in )?{name:schedule}"
+_ABOUT = r"\s*(?:[:,\u2013\u2014-]| about| re| with)\s*"  # between who is paged and what it is about
 _URGENCY = r"(?:\s*[,;.]?\s+(?P<urgency>high|low)[- ]urgency)?"  # "…: disk full, high urgency"
 _OPEN_NOW = "(?:open|going on|on fire|happening|burning|broken)"
 _NOTE = r"(?:\s*[:\u2013\u2014-]\s*{text:resolution})?"  # a note after all of yours, introduced
@@ -554,13 +555,13 @@ COMMANDS: tuple[Command, ...] = (
             _oncall, _oncall_guess, example="who's on call for Payments API at 9am tomorrow"),
     Command(("incidents", "incident list"), "incidents [open|mine|triggered|acked|resolved] [on SERVICE]",
             "open incidents: all, yours, by status, or a service's or team's",
-            (_LIST + "(?:all )?(?:the )?(?:open |current |active |ongoing )?{verb}(?: open| right now| now)?",
+            (_LIST + "(?:all )?(?:the )?(?:open |current |active |ongoing |new )?{verb}(?: open)?",
              _LIST + "{verb} (?:assigned to |for )?(?P<assigned_to>mine|me)",
              _LIST + "(?:all )?(?P<assigned_to>my)(?: open| current)? (?:{verb}|stuff|pages)",
              "(?:what(?:'s|s| is)|anything|is anything) (?:on|assigned to) (?P<assigned_to>me)",
              _LIST + "{verb} {status:statuses}",
              _LIST + "(?:all )?(?:the )?{status:statuses} {verb}",
-             _LIST + "(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency {verb}",
+             _LIST + "(?:all )?(?:the )?(?P<urgency>high|low)(?:-| )urgency (?:open )?{verb}",
              "what(?:'s|s| is)(?: still)? " + _OPEN_NOW + "(?: right now| now)?",
              "what(?:'s|s| is)(?: still)? {status:statuses}",
              "(?:what|which) {verb} (?:are|is) (?:open|{status:statuses})",
@@ -577,6 +578,7 @@ COMMANDS: tuple[Command, ...] = (
             ("(?:{verb}|pull up|look at|check|display|open|give|gimme)" + _TO_ME
              + "(?: the)?(?: details(?: of| for| on)?)?(?: incident| inc)? {id:incident}",
              "(?:details|info|status|summary|state)(?: on| for| of| about)? {id:incident}",
+             "(?:what(?:'s|s| is) the )?(?:latest|news|update) (?:on|for|with) {id:incident}",
              "(?:tell me about|what(?:'s|s| is) (?:up|going on|happening|the status) (?:with|on|of)|how(?:'s| is)"
              "(?: it going with)?) {id:incident}",
              "{id:incident}(?: (?:status|details|info))?"),
@@ -584,9 +586,9 @@ COMMANDS: tuple[Command, ...] = (
     Command(("trigger", "page", "create", "open"), 'trigger "TITLE" on SERVICE [high|low] [assign USER]',
             "open an incident; it pages the service's on-call (or USER). "
             "An alert works too: `ALERT TEXT — page whoever is on call`",
-            (_PAGE_ONCALL + r" (?:for|on|of) {name:service}\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
-             r"(?:page|wake up) (?:the )?{name:service} team\s*(?:[:,\u2013\u2014-]| about| re| with)\s*{text:title}",
-             r"(?:page|wake up) {name:service}\s*(?:[:\u2013\u2014-]| about| re)\s*{text:title}" + _URGENCY,
+            (_PAGE_ONCALL + r" (?:for|on|of) {name:service}" + _ABOUT + "{text:title}",
+             r"(?:page|wake up) (?:the )?{name:service} (?:team|on-?call|oncall)" + _ABOUT + "{text:title}",
+             r"(?:page|wake up) {name:service}\s*(?:[:,\u2013\u2014-]| about| re)\s*{text:title}" + _URGENCY,
              _PAGE_OR_OPEN + r" (?:on|for|against) {name:service}\s*(?:[:,\u2013\u2014-]| about| re)\s*{text:title}"
              + _URGENCY,
              _OPEN + "(?: for| called| titled)? {text:title} (?:on|for|against) {name:service}"
@@ -621,7 +623,7 @@ COMMANDS: tuple[Command, ...] = (
             ("{verb}(?: incident)? {id:incident}",),
             _tool("update_incident", action="reopen"), done="Reopened", example="reopen 266"),
     Command(("note", "comment"), "note INCIDENT: TEXT", "add a note to an incident",
-            (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update)(?: to| on| for| in)?(?: incident)? "
+            (r"(?:add |post |leave |put |write )?(?:an? )?(?:{verb}|update):?(?: to| on| for| in)?(?: incident)? "
              r"(?!(?:that|this) (?!one\b|incident\b)){id:incident}"  # "note that …" is not about "that"
              r"(?:\s*[:,\u2013\u2014-]\s*|\s+(?:saying|that says|reading):?\s+|\s+){text:content}",),
             _tool("add_note"), done="Noted", example="add a note to 268: failover done"),
@@ -644,7 +646,8 @@ COMMANDS: tuple[Command, ...] = (
              "(?:set |make |change )?{id:incident}(?:'s)? {verb} (?:to )?(?P<urgency>high|low)",
              "(?:set |make |mark |change )(?:the urgency (?:of |on ))?{id:incident}(?: to)?(?: as)? "
              "(?P<urgency>high|low)(?: urgency)?",
-             "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) the urgency (?:of|on|for) {id:incident}",
+             "(?P<direction>lower|downgrade|reduce|drop|raise|upgrade|bump) (?:the )?urgency(?: of| on| for)? "
+             "{id:incident}(?: to (?P<urgency>high|low))?",
              "(?:lower|downgrade|reduce|drop|raise|upgrade|bump) {id:incident} to (?P<urgency>high|low)(?: urgency)?"),
             _urgency, done="Updated", example="set urgency of #268 to low"),
     Command(("responders", "add"), "responders INCIDENT add USER|POLICY[, …]", "ask more people to join",
@@ -666,6 +669,7 @@ COMMANDS: tuple[Command, ...] = (
             _tool("merge_incidents"), done="Merged", example="merge 269 into 268"),
     Command(("swap",), "swap USER's shift with USER (when)", "cover someone's shift in their schedule",
             ("(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _WINDOW,
+             "(?:swap|switch|trade) shifts? with {name:user}" + _WINDOW,  # my shift
              "(?:swap|switch|trade) {name:other}(?:'s|s'|s)? (?:on[- ]?call )?shift with {name:user}" + _RANGE,
              *(who + shift + when for who in _COVERERS for shift in _SHIFTS for when in (_WINDOW, _RANGE))),
             _swap, _swap_schedule, done="Override created", example="swap alice's shift with bob tomorrow 9-17"),
@@ -681,13 +685,14 @@ COMMANDS: tuple[Command, ...] = (
     Command(("timeline", "log", "history", "postmortem", "post-mortem", "pm", "retro"), "timeline INCIDENT",
             "what happened, in order (for post-mortems)",
             ("(?:show |get |pull up )?" + _THE + "{verb}(?: of| for| on)?(?: incident)? {id:incident}",
-             "(?:write |draft |start )?(?:an? |the )?(?:post[- ]?mortem|pm|retro)(?: for| of| on)?(?: incident)? "
+             "(?:write |draft |start )?(?:an? |the )?(?:post[- ]?mortem|pm|retro)(?: timeline)?(?: for| of| on)?"
+             "(?: incident)? "
              "{id:incident}",
              "what happened (?:in|with|on|to|during|for)(?: incident)? {id:incident}",
              "what(?:'s| is| has) happened (?:in|with|on|to|since) {id:incident}"),
             _tool("incident_timeline"), example="what happened in 26?"),
     Command(("similar",), "similar INCIDENT", "past incidents like this one",
-            ("(?:any(?:thing)? )?{verb}(?: incidents)?(?: to| like)?(?: incident)? {id:incident}",
+            ("(?:any(?:thing)? )?{verb}(?: past)?(?: incidents)?(?: to| like| for)?(?: incident)? {id:incident}",
              "(?:any(?:thing)?|past|previous|earlier|other) (?:incidents )?like {id:incident}(?: before)?",
              "(?:has|did) {id:incident} happen(?:ed)? before",
              "(?:have we )?seen {id:incident} before"),

@@ -21,11 +21,12 @@ _OPENERS = ("hey", "hi", "hello", "yo", "ok", "okay", "so", "um", "uh", "hmm", "
             "please", "pls", "plz", "pl", "kindly", "just", "go ahead and", "can you", "could you", "would you",
             "will you", "can u", "could u", "can someone", "could someone", "can we", "could we",
             "i need you to", "i'd like you to", "i want you to", "i'd like to", "i want to", "i need to",
-            "need to", "we need to", "gotta", "we should", "time to",
+            "need to", "we need to", "gotta", "we should", "time to", "someone", "somebody",
             "let's", "lets")
+# "now" and its kin close a request too: the present is what every request means unless it says otherwise
 _CLOSERS = ("please", "pls", "plz", "thanks", "thank you", "thanks a lot", "thx", "ty", "tia", "cheers",
-            "asap", "for me", "if you can", "if possible", "kthx", "ta", "thank u", "pretty please", "ok", "now pls",
-            "rn", "right now", "atm", "at the moment")  # the present is what every request means by default
+            "asap", "for me", "if you can", "if possible", "kthx", "ta", "thank u", "pretty please", "ok", "rn",
+            "right now", "atm", "at the moment", "now", "immediately")
 _OPENER = re.compile(r"^(?:" + "|".join(sorted(map(re.escape, _OPENERS), key=len, reverse=True))
                      + r")\b[\s,:!.]*", re.IGNORECASE)
 _CLOSER = re.compile(r"[\s,;!.]*\b(?:" + "|".join(sorted(map(re.escape, _CLOSERS), key=len, reverse=True))
