@@ -658,7 +658,7 @@ COMMANDS: tuple[Command, ...] = (
              "(?:loop|pull|bring|get) {names:responders} in(?:to| on)? {id:incident}",
              "(?:request|page) {names:responders} (?:for|on|into) {id:incident}"),
             _tool("add_responders"), done="Requested", example="loop in Chen and the Database team on 268"),
-    Command(("snooze", "mute", "silence"), "snooze INCIDENT DURATION", "snooze an acknowledged incident, e.g. for 2h",
+    Command(("snooze", "mute", "silence"), "snooze INCIDENT DURATION", "snooze an acknowledged incident for a while",
             ("{verb}(?: incident)? {id:incident}(?: for)? {dur:duration}",
              "{verb}(?: incident)? {id:incident} (?:until|till|til) {time:until}",
              "{verb}(?: incident)? {id:incident}"),
@@ -921,7 +921,7 @@ def not_understood(text: str, context: Context) -> tuple[str, Pending | None]:
     guesses = _guesses(words)
     if guesses:
         return ("I didn't understand that. Did you mean " + " or ".join(
-            f"`{c.usage}` (e.g. `{c.example}`)" for c in guesses) + "? Type `help` for every command.", None)
+            f"`{c.usage}`{_for_example(c)}" for c in guesses) + "? Type `help` for every command.", None)
     return ("I didn't understand that. Try e.g. `incidents`, `who's on call for Payments API`, `ack 268` or "
             "`page the on-call for Database: replica lag`; `help` lists everything.", None)
 
@@ -941,10 +941,15 @@ def _guesses(words: list[str]) -> list[Command]:
 
 
 def _try(command: Command) -> str:
-    return f"Usage: `{command.usage}`, e.g. `{command.example}`."
+    return f"Usage: `{command.usage}`" + (f", e.g. `{command.example}`." if command.example else ".")
+
+
+def _for_example(command: Command) -> str:
+    return f" (e.g. `{command.example}`)" if command.example else ""
 
 
 def help_text() -> str:
-    rows = "\n".join(f"• `{c.usage}` — {c.summary} (e.g. `{c.example}`)" for c in COMMANDS)
-    return ("Command mode (no LLM). INCIDENT is a number (#1234), an id, or `it` for the last one shown; "
-            "quote names that contain `on`, `with` or `until`; every change waits for approval.\n" + rows)
+    rows = "\n".join(f"• `{c.usage}` — {c.summary}{_for_example(c)}" for c in COMMANDS)
+    return ("Command mode (no LLM). INCIDENT is a number (#1234), an id, `it` for the last one shown or `them` "
+            "for all it showed; quote a name with words like `on`, `for` or `until` in it; every change waits "
+            "for approval.\n" + rows)
