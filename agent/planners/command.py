@@ -74,9 +74,9 @@ class CommandModel(BaseChatModel):
             return AIMessage(following)
         allowed = self.tool_names
         unavailable = sorted({c.name for c in following if allowed is not None and c.name not in allowed})
-        if unavailable:
-            return AIMessage(f"`{parsed.command.words[0]}` needs {', '.join(unavailable)}, which is not "
-                             "available here (read-only mode?). Nothing was changed.")
+        if unavailable:  # said without tool names: people read this
+            return AIMessage(f"`{parsed.command.words[0]}` is not available here (read-only mode?). "
+                             "Nothing was changed.")
         return AIMessage("", tool_calls=tool_calls(following, already=_calls_so_far(messages)))
 
 
