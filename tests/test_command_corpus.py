@@ -37,7 +37,8 @@ def test_at_least_nine_in_ten_are_understood_and_the_rest_asked_usefully(
 
 # The rows of the README's "What you can ask" table (swapping a shift is an override there).
 README_INTENTS = {"services", "oncall", "incidents", "show", "trigger", "ack", "resolve", "reopen", "note", "escalate",
-                  "reassign", "urgency", "responders", "snooze", "merge", "override", "timeline", "similar"}
+                  "reassign", "urgency", "responders", "snooze", "merge", "override", "timeline", "similar",
+                  "alert", "change"}
 
 
 def test_every_intent_in_the_readme_has_at_least_five_natural_phrasings() -> None:

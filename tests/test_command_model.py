@@ -125,6 +125,21 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
                              "source": "deploy-bot"})]),
     ("change Search 'Raised the heap to 32 GB'",
      [("send_change_event", {"service": "Search", "summary": "Raised the heap to 32 GB"})]),
+    ('alert Search "Search drill: index lag" warning source drill-runner key search-drill-42',
+     [("send_event", {"service": "Search", "summary": "Search drill: index lag", "severity": "warning",
+                      "source": "drill-runner", "dedup_key": "search-drill-42", "action": "trigger"})]),
+    ('alert "API Gateway" "5xx above 3%"',
+     [("send_event", {"service": "API Gateway", "summary": "5xx above 3%", "action": "trigger",
+                      "source": "API Gateway"})]),
+    ("alert resolve Search search-drill-42",
+     [("send_event", {"service": "Search", "dedup_key": "search-drill-42", "action": "resolve"})]),
+    ("alert ack API Gateway Key-9aB",
+     [("send_event", {"service": "API Gateway", "dedup_key": "Key-9aB", "action": "acknowledge"})]),
+    ('change Payments API "Deployed payments-api v2.14.0" source deploy-bot',
+     [("send_change_event", {"service": "Payments API", "summary": "Deployed payments-api v2.14.0",
+                             "source": "deploy-bot"})]),
+    ("change Search 'Raised the heap to 32 GB'",
+     [("send_change_event", {"service": "Search", "summary": "Raised the heap to 32 GB"})]),
 ]
 
 
@@ -577,3 +592,37 @@ def test_covering_a_shift_in_several_schedules_asks_which_and_the_answer_complet
     assert question.content == "Sam is on call in 2 schedules then: Core Backend, Edge. Which one?"
     chosen = model.invoke([*convo, question, HumanMessage("Edge")])
     assert chosen.tool_calls[0]["args"] == {"schedule": "Edge", "user": ME, "end": "+4h"}
+
+
+@pytest.mark.parametrize(("text", "usage"), [("change Payments API Deployed v2.14.0", '`change SERVICE "SUMMARY"'),
+                                             ("alert Search heap above 95%", '`alert SERVICE "SUMMARY"'),
+                                             ("alert resolve Search", '`alert SERVICE "SUMMARY"')])
+def test_an_event_without_quoted_summary_or_dedup_key_shows_the_usage(text: str, usage: str) -> None:
+    reply = ask(text)  # an unquoted summary cannot be told apart from the service name: never guess the split
+    assert not reply.tool_calls and usage in reply.content
+
+
+def after(text: str, content: Any, status: str = "success") -> str:
+    """The answer to `text` once its one tool call returned `content`."""
+    convo: list[BaseMessage] = [SystemMessage(f"Requester: {ME}"), HumanMessage(text)]
+    sent = CommandModel().invoke(convo)
+    [c] = sent.tool_calls
+    return str(CommandModel().invoke([*convo, sent, result(c, content, status)]).content)
+
+
+def test_a_sent_alert_names_its_dedup_key_and_how_to_resolve_it() -> None:
+    done = {"service": "Search (PY5GU4X)", "action": "trigger", "status": "success", "message": "Event processed",
+            "dedup_key": "k-81"}
+    assert after('alert Search "Heap above 95%" critical source idx-3', done) == (
+        "Sent the alert 'Heap above 95%' (critical) to Search (PY5GU4X), dedup key k-81; "
+        "`alert resolve Search k-81` resolves it.")
+    assert after("alert resolve Search k-81", {**done, "action": "resolve"}) == (
+        "Resolved the alert with dedup key k-81 on Search (PY5GU4X).")
+
+
+def test_a_change_event_is_confirmed_and_a_failed_one_shown_as_it_is() -> None:
+    text = 'change Payments API "Deployed v2.14.0"'
+    assert after(text, {"service": "Payments API (PWUGXPQ)", "status": "success"}) == (
+        "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
+    failed = "Error: Payments API has no Events API v2 integration."
+    assert after(text, failed, "error") == failed

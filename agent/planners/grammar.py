@@ -135,6 +135,7 @@ _KINDS = {
     "num": r"\d+|one|two|three|four|five",
     "status": r"triggered|acknowledged|acked|ack'd|resolved|closed",
     "hour": r"\d{1,2}(?::\d{2})?\s*(?:am|pm)?",
+    "key": r"[^\s\"']+|\"[^\"]+\"|'[^']+'",  # one token or quoted: an Events API dedup key
 }
 _UNITS = {"s": "", "sec": "", "secs": "", "second": "", "seconds": "",
           "m": "m", "min": "m", "mins": "m", "minute": "m", "minutes": "m",
@@ -234,6 +235,7 @@ _CLEAN: dict[str, Callable[[str], Any]] = {
     "num": lambda s: int(s) if s.isdigit() else ("one", "two", "three", "four", "five").index(s.lower()) + 1,
     "status": lambda s: [_STATUS.get(s.lower(), s.lower())],
     "hour": lambda s: s.replace(" ", "").lower(),
+    "key": _unquote,
     "keyword": str.lower,  # a plain (?P<group>high|low) group
 }
 
@@ -697,6 +699,17 @@ COMMANDS: tuple[Command, ...] = (
              "(?:has|did) {id:incident} happen(?:ed)? before",
              "(?:have we )?seen {id:incident} before"),
             _tool("similar_incidents"), example="has 268 happened before?"),
+    Command(("alert",), 'alert SERVICE "SUMMARY" [critical|error|warning|info] [source SOURCE] [key DEDUP_KEY]',
+            "send an Events API alert (`alert ack|resolve SERVICE DEDUP_KEY` acknowledges or resolves it)",
+            ("{verb} (?P<action>ack|acknowledge|resolve) {name:service} {key:dedup_key}",
+             "{verb} {name:service} (?=[\"']){text:summary}(?: (?P<severity>critical|error|warning|info))?"
+             "(?: source {name:source})?(?: key {key:dedup_key})?"), _alert, _alert_sent, done="Sent",
+            example='alert Search "Heap above 95%" critical source idx-3'),
+    Command(("change",), 'change SERVICE "SUMMARY" [source SOURCE]',
+            "record a change event (a deploy, a config change) on a service's timeline; nobody is paged",
+            ("{verb} {name:service} (?=[\"']){text:summary}(?: source {name:source})?",),
+            _tool("send_change_event"), _change_recorded, done="Recorded",
+            example='change Payments API "Deployed v2.14.0"'),
 )
 _PATTERNS = [(command, regex, kinds) for command in COMMANDS for regex, kinds in command.compiled]
 
