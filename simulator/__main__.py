@@ -146,7 +146,7 @@ def demo() -> None:
             table.add_column(column)
         for entry in oncalls:
             table.add_row(str(entry["escalation_level"]), entry["user"]["summary"],
-                          entry["schedule"]["summary"] if "schedule" in entry else "directly",
+                          entry["schedule"]["summary"] if entry["schedule"] else "directly",
                           entry.get("end") or "always")
         console.print(table)
 

@@ -597,9 +597,11 @@ def _integration_actor(sim: Simulator, routing_key: str) -> tuple[str, Actor]:
 
 
 def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: str, source: str | None = None,
-                  dedup_key: str | None = None, custom_details: dict | None = None) -> Alert:
-    """A trigger event: deduplicated into the open alert with this key, grouped into the service's open
-    incident with this key, or else a new alert on a new incident with the integration as agent."""
+                  dedup_key: str | None = None, custom_details: dict | None = None,
+                  fields: dict[str, str] | None = None) -> Alert:
+    """A trigger event: deduplicated into the open alert with this key, or a new alert that joins the
+    service's open incident with this key, or the incident the service's alert grouping picks, or else a
+    new incident with the integration as agent. `fields` are the payload's component, group and class."""
     catch_up(sim)
     state = sim.state
     if dedup_key is not None:
@@ -609,16 +611,47 @@ def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: s
     service_id, actor = _integration_actor(sim, routing_key)
     alert_id = state.ids.new("alert")
     key = dedup_key or _key_for(sim, alert_id)
-    incident_id = state.open_incident_keys.get((service_id, key))
+    alert = Alert(id=alert_id, incident_id="", service_id=service_id, alert_key=key,  # type: ignore[arg-type]
+                  summary=summary, severity=severity, created_at=sim.now(), source=source,
+                  custom_details=custom_details, **(fields or {}))
+    incident_id = state.open_incident_keys.get((service_id, key)) or _grouped_into(sim, alert)
     if incident_id is None:
         incident_id = create(sim, actor, service_id=service_id, title=summary, incident_key=key).id
     else:
         _touch(sim, state.incidents[incident_id])
-    alert = Alert(id=alert_id, incident_id=incident_id, service_id=service_id, alert_key=key,  # type: ignore[arg-type]
-                  summary=summary, severity=severity, created_at=sim.now(), source=source,
-                  custom_details=custom_details)
+    alert.incident_id = incident_id
     state.add_alert(alert, routing_key)
     return alert
+
+
+def _grouped_into(sim: Simulator, alert: Alert) -> str | None:
+    """The open incident the service's alert grouping puts a new alert in, if any (newest incident first)."""
+    state = sim.state
+    grouping = state.services[alert.service_id].alert_grouping
+    if grouping.type is None:
+        return None
+    now = sim.now()
+    candidates = sorted((state.incidents[i] for (service_id, _), i in state.open_incident_keys.items()
+                         if service_id == alert.service_id), key=lambda i: i.number, reverse=True)
+    for incident in candidates:
+        alerts = state.alerts_by_incident.get(incident.id)
+        if not alerts:  # made by hand, not by events: grouping leaves it alone
+            continue
+        if grouping.type == "time":
+            if grouping.timeout == 0 or now - incident.created_at <= timedelta(minutes=grouping.timeout):
+                return incident.id
+            continue
+        latest = max(a.created_at for a in alerts)
+        if now - latest <= timedelta(seconds=grouping.time_window) and any(
+                _same_content(alert, other, grouping.fields, grouping.aggregate) for other in alerts):
+            return incident.id
+    return None
+
+
+def _same_content(alert: Alert, other: Alert, fields: list[str], aggregate: str) -> bool:
+    """Content-based grouping: `all` (or `any`) of the fields have one value on both, a value missing on both not counting."""
+    matches = [alert.field(f) is not None and alert.field(f) == other.field(f) for f in fields]
+    return bool(matches) and (all(matches) if aggregate == "all" else any(matches))
 
 
 def acknowledge_alert(sim: Simulator, routing_key: str, dedup_key: str) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .models import (Alert, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
+from .models import (Alert, AuditRecord, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
                      Override, Priority, ResponderRequest, Schedule, Service, Team, Token, User)
 
 _ID_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -36,7 +36,7 @@ class IdMaker:
             n, r = divmod(n, len(_ID_ALPHABET))
             chars.append(_ID_ALPHABET[r])
         prefix = {"incident": "Q", "log_entry": "R", "note": "N", "alert": "A", "override": "O",
-                  "change_event": "C", "responder_request": "D"}.get(kind, "X")
+                  "change_event": "C", "responder_request": "D", "audit_record": "T"}.get(kind, "X")
         return "P" + prefix + "".join(reversed(chars))
 
 
@@ -67,6 +67,7 @@ class State:
     open_alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (routing key, dedup key) -> alert
     change_events: list[ChangeEvent] = field(default_factory=list)
     responder_requests: dict[str, ResponderRequest] = field(default_factory=dict)
+    audit_records: list[AuditRecord] = field(default_factory=list)  # oldest first
     next_incident_number: int = 1
     ids: IdMaker = field(default_factory=IdMaker)
 
@@ -180,6 +181,7 @@ class State:
             "alerts": [dict(a.model_dump(mode="json"), routing_key=rk) for a, rk in self._alerts_with_keys()],
             "change_events": dump(self.change_events),
             "responder_requests": dump(self.responder_requests.values()),
+            "audit_records": dump(self.audit_records),
             "id_counter": self.ids.counter,
         }
 
@@ -204,6 +206,7 @@ class State:
             state.add_alert(Alert.model_validate(item), routing_key)
         state.change_events = [ChangeEvent.model_validate(c) for c in data["change_events"]]
         state.responder_requests = {r["id"]: ResponderRequest.model_validate(r) for r in data["responder_requests"]}
+        state.audit_records = [AuditRecord.model_validate(r) for r in data.get("audit_records", [])]
         state.ids = IdMaker(data["id_counter"])
         return state
 

@@ -244,7 +244,7 @@ def test_oncalls_now_match_the_escalation_rules(api, sim):
         assert (row["escalation_policy"]["id"], row["escalation_level"], row["user"]["id"]) == (
             entry.escalation_policy_id, entry.escalation_level, entry.user_id)
         if entry.schedule_id is None:
-            assert "schedule" not in row and "start" not in row  # a permanent on-call
+            assert row["schedule"] is row["start"] is row["end"] is None  # a permanent on-call
         else:
             assert row["schedule"]["id"] == entry.schedule_id
             assert parse_time(row["start"], "start") <= NOW < parse_time(row["end"], "end")
