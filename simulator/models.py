@@ -348,5 +348,11 @@ class Dataset(Record):
     # time out after the service's acknowledgement_timeout. Off by default, so an account written
     # before it keeps its state however far its clock is moved.
     incident_timeouts: bool = False
+    # Incidents as they are, with their log entries, notes and alerts: what `sim import` copies from a real
+    # account (generated history, if any, is added after them).
+    incidents: list[Incident] = []
+    log_entries: list[LogEntry] = []
+    notes: list[Note] = []
+    alerts: list[Alert] = []
 
     _utc_times = field_validator("now")(_utc)

@@ -12,6 +12,7 @@ import copy
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +28,15 @@ class IdMaker:
 
     def __init__(self, counter: int = 0) -> None:
         self.counter = counter
+
+    def skip_past(self, ids: Iterable[str]) -> None:
+        """Count on from the highest id of our own form among `ids`, so new ids never repeat imported ones."""
+        for id_ in ids:
+            if len(id_) == 7 and id_[0] == "P" and all(c in _ID_ALPHABET for c in id_[2:]):
+                n = 0
+                for c in id_[2:]:
+                    n = n * len(_ID_ALPHABET) + _ID_ALPHABET.index(c)
+                self.counter = max(self.counter, n)
 
     def new(self, kind: str = "") -> str:
         self.counter += 1
@@ -85,7 +95,25 @@ class State:
         state.routing_keys = {i.routing_key: (s.id, i.id) for s in dataset.services for i in s.integrations}
         state.overrides = {o.id: o for o in dataset.overrides}
         state.check_references()
+        state._add_records(dataset)
         return state
+
+    def _add_records(self, dataset: Dataset) -> None:
+        """The incidents a dataset carries (an imported account's), indexed like ones made at run time.
+
+        A triggered alert is deduplicated under its service's first Events API routing key.
+        """
+        for incident in dataset.incidents:
+            self.add_incident(incident.model_copy(deep=True))
+        for entry in sorted(dataset.log_entries, key=lambda e: e.created_at):
+            self.add_log_entry(entry.model_copy())
+        for note in dataset.notes:
+            self.add_note(note.model_copy())
+        for alert in dataset.alerts:
+            integrations = self.services[alert.service_id].integrations if alert.service_id in self.services else []
+            self.add_alert(alert.model_copy(), integrations[0].routing_key if integrations else None)
+        self.ids.skip_past(itertools.chain(self.incidents, self.log_entries_by_id, self.alerts, self.overrides,
+                                           (n.id for n in dataset.notes)))
 
     def check_references(self) -> None:
         """A dataset that points at ids it does not define is rejected at load, not at request time."""
@@ -192,7 +220,9 @@ class State:
     @classmethod
     def from_json(cls, data: dict) -> "State":
         dataset = Dataset.model_validate(data["dataset"])
-        state = cls.from_dataset(dataset.model_copy(update={"history": None}))
+        # The saved records include the dataset's own incidents: add them once, from the saved lists.
+        state = cls.from_dataset(dataset.model_copy(update={"history": None, "incidents": [], "log_entries": [],
+                                                            "notes": [], "alerts": []}))
         state.dataset = dataset
         state.overrides = {o["id"]: Override.model_validate(o) for o in data["overrides"]}
         for item in data["incidents"]:

@@ -121,8 +121,9 @@ def render_priority(sim: Simulator, priority: Priority) -> dict:
 def render_schedule_basic(sim: Simulator, schedule: Schedule) -> dict:
     """A schedule without its rendered layers: what lists and `include[]=schedules` show."""
     user_ids = list(dict.fromkeys(u for layer in schedule.layers for u in layer.user_ids))
-    policies = [p for p in sim.state.escalation_policies.values()
-                if any(t.type == "schedule_reference" and t.id == schedule.id for r in p.rules for t in r.targets)]
+    policies = sorted((p for p in sim.state.escalation_policies.values()
+                       if any(t.type == "schedule_reference" and t.id == schedule.id for r in p.rules for t in r.targets)),
+                      key=lambda p: p.name.lower())  # in name order, like every list, whatever the file's order
     return entity(_sub(sim), "schedule_reference", schedule.id, schedule.name, name=schedule.name,
                   time_zone=schedule.time_zone, description=schedule.description or "",
                   escalation_policies=[policy_ref(sim, p.id) for p in policies],
@@ -136,7 +137,8 @@ def _target(sim: Simulator, kind: str, id_: str, full: bool) -> dict:
 
 
 def render_policy(sim: Simulator, policy: EscalationPolicy, include: Set[str] = frozenset()) -> dict:
-    services = [s for s in sim.state.services.values() if s.escalation_policy_id == policy.id]
+    services = sorted((s for s in sim.state.services.values() if s.escalation_policy_id == policy.id),
+                      key=lambda s: s.name.lower())
     activity = ServiceActivity.of(sim) if "services" in include else None
     rules = []
     for rule in policy.rules:
