@@ -40,8 +40,8 @@ class SimulatorApp:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request.build(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
                                 headers, bytes(body))
-        try:
-            response = self.simulator.handle(request)
+        try:  # in a worker thread, so a slow answer does not hold up the event loop (the simulator locks itself)
+            response = await asyncio.to_thread(self.simulator.handle, request)
         except SimulatedNetworkError as exc:
             if exc.kind == "timeout":
                 await asyncio.sleep(30)

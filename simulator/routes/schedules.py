@@ -25,7 +25,10 @@ from .directory import (includes, list_response, lookup, policy_ref, render_poli
 
 UTC = timezone.utc
 DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
-ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future"
+ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future", and a range to 90 days
+# Our own bound, which PagerDuty does not publish: rendering costs a span per turn, and a window of
+# centuries (any client can ask) would hold the server for minutes.
+MAX_RENDER_WINDOW = timedelta(days=366)
 # With overflow=true, shifts crossing the window's bounds are shown whole. They are found by
 # computing this far beyond each bound, which covers every turn length in practice.
 OVERFLOW_REACH = timedelta(days=31)
@@ -44,6 +47,8 @@ def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
         until = since + DEFAULT_WINDOW
     if until < since:
         raise invalid_date_range("until must not be before since.")
+    if until - since > MAX_RENDER_WINDOW:
+        raise invalid_date_range("A schedule can be rendered for at most a year at a time.")
     return since, until
 
 
@@ -279,6 +284,8 @@ def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime
         until = max(now, since)
     if until < since:
         raise invalid_date_range("until must not be before since.")
+    if until - since > ONCALL_FUTURE_LIMIT:
+        raise invalid_date_range("The on-call range must not exceed 90 days.")
     if until > now + ONCALL_FUTURE_LIMIT:
         raise invalid_date_range("On-call shifts are limited to 90 days in the future.")
     return since, until
