@@ -25,6 +25,7 @@ from pathlib import Path
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
@@ -109,8 +110,9 @@ def fuzz(base_url: str, sim: Simulator, budget: int, seed: int = 1) -> FuzzRepor
             operation.as_strategy(GenerationMode.POSITIVE, path_parameters=_path_parameters(operation, ids)),
         )
 
+        @hypothesis_seed(seed)
         @settings(max_examples=per_operation, database=None, deadline=None, phases=[Phase.generate],
-                  derandomize=True, suppress_health_check=list(HealthCheck))
+                  suppress_health_check=list(HealthCheck))
         @given(case=strategy)
         def send(case) -> None:
             try:
@@ -124,7 +126,6 @@ def fuzz(base_url: str, sim: Simulator, budget: int, seed: int = 1) -> FuzzRepor
                 report.failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
                                        f"{response.text[:300]}")
 
-        send._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]
         send()
     session.close()
     return report
