@@ -655,7 +655,7 @@ def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: s
                   fields: dict[str, str] | None = None) -> Alert:
     """A trigger event: deduplicated into the open alert with this key, or a new alert that joins the
     service's open incident with this key, or the incident the service's alert grouping picks, or else a
-    new incident with the integration as agent. `fields` are the payload's component, group and class."""
+    new incident with the integration as agent. `fields`: the payload's component, group and alert_class."""
     catch_up(sim)
     state = sim.state
     if dedup_key is not None:

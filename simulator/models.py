@@ -199,15 +199,15 @@ class Alert(Record):
     custom_details: dict | None = None
     component: str | None = None
     group: str | None = None
-    class_: str | None = Field(default=None, alias="class")
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    alert_class: str | None = None  # the event's `class`
 
     def field(self, name: str) -> object:
         """An event field by the name content-based grouping uses: `summary`, `source`, `custom_details.disk` …"""
         if name.startswith("custom_details."):
             return (self.custom_details or {}).get(name.removeprefix("custom_details."))
-        return getattr(self, "class_" if name == "class" else name, None) if name in GROUPABLE_FIELDS else None
+        if name not in GROUPABLE_FIELDS:
+            return None
+        return self.alert_class if name == "class" else getattr(self, name)
 
 
 class ResponderRequestTarget(Record):

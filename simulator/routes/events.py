@@ -120,7 +120,7 @@ def enqueue(sim: Simulator, request: Request) -> Response:
         errors.append("'payload.severity' is missing or invalid (must be critical, error, warning or info)")
     details = _details(payload, errors)
     _timestamp(payload, errors)
-    fields = {name: value for name in ("component", "group", "class")
+    fields = {"alert_class" if name == "class" else name: value for name in ("component", "group", "class")
               if (value := _text(payload, name, "payload.", errors, required=False, max_length=MAX_SUMMARY))}
     if errors:
         return _invalid(*errors)
