@@ -1,4 +1,5 @@
-"""The simulator's command line: `serve` it over HTTP(S), or run the `demo` walkthrough.
+"""The simulator's command line: `serve` it over HTTP(S), `import` a real account into a dataset, or run
+the `demo` walkthrough.
 
 Messages for people go to stderr through rich; stdout carries only plain data (the demo's summary),
 so both commands can be piped.
@@ -110,6 +111,37 @@ def serve(
         pass
 
 
+@app.command("import")
+def import_account(
+    out: Annotated[Path, typer.Option(help="Write the dataset (YAML) to FILE; serve it with --dataset FILE.")],
+    api_key: Annotated[str, typer.Option(envvar="PAGERDUTY_API_KEY", show_default=False,
+                                         help="A PagerDuty REST API key; a read-only key is enough.")],
+    api_url: Annotated[str, typer.Option(envvar="PAGERDUTY_API_HOST", help="The REST API's address.")]
+        = "https://api.pagerduty.com",
+    days: Annotated[int, typer.Option(min=0, max=365, help="Also copy the incidents of the last N days.")] = 0,
+    anonymise: Annotated[bool, typer.Option(help="Replace people's names and emails with pseudonyms.")] = False,
+) -> None:
+    """Copy a PagerDuty account (directory, schedules, overrides, optionally recent incidents) into a dataset."""
+    from datetime import datetime, timezone
+    from time import sleep
+
+    from .importer import AccountReader, ImportFailed, anonymise as anonymised, build_dataset, read_account, write_dataset
+
+    headers = {"Authorization": f"Token token={api_key}", "Accept": ACCEPT}
+    with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
+        reader = AccountReader(client, sleep, progress=lambda message: console.print(message))
+        try:
+            data = read_account(reader, datetime.now(timezone.utc), days)
+        except ImportFailed as exc:
+            console.print(f"[red]import failed:[/] {exc}")
+            raise typer.Exit(1) from None
+    dataset = build_dataset(anonymised(data) if anonymise else data)
+    write_dataset(dataset, out)
+    console.print(f"wrote {out}: {len(dataset.users)} users, {len(dataset.schedules)} schedules, "
+                  f"{len(dataset.services)} services, {len(dataset.incidents)} incidents "
+                  f"({reader.requests} requests). Serve it: incident-commander sim serve --dataset {out}")
+
+
 # --- the walkthrough ---
 
 
@@ -146,7 +178,7 @@ def demo() -> None:
             table.add_column(column)
         for entry in oncalls:
             table.add_row(str(entry["escalation_level"]), entry["user"]["summary"],
-                          entry["schedule"]["summary"] if "schedule" in entry else "directly",
+                          entry["schedule"]["summary"] if entry["schedule"] else "directly",
                           entry.get("end") or "always")
         console.print(table)
 

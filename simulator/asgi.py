@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from .core import SimulatedNetworkError, Simulator
-from .http import Request
+from .http import MAX_BODY_BYTES, Request
 
 
 class SimulatorApp:
@@ -26,10 +26,11 @@ class SimulatorApp:
                     return
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
+        body = bytearray()
+        while True:  # read it all, but keep no more than one byte past the limit the request is refused at
             message = await receive()
-            body += message.get("body", b"")
+            if len(body) <= MAX_BODY_BYTES:
+                body += message.get("body", b"")[:MAX_BODY_BYTES + 1 - len(body)]
             if not message.get("more_body"):
                 break
         if scope["path"] == "/healthz":
@@ -38,9 +39,9 @@ class SimulatorApp:
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         request = Request.build(scope["method"], scope["path"], scope["query_string"].decode("latin-1"),
-                                headers, body)
-        try:
-            response = self.simulator.handle(request)
+                                headers, bytes(body))
+        try:  # in a worker thread, so a slow answer does not hold up the event loop (the simulator locks itself)
+            response = await asyncio.to_thread(self.simulator.handle, request)
         except SimulatedNetworkError as exc:
             if exc.kind == "timeout":
                 await asyncio.sleep(30)

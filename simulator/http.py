@@ -10,14 +10,35 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
 import orjson
 
+from .clock import known_zone
 from .errors import ApiError, invalid_input
 from .models import Token
+
+# What a request body may be: PagerDuty refuses oversized or absurdly nested JSON as bad input, and so
+# must we, before a parser or a renderer recurses into it. Both bounds are far above any real request
+# (an Events API payload is capped at 512 KB; the deepest PagerDuty object nests a few levels).
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(value: Any) -> int:
+    """How deeply `value` nests lists and objects, counted without recursion (a bare scalar is 0)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
 
 @dataclass
 class Request:
@@ -42,10 +63,15 @@ class Request:
         if self._json is None:
             if not self.body:
                 raise invalid_input("A JSON request body is required.")
+            if len(self.body) > MAX_BODY_BYTES:
+                raise invalid_input(f"The request body is larger than {MAX_BODY_BYTES} bytes.")
             try:
-                self._json = json.loads(self.body)
-            except (ValueError, UnicodeDecodeError):
+                parsed = json.loads(self.body)
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 raise invalid_input("The request body is not valid JSON.") from None
+            if json_depth(parsed) > MAX_JSON_DEPTH:
+                raise invalid_input(f"The request body nests deeper than {MAX_JSON_DEPTH} levels.")
+            self._json = parsed
         return self._json
 
     def json_object(self, root: str | None = None) -> dict:
@@ -87,6 +113,14 @@ class Request:
         except ValueError:
             raise invalid_input(f"{name} must be an integer.") from None
 
+    def zone_param(self, default: str = "UTC") -> tzinfo:
+        """The `time_zone` to render times in: an IANA name, else PagerDuty's 400."""
+        name = self.param("time_zone") or default
+        zone = known_zone(name)
+        if zone is None:
+            raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.")
+        return zone
+
     def time_param(self, name: str) -> datetime | None:
         value = self.param(name)
         if value is None or value == "":
@@ -107,8 +141,14 @@ def parse_time(value: str, name: str) -> datetime:
     return parsed.astimezone(timezone.utc)
 
 
-def format_time(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def format_time(value: datetime | None, zone: tzinfo | None = None) -> str | None:
+    """ISO 8601 to the second: `Z` in UTC, else with the offset of `zone` (a request's `time_zone`)."""
+    if value is None:
+        return None
+    if zone is None or zone is timezone.utc:
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = value.astimezone(zone).isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 @dataclass

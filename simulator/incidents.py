@@ -14,8 +14,8 @@ Choices where PagerDuty's docs are silent (the rest of the simulator relies on t
   (to triggered) or an `acknowledge_log_entry` by the reopening user (to acknowledged).
 - Escalating or reassigning an acknowledged incident puts it back to `triggered`, as PagerDuty does.
 - Priority and title changes write no log entry (PagerDuty's log-entry types have none for them).
-- A snooze ends lazily: `catch_up` (run before every read and write) returns due incidents to
-  `triggered` with an `unacknowledge_log_entry` dated at the snooze's end, so the log stays in time order.
+- Timers run out lazily: `catch_up` (run before every read and write) ends snoozes and, where the dataset
+  asks for it, acknowledgement and escalation timeouts, each dated when it ran out, so the log stays in time order.
 - One `assign_log_entry` and one `notify_log_entry` is written per assigned / paged user.
 """
 
@@ -127,11 +127,13 @@ def _touch(sim: Simulator, incident: Incident) -> None:
 
 
 def _set_status(sim: Simulator, incident: Incident, status: str, actor: Actor) -> None:
-    """Any status change ends a snooze."""
+    """Any status change ends a snooze; going back to triggered restarts the escalation timer."""
     incident.status = status  # type: ignore[assignment]
     sim.state.set_snooze(incident, None)
     incident.last_status_change_at = incident.updated_at = sim.now()
     incident.last_status_change_by = actor.user_id
+    if status == "triggered":
+        incident.level_started_at = sim.now()
 
 
 def _notify(sim: Simulator, incident: Incident, user_ids: list[str], why: str = "") -> None:
@@ -148,6 +150,7 @@ def _assign(sim: Simulator, incident: Incident, user_ids: list[str], actor: Acto
     now = sim.now()
     incident.assignments = [Assignment(user_id=u, at=now) for u in user_ids]
     incident.assigned_via = via  # type: ignore[assignment]
+    incident.level_started_at = now
     if logged:
         for user_id in user_ids:
             _log(sim, incident, "assign_log_entry", actor,
@@ -195,23 +198,70 @@ def _key_for(sim: Simulator, seed: str) -> str:
     return hashlib.md5(f"{sim.state.dataset.subdomain}/{seed}".encode()).hexdigest()
 
 
-# --- snoozes end lazily ---
+# --- time moves incidents, lazily ---
 
 
 def catch_up(sim: Simulator) -> None:
-    """Return every incident whose snooze has ended to `triggered`, dated when the snooze ended."""
+    """Play every timer that has run out by now, oldest first, each dated when it ran out.
+
+    A snooze ends (back to `triggered`, assignees paged again). Where the dataset turns on
+    `incident_timeouts`, an acknowledgement also times out after the service's `acknowledgement_timeout`,
+    and a triggered incident its policy assigned escalates to the next level after that level's
+    `escalation_delay_in_minutes` (from the last level back to the first while the policy has loops left).
+    Run before every read and write, so the log stays in time order whenever the clock is moved.
+    """
     state = sim.state
-    if not state.snoozes:
+    timeouts = state.dataset.incident_timeouts
+    if not state.snoozes and not timeouts:
         return
     now = sim.now()
-    for until, incident_id in sorted((until, i) for i, until in state.snoozes.items() if until <= now):
+    while True:
+        due = min((timer for timer in _timers(sim, timeouts) if timer[0] <= now), default=None)
+        if due is None:
+            return
+        when, _, incident_id, kind = due
+        with clock_at(sim, when):
+            _expire(sim, state.incidents[incident_id], kind)
+
+
+def _timers(sim: Simulator, timeouts: bool) -> Iterator[tuple[datetime, int, str, str]]:
+    """(when, incident number, id, kind) of each running timer: a snooze, an acknowledgement, an escalation."""
+    state = sim.state
+    for incident_id, until in state.snoozes.items():
+        yield until, state.incidents[incident_id].number, incident_id, "snooze"
+    if not timeouts:
+        return
+    for incident_id in state.open_incident_keys.values():
         incident = state.incidents[incident_id]
-        with clock_at(sim, until):
-            timeout = Actor("service_reference", incident.service_id, "timeout")
-            _set_status(sim, incident, "triggered", timeout)
-            incident.acknowledger_ids = []
-            _log(sim, incident, "unacknowledge_log_entry", timeout, "Unacknowledged due to snooze timeout.")
-            _notify(sim, incident, [a.user_id for a in incident.assignments])
+        if incident.snoozed_until is not None:
+            continue
+        if incident.status == "acknowledged":
+            timeout = state.services[incident.service_id].acknowledgement_timeout
+            if timeout:
+                yield (incident.last_status_change_at + timedelta(seconds=timeout), incident.number, incident_id,
+                       "acknowledgement")
+        elif incident.assigned_via == "escalation_policy" and incident.level_started_at is not None:
+            policy = state.escalation_policies[incident.escalation_policy_id]
+            last_level = incident.escalation_level >= len(policy.rules)
+            if not last_level or incident.loops_done < policy.num_loops:
+                delay = policy.rules[incident.escalation_level - 1].escalation_delay_in_minutes
+                yield incident.level_started_at + timedelta(minutes=delay), incident.number, incident_id, "escalation"
+
+
+def _expire(sim: Simulator, incident: Incident, kind: str) -> None:
+    timeout = Actor("service_reference", incident.service_id, "timeout")
+    if kind == "escalation":
+        policy = sim.state.escalation_policies[incident.escalation_policy_id]
+        level = incident.escalation_level + 1
+        if level > len(policy.rules):
+            level, incident.loops_done = 1, incident.loops_done + 1
+        _escalate(sim, incident, timeout, policy, level)
+        return
+    _set_status(sim, incident, "triggered", timeout)
+    incident.acknowledger_ids = []
+    why = "snooze timeout" if kind == "snooze" else "timeout"
+    _log(sim, incident, "unacknowledge_log_entry", timeout, f"Unacknowledged due to {why}.")
+    _notify(sim, incident, [a.user_id for a in incident.assignments])
 
 
 @contextmanager
@@ -333,6 +383,7 @@ def reopen(sim: Simulator, incident: Incident, actor: Actor, status: str,
         users, via = on_call(sim, policy, 1), "escalation_policy"
     incident.escalation_policy_id = policy.id
     incident.escalation_level = 1
+    incident.loops_done = 0
     incident.resolved_at = None
     _set_status(sim, incident, "triggered", actor)
     sim.state.mark_open(incident)
@@ -363,8 +414,10 @@ def escalate(sim: Simulator, incident: Incident, actor: Actor, level: int) -> No
         raise already_resolved(incident)
     policy = _policy(sim, incident.escalation_policy_id)
     _check_level(policy, level)
+    _escalate(sim, incident, actor, policy, level)
 
 
+def _escalate(sim: Simulator, incident: Incident, actor: Actor, policy: EscalationPolicy, level: int) -> None:
     incident.escalation_level = level
     _log(sim, incident, "escalate_log_entry", actor, f"Escalated to level {level} {_by(sim, actor)}.", level=level)
     _reassign(sim, incident, actor, on_call(sim, policy, level), "escalation_policy", logged=False)
@@ -393,6 +446,7 @@ def reassign(sim: Simulator, incident: Incident, actor: Actor, *, assignee_ids: 
         policy = _policy(sim, escalation_policy_id)
         incident.escalation_policy_id = policy.id
         incident.escalation_level = 1
+        incident.loops_done = 0
         _reassign(sim, incident, actor, on_call(sim, policy, 1), "escalation_policy")
     elif assignee_ids:
         _reassign(sim, incident, actor, _check_users(sim, assignee_ids), "direct_assignment")
@@ -597,9 +651,11 @@ def _integration_actor(sim: Simulator, routing_key: str) -> tuple[str, Actor]:
 
 
 def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: str, source: str | None = None,
-                  dedup_key: str | None = None, custom_details: dict | None = None) -> Alert:
-    """A trigger event: deduplicated into the open alert with this key, grouped into the service's open
-    incident with this key, or else a new alert on a new incident with the integration as agent."""
+                  dedup_key: str | None = None, custom_details: dict | None = None,
+                  fields: dict[str, str] | None = None) -> Alert:
+    """A trigger event: deduplicated into the open alert with this key, or a new alert that joins the
+    service's open incident with this key, or the incident the service's alert grouping picks, or else a
+    new incident with the integration as agent. `fields`: the payload's component, group and alert_class."""
     catch_up(sim)
     state = sim.state
     if dedup_key is not None:
@@ -609,16 +665,47 @@ def trigger_alert(sim: Simulator, routing_key: str, *, summary: str, severity: s
     service_id, actor = _integration_actor(sim, routing_key)
     alert_id = state.ids.new("alert")
     key = dedup_key or _key_for(sim, alert_id)
-    incident_id = state.open_incident_keys.get((service_id, key))
+    alert = Alert(id=alert_id, incident_id="", service_id=service_id, alert_key=key,  # type: ignore[arg-type]
+                  summary=summary, severity=severity, created_at=sim.now(), source=source,
+                  custom_details=custom_details, **(fields or {}))
+    incident_id = state.open_incident_keys.get((service_id, key)) or _grouped_into(sim, alert)
     if incident_id is None:
         incident_id = create(sim, actor, service_id=service_id, title=summary, incident_key=key).id
     else:
         _touch(sim, state.incidents[incident_id])
-    alert = Alert(id=alert_id, incident_id=incident_id, service_id=service_id, alert_key=key,  # type: ignore[arg-type]
-                  summary=summary, severity=severity, created_at=sim.now(), source=source,
-                  custom_details=custom_details)
+    alert.incident_id = incident_id
     state.add_alert(alert, routing_key)
     return alert
+
+
+def _grouped_into(sim: Simulator, alert: Alert) -> str | None:
+    """The open incident the service's alert grouping puts a new alert in, if any (newest incident first)."""
+    state = sim.state
+    grouping = state.services[alert.service_id].alert_grouping
+    if grouping.type is None:
+        return None
+    now = sim.now()
+    candidates = sorted((state.incidents[i] for (service_id, _), i in state.open_incident_keys.items()
+                         if service_id == alert.service_id), key=lambda i: i.number, reverse=True)
+    for incident in candidates:
+        alerts = state.alerts_by_incident.get(incident.id)
+        if not alerts:  # made by hand, not by events: grouping leaves it alone
+            continue
+        if grouping.type == "time":
+            if grouping.timeout == 0 or now - incident.created_at <= timedelta(minutes=grouping.timeout):
+                return incident.id
+            continue
+        latest = max(a.created_at for a in alerts)
+        if now - latest <= timedelta(seconds=grouping.time_window) and any(
+                _same_content(alert, other, grouping.fields, grouping.aggregate) for other in alerts):
+            return incident.id
+    return None
+
+
+def _same_content(alert: Alert, other: Alert, fields: list[str], aggregate: str) -> bool:
+    """Content-based grouping: `all` (or `any`) of the fields have one value on both, a value missing on both not counting."""
+    matches = [alert.field(f) is not None and alert.field(f) == other.field(f) for f in fields]
+    return bool(matches) and (all(matches) if aggregate == "all" else any(matches))
 
 
 def acknowledge_alert(sim: Simulator, routing_key: str, dedup_key: str) -> bool:

@@ -135,6 +135,26 @@ class Integration(Record):
     routing_key: str = Field(pattern=r"^[A-Za-z0-9]{32}$")
 
 
+GROUPABLE_FIELDS = ("summary", "source", "severity", "component", "group", "class")
+
+
+class AlertGrouping(Record):
+    """How the Events API groups a service's new alerts into an open incident (PagerDuty's
+    `alert_grouping_parameters`; `intelligent` grouping is not simulated).
+
+    `time`: every alert joins the service's newest open incident created by grouping while it is younger
+    than `timeout` minutes (0: until that incident is resolved). `content_based`: an alert joins the open
+    incident whose alerts share `all` (or `any`) of `fields` with it, while the last alert grouped there is
+    at most `time_window` seconds old.
+    """
+
+    type: Literal["time", "content_based"] | None = None
+    timeout: int = Field(default=0, ge=0, le=1440)
+    aggregate: Literal["all", "any"] = "all"
+    fields: list[str] = []
+    time_window: int = Field(default=300, ge=300, le=86400)
+
+
 class Service(Record):
     id: str
     name: str
@@ -147,6 +167,7 @@ class Service(Record):
     acknowledgement_timeout: int | None = 1800
     auto_resolve_timeout: int | None = 14400
     created_at: datetime | None = None
+    alert_grouping: AlertGrouping = AlertGrouping()
 
     _utc_times = field_validator("created_at")(_utc)
 
@@ -176,6 +197,17 @@ class Alert(Record):
     created_at: datetime
     source: str | None = None
     custom_details: dict | None = None
+    component: str | None = None
+    group: str | None = None
+    alert_class: str | None = None  # the event's `class`
+
+    def field(self, name: str) -> object:
+        """An event field by the name content-based grouping uses: `summary`, `source`, `custom_details.disk` …"""
+        if name.startswith("custom_details."):
+            return (self.custom_details or {}).get(name.removeprefix("custom_details."))
+        if name not in GROUPABLE_FIELDS:
+            return None
+        return self.alert_class if name == "class" else getattr(self, name)
 
 
 class ResponderRequestTarget(Record):
@@ -218,6 +250,8 @@ class Incident(Record):
     snoozed_until: datetime | None = None
     merged_into: str | None = None  # id of the incident this one was merged into (then resolved)
     responder_request_ids: list[str] = []
+    level_started_at: datetime | None = None  # when its current escalation level last began paging
+    loops_done: int = 0  # times the policy has wrapped back to level 1 after its last level timed out
 
 
 class LogEntry(Record):
@@ -236,6 +270,21 @@ class LogEntry(Record):
     user_id: str | None = None  # notified / assigned / acknowledging user, by type
     level: int | None = None  # escalation level for escalate / assign entries
     team_ids: list[str] = []
+
+
+class AuditRecord(Record):
+    """One configuration change as the audit trail shows it (the simulator records override writes)."""
+
+    id: str
+    execution_time: datetime
+    action: Literal["create", "update", "delete"]
+    root_type: Literal["schedules"]
+    root_id: str
+    resource_type: str
+    resource_id: str
+    actor_id: str | None  # the acting user; None for an account token without `From`
+    token_suffix: str  # the last four characters of the key used, as PagerDuty shows it
+    fields: list[dict] = []  # {"name", "value"} / {"name", "before_value"} of the change
 
 
 class ChangeEvent(Record):
@@ -295,5 +344,15 @@ class Dataset(Record):
     services: list[Service] = []
     overrides: list[Override] = []
     history: HistorySpec | None = None
+    # Time moves incidents: unacknowledged ones escalate after their level's delay and acknowledgements
+    # time out after the service's acknowledgement_timeout. Off by default, so an account written
+    # before it keeps its state however far its clock is moved.
+    incident_timeouts: bool = False
+    # Incidents as they are, with their log entries, notes and alerts: what `sim import` copies from a real
+    # account (generated history, if any, is added after them).
+    incidents: list[Incident] = []
+    log_entries: list[LogEntry] = []
+    notes: list[Note] = []
+    alerts: list[Alert] = []
 
     _utc_times = field_validator("now")(_utc)

@@ -1,7 +1,7 @@
 """Who is on call, computed the way PagerDuty computes it.
 
-Rotation handoffs fall at absolute instants (virtual start + k × turn length); restrictions are
-wall-clock windows in the schedule's time zone, so daylight-saving changes move them in UTC.
+Rotation handoffs and restrictions are wall-clock times in the schedule's time zone, as PagerDuty keeps
+them: a 09:00 handoff stays at 09:00 local after a daylight-saving change, so it moves in UTC.
 A higher layer wins wherever it has someone, lower layers show through its gaps, and overrides
 beat every layer. All spans are half-open [start, end) in UTC, and everything is computed from
 turn boundaries and restriction windows, never instant by instant: inside the asked-for window for a
@@ -171,18 +171,27 @@ def _restriction_windows(
     return _union(windows)
 
 
-def _turns(layer: ScheduleLayer, low: datetime, high: datetime) -> list[Span]:
-    """The rotation over [low, high): turn k starts at virtual start + k × turn length."""
+def _turns(layer: ScheduleLayer, zone: ZoneInfo, low: datetime, high: datetime) -> list[Span]:
+    """The rotation over [low, high): turn k starts when the schedule's wall clock reads the virtual
+    start's wall time + k × turn length, so a 09:00 handoff stays at 09:00 local across DST changes.
+
+    A handoff whose wall time a spring-forward skips happens when the gap ends (a turn that would start
+    and end inside the gap is dropped); one an autumn change repeats happens the first time.
+    """
     users = layer.user_ids
     if len(set(users)) == 1:
         return [Span(users[0], low, high)]
     length = timedelta(seconds=layer.rotation_turn_length_seconds)
-    turn = (low - layer.rotation_virtual_start) // length  # floors, so works before the virtual start
-    boundary = layer.rotation_virtual_start + turn * length
+    origin = _wall(layer.rotation_virtual_start, zone)
+    # One turn early: near a DST change the wall-clock floor can land one turn past the real one.
+    turn = (_wall(low, zone) - origin) // length - 1  # floors, so works before the virtual start
+    boundary = _first_instant_at(origin + turn * length, zone)
     spans: list[Span] = []
     while boundary < high:
-        following = boundary + length
-        spans.append(Span(users[turn % len(users)], max(boundary, low), min(following, high)))
+        following = _first_instant_at(origin + (turn + 1) * length, zone)
+        start, end = max(boundary, low), min(following, high)
+        if start < end:
+            spans.append(Span(users[turn % len(users)], start, end))
         boundary, turn = following, turn + 1
     return _join(spans)
 
@@ -193,9 +202,10 @@ def layer_spans(layer: ScheduleLayer, tz: str, since: datetime, until: datetime)
     high = until if layer.end is None else min(until, layer.end)
     if low >= high:
         return []
-    spans = _turns(layer, low, high)
+    zone = ZoneInfo(tz)
+    spans = _turns(layer, zone, low, high)
     if layer.restrictions:
-        spans = _intersect(spans, _restriction_windows(layer.restrictions, ZoneInfo(tz), low, high))
+        spans = _intersect(spans, _restriction_windows(layer.restrictions, zone, low, high))
     return spans
 
 

@@ -12,11 +12,12 @@ import copy
 import itertools
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .models import (Alert, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
+from .models import (Alert, AuditRecord, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
                      Override, Priority, ResponderRequest, Schedule, Service, Team, Token, User)
 
 _ID_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -28,6 +29,15 @@ class IdMaker:
     def __init__(self, counter: int = 0) -> None:
         self.counter = counter
 
+    def skip_past(self, ids: Iterable[str]) -> None:
+        """Count on from the highest id of our own form among `ids`, so new ids never repeat imported ones."""
+        for id_ in ids:
+            if len(id_) == 7 and id_[0] == "P" and all(c in _ID_ALPHABET for c in id_[2:]):
+                n = 0
+                for c in id_[2:]:
+                    n = n * len(_ID_ALPHABET) + _ID_ALPHABET.index(c)
+                self.counter = max(self.counter, n)
+
     def new(self, kind: str = "") -> str:
         self.counter += 1
         n = self.counter
@@ -36,7 +46,7 @@ class IdMaker:
             n, r = divmod(n, len(_ID_ALPHABET))
             chars.append(_ID_ALPHABET[r])
         prefix = {"incident": "Q", "log_entry": "R", "note": "N", "alert": "A", "override": "O",
-                  "change_event": "C", "responder_request": "D"}.get(kind, "X")
+                  "change_event": "C", "responder_request": "D", "audit_record": "T"}.get(kind, "X")
         return "P" + prefix + "".join(reversed(chars))
 
 
@@ -67,6 +77,7 @@ class State:
     open_alerts: dict[tuple[str, str], str] = field(default_factory=dict)  # (routing key, dedup key) -> alert
     change_events: list[ChangeEvent] = field(default_factory=list)
     responder_requests: dict[str, ResponderRequest] = field(default_factory=dict)
+    audit_records: list[AuditRecord] = field(default_factory=list)  # oldest first
     next_incident_number: int = 1
     ids: IdMaker = field(default_factory=IdMaker)
 
@@ -84,7 +95,25 @@ class State:
         state.routing_keys = {i.routing_key: (s.id, i.id) for s in dataset.services for i in s.integrations}
         state.overrides = {o.id: o for o in dataset.overrides}
         state.check_references()
+        state._add_records(dataset)
         return state
+
+    def _add_records(self, dataset: Dataset) -> None:
+        """The incidents a dataset carries (an imported account's), indexed like ones made at run time.
+
+        A triggered alert is deduplicated under its service's first Events API routing key.
+        """
+        for incident in dataset.incidents:
+            self.add_incident(incident.model_copy(deep=True))
+        for entry in sorted(dataset.log_entries, key=lambda e: e.created_at):
+            self.add_log_entry(entry.model_copy())
+        for note in dataset.notes:
+            self.add_note(note.model_copy())
+        for alert in dataset.alerts:
+            integrations = self.services[alert.service_id].integrations if alert.service_id in self.services else []
+            self.add_alert(alert.model_copy(), integrations[0].routing_key if integrations else None)
+        self.ids.skip_past(itertools.chain(self.incidents, self.log_entries_by_id, self.alerts, self.overrides,
+                                           (n.id for n in dataset.notes)))
 
     def check_references(self) -> None:
         """A dataset that points at ids it does not define is rejected at load, not at request time."""
@@ -180,6 +209,7 @@ class State:
             "alerts": [dict(a.model_dump(mode="json"), routing_key=rk) for a, rk in self._alerts_with_keys()],
             "change_events": dump(self.change_events),
             "responder_requests": dump(self.responder_requests.values()),
+            "audit_records": dump(self.audit_records),
             "id_counter": self.ids.counter,
         }
 
@@ -190,7 +220,9 @@ class State:
     @classmethod
     def from_json(cls, data: dict) -> "State":
         dataset = Dataset.model_validate(data["dataset"])
-        state = cls.from_dataset(dataset.model_copy(update={"history": None}))
+        # The saved records include the dataset's own incidents: add them once, from the saved lists.
+        state = cls.from_dataset(dataset.model_copy(update={"history": None, "incidents": [], "log_entries": [],
+                                                            "notes": [], "alerts": []}))
         state.dataset = dataset
         state.overrides = {o["id"]: Override.model_validate(o) for o in data["overrides"]}
         for item in data["incidents"]:
@@ -204,6 +236,7 @@ class State:
             state.add_alert(Alert.model_validate(item), routing_key)
         state.change_events = [ChangeEvent.model_validate(c) for c in data["change_events"]]
         state.responder_requests = {r["id"]: ResponderRequest.model_validate(r) for r in data["responder_requests"]}
+        state.audit_records = [AuditRecord.model_validate(r) for r in data.get("audit_records", [])]
         state.ids = IdMaker(data["id_counter"])
         return state
 

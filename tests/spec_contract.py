@@ -62,6 +62,29 @@ def _acknowledge_type_name(doc: dict) -> None:
     kind["enum"] = ["acknowledge_log_entry"]
 
 
+def _properties(doc: dict, name: str) -> dict:
+    """The `properties` of a named schema, inside its allOf when it extends another."""
+    schema = _schema(doc, name)
+    return next(part["properties"] for part in [schema, *schema.get("allOf", [])] if "properties" in part)
+
+
+def _nullable(name: str, *fields: str) -> Callable[[dict], None]:
+    """Let these properties of a schema be null, keeping every other rule of theirs."""
+    def correct(doc: dict) -> None:
+        properties = _properties(doc, name)
+        for field in fields:
+            spec = properties[field]
+            assert not spec.get("nullable")
+            properties[field] = {"anyOf": [spec, {"nullable": True, "enum": [None]}]}
+    return correct
+
+
+def _content_grouping_aggregate(doc: dict) -> None:
+    aggregate = _schema(doc, "ContentBasedAlertGroupingConfiguration")["properties"]["aggregate"]
+    assert aggregate["enum"] == ["all, any"]
+    aggregate["enum"] = ["all", "any"]
+
+
 @dataclass(frozen=True)
 class SpecDefect:
     """A place where the published spec contradicts what api.pagerduty.com answers.
@@ -100,6 +123,22 @@ SPEC_DEFECTS = (
                "`acknowledge_log_entry`",
                "the real API sends `acknowledge_log_entry`, the name LogEntry's own enum uses",
                _acknowledge_type_name),
+    SpecDefect(("GET /incidents", "GET /incidents/{id}", "POST /incidents", "PUT /incidents/{id}", "PUT /incidents",
+                "POST /incidents/{id}/snooze", "GET /incidents/{id}/related_incidents",
+                "GET /incidents/{id}/outlier_incident"),
+               "`Incident.resolved_at` and `Incident.priority` are not nullable",
+               "the real API sends both on every incident, as null while it is open or has no priority (the "
+               "spec's own description of resolved_at says so), and clients index them directly",
+               _nullable("Incident", "resolved_at", "priority")),
+    SpecDefect(("GET /oncalls",),
+               "`Oncall.schedule`, `start` and `end` are not nullable",
+               "for a user an escalation rule names directly the real API sends all three as null: that user is "
+               "on call always, from no schedule",
+               _nullable("Oncall", "schedule", "start", "end")),
+    SpecDefect(("GET /services", "GET /services/{id}"),
+               "content-based grouping's `aggregate` enum is the single string \"all, any\"",
+               "the real API takes and sends `all` or `any`",
+               _content_grouping_aggregate),
 )
 
 

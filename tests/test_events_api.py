@@ -167,3 +167,89 @@ def test_custom_details_the_fast_encoder_refuses_are_still_served_intact(sim, ev
     alerts = api.get(f"/incidents/{incident_id}/alerts")
     assert alerts.status_code == 200
     assert alerts.json()["alerts"][0]["body"]["details"] == details
+
+
+# --- alert grouping (a service's alert_grouping_parameters) ---
+
+
+def group(sim, service_id, **grouping):
+    from simulator.models import AlertGrouping
+
+    sim.state.services[service_id].alert_grouping = AlertGrouping(**grouping)
+
+
+def incident_of(sim, response):
+    key = response.json()["dedup_key"]
+    return next(a.incident_id for a in sim.state.alerts.values() if a.alert_key == key)
+
+
+def test_without_grouping_every_new_alert_opens_its_own_incident(sim, events):
+    key = key_of(sim, GATEWAY)
+    first, second = trigger(events, key, "a-1"), trigger(events, key, "a-2")
+    assert incident_of(sim, first) != incident_of(sim, second)
+
+
+def test_time_grouping_joins_alerts_within_the_timeout_of_the_incidents_first(sim, events, clock):
+    group(sim, GATEWAY, type="time", timeout=10)
+    key = key_of(sim, GATEWAY)
+    first = incident_of(sim, trigger(events, key, "t-1"))
+    clock.advance(9 * 60)
+    assert incident_of(sim, trigger(events, key, "t-2", summary="Gateway 502s")) == first
+    clock.advance(2 * 60)  # 11 minutes after the incident opened
+    later = incident_of(sim, trigger(events, key, "t-3"))
+    assert later != first
+    incident = sim.state.incidents[first]
+    assert [a.alert_key for a in sim.state.alerts_by_incident[first]] == ["t-1", "t-2"]
+    assert incident.title == "API Gateway 5xx rate above 2%"  # the first alert names it
+    act(events, key, "resolve", "t-1")
+    assert incident.status != "resolved"  # one of its alerts is still open
+    act(events, key, "resolve", "t-2")
+    assert incident.status == "resolved"
+
+
+def test_time_grouping_with_no_timeout_groups_until_the_incident_is_resolved(sim, events, clock, api):
+    group(sim, GATEWAY, type="time", timeout=0)
+    key = key_of(sim, GATEWAY)
+    first = incident_of(sim, trigger(events, key, "u-1"))
+    clock.advance(6 * 3600)
+    assert incident_of(sim, trigger(events, key, "u-2")) == first
+    api.put(f"/incidents/{first}", json={"incident": {"type": "incident_reference", "status": "resolved"}})
+    assert incident_of(sim, trigger(events, key, "u-3")) != first
+
+
+def test_content_grouping_joins_alerts_that_share_the_fields_within_the_window(sim, events, clock):
+    group(sim, GATEWAY, type="content_based", aggregate="all", fields=["component", "custom_details.region"],
+          time_window=600)
+    key = key_of(sim, GATEWAY)
+    first = incident_of(sim, trigger(events, key, "c-1", component="lb", custom_details={"region": "eu"}))
+    clock.advance(300)
+    same = trigger(events, key, "c-2", summary="LB errors", component="lb", custom_details={"region": "eu"})
+    assert incident_of(sim, same) == first
+    other_region = trigger(events, key, "c-3", component="lb", custom_details={"region": "us"})
+    assert incident_of(sim, other_region) != first
+    clock.advance(601)  # the window counts from the last alert grouped in
+    late = trigger(events, key, "c-4", component="lb", custom_details={"region": "eu"})
+    assert incident_of(sim, late) != first
+
+
+def test_content_grouping_on_any_field_needs_one_match_and_never_groups_missing_values(sim, events):
+    group(sim, GATEWAY, type="content_based", aggregate="any", fields=["source", "class"])
+    key = key_of(sim, GATEWAY)
+    first = incident_of(sim, trigger(events, key, "y-1", source="lb-1"))
+    assert incident_of(sim, trigger(events, key, "y-2", source="lb-1", **{"class": "cpu"})) == first
+    lone = incident_of(sim, trigger(events, key, "y-3", source="lb-9"))  # class missing on both: no match
+    assert lone != first
+
+
+def test_grouping_leaves_incidents_made_by_hand_alone(sim, events, api):
+    group(sim, GATEWAY, type="time", timeout=30)
+    made = api.post("/incidents", json={"incident": {"type": "incident", "title": "by hand",
+                                                     "service": {"id": GATEWAY, "type": "service_reference"}}})
+    assert incident_of(sim, trigger(events, key_of(sim, GATEWAY), "h-1")) != made.json()["incident"]["id"]
+
+
+def test_services_show_their_grouping(sim, api):
+    group(sim, GATEWAY, type="content_based", aggregate="any", fields=["source"], time_window=900)
+    shown = api.get(f"/services/{GATEWAY}").json()["service"]["alert_grouping_parameters"]
+    assert shown == {"type": "content_based", "config": {"aggregate": "any", "fields": ["source"], "time_window": 900}}
+    assert api.get(f"/services/{PAYMENTS}").json()["service"]["alert_grouping_parameters"] == {"type": None}

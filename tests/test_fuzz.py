@@ -87,3 +87,13 @@ def test_the_fuzzer_reaches_real_successes(sim, demo_dataset):
     token = token_for(demo_dataset)
     response = sim.handle(Request.build("GET", "/services", "", {"authorization": auth_header(token)}, b""))
     assert response.status == 200 and response.body["services"]
+
+
+def test_a_deeply_nested_body_without_credentials_is_refused_not_a_crash(sim):
+    """Logging the request used to parse the body recursively and fail after the 401 was decided."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+    response = sim.handle(Request.build("POST", "/incidents", "", {}, deep))
+    assert response.status == 401
+    assert sim.request_log[-1].status == 401 and isinstance(sim.request_log[-1].body, str)
+    events = sim.handle(Request.build("POST", "/v2/enqueue", "", {}, deep))
+    assert events.status == 400 and events.body["status"] == "Unrecognized object"

@@ -1,8 +1,7 @@
-"""Generated history: deterministic, consistent with the engine's rules, realistic, and fast."""
+"""Generated history: deterministic, consistent with the engine's rules and realistic (benchmarks/ measures its speed)."""
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from collections import Counter
 
@@ -100,17 +99,13 @@ def test_history_mixes_channels_escalations_and_realistic_titles(history):
     assert resolutions and all(resolutions)
 
 
-def test_the_demo_history_is_fast_and_scales(demo_dataset):
-    start = time.perf_counter()
+def test_the_demo_history_and_a_larger_one_have_the_asked_for_incidents(demo_dataset):
+    """How fast they build is measured in benchmarks/simulator_bench.py, beside a baseline, not timed here."""
     demo = build(demo_dataset, demo_dataset.history)
-    elapsed = time.perf_counter() - start
     assert len(demo.state.incidents) == demo_dataset.history.incidents
-    assert elapsed < 1.0, f"demo history took {elapsed:.2f} s (goal < 0.3 s)"
-    start = time.perf_counter()
     large = build(demo_dataset, HistorySpec(incidents=2000, days=180, open_incidents=80, extra_notes_per_incident=4))
-    elapsed = time.perf_counter() - start
     assert len(large.state.incidents) == 2000
-    assert elapsed < 5.0, f"2,000 incidents took {elapsed:.2f} s (10,000 should stay under 15 s)"
+    assert sum(1 for i in large.state.incidents.values() if i.status != "resolved") == 80
 
 
 def test_no_incidents_and_no_days(demo_dataset):

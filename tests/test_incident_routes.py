@@ -62,7 +62,7 @@ def test_create_returns_201_with_the_incident_in_pagerdutys_shape(api, sim, demo
     assert incident["alert_counts"] == {"all": 0, "triggered": 0, "resolved": 0}
     assert incident["last_status_change_by"]["id"] == demo_dataset.users[0].id
     assert incident["assignments"] and incident["acknowledgements"] == []
-    assert "resolved_at" not in incident
+    assert incident["resolved_at"] is None  # null while open, as PagerDuty sends it
     assert sim.state.incidents[incident["id"]].status == "triggered"
 
 
@@ -156,12 +156,22 @@ def test_malformed_create_bodies_are_400s(api, sim, incident, code):
     ("GET", "/incidents?offset=9990&limit=20", b""),
     ("GET", "/log_entries?is_overview=maybe", b""),
     ("GET", "/incidents/{id}/alerts?sort_by=severity", b""),
+    ("POST", "/incidents", b"[" * 100_000 + b"]" * 100_000),  # the parser's recursion, not a 500
+    ("POST", "/incidents", b'{"incident": ' * 65 + b"{}" + b"}" * 65),  # valid JSON, absurdly deep
+    ("POST", "/incidents/{id}/notes", b'{"note": {"content": "' + b"x" * (1024 * 1024) + b'"}}'),  # over 1 MiB
 ])
 def test_malformed_requests_are_400_never_500(api, method, path, content):
     incident = create(api)
     response = api.request(method, path.replace("{id}", incident["id"]), content=content,
                            headers={"content-type": "application/json"})
     error(response, 400)
+
+
+def test_nesting_to_the_limit_is_still_read(api):
+    """A body as deep as the limit allows is parsed and answered on its merits (here: not an incident)."""
+    response = api.post("/incidents", content=b'{"incident": ' + b'{"x": ' * 62 + b"1" + b"}" * 63,
+                        headers={"content-type": "application/json"})
+    assert response.status_code == 400 and "nests deeper" not in response.text
 
 
 # --- read ---
@@ -463,3 +473,20 @@ def test_restoring_a_snapshot_puts_the_account_back_and_starts_faults_and_log_af
     assert sim.request_log == []
     assert api.get("/services").status_code == 200
     assert create(api)["incident_number"] == created["incident_number"]  # numbering is part of the state
+
+
+def test_time_zone_renders_incident_and_log_entry_times_in_that_zone(api, sim):
+    incident = create(api)
+    berlin = api.get("/incidents", params={"time_zone": "Europe/Berlin", "statuses[]": "triggered",
+                                           "incident_key": incident["incident_key"]}).json()["incidents"][0]
+    assert incident["created_at"] == "2026-11-20T12:00:00Z" and berlin["created_at"] == "2026-11-20T13:00:00+01:00"
+    assert berlin["assignments"][0]["at"] == "2026-11-20T13:00:00+01:00"
+    entries = api.get(f"/incidents/{incident['id']}/log_entries", params={"time_zone": "Asia/Kolkata"}).json()
+    assert {e["created_at"] for e in entries["log_entries"]} == {"2026-11-20T17:30:00+05:30"}
+    entry_id = entries["log_entries"][0]["id"]
+    one = api.get(f"/log_entries/{entry_id}", params={"time_zone": "America/New_York",
+                                                      "include[]": "incidents"}).json()["log_entry"]
+    assert one["created_at"] == "2026-11-20T07:00:00-05:00"
+    assert one["incident"]["created_at"] == "2026-11-20T07:00:00-05:00"  # included objects too
+    assert api.get("/log_entries", params={"time_zone": "UTC", "limit": 1}).json()["log_entries"][0][
+        "created_at"].endswith("Z")

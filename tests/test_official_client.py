@@ -6,6 +6,8 @@ throwaway CA made by trustme. If PagerDuty's client can do its job here, so can 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pagerduty
 import pytest
 import trustme
@@ -44,7 +46,8 @@ def official(https_sim, demo_dataset):
     client = pagerduty.RestApiV2Client(token.token, default_from=demo_dataset.users[0].email,
                                        base_url=url, verify=context)
     client.max_network_attempts = 1
-    return client
+    with client:  # closing its keep-alive connection lets the server stop at once
+        yield client
 
 
 def test_iterates_every_incident_exactly_once(official, sim):
@@ -89,8 +92,38 @@ def test_missing_from_header_is_refused_as_pagerduty_refuses_it(https_sim, demo_
     url, context = https_sim
     client = pagerduty.RestApiV2Client(token_for(demo_dataset).token, base_url=url, verify=context)
     service = next(iter(sim.state.services.values()))
-    with pytest.raises(pagerduty.HttpError) as caught:
+    with client, pytest.raises(pagerduty.HttpError) as caught:
         client.rpost("incidents", json={"incident": {"type": "incident", "title": "x",
                                                      "service": {"id": service.id, "type": "service_reference"}}})
     assert caught.value.response.status_code == 400
     assert "From" in caught.value.response.json()["error"]["message"]
+
+
+def test_reads_the_official_mcp_server_makes_during_triage(official, sim, demo_dataset):
+    incident = next(i for i in sim.state.incidents.values() if i.status != "resolved")
+    past = official.jget(f"incidents/{incident.id}/past_incidents", params={"limit": 3})
+    assert past["limit"] == 3 and all(p["incident"]["id"] in sim.state.incidents for p in past["past_incidents"])
+    related = official.jget(f"incidents/{incident.id}/related_incidents")
+    assert isinstance(related["related_incidents"], list)
+    outlier = official.jget(f"incidents/{incident.id}/outlier_incident")["outlier_incident"]
+    assert outlier["incident"]["id"] == incident.id and outlier["incident_template"]["mined_text"]
+    schedule = next(iter(sim.state.schedules.values()))
+    users = official.rget(f"schedules/{schedule.id}/users")
+    assert users and all(u["id"] in sim.state.users for u in users)
+    team = demo_dataset.teams[0]
+    members = list(official.iter_all(f"teams/{team.id}/members", page_size=2))
+    assert {m["user"]["id"] for m in members} == {u.id for u in demo_dataset.users if team.id in u.team_ids}
+    alert = next(iter(sim.state.alerts.values()))
+    assert official.rget(f"incidents/{alert.incident_id}/alerts/{alert.id}")["id"] == alert.id
+
+
+def test_iterates_the_audit_trail_by_cursor(official, sim, demo_dataset):
+    schedule = next(iter(sim.state.schedules.values()))
+    now = sim.now()
+    for hour in range(1, 6):
+        official.rpost(f"schedules/{schedule.id}/overrides", json={"overrides": [{
+            "start": (now + timedelta(hours=hour)).isoformat(), "end": (now + timedelta(hours=hour, minutes=30)).isoformat(),
+            "user": {"id": demo_dataset.users[1].id, "type": "user_reference"}}]})
+    records = list(official.iter_cursor("audit/records", page_size=2))
+    assert len(records) == len({r["id"] for r in records}) == 5
+    assert all(r["action"] == "create" and r["root_resource"]["id"] == schedule.id for r in records)

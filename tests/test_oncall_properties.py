@@ -200,20 +200,79 @@ def test_someone_is_on_call_exactly_when_local_time_is_inside_a_restriction(scen
 @SETTINGS
 @given(
     st.lists(st.sampled_from(USERS), min_size=2, max_size=5, unique=True),
-    st.integers(HOUR, 8 * DAY),
+    st.one_of(st.integers(1, 8).map(lambda days: days * DAY), st.integers(1, 23).map(lambda h: h * HOUR)),
     st.integers(-20, 20),
     st.integers(1, 4),
     st.sampled_from(ZONES),
 )
 def test_k_full_cycles_give_every_user_exactly_k_turns(users, turn, first_cycle, cycles, zone):
-    """Handoffs are absolute, so the schedule's zone and DST make no difference without restrictions."""
-    virtual_start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    """Cycles are counted on the schedule's wall clock, so k of them, DST changes or not, give k turns each;
+    a turn of whole days lasts exactly that many days of local wall-clock time."""
+    virtual_start = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)  # never in a DST gap of ZONES
     layer = dict(id="L", name="L", start=datetime(2020, 1, 1, tzinfo=UTC), rotation_virtual_start=virtual_start,
                  rotation_turn_length_seconds=turn, user_ids=users)
     schedule = Schedule(id="S", name="S", time_zone=zone, layers=[layer])
+    local, origin = ZoneInfo(zone), virtual_start.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
     cycle = timedelta(seconds=turn) * len(users)
-    since = virtual_start + first_cycle * cycle
-    spans = final_spans(schedule, [], since, since + cycles * cycle)
+    since, until = (first_instant(origin + n * cycle, local) for n in (first_cycle, first_cycle + cycles))
+    spans = final_spans(schedule, [], since, until)
     assert Counter(s.user_id for s in spans) == {user: cycles for user in users}
-    assert all(s.end - s.start == timedelta(seconds=turn) for s in spans)
     assert spans[0].user_id == users[0]
+    if turn % DAY == 0:
+        assert all(wall(s.end, local) - wall(s.start, local) == timedelta(seconds=turn) for s in spans)
+
+
+def wall(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def first_instant(local_time: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant the wall clock of `zone` reads `local_time` (or the end of the gap that skips it)."""
+    earlier = local_time.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if wall(earlier, zone) == local_time:
+        return earlier
+    return min(t for t in (local_time.replace(tzinfo=zone, fold=f).astimezone(UTC) for f in (0, 1))
+               if wall(t, zone) > local_time)  # skipped: the gap's end, the one reading that is past it
+
+
+def in_gap(local_time: datetime, zone: ZoneInfo) -> bool:
+    return wall(local_time.replace(tzinfo=zone).astimezone(UTC), zone) != local_time
+
+
+DST_ZONES = sorted(CHANGES)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(DST_ZONES),
+    st.sampled_from([12 * HOUR, DAY, 2 * DAY, 7 * DAY]),
+    st.integers(0, 23), st.sampled_from([0, 30]),
+    st.lists(st.sampled_from(USERS), min_size=2, max_size=4, unique=True),
+)
+def test_handoffs_keep_their_local_wall_clock_time_across_both_dst_changes(zone, turn, hour, minute, users):
+    """A handoff at 09:00 local stays at 09:00 local all year, as in PagerDuty: each handoff falls when the
+    schedule's wall clock reads the virtual start's time + k turns, the first time it does, or when the
+    spring-forward gap that skips that reading ends. The rotation still covers the year without a hole."""
+    local = ZoneInfo(zone)
+    origin = datetime(2026, 1, 5, hour, minute)  # a Monday in winter, local time
+    virtual_start = origin.replace(tzinfo=local).astimezone(UTC)
+    layer = dict(id="L", name="L", start=datetime(2025, 1, 1, tzinfo=UTC), rotation_virtual_start=virtual_start,
+                 rotation_turn_length_seconds=turn, user_ids=users)
+    schedule = Schedule(id="S", name="S", time_zone=zone, layers=[layer])
+    since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    spans = final_spans(schedule, [], since, until)
+    assert spans[0].start == since and spans[-1].end == until
+    assert all(before.end == after.start for before, after in zip(spans, spans[1:]))
+    length = timedelta(seconds=turn)
+    k = (wall(spans[1].start, local) - origin) // length
+    handoff_times = set()
+    for n, span in enumerate(spans[1:]):
+        reading = origin + (k + n) * length
+        if in_gap(reading, local):
+            assert wall(span.start - timedelta(seconds=1), local) < reading < wall(span.start, local)
+        else:
+            assert span.start == first_instant(reading, local), (span, reading)
+            handoff_times.add(wall(span.start, local).time())
+        assert span.user_id == users[(k + n) % len(users)]
+    # Both changes lie inside the year: a rotation fixed in UTC would have shown a second local time.
+    assert handoff_times == {(origin + n * length).time() for n in range(DAY // turn or 1)}

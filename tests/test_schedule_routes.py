@@ -244,7 +244,7 @@ def test_oncalls_now_match_the_escalation_rules(api, sim):
         assert (row["escalation_policy"]["id"], row["escalation_level"], row["user"]["id"]) == (
             entry.escalation_policy_id, entry.escalation_level, entry.user_id)
         if entry.schedule_id is None:
-            assert "schedule" not in row and "start" not in row  # a permanent on-call
+            assert row["schedule"] is row["start"] is row["end"] is None  # a permanent on-call
         else:
             assert row["schedule"]["id"] == entry.schedule_id
             assert parse_time(row["start"], "start") <= NOW < parse_time(row["end"], "end")
@@ -334,4 +334,18 @@ def test_oncall_window_rules(api):
     future = api.get("/oncalls", params={"since": iso(NOW + timedelta(days=3))})  # until follows since
     assert future.status_code == 200 and future.json()["oncalls"]
     assert api.get("/oncalls", params={"since": "yesterday"}).status_code == 400
+
+
+def test_windows_are_bounded_so_no_request_can_hold_the_server(api, sim):
+    """Rendering costs a span per turn: a window of centuries was minutes of work for one request."""
+    schedule = named(sim, "schedules", "Payments Primary")
+    centuries = {"since": "0001-01-01T00:00:00Z", "until": "9999-01-01T00:00:00Z"}
+    for path in (f"/schedules/{schedule.id}", f"/schedules/{schedule.id}/users", "/schedules"):
+        response = api.get(path, params=centuries)
+        assert response.status_code == 400 and response.json()["error"]["code"] == 2005, path
+    assert api.get(f"/schedules/{schedule.id}", params={
+        "since": iso(NOW), "until": iso(NOW + timedelta(days=366))}).status_code == 200
+    assert api.get("/oncalls", params={"since": "0001-01-01T00:00:00Z", "until": iso(NOW)}).status_code == 400
+    assert api.get("/oncalls", params={"since": iso(NOW - timedelta(days=91)), "until": iso(NOW)}).status_code == 400
+    assert api.get("/oncalls", params={"since": iso(NOW - timedelta(days=90)), "until": iso(NOW)}).status_code == 200
 

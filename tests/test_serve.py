@@ -14,7 +14,7 @@ import httpx
 import pagerduty
 import pytest
 
-from conftest import ACCEPT, token_for
+from conftest import ACCEPT, auth_header, token_for
 from servers import running_server
 from simulator.asgi import SimulatorApp
 from simulator.state import State
@@ -43,7 +43,7 @@ def test_official_client_tells_account_keys_from_user_keys(official, https_sim, 
     """python-pagerduty reads the key type off `GET /users/me`: 400 with PagerDuty's string `error` for account keys."""
     url, context = https_sim
     user_client = pagerduty.RestApiV2Client(token_for(demo_dataset, kind="user").token, base_url=url, verify=context)
-    with official, user_client:  # closed, so the server's shutdown is not kept waiting on idle connections
+    with user_client:  # closed, so the server's shutdown is not kept waiting on idle connections (the fixture closes the other)
         assert official.api_key_access == "account"
         assert user_client.api_key_access == "user"
 
@@ -102,3 +102,15 @@ def test_demo_walkthrough_runs_by_itself():
     assert summary["status"] == "resolved"
     assert {"trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry"} <= set(summary["log_entries"])
     assert "On call for API Gateway" in done.stderr and "API Gateway" in done.stderr
+
+
+def test_a_served_simulator_refuses_oversized_and_deeply_nested_bodies_with_400(sim, demo_dataset):
+    headers = {"Authorization": auth_header(token_for(demo_dataset)), "From": demo_dataset.users[0].email,
+               "Content-Type": "application/json"}
+    with running_server(SimulatorApp(sim)) as url, httpx.Client(base_url=url, headers=headers) as client:
+        deep = client.post("/incidents", content=b"[" * 200_000 + b"]" * 200_000)
+        big = client.post("/incidents", content=b'{"incident": "' + b"x" * (3 * 1024 * 1024) + b'"}')
+        anonymous = client.post("/incidents", content=b"[" * 200_000, headers={"Authorization": ""})
+    assert deep.status_code == 400 and deep.json()["error"]["code"] == 2001
+    assert big.status_code == 400 and "larger than" in big.json()["error"]["errors"][0]
+    assert anonymous.status_code == 401

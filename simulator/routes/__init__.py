@@ -1,3 +1,3 @@
 """Every endpoint module registers its routes on `core.ROUTER` when imported here."""
 
-from . import directory, events, incidents, schedules  # noqa: F401
+from . import audit, directory, events, incidents, insights, schedules  # noqa: F401

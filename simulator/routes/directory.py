@@ -15,7 +15,7 @@ from typing import Protocol, TypeVar
 from ..core import ROUTER, Simulator
 from ..errors import invalid_input, not_found
 from ..http import Page, Request, Response, format_time
-from ..models import EscalationPolicy, Integration, Priority, Schedule, Service, Team, User
+from ..models import AlertGrouping, EscalationPolicy, Integration, Priority, Schedule, Service, Team, User
 from ..render import API_BASE, entity, ref
 
 
@@ -121,8 +121,9 @@ def render_priority(sim: Simulator, priority: Priority) -> dict:
 def render_schedule_basic(sim: Simulator, schedule: Schedule) -> dict:
     """A schedule without its rendered layers: what lists and `include[]=schedules` show."""
     user_ids = list(dict.fromkeys(u for layer in schedule.layers for u in layer.user_ids))
-    policies = [p for p in sim.state.escalation_policies.values()
-                if any(t.type == "schedule_reference" and t.id == schedule.id for r in p.rules for t in r.targets)]
+    policies = sorted((p for p in sim.state.escalation_policies.values()
+                       if any(t.type == "schedule_reference" and t.id == schedule.id for r in p.rules for t in r.targets)),
+                      key=lambda p: p.name.lower())  # in name order, like every list, whatever the file's order
     return entity(_sub(sim), "schedule_reference", schedule.id, schedule.name, name=schedule.name,
                   time_zone=schedule.time_zone, description=schedule.description or "",
                   escalation_policies=[policy_ref(sim, p.id) for p in policies],
@@ -136,7 +137,8 @@ def _target(sim: Simulator, kind: str, id_: str, full: bool) -> dict:
 
 
 def render_policy(sim: Simulator, policy: EscalationPolicy, include: Set[str] = frozenset()) -> dict:
-    services = [s for s in sim.state.services.values() if s.escalation_policy_id == policy.id]
+    services = sorted((s for s in sim.state.services.values() if s.escalation_policy_id == policy.id),
+                      key=lambda s: s.name.lower())
     activity = ServiceActivity.of(sim) if "services" in include else None
     rules = []
     for rule in policy.rules:
@@ -209,8 +211,18 @@ def render_service(sim: Simulator, service: Service, activity: ServiceActivity,
         teams=team_refs(sim, service.team_ids, full="teams" in include),
         integrations=[render_integration(sim, service, i, "integrations" in include) for i in service.integrations],
         incident_urgency_rule={"type": "constant", "urgency": service.default_urgency},
-        scheduled_actions=[], addons=[], alert_creation="create_alerts_and_incidents")
+        scheduled_actions=[], addons=[], alert_creation="create_alerts_and_incidents",
+        alert_grouping_parameters=_grouping(service.alert_grouping))
     return {k: v for k, v in rendered.items() if v is not None}
+
+
+def _grouping(grouping: AlertGrouping) -> dict:
+    """`alert_grouping_parameters` as PagerDuty shows them: a type (null when off) and that type's config."""
+    if grouping.type is None:
+        return {"type": None}
+    config = ({"timeout": grouping.timeout} if grouping.type == "time" else
+              {"aggregate": grouping.aggregate, "fields": grouping.fields, "time_window": grouping.time_window})
+    return {"type": grouping.type, "config": config}
 
 
 # --- services ---
@@ -305,6 +317,20 @@ def list_teams(sim: Simulator, request: Request) -> Response:
 @ROUTER.get("/teams/{id}", scope="teams.read")
 def get_team(sim: Simulator, request: Request, id: str) -> Response:
     return Response(200, {"team": render_team(sim, lookup(sim.state.teams, id, "Team"))})
+
+
+@ROUTER.get("/teams/{id}/members", scope="teams.read")
+def list_team_members(sim: Simulator, request: Request, id: str) -> Response:
+    """The team's users in name order; account admins and owners manage the team, everyone else responds."""
+    team = lookup(sim.state.teams, id, "Team")
+    full = "users" in includes(request)
+    members = sorted((u for u in sim.state.users.values() if team.id in u.team_ids), key=lambda u: u.name.lower())
+
+    def render(user: User) -> dict:
+        return {"user": render_user(sim, user) if full else user_ref(sim, user.id),
+                "role": "manager" if user.role in ("admin", "owner") else "responder"}
+
+    return Response(200, Page.from_request(request).wrap("members", members, render))
 
 
 @ROUTER.get("/priorities", scope="priorities.read")

@@ -120,10 +120,12 @@ def enqueue(sim: Simulator, request: Request) -> Response:
         errors.append("'payload.severity' is missing or invalid (must be critical, error, warning or info)")
     details = _details(payload, errors)
     _timestamp(payload, errors)
+    fields = {"alert_class" if name == "class" else name: value for name in ("component", "group", "class")
+              if (value := _text(payload, name, "payload.", errors, required=False, max_length=MAX_SUMMARY))}
     if errors:
         return _invalid(*errors)
     alert = engine.trigger_alert(sim, key, summary=summary, severity=severity, source=source,  # type: ignore[arg-type]
-                                 dedup_key=dedup_key, custom_details=details)
+                                 dedup_key=dedup_key, custom_details=details, fields=fields)
     return _accepted(alert.alert_key)
 
 

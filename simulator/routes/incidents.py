@@ -3,8 +3,9 @@ merges, snoozes, plus the account-wide log-entry and change-event lists.
 
 Handlers turn PagerDuty's JSON into engine calls (`simulator.incidents`) and engine records back into
 the spec's shapes. Every malformed body, bad enum or unknown id is a 4xx with PagerDuty's error body.
-Optional fields the spec does not mark nullable (`resolved_at`, `priority`, `note` …) are left out
-rather than sent as null, so responses validate against the official schemas.
+Where PagerDuty sends null (an open incident's `resolved_at`, an incident without `priority`) so does the
+simulator, though the spec does not mark those fields nullable (the contract test declares it); optional
+fields PagerDuty leaves out (`note`, `body` …) are left out.
 """
 
 from __future__ import annotations
@@ -14,12 +15,11 @@ import operator
 from bisect import bisect_left
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from functools import lru_cache
+from datetime import datetime, timezone, tzinfo
+from functools import lru_cache, partial
 from typing import Any
 
 from .. import incidents as engine
-from ..clock import known_zone
 from ..core import ROUTER, Simulator
 from ..errors import ApiError, invalid_date_range, invalid_input, not_found
 from ..http import Page, Request, Response, format_time
@@ -52,14 +52,6 @@ def _enum_list(request: Request, name: str, allowed: Sequence[str]) -> set[str]:
     if bad:
         raise invalid_input(f"{name}[] must be among {', '.join(allowed)}; got {', '.join(sorted(bad))}.")
     return values
-
-
-def _check_time_zone(request: Request) -> None:
-    name = request.param("time_zone")
-    if name is None:
-        return
-    if known_zone(name) is None:
-        raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.")
 
 
 def _months_before(when: datetime, months: int) -> datetime:
@@ -218,8 +210,11 @@ def _cached_ref(subdomain: str, kind: str, id_: str, summary: str | None) -> dic
 class Renderer:
     """Records → PagerDuty JSON for one request; `include` expands references into the directory's full objects."""
 
-    def __init__(self, sim: Simulator, include: frozenset[str] = frozenset()) -> None:
+    def __init__(self, sim: Simulator, include: frozenset[str] = frozenset(), zone: tzinfo | None = None) -> None:
         self.sim = sim
+        self.zone = zone
+        self.time: Callable[[datetime | None], str | None] = (
+            _iso if zone is None or zone is timezone.utc else partial(format_time, zone=zone))
         self.state = sim.state
         self.sub = sim.state.dataset.subdomain
         self.include = include
@@ -228,7 +223,7 @@ class Renderer:
     @property
     def nested(self) -> "Renderer":
         """Expansions go one level deep, as PagerDuty's do: an included object's own references stay references."""
-        return Renderer(self.sim) if self.include else self
+        return Renderer(self.sim, zone=self.zone) if self.include else self
 
     # references, or the full objects when included
 
@@ -294,14 +289,14 @@ class Renderer:
             "self": f"{API_BASE}/incidents/{incident.id}",
             "html_url": f"https://{self.sub}.pagerduty.com/incidents/{incident.id}",
             "incident_number": incident.number, "title": incident.title, "description": incident.title,
-            "created_at": _iso(incident.created_at), "updated_at": _iso(incident.updated_at),
+            "created_at": self.time(incident.created_at), "updated_at": self.time(incident.updated_at),
             "status": incident.status, "incident_key": incident.incident_key,
             "service": self.service(incident.service_id, "services" in include),
-            "assignments": [{"at": _iso(a.at),
+            "assignments": [{"at": self.time(a.at),
                              "assignee": self.user(a.user_id, expand_users or "assignees" in include)}
                             for a in incident.assignments],
             "assigned_via": incident.assigned_via,
-            "last_status_change_at": _iso(incident.last_status_change_at),
+            "last_status_change_at": self.time(incident.last_status_change_at),
             "last_status_change_by": self.agent(*status_agent, incident.service_id, "agents" in include),
             "first_trigger_log_entry": (self.nested.log_entry(trigger) if "first_trigger_log_entries" in include
                                         else self.log_entry_ref(trigger)),
@@ -309,18 +304,17 @@ class Renderer:
             "is_mergeable": True, "incident_type": {"name": "incident_default"},
             "escalation_policy": self.policy(incident.escalation_policy_id, "escalation_policies" in include),
             "teams": [self.team(t, "teams" in include) for t in incident.team_ids],
-            "pending_actions": ([{"type": "unacknowledge", "at": _iso(incident.snoozed_until)}]
+            "pending_actions": ([{"type": "unacknowledge", "at": self.time(incident.snoozed_until)}]
                                 if incident.snoozed_until and incident.status == "acknowledged" else []),
-            "acknowledgements": [{"at": _iso(incident.last_status_change_at),
+            "acknowledgements": [{"at": self.time(incident.last_status_change_at),
                                   "acknowledger": self._acknowledger(a, expand_users or "acknowledgers" in include)}
                                  for a in incident.acknowledger_ids],
             "urgency": incident.urgency,
             "incidents_responders": [], "responder_requests": [],
         }
-        if incident.resolved_at is not None:
-            out["resolved_at"] = _iso(incident.resolved_at)
-        if incident.priority_id is not None:
-            out["priority"] = render_priority(self.sim, state.priorities[incident.priority_id])
+        out["resolved_at"] = self.time(incident.resolved_at)
+        out["priority"] = (None if incident.priority_id is None
+                           else render_priority(self.sim, state.priorities[incident.priority_id]))
         if incident.merged_into is not None:
             out["resolve_reason"] = {"type": "merge_resolve_reason",
                                      "incident": self.incident_ref(state.incidents[incident.merged_into])}
@@ -344,7 +338,7 @@ class Renderer:
             "id": entry.id, "type": entry.type, "summary": entry.summary,
             "self": f"{API_BASE}/log_entries/{entry.id}",
             "html_url": f"https://{self.sub}.pagerduty.com/incidents/{entry.incident_id}/log_entries/{entry.id}",
-            "created_at": _iso(entry.created_at),
+            "created_at": self.time(entry.created_at),
             "agent": self.agent(entry.agent_type, entry.agent_id, entry.service_id),
             "channel": {"type": entry.channel},
             "service": self.service(entry.service_id, "services" in include),
@@ -371,7 +365,7 @@ class Renderer:
         return {"id": note.id,
                 "user": self.user(note.user_id) if note.user_id else self.service(incident.service_id),
                 "channel": {"summary": "The PagerDuty website or APIs"}, "content": note.content,
-                "created_at": _iso(note.created_at), "updated_at": _iso(note.created_at)}
+                "created_at": self.time(note.created_at), "updated_at": self.time(note.created_at)}
 
     def alert(self, alert: Alert) -> dict:
         include, incident = self.include, self.state.incidents[alert.incident_id]
@@ -380,7 +374,7 @@ class Renderer:
             "id": alert.id, "type": "alert", "summary": alert.summary,
             "self": f"{API_BASE}/incidents/{alert.incident_id}/alerts/{alert.id}",
             "html_url": f"https://{self.sub}.pagerduty.com/alerts/{alert.id}",
-            "created_at": _iso(alert.created_at), "status": alert.status, "alert_key": alert.alert_key,
+            "created_at": self.time(alert.created_at), "status": alert.status, "alert_key": alert.alert_key,
             "service": self.service(alert.service_id, "services" in include),
             "first_trigger_log_entry": (self.nested.log_entry(trigger) if "first_trigger_log_entries" in include
                                         else self.log_entry_ref(trigger)),
@@ -404,7 +398,7 @@ class Renderer:
                 "type": target.type.removesuffix("_reference"), "id": target.id, "summary": summary,
                 "incidents_responders": mine}})
         return {"id": request.id, "incident": self.incident_ref(incident), "requester": self.user(request.requester_id),
-                "requested_at": _iso(request.requested_at), "message": request.message,
+                "requested_at": self.time(request.requested_at), "message": request.message,
                 "responder_request_targets": targets}
 
     def _responders(self, request: ResponderRequest) -> list[dict]:
@@ -413,7 +407,7 @@ class Renderer:
         direct = {t.id for t in request.targets if t.type == "user_reference"}
         policies = [self.state.escalation_policies[t.id].name for t in request.targets
                     if t.type == "escalation_policy_reference"]
-        requester, at = self.user(request.requester_id), _iso(request.requested_at)
+        requester, at = self.user(request.requester_id), self.time(request.requested_at)
         return [{"state": "pending", "user": self.user(user_id), "incident": incident_ref, "updated_at": at,
                  "message": request.message, "requester": requester, "requested_at": at,
                  "escalation_policy_requests": [] if user_id in direct else policies}
@@ -422,7 +416,7 @@ class Renderer:
     def change_event(self, event: ChangeEvent) -> dict:
         out = {"id": event.id, "type": "change_event", "summary": event.summary,
                "self": f"{API_BASE}/change_events/{event.id}", "html_url": None,
-               "timestamp": _iso(event.timestamp),
+               "timestamp": self.time(event.timestamp),
                "services": [self.service(s) for s in event.service_ids if s in self.state.services],
                "links": [], "images": [], "custom_details": event.custom_details or {}}
         if event.source is not None:
@@ -462,9 +456,8 @@ def list_incidents(sim: Simulator, request: Request) -> Response:
     page = Page.from_request(request)
     statuses = _enum_list(request, "statuses", STATUSES)
     urgencies = _enum_list(request, "urgencies", URGENCIES)
-    renderer = Renderer(sim, _includes(request, INCIDENT_INCLUDES))
+    renderer = Renderer(sim, _includes(request, INCIDENT_INCLUDES), request.zone_param())
     sorts = _sort_keys(request)
-    _check_time_zone(request)
     date_range = request.param("date_range")
     if date_range not in (None, "", "all"):
         raise invalid_input("date_range must be all.")
@@ -631,8 +624,7 @@ def create_note(sim: Simulator, request: Request, id: str) -> Response:  # noqa:
 def _log_entries(sim: Simulator, request: Request, entries: list[LogEntry]) -> Response:
     """Newest first, as PagerDuty lists them; `is_overview` leaves out the notifications."""
     page = Page.from_request(request)
-    renderer = Renderer(sim, _includes(request, LOG_INCLUDES))
-    _check_time_zone(request)
+    renderer = Renderer(sim, _includes(request, LOG_INCLUDES), request.zone_param())
     since, until = _window(request, sim.now(), None, None)
     overview = request.bool_param("is_overview")
     team_ids = set(request.list_param("team_ids"))
@@ -658,8 +650,7 @@ def list_log_entries(sim: Simulator, request: Request) -> Response:
 
 @ROUTER.get("/log_entries/{id}", scope="incidents.read")
 def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
-    renderer = Renderer(sim, _includes(request, LOG_INCLUDES))
-    _check_time_zone(request)
+    renderer = Renderer(sim, _includes(request, LOG_INCLUDES), request.zone_param())
     engine.catch_up(sim)
     entry = sim.state.log_entries_by_id.get(id)
     if entry is None:
@@ -684,6 +675,15 @@ def list_alerts(sim: Simulator, request: Request, id: str) -> Response:  # noqa:
               if (not statuses or a.status in statuses) and (not key or a.alert_key == key)]
     alerts.sort(key=_by_created_at, reverse=sort.endswith(":desc"))  # alerts keep no resolve time of their own
     return _paged(request, "alerts", alerts, renderer.alert)
+
+
+@ROUTER.get("/incidents/{id}/alerts/{alert_id}", scope="incidents.read")
+def get_alert(sim: Simulator, request: Request, id: str, alert_id: str) -> Response:  # noqa: A002
+    incident = _incident(sim, id)
+    alert = sim.state.alerts.get(alert_id)
+    if alert is None or alert.incident_id != incident.id:
+        raise not_found(f"Alert {alert_id} not found on incident {incident.id}.")
+    return Response(200, {"alert": Renderer(sim, _includes(request, ALERT_INCLUDES)).alert(alert)})
 
 
 @ROUTER.post("/incidents/{id}/responder_requests", scope="incidents.write")

@@ -15,16 +15,20 @@ from .. import oncall
 from ..clock import known_zone
 from ..core import ROUTER, Simulator
 from ..errors import ApiError, invalid_date_range, invalid_input, not_found
-from ..http import Page, Request, Response, parse_time
+from ..http import Page, Request, Response, format_time, parse_time
 from ..models import Override, Schedule
 from ..oncall import OnCallEntry, Span
 from ..state import State
+from .audit import record_override
 from .directory import (includes, list_response, lookup, policy_ref, render_policy, render_schedule_basic,
                         render_user, schedule_ref, user_ref)
 
 UTC = timezone.utc
 DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
-ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future"
+ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future", and a range to 90 days
+# Our own bound, which PagerDuty does not publish: rendering costs a span per turn, and a window of
+# centuries (any client can ask) would hold the server for minutes.
+MAX_RENDER_WINDOW = timedelta(days=366)
 # With overflow=true, shifts crossing the window's bounds are shown whole. They are found by
 # computing this far beyond each bound, which covers every turn length in practice.
 OVERFLOW_REACH = timedelta(days=31)
@@ -32,22 +36,6 @@ SCHEDULE_PARTS = frozenset({"schedule_layers", "final_schedule", "overrides_subs
 
 
 # --- request parsing ---
-
-
-def _zone(request: Request, default: str) -> tzinfo:
-    name = request.param("time_zone") or default
-    zone = known_zone(name)
-    if zone is None:
-        raise invalid_input(f"time_zone {name!r} is not a known IANA time zone.")
-    return zone
-
-
-def _stamp(value: datetime | None, zone: tzinfo) -> str | None:
-    """ISO 8601 in the zone asked for, as PagerDuty renders schedule times (`Z` for UTC)."""
-    if value is None:
-        return None
-    text = value.astimezone(zone).isoformat(timespec="seconds")
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
@@ -59,6 +47,8 @@ def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
         until = since + DEFAULT_WINDOW
     if until < since:
         raise invalid_date_range("until must not be before since.")
+    if until - since > MAX_RENDER_WINDOW:
+        raise invalid_date_range("A schedule can be rendered for at most a year at a time.")
     return since, until
 
 
@@ -94,7 +84,7 @@ class Rendering:
         return {"name": name, **rendered} if name else rendered
 
     def entry(self, span: Span) -> dict:
-        return {"start": _stamp(span.start, self.zone), "end": _stamp(span.end, self.zone),
+        return {"start": format_time(span.start, self.zone), "end": format_time(span.end, self.zone),
                 "user": user_ref(self.sim, span.user_id)}
 
 
@@ -106,9 +96,9 @@ def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], renderi
     zone = rendering.zone
     if "schedule_layers" in parts:
         rendered["schedule_layers"] = [
-            {"id": layer.id, "name": layer.name, "start": _stamp(layer.start, zone),
-             **({"end": _stamp(layer.end, zone)} if layer.end else {}),
-             "rotation_virtual_start": _stamp(layer.rotation_virtual_start, zone),
+            {"id": layer.id, "name": layer.name, "start": format_time(layer.start, zone),
+             **({"end": format_time(layer.end, zone)} if layer.end else {}),
+             "rotation_virtual_start": format_time(layer.rotation_virtual_start, zone),
              "rotation_turn_length_seconds": layer.rotation_turn_length_seconds,
              "users": [{"user": user_ref(sim, u)} for u in layer.user_ids],
              "restrictions": [r.model_dump(exclude_none=True) for r in layer.restrictions],
@@ -128,7 +118,7 @@ def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], renderi
 def list_schedules(sim: Simulator, request: Request) -> Response:
     parts = includes(request) & SCHEDULE_PARTS
     since, until = _window(sim, request)
-    zone = _zone(request, "UTC")
+    zone = request.zone_param("UTC")
 
     def render(schedule: Schedule) -> dict:
         return render_schedule(sim, schedule, parts, Rendering(sim, since, until, zone, overflow=False))
@@ -140,15 +130,25 @@ def list_schedules(sim: Simulator, request: Request) -> Response:
 def get_schedule(sim: Simulator, request: Request, id: str) -> Response:
     schedule = lookup(sim.state.schedules, id, "Schedule")
     since, until = _window(sim, request)
-    rendering = Rendering(sim, since, until, _zone(request, schedule.time_zone), request.bool_param("overflow"))
+    rendering = Rendering(sim, since, until, request.zone_param(schedule.time_zone), request.bool_param("overflow"))
     return Response(200, {"schedule": render_schedule(sim, schedule, SCHEDULE_PARTS, rendering)})
+
+
+@ROUTER.get("/schedules/{id}/users", scope="users.read")
+def list_schedule_users(sim: Simulator, request: Request, id: str) -> Response:
+    """Everyone the final schedule has on call in the window (two weeks from now by default), first on first."""
+    schedule = lookup(sim.state.schedules, id, "Schedule")
+    since, until = _window(sim, request)
+    overrides = _overrides_by_schedule(sim.state).get(schedule.id, [])
+    user_ids = dict.fromkeys(span.user_id for span in oncall.final_spans(schedule, overrides, since, until))
+    return Response(200, {"users": [render_user(sim, sim.state.users[u]) for u in user_ids]})
 
 
 # --- overrides ---
 
 
 def render_override(sim: Simulator, override: Override) -> dict:
-    return {"id": override.id, "start": _stamp(override.start, UTC), "end": _stamp(override.end, UTC),
+    return {"id": override.id, "start": format_time(override.start, UTC), "end": format_time(override.end, UTC),
             "user": user_ref(sim, override.user_id)}
 
 
@@ -169,8 +169,8 @@ def list_overrides(sim: Simulator, request: Request, id: str) -> Response:
     for override in found:
         item = render_override(sim, override)
         if not request.bool_param("overflow"):
-            item["start"] = _stamp(max(override.start, since), UTC)
-            item["end"] = _stamp(min(override.end, until), UTC)
+            item["start"] = format_time(max(override.start, since), UTC)
+            item["end"] = format_time(min(override.end, until), UTC)
         rendered.append(item)
     return Response(200, {"overrides": rendered})
 
@@ -189,7 +189,7 @@ def _override_time(value: object, name: str, zone: tzinfo | None) -> datetime:
     return parsed.replace(tzinfo=zone).astimezone(UTC) if naive else parsed
 
 
-def _create_override(sim: Simulator, schedule: Schedule, item: object) -> tuple[dict, list[str]]:
+def _create_override(sim: Simulator, request: Request, schedule: Schedule, item: object) -> tuple[dict, list[str]]:
     """Validate and store one requested override: its rendering, and the errors that stopped it (if any)."""
     if not isinstance(item, dict):
         return {}, ["Each override must be an object."]
@@ -221,6 +221,7 @@ def _create_override(sim: Simulator, schedule: Schedule, item: object) -> tuple[
     override = Override(id=sim.state.ids.new("override"), schedule_id=schedule.id, user_id=user_id,
                         start=times["start"], end=times["end"], created_at=sim.now())
     sim.state.overrides[override.id] = override
+    record_override(sim, request, "create", schedule, override)
     return render_override(sim, override), []
 
 
@@ -238,12 +239,12 @@ def create_overrides(sim: Simulator, request: Request, id: str) -> Response:
             raise invalid_input("overrides must be a non-empty array.")
         results = []
         for item in items:
-            rendered, errors = _create_override(sim, schedule, item)
+            rendered, errors = _create_override(sim, request, schedule, item)
             results.append({"status": 400, "errors": errors, "override": rendered} if errors
                            else {"status": 201, "override": rendered})
         return Response(201, results)
     if isinstance(body.get("override"), dict):
-        rendered, errors = _create_override(sim, schedule, body["override"])
+        rendered, errors = _create_override(sim, request, schedule, body["override"])
         if errors:
             raise invalid_input(*errors)
         return Response(201, {"override": rendered})
@@ -253,7 +254,7 @@ def create_overrides(sim: Simulator, request: Request, id: str) -> Response:
 @ROUTER.delete("/schedules/{id}/overrides/{override_id}", scope="schedules.write")
 def delete_override(sim: Simulator, request: Request, id: str, override_id: str) -> Response:
     """204 for a future override; one under way is cut short at now (200); a past one cannot go."""
-    lookup(sim.state.schedules, id, "Schedule")
+    schedule = lookup(sim.state.schedules, id, "Schedule")
     override = sim.state.overrides.get(override_id)
     if override is None or override.schedule_id != id:
         raise not_found(f"Override {override_id} not found on schedule {id}.")
@@ -261,9 +262,12 @@ def delete_override(sim: Simulator, request: Request, id: str, override_id: str)
     if override.end <= now:
         raise invalid_input("Past overrides cannot be deleted.")
     if override.start < now:
+        before = override.model_copy()
         override.end = now
+        record_override(sim, request, "update", schedule, override, before)
         return Response(200, {"override": render_override(sim, override)})
     del sim.state.overrides[override_id]
+    record_override(sim, request, "delete", schedule, override)
     return Response(204)
 
 
@@ -280,6 +284,8 @@ def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime
         until = max(now, since)
     if until < since:
         raise invalid_date_range("until must not be before since.")
+    if until - since > ONCALL_FUTURE_LIMIT:
+        raise invalid_date_range("The on-call range must not exceed 90 days.")
     if until > now + ONCALL_FUTURE_LIMIT:
         raise invalid_date_range("On-call shifts are limited to 90 days in the future.")
     return since, until
@@ -289,7 +295,7 @@ def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime
 def list_oncalls(sim: Simulator, request: Request) -> Response:
     page = Page.from_request(request)
     since, until = _oncall_window(sim, request)
-    zone = _zone(request, "UTC")
+    zone = request.zone_param("UTC")
     state = sim.state
     policy_ids = request.list_param("escalation_policy_ids")
     policies = [state.escalation_policies[p] for p in dict.fromkeys(policy_ids) if p in state.escalation_policies] \
@@ -305,11 +311,8 @@ def list_oncalls(sim: Simulator, request: Request) -> Response:
     include = includes(request)
 
     def render(entry: OnCallEntry) -> dict:
-        """A permanent on-call (a user the policy names directly) has no schedule, start or end.
-
-        PagerDuty sends those as null; the spec does not allow null there, so they are left out,
-        which reads the same to clients that treat them as optional (the official MCP server does).
-        """
+        """A permanent on-call (a user the policy names directly) has null schedule, start and end, as
+        PagerDuty sends them (the spec does not mark them nullable; the contract test declares it)."""
         policy = state.escalation_policies[entry.escalation_policy_id]
         rendered = {
             "escalation_policy": render_policy(sim, policy) if "escalation_policies" in include
@@ -318,11 +321,10 @@ def list_oncalls(sim: Simulator, request: Request) -> Response:
             "user": render_user(sim, state.users[entry.user_id]) if "users" in include
             else user_ref(sim, entry.user_id),
         }
-        if entry.schedule_id is not None:
-            schedule = state.schedules[entry.schedule_id]
-            rendered["schedule"] = (render_schedule_basic(sim, schedule) if "schedules" in include
-                                    else schedule_ref(sim, schedule.id))
-            rendered["start"], rendered["end"] = _stamp(entry.start, zone), _stamp(entry.end, zone)
+        schedule = state.schedules.get(entry.schedule_id or "")
+        rendered["schedule"] = None if schedule is None else (
+            render_schedule_basic(sim, schedule) if "schedules" in include else schedule_ref(sim, schedule.id))
+        rendered["start"], rendered["end"] = format_time(entry.start, zone), format_time(entry.end, zone)
         return rendered
 
     return Response(200, page.wrap("oncalls", rows, render))
