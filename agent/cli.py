@@ -252,7 +252,7 @@ def ask(
     decided: dict[str, str] = {}
     with _reported(), _commander() as commander:
         _say(f"thread: {escape(thread_id)}")
-        me = commander.settings.requester
+        me = commander.requester
         events = _follow(commander.stream(thread_id, text, me))
         while approve_all or reject_all:
             raised = {e.approval.id for e in events if e.kind == "approval_needed" and e.approval is not None}
@@ -283,7 +283,7 @@ def chat(thread: ThreadOption = None) -> None:
     thread_id = thread or new_thread_id("chat")
     with _reported(), _commander() as commander:
         _say(f"thread: {escape(thread_id)} · /quit (or end of input) leaves")
-        me = commander.settings.requester
+        me = commander.requester
         staying = _review(commander, thread_id, me)
         while staying:
             text = _read("you> ")
@@ -408,7 +408,7 @@ def reject(
 def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: dict[str, Any] | None = None,
             reason: str | None = None) -> NoReturn:
     with _reported(), _commander() as commander:
-        events = _follow(commander.stream_decide(thread_id, approval_id, verdict, commander.settings.requester,
+        events = _follow(commander.stream_decide(thread_id, approval_id, verdict, commander.requester,
                                                  arguments=arguments, reason=reason))
         outcome = Outcome.of(commander, thread_id, events)
     _finish(outcome)

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -49,11 +50,11 @@ from agent.graph import build_graph
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.redaction import SECRET_ARGUMENTS
-from agent.settings import Settings
+from agent.settings import Settings, os_user
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
-from tools.errors import PagerDutyError
+from tools.errors import ConfigurationError, PagerDutyError
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
@@ -133,6 +134,9 @@ class Commander:
         policy = ApprovalPolicy.load(settings.approval_policy)
         policy.check(toolkit.tools)
         notices = [connection.notice] if connection.notice else []
+        if connection.notice and not settings.requester:
+            notices.append(f"You act as the demo user {connection.client.from_email()} (IC_REQUESTER names "
+                           "someone else).")
         if model is None:
             model, notice = default_model(settings)
             notices += [notice] if notice else []
@@ -148,6 +152,18 @@ class Commander:
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)
 
+    @cached_property
+    def requester(self) -> str:
+        """Who is asking when a surface does not say: `IC_REQUESTER`, else the PagerDuty user writes are made
+        as (`PAGERDUTY_FROM_EMAIL`, a user token's own user, the embedded demo's user). With neither, the OS
+        account name, which PagerDuty does not know: writes are then refused before anyone is asked."""
+        if self.settings.requester:
+            return self.settings.requester
+        try:
+            return self._context.toolkit.default_author()
+        except ConfigurationError:
+            return os_user()
+
     # --- conversations ---
 
     def send(self, thread_id: str, text: str, requester: str | None = None) -> Turn:
@@ -156,7 +172,7 @@ class Commander:
 
     def stream(self, thread_id: str, text: str, requester: str | None = None) -> Iterator[ProgressEvent]:
         """`send`, as progress events while it runs."""
-        requester = requester or self.settings.requester
+        requester = requester or self.requester
         with self._thread(thread_id):
             blocked = self._blocked(thread_id)
             if blocked is not None:

@@ -32,7 +32,7 @@ from collections import Counter
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolCall, ToolMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables import RunnableConfig, patch_config
 from langchain_core.tools import BaseTool, ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
@@ -45,6 +45,7 @@ from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice,
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
 from agent.state import ActTask, InputState, RunContext, State
+from tools.toolkit import REQUESTER
 
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
@@ -71,8 +72,8 @@ def plan(state: State, runtime: Runtime[RunContext],
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
         raise PlanningFailed(explain(exc)) from exc
     update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
-    if state.get("approvals") or state.get("refused"):
-        update |= {"approvals": [], "refused": {}}
+    if state.get("approvals") or state.get("refused") or state.get("settled"):
+        update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
         return Command(goto=END, update=update)
     thread_id = config["configurable"]["thread_id"]
@@ -83,12 +84,18 @@ def plan(state: State, runtime: Runtime[RunContext],
         ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
                          tool=bad["name"], outcome=refused[bad["id"]])
     ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
+    settled: dict[str, str] = {}
     for call in reply.tool_calls:
         refusal = _unidentified(call, ids) or _refusal(ctx, call["name"], call["args"])
         summary = None
         if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
             call = {**call, "args": ctx.toolkit.pinned(call["name"], call["args"])}  # times as the card shows them
-            summary, refusal = _summary(ctx, call)
+            summary, refusal, done = _summary(ctx, call, state["requester"])
+            if done is not None:
+                settled[call["id"] or ""] = done
+                ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="tool_call",
+                                 tool=call["name"], arguments=redacted(call["args"]),
+                                 outcome="already done; nobody was asked and nothing was sent")
         if refusal is not None:
             refused[call["id"] or ""] = refusal
             ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
@@ -105,8 +112,9 @@ def plan(state: State, runtime: Runtime[RunContext],
                              action="approval_requested", tool=request.tool, arguments=request.arguments,
                              outcome=f"{request.id}: {request.summary}")
     if approvals:
-        return Command(goto="review", update=update | {"approvals": approvals, "refused": refused})
-    replies, sends = _route(reply, {}, refused, {})
+        return Command(goto="review", update=update | {"approvals": approvals, "refused": refused,
+                                                       "settled": settled})
+    replies, sends = _route(reply, {}, refused, {}, settled, state["requester"])
     return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
 
 
@@ -118,28 +126,33 @@ def review(state: State) -> Command[Literal["act", "plan"]]:
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
     approved = {r.tool_call_id: r.arguments for r in requests}
-    replies, sends = _route(last, decisions, state.get("refused", {}), approved)
+    replies, sends = _route(last, decisions, state.get("refused", {}), approved, state.get("settled", {}),
+                            state["requester"])
     return Command(goto=sends or "plan", update={"messages": replies})
 
 
 def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, str],
-           approved: dict[str, dict[str, Any]]) -> tuple[list[ToolMessage], list[Send]]:
-    """Each call of a plan becomes an error reply (refused or rejected) or an `act` task (with the
-    decision that let it run). An approved call runs with the arguments its request showed (times
-    pinned when it was proposed), an edited one with the edit; secrets come back from the call."""
+           approved: dict[str, dict[str, Any]], settled: dict[str, str],
+           requester: str) -> tuple[list[ToolMessage], list[Send]]:
+    """Each call of a plan becomes a reply (refused, rejected, or already done) or an `act` task (with the
+    decision that let it run, and who asked: PagerDuty records them as the author). An approved call
+    runs with the arguments its request showed (times pinned when it was proposed), an edited one with
+    the edit; secrets come back from the call."""
     replies = [_error(bad, refused[bad["id"]]) for bad in plan.invalid_tool_calls]
     sends: list[Send] = []
     for call in plan.tool_calls:
         decision = decisions.get(call["id"])
         if (call["id"] or "") in refused:
             replies.append(_error(call, refused[call["id"] or ""]))
+        elif (call["id"] or "") in settled:
+            replies.append(ToolMessage(settled[call["id"] or ""], tool_call_id=call["id"] or "", name=call["name"]))
         elif decision is not None and decision.verdict == "reject":
             replies.append(_error(call, rejection_text(decision)))
         else:
             edited = decision.arguments if decision is not None else None
             runs = edited if edited is not None else approved.get(call["id"] or "")
             args = call["args"] if runs is None else restored(runs, call["args"])
-            sends.append(Send("act", ActTask(call={**call, "args": args},
+            sends.append(Send("act", ActTask(call={**call, "args": args}, requester=requester,
                                              decision=decision.model_dump(mode="json") if decision else None)))
     return replies, sends
 
@@ -169,7 +182,8 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     if _kind(tool) != "read":  # so that a crash mid-write still leaves a trace of the attempt
         audit("api_write", "sending to PagerDuty")
     try:
-        result = tool.invoke({**call, "type": "tool_call"}, config)
+        result = tool.invoke({**call, "type": "tool_call"},
+                             patch_config(config, configurable={REQUESTER: task.get("requester")}))
     except Exception as exc:
         if _kind(tool) != "read":
             audit("tool_call", f"failed, not confirmed by PagerDuty: {exc}")
@@ -203,7 +217,7 @@ def _finish(messages: list[Any], why: str) -> Command:
     done = [f"{name}{f' ×{n}' if n > 1 else ''} ({outcome})" for (name, outcome), n in ran.items()]
     text = f"Could not finish: {why}, so I stopped."
     text += f" Done so far: {', '.join(done)}." if done else " Nothing was changed."
-    return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}})
+    return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}, "settled": {}})
 
 
 def _this_turn(messages: list[Any]) -> list[Any]:
@@ -234,14 +248,17 @@ def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
     return None
 
 
-def _summary(ctx: RunContext, call: ToolCall) -> tuple[str | None, str | None]:
-    """The approval sentence, or the tool's own error when a name in the call fits nothing (or several
-    things) or PagerDuty would refuse the change as things stand: such a write cannot succeed, so the
-    planner reads the error instead of a person being asked."""
+def _summary(ctx: RunContext, call: ToolCall, requester: str) -> tuple[str | None, str | None, str | None]:
+    """(sentence, refusal, result): the approval sentence for a change that would run as shown; else the
+    tool's own error for one that cannot (the planner reads it, nobody is asked), or the tool's answer
+    for one already in place (nobody is asked, nothing is sent)."""
     try:
-        return ctx.toolkit.describe(call["name"], call["args"], names_must_resolve=True), None
+        done = ctx.toolkit.precheck(call["name"], call["args"], requester=requester)
     except ToolException as exc:
-        return None, str(exc)
+        return None, str(exc), None
+    if done is not None:
+        return None, None, done
+    return ctx.toolkit.describe(call["name"], call["args"]), None, None
 
 
 def _unreadable(call: InvalidToolCall) -> str:

@@ -19,7 +19,8 @@ DEFAULT_CHECKPOINT_DB = "~/.incident-commander/checkpoints.sqlite"
 STATE_FILE_NAME = "simulator-state.json"
 
 
-def _os_user() -> str:
+def os_user() -> str:
+    """The OS account name: who is asking when nobody in PagerDuty can be named."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # containers without a passwd entry
@@ -46,8 +47,9 @@ class Settings(BaseSettings):
     approval_ttl_minutes: int = Field(15, ge=1, alias="IC_APPROVAL_TTL_MINUTES")
     max_model_calls: int = Field(12, ge=1, alias="IC_MAX_MODEL_CALLS", description="Per turn.")
     recursion_limit: int = Field(50, ge=4, alias="IC_RECURSION_LIMIT", description="Graph steps per run.")
-    requester: str = Field(default_factory=_os_user, alias="IC_REQUESTER",
-                           description="Who is asking when a surface does not say.")
+    requester: str | None = Field(None, alias="IC_REQUESTER",
+                                  description="Who is asking when a surface does not say (a PagerDuty user's "
+                                              "email or name); default the user PagerDuty writes are made as.")
     time_zone: str | None = Field(None, alias="IC_TIME_ZONE",
                                   description="IANA zone for times said without one in command mode (else UTC).")
     aliases: Path | None = Field(None, alias="IC_ALIASES",

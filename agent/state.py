@@ -18,7 +18,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
-from typing_extensions import TypedDict
+from typing_extensions import NotRequired, TypedDict
 
 from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
@@ -41,6 +41,9 @@ class State(InputState, total=False):
     refused: dict[str, str]
     """tool_call_id → why that call of the plan waiting in `review` will not run (policy denial, unknown tool,
     bad or unreadable arguments)."""
+    settled: dict[str, str]
+    """tool_call_id → the answer of a write of that plan that is already in place (an open incident for the same
+    alert, an incident already resolved): it neither runs nor waits for anyone."""
     model_calls: int
     """Model calls in the current turn; a new human message starts the count again."""
     remaining_steps: RemainingSteps
@@ -54,6 +57,9 @@ class ActTask(TypedDict):
     """The call to run, with the arguments a reviewer edited in, if any."""
     decision: dict[str, Any] | None
     """The `Decision` JSON that let it run; None when the policy runs it without asking."""
+    requester: NotRequired[str]
+    """Who asked: PagerDuty records them as the author of the write (tasks checkpointed before this
+    field existed run as the configured `From`)."""
 
 
 class Clock(Protocol):

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from agent.approvals import ApprovalPolicy
 from agent.embedded import connect
 from tools.schemas import TOOL_ARGS
-from tools.toolkit import argument_problems, build_toolkit
+from tools.toolkit import REQUESTER, argument_problems, build_toolkit
 
 from evals.decisions import Human
 from evals.matching import Names
@@ -93,7 +94,15 @@ def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Nam
             rule = policy.rule(tools[call.tool])
             if rule == "deny":
                 continue
-            if rule == "approve":
+            if rule == "approve":  # as the graph does: checked, described, then put to a person
+                try:
+                    settled = toolkit.precheck(call.tool, arguments, requester=scenario.requester)
+                except ToolException as refused:
+                    results.append(str(refused))
+                    continue
+                if settled is not None:
+                    results.append(settled)
+                    continue
                 toolkit.describe(call.tool, arguments)
                 answer = human.decide(call.tool, arguments)
                 if answer.rule is None:
@@ -103,7 +112,8 @@ def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Nam
                     continue
                 arguments = answer.arguments if answer.arguments is not None else arguments
             message = tools[call.tool].invoke({"name": call.tool, "args": arguments, "id": f"gold_{number}",
-                                              "type": "tool_call"}, {"configurable": {"thread_id": THREAD}})
+                                              "type": "tool_call"},
+                                              {"configurable": {"thread_id": THREAD, REQUESTER: scenario.requester}})
             results.append(message.text)
         return results
     finally:

@@ -69,7 +69,7 @@ class NotebookChat:
         self.approval_mode: ApprovalMode = resolve_approval_mode(approval_mode)
         self.thread_id = thread_id or f"notebook-{secrets.token_hex(4)}"
         """A fresh thread per chat, so a new kernel never inherits a decision waiting from an old run."""
-        self.approver = approver or commander.settings.requester
+        self.approver = approver or commander.requester
         self.exchanges: list[Exchange] = []
         self.cards: dict[str, ApprovalCard] = {}
         """The button cards shown in `widgets` mode, by approval id."""

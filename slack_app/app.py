@@ -152,7 +152,7 @@ class SlackSurface:
             return
         thread = SlackThread(context.team_id or command.get("team_id", ""), channel, root["ts"])
         relay = ThreadRelay(client, self._commander, thread, requester_user=user, fallback=reply)
-        relay.run(self._commander.stream(thread.thread_id, text, email), acting=email)
+        relay.run(self._commander.stream(thread.thread_id, text, email))
 
     @_reported
     def on_message(self, body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any,
@@ -173,7 +173,7 @@ class SlackSurface:
             return
         text = LEADING_MENTION.sub("", event.get("text") or "").strip() or "help"
         relay = ThreadRelay(client, self._commander, thread, requester_user=user)
-        relay.run(self._commander.stream(thread.thread_id, text, email), acting=email)
+        relay.run(self._commander.stream(thread.thread_id, text, email))
 
     # --- approvals ---
 
@@ -260,8 +260,7 @@ class SlackSurface:
         except SLACK_FAILURES as exc:
             log.warning("approval card not replaced: %s", slack_problem(exc))
         thread = SlackThread.parse(card.ref.thread_id)
-        acting = request.requester if request is not None else self._people.email(user)
-        ThreadRelay(client, self._commander, thread).run(events, acting=acting)
+        ThreadRelay(client, self._commander, thread).run(events)  # writes are made as the requester
 
     @staticmethod
     def tell(client: WebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:

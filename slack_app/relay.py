@@ -19,7 +19,6 @@ from agent.commander import Commander, ProgressEvent
 from slack_app.blocks import answer_message, approval_card, context, escape, section
 from slack_app.errors import SLACK_FAILURES, slack_problem
 from slack_app.threads import SlackThread
-from tools.client import acting_as
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +40,10 @@ class ThreadRelay:
         self._progress_ts: str | None = None
         self._progress: list[str] = []
 
-    def run(self, events: Iterator[ProgressEvent], acting: str) -> None:
-        """Relay a run whose PagerDuty writes act as `acting` (an email), then withdraw cards Slack refused."""
-        with acting_as(acting):
-            unposted = self._relay(events)
-            for request, problem in unposted:
-                self._withdraw(request, problem)
+    def run(self, events: Iterator[ProgressEvent]) -> None:
+        """Relay a run, then withdraw the cards Slack refused."""
+        for request, problem in self._relay(events):
+            self._withdraw(request, problem)
 
     def _relay(self, events: Iterator[ProgressEvent]) -> list[tuple[ApprovalRequest, str]]:
         results: list[str] = []

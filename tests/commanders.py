@@ -63,8 +63,14 @@ def writes(sim: Simulator, since: int = 0) -> list[LoggedRequest]:
 
 
 def open_incident(sim: Simulator, n: int = 0):
-    """The n-th open incident of the demo account (by number), for tests that act on one."""
-    found = sorted((i for i in sim.state.incidents.values() if i.status != "resolved"), key=lambda i: i.number)
+    """The n-th triggered incident of the demo account (by number), for tests that act on one: acknowledging
+    or resolving it changes something, so it is asked about rather than answered as already done."""
+    return incident_in(sim, "triggered", n)
+
+
+def incident_in(sim: Simulator, status: str, n: int = 0):
+    """The n-th incident of the demo account (by number) with this status."""
+    found = sorted((i for i in sim.state.incidents.values() if i.status == status), key=lambda i: i.number)
     return found[n]
 
 

@@ -18,7 +18,7 @@ from agent.approvals import ApprovalError, Decision
 from agent.audit import AuditLog, this_process
 from agent.commander import RESUME_LEASE
 from agent.planners.scripted import ScriptedChatModel
-from commanders import build, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import build, incident_in, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
 from tools.errors import PagerDutyError
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
@@ -75,7 +75,7 @@ class ResumesMidWrite(httpx.BaseTransport):
 
 def test_a_resume_while_another_process_carries_out_the_approval_is_refused(sim, clock, tmp_path):
     db = str(tmp_path / "ic.sqlite")
-    incident = open_incident(sim)
+    incident = incident_in(sim, "acknowledged")  # only those can be snoozed
     transport = ResumesMidWrite(sim.transport(), f"/incidents/{incident.id}/snooze")
     snooze = {"name": "snooze_incident", "args": {"incident": incident.id, "duration": "1h"}}
     deciding = build(sim, clock, [[snooze], "Snoozed."], db, transport=transport)

@@ -183,10 +183,9 @@ def test_describe_other_writes(toolkit):
     assert toolkit.describe("list_incidents", {"urgency": "high"}) == "Run list_incidents (urgency='high', limit=25)."
 
 
-def test_describe_falls_back_to_raw_values_when_a_name_does_not_resolve(toolkit):
+def test_describe_falls_back_to_the_values_given_in_words_when_a_name_does_not_resolve(toolkit):
     sentence = toolkit.describe("create_incident", {"service": "nope", "title": "Something"})
-    assert sentence.startswith("Run create_incident with service='nope', title='Something'")
-    assert "No service matches 'nope'" in sentence
+    assert sentence == "Create the incident: service 'nope', title 'Something', urgency 'high'."
 
 
 # --- reads -------------------------------------------------------------------------------------

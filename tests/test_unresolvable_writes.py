@@ -112,17 +112,18 @@ def test_the_resolvable_calls_of_the_same_plan_still_wait_for_approval(sim, cloc
     assert ("approval_requested", "create_override") not in actions
 
 
-def test_a_lookup_that_fails_for_another_reason_still_asks(sim, clock, store):
-    """PagerDuty erring while a name is looked up says nothing about the name: the person decides."""
+def test_a_change_that_cannot_be_checked_is_not_put_to_a_person(sim, clock, store):
+    """PagerDuty erring while the change is checked: nobody could tell what the card would do, so the
+    planner hears that PagerDuty is not answering, and nothing is asked or written."""
     sim.add_fault(method="GET", path="/users", status=500)
     model = ScriptedChatModel(script=[[UNKNOWN_OVERRIDE], "Done."])
     commander = build(sim, clock, model, store)
 
     turn = commander.send("t1", "Zed Quinn covers Platform Primary for 8 hours")
 
-    assert turn.status == "waiting"
-    [request] = turn.pending
-    assert request.tool == "create_override" and "could not look up the details" in request.summary
+    assert (turn.status, turn.pending) == ("answered", []) and writes(sim) == []
+    [result] = tool_results(model)
+    assert result.status == "error" and "PagerDuty 500" in result.text
 
 
 def test_changes_pagerduty_would_refuse_as_things_stand_are_answered_at_once(sim, clock):

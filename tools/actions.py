@@ -49,6 +49,8 @@ class Call:
     now: datetime
     thread_id: str
     tool_call_id: str | None
+    requester: str | None = None
+    """Who is asking (an email or a name): PagerDuty records them as the author of a write."""
 
     def key(self) -> str:
         """An idempotency key that is the same each time this very tool call is replayed."""
@@ -156,7 +158,7 @@ class Actions:
     def list_overrides(self, call: Call, a: s.ListOverrides) -> dict:
         schedule = call.directory.resolve("schedule", a.schedule)
         since, until = _window(call, a.since, a.until, default=timedelta(days=7))
-        found = self._overrides(schedule["id"], since, until)
+        found = self.overrides(schedule["id"], since, until)
         return {"schedule": shape.brief(schedule), "window": shape.span_of(since, until),
                 "overrides": [shape.override(o) for o in found]}
 
@@ -255,7 +257,8 @@ class Actions:
             body["escalation_policy"] = shape.reference(policy, "escalation_policy")
         if a.priority:
             body["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
-        created = self.client.create_incident(body, incident_key=incident_key(service["id"], a.title))
+        created = self.client.create_incident(body, incident_key=incident_key(service["id"], a.title),
+                                              author=self._from(call))
         out = shape.incident(created.incident, detail=True)
         if created.already_existed:
             out["unchanged"] = ("an open incident with this title on this service already exists, so nothing new "
@@ -285,7 +288,7 @@ class Actions:
             change["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
         else:
             change[a.action.removeprefix("set_")] = getattr(a, a.action.removeprefix("set_"))
-        updated = self.client.put(f"/incidents/{incident_id}", {"incident": change})["incident"]
+        updated = self.client.put(f"/incidents/{incident_id}", {"incident": change}, author=self._from(call))["incident"]
         return shape.incident(updated, detail=True)
 
     def manage_incidents(self, call: Call, a: s.ManageIncidents) -> dict:
@@ -293,18 +296,19 @@ class Actions:
         ids = dict.fromkeys(self._incident_id(ref) for ref in dict.fromkeys(r.lstrip("#") for r in a.incidents))
         items = [{"id": incident_id, "type": "incident_reference", "status": status}
                  | ({"resolution": a.resolution} if a.resolution else {}) for incident_id in ids]
-        changed = self.client.put("/incidents", {"incidents": items})["incidents"]
+        changed = self.client.put("/incidents", {"incidents": items}, author=self._from(call))["incidents"]
         return {"incidents": [shape.incident(i) for i in changed]}
 
     def add_note(self, call: Call, a: s.AddNote) -> dict:
         incident_id = self._incident_id(a.incident)
-        me = self._me(call)["id"]
+        me = self.author(call)["id"]
         for note in self.client.get(f"/incidents/{incident_id}/notes")["notes"]:
             recent = call.now - (shape.parsed(note.get("created_at")) or call.now) <= NOTE_REPEAT_WINDOW
             if recent and (note.get("user") or {}).get("id") == me and _same_text(note.get("content"), a.content):
                 return {"incident": incident_id, "note": shape.note(note),
                         "unchanged": "this note was already added a moment ago; not added twice"}
-        note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}})["note"]
+        note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}},
+                                author=self._from(call))["note"]
         return {"incident": incident_id, "note": shape.note(note)}
 
     def add_responders(self, call: Call, a: s.AddResponders) -> dict:
@@ -318,15 +322,16 @@ class Actions:
                "already_requested": [label(t) for t in targets.values() if t["id"] in asked]}
         if new:
             self.client.post(f"/incidents/{incident['id']}/responder_requests", {
-                "requester_id": self._me(call)["id"], "message": a.message,
+                "requester_id": self.author(call)["id"], "message": a.message,
                 "responder_request_targets": [{"responder_request_target": {"id": t["id"], "type": t["type"]}}
-                                              for t in new]})
+                                              for t in new]}, author=self._from(call))
         return out
 
     def snooze_incident(self, call: Call, a: s.SnoozeIncident) -> dict:
         incident_id = self._incident_id(a.incident)
         seconds = int(parse_duration(a.duration).total_seconds())
-        snoozed = self.client.post(f"/incidents/{incident_id}/snooze", {"duration": seconds})["incident"]
+        snoozed = self.client.post(f"/incidents/{incident_id}/snooze", {"duration": seconds},
+                                   author=self._from(call))["incident"]
         return shape.incident(snoozed) | {"snoozed_until": iso(call.now + timedelta(seconds=seconds))}
 
     def merge_incidents(self, call: Call, a: s.MergeIncidents) -> dict:
@@ -335,7 +340,8 @@ class Actions:
         if target in sources:
             raise ToolProblem("the target is also listed as a source.", "list the target only as target.")
         merged = self.client.put(f"/incidents/{target}/merge", {
-            "source_incidents": [{"id": i, "type": "incident_reference"} for i in sources]})["incident"]
+            "source_incidents": [{"id": i, "type": "incident_reference"} for i in sources]},
+            author=self._from(call))["incident"]
         return {"target": {"id": merged["id"], "summary": merged.get("summary"), "html_url": merged.get("html_url")},
                 "merged_and_resolved": sources}
 
@@ -346,13 +352,14 @@ class Actions:
         schedule = call.directory.resolve("schedule", a.schedule)
         user = call.directory.resolve("user", a.user)
         slack = OVERRIDE_DRIFT if relative(a.start) or relative(a.end) else timedelta(0)
-        for existing in self._overrides(schedule["id"], start - slack, end + slack):
+        for existing in self.overrides(schedule["id"], start - slack, end + slack):
             if (existing["user"]["id"] == user["id"] and abs(shape.parsed(existing["start"]) - start) <= slack
                     and abs(shape.parsed(existing["end"]) - end) <= slack):
                 return {"schedule": shape.brief(schedule), "override": shape.override(existing),
                         "unchanged": "an identical override already exists; not created twice"}
         answer = self.client.post(f"/schedules/{schedule['id']}/overrides", {"overrides": [
-            {"start": iso(start), "end": iso(end), "user": shape.reference(user, "user"), "time_zone": "UTC"}]})
+            {"start": iso(start), "end": iso(end), "user": shape.reference(user, "user"), "time_zone": "UTC"}]},
+            author=self._from(call))
         result = answer[0] if isinstance(answer, list) and answer else {}
         if result.get("status") not in (200, 201):
             raise ToolProblem(f"PagerDuty refused the override: {'; '.join(result.get('errors') or ['no reason'])}.",
@@ -363,7 +370,7 @@ class Actions:
 
     def delete_override(self, call: Call, a: s.DeleteOverride) -> dict:
         schedule = call.directory.resolve("schedule", a.schedule)
-        answer = self.client.delete(f"/schedules/{schedule['id']}/overrides/{a.override_id}")
+        answer = self.client.delete(f"/schedules/{schedule['id']}/overrides/{a.override_id}", author=self._from(call))
         out = {"schedule": shape.brief(schedule), "deleted": a.override_id}
         if isinstance(answer, dict) and answer.get("override"):
             out["notice"] = f"it was already under way, so it now ends at {shape.utc(answer['override'].get('end'))}"
@@ -372,7 +379,7 @@ class Actions:
     # events
 
     def send_event(self, call: Call, a: s.SendEvent) -> dict:
-        events, key, service = self._events_target(call, a.routing_key, a.service)
+        events, key, service = self.events_target(call, a.routing_key, a.service)
         if a.action == "trigger":
             result = events.trigger(key, summary=a.summary, source=a.source,
                                     severity=a.severity,  # type: ignore[arg-type]
@@ -383,7 +390,7 @@ class Actions:
                 "dedup_key": result.dedup_key}
 
     def send_change_event(self, call: Call, a: s.SendChangeEvent) -> dict:
-        events, key, service = self._events_target(call, a.routing_key, a.service)
+        events, key, service = self.events_target(call, a.routing_key, a.service)
         result = events.change(key, summary=a.summary, source=a.source)
         return {"service": service, "status": result.status, "message": result.message}
 
@@ -429,13 +436,26 @@ class Actions:
             levels.setdefault(row.get("escalation_level") or 1, set()).add(row["user"]["id"])
         return levels
 
-    def _overrides(self, schedule_id: str, since: datetime, until: datetime) -> list[dict]:
+    def overrides(self, schedule_id: str, since: datetime, until: datetime) -> list[dict]:
         return self.client.get(f"/schedules/{schedule_id}/overrides",
                                {"since": iso(since), "until": iso(until), "overflow": True})["overrides"]
 
-    def _me(self, call: Call) -> dict:
-        """The user PagerDuty records as acting: the configured `From`, or the token's own user."""
-        return call.directory.resolve("user", self.client.from_email())
+    def author(self, call: Call) -> dict:
+        """The PagerDuty user a write is made as: who is asking, else the configured `From` (or the
+        token's own user). Someone asking without a PagerDuty user of their own is refused, so a
+        change is never recorded under somebody else's name."""
+        if not call.requester:
+            return call.directory.resolve("user", self.client.from_email())
+        try:
+            return call.directory.resolve("user", call.requester)
+        except ResolutionError:
+            raise ToolProblem(f"{call.requester} has no PagerDuty user, so PagerDuty could not record who made "
+                              "this change.", "tell the user to ask as their PagerDuty user (their PagerDuty "
+                              "email); nothing was changed.") from None
+
+    def _from(self, call: Call) -> str:
+        """The `From` email of a write."""
+        return self.author(call)["email"]
 
     def responder(self, call: Call, ref: str) -> dict:
         """A user or an escalation policy; a name fitting both is refused rather than guessed."""
@@ -454,7 +474,7 @@ class Actions:
         raise ResolutionError(f"No user or escalation policy matches {ref!r}. Call find_users or "
                               "list_escalation_policies to see them and their ids.", kind="responder", ref=ref)
 
-    def _events_target(self, call: Call, routing_key: str | None, service_ref: str | None
+    def events_target(self, call: Call, routing_key: str | None, service_ref: str | None
                        ) -> tuple[EventsClient, str, str | None]:
         if self.events is None:
             raise ToolProblem("no Events API client is configured.", "tell the user; this needs configuration.")

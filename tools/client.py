@@ -18,8 +18,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from importlib import metadata
@@ -59,23 +57,6 @@ def _user_agent() -> str:
 
 
 USER_AGENT = _user_agent()
-
-_ACTING_AS: ContextVar[str | None] = ContextVar("pagerduty_acting_as", default=None)
-
-
-@contextmanager
-def acting_as(email: str | None) -> Iterator[None]:
-    """Writes made inside this block name `email` as their `From` user.
-
-    One client serves many people at once (a chat surface), so who acts is per run, not per client;
-    LangGraph copies context variables into the threads that run the tools.
-    """
-    token = _ACTING_AS.set(email)
-    try:
-        yield
-    finally:
-        _ACTING_AS.reset(token)
-
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -426,18 +407,20 @@ class PagerDutyClient:
     # --- generic requests ---
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, json: Any = None,
-                idempotent: bool | None = None) -> Any:
+                idempotent: bool | None = None, author: str | None = None) -> Any:
         """Send one request (with retries as the method allows) and return the parsed JSON body.
 
         `idempotent` overrides the method's default (GET, PUT and DELETE retry on 5xx and network
-        errors; POST never does), e.g. for a PUT that appends instead of replacing.
+        errors; POST never does), e.g. for a PUT that appends instead of replacing. `author` is the
+        email of the person a write is made as (PagerDuty's `From`); by default the configured one.
+        One client serves many people at once, so who writes is said with each request.
         """
         method = method.upper()
         headers = None
         if method != "GET":
             if self.settings.read_only:
                 raise Forbidden("Writes are disabled because PAGERDUTY_READ_ONLY is set", method=method, path=path)
-            headers = {"From": self.from_email()}
+            headers = {"From": author or self.from_email()}
         retry = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         # No query at all rather than an empty one: httpx rebuilds the URL for any params it is given.
         return self._http.request(method, path, params=encode_params(params) or None, json=json, headers=headers,
@@ -446,26 +429,25 @@ class PagerDutyClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
-    def post(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("POST", path, params=params, json=json)
+    def post(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
+             author: str | None = None) -> Any:
+        return self.request("POST", path, params=params, json=json, author=author)
 
     def put(self, path: str, json: Any = None, *, params: Mapping[str, Any] | None = None,
-            idempotent: bool = True) -> Any:
-        return self.request("PUT", path, params=params, json=json, idempotent=idempotent)
+            idempotent: bool = True, author: str | None = None) -> Any:
+        return self.request("PUT", path, params=params, json=json, idempotent=idempotent, author=author)
 
-    def delete(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any:
-        return self.request("DELETE", path, params=params)
+    def delete(self, path: str, *, params: Mapping[str, Any] | None = None, author: str | None = None) -> Any:
+        return self.request("DELETE", path, params=params, author=author)
 
     # --- who acts ---
 
     def from_email(self) -> str:
-        """The `From` for writes: `acting_as`'s person, else configured, else the token's own user (asked once).
+        """The default `From` for writes: the configured one, else the token's own user (asked once).
 
         An account-level key has no user of its own, so it must be configured; failing here keeps
         the write from ever reaching PagerDuty half-specified.
         """
-        if (acting := _ACTING_AS.get()) is not None:
-            return acting
         with self._from_lock:
             if self._from_email is None:
                 if not self._account_token:
@@ -530,7 +512,8 @@ class PagerDutyClient:
 
     # --- idempotent incident creation ---
 
-    def create_incident(self, incident: Mapping[str, Any], *, incident_key: str) -> CreatedIncident:
+    def create_incident(self, incident: Mapping[str, Any], *, incident_key: str,
+                        author: str | None = None) -> CreatedIncident:
         """POST /incidents with an incident_key, so that repeating it (a resumed run) never makes a second one.
 
         `incident` is the unwrapped incident object (title, service, …). PagerDuty refuses a second
@@ -542,7 +525,7 @@ class PagerDutyClient:
         body = {"incident": {**incident, "type": "incident", "incident_key": incident_key}}
         try:
             # Safe to retry on 5xx and network errors: a retry of a POST that did land meets the same key.
-            created = self.request("POST", "/incidents", json=body, idempotent=True)["incident"]
+            created = self.request("POST", "/incidents", json=body, idempotent=True, author=author)["incident"]
             return CreatedIncident(incident=created, already_existed=False)
         except InvalidInput as error:
             if not any(DEDUP_CONFLICT in text.lower() for text in (error.message, *error.errors)):

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from tools import schemas as s
 from tools import shapes as shape
-from tools.actions import Actions, Call, ToolProblem, override_window
+from tools.actions import Actions, Call, override_window
 from tools.resolve import label
 from tools.timeparse import human, iso, parse_duration, span
 
@@ -80,17 +80,10 @@ class Sentences:
     def snooze_incident(self, call: Call, a: s.SnoozeIncident) -> str:
         length = parse_duration(a.duration)
         incident = self.actions.incident(a.incident)
-        if incident.get("status") != "acknowledged":  # PagerDuty snoozes acknowledged incidents only
-            raise ToolProblem(f"incident #{incident.get('incident_number')} is {incident.get('status')}; only an "
-                              "acknowledged incident can be snoozed.", "acknowledge it first, then snooze it.")
         return (f"Snooze {self._describe(incident)} for {span(length.total_seconds())} "
                 f"(until about {human(call.now + length)}); it pages again after that.")
 
     def merge_incidents(self, call: Call, a: s.MergeIncidents) -> str:
-        target = self.actions.incident(a.target)
-        if any(self.actions.incident(ref)["id"] == target["id"] for ref in a.sources):
-            raise ToolProblem(f"incident #{target.get('incident_number')} is both the target and a source.",
-                              "name the incident to keep as target and only the others as sources.")
         sources = "; ".join(self._which(ref) for ref in a.sources)
         return f"Merge {sources} into {self._which(a.target)}; the merged incidents are resolved."
 

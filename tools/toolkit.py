@@ -35,10 +35,12 @@ from tools.errors import (
     Unauthorized,
 )
 from tools.events import EventsClient
+from tools.preconditions import Preconditions
 from tools.resolve import Directory, ResolutionError
 from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
+REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
 
@@ -81,6 +83,7 @@ class Toolkit:
         self._lock = threading.Lock()
         self._actions = Actions(client, events)
         self._sentences = Sentences(self._actions)
+        self._preconditions = Preconditions(self._actions)
         catalog = load_catalog()
         self._info = {name: ToolInfo(name, catalog.tool(name).kind, catalog.tool(name).destructive)
                       for name in s.TOOL_ARGS}
@@ -97,6 +100,11 @@ class Toolkit:
     def validate(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Edited arguments checked again by the tool's schema; ValueError says what is wrong, readably."""
         return _checked(name, args).model_dump(exclude_unset=True)
+
+    def default_author(self) -> str:
+        """The email writes are made as when the person asking is not known: the configured `From`, or the
+        token's own user. `ConfigurationError` for an account key with no `From` configured."""
+        return self._client.from_email()
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments made absolute, as the approval card will show them, so that running them late or
@@ -124,24 +132,35 @@ class Toolkit:
             return args
         return args | {"escalation_level": level}
 
-    def describe(self, name: str, args: dict[str, Any], *, names_must_resolve: bool = False) -> str:
-        """One sentence for an approval card, with ids resolved to names (falls back to the raw values).
+    def precheck(self, name: str, args: dict[str, Any], *, requester: str | None) -> str | None:
+        """Whether a write would run as shown, asked before anyone is asked to approve it.
 
-        With `names_must_resolve`, a name that fits nothing (or several things), or a change PagerDuty would
-        refuse in this state, raises `ToolException` with the very text the tool would answer: a call that
-        cannot run is not worth anyone's approval.
+        None: it would. A JSON answer (as the tool's own): the change is already in place, so that is the
+        answer. `ToolException` with the very text the tool would answer: it cannot run as things stand
+        (a name that fits nothing, no such incident, nothing left to escalate to, a time past or unreadable,
+        a requester PagerDuty does not know).
         """
+        model = _checked(name, args)
+        call = self._call(None, None, requester)
+        try:
+            settled = self._preconditions.check(name, call, model)
+        except (ResolutionError, TimeParseError) as error:
+            raise ToolException(_could_not(name, error)) from None
+        except ToolProblem as error:
+            raise ToolException(_refused(name, error)) from None
+        except PagerDutyError as error:
+            raise ToolException(pagerduty_problem(DOING[name], error)) from None
+        return None if settled is None else json.dumps(settled, ensure_ascii=False, separators=(",", ":"))
+
+    def describe(self, name: str, args: dict[str, Any]) -> str:
+        """One sentence for an approval card, with ids resolved to names (falls back to the values given)."""
         model = _checked(name, args)
         call = self._call(None, None)
         try:
             return self._sentences.sentence(name, call, model)
-        except (ResolutionError, TimeParseError, PagerDutyError, ToolProblem) as error:
-            if names_must_resolve and isinstance(error, ResolutionError):
-                raise ToolException(_could_not(name, error)) from None
-            if names_must_resolve and isinstance(error, ToolProblem):  # PagerDuty would refuse it anyway
-                raise ToolException(_refused(name, error)) from None
-            shown = ", ".join(f"{k}={v!r}" for k, v in model.model_dump(exclude_none=True).items())
-            return f"Run {name} with {shown} (could not look up the details: {error})."
+        except (ResolutionError, TimeParseError, PagerDutyError, ToolProblem):
+            shown = ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in model.model_dump(exclude_none=True).items())
+            return f"{DOING[name][0].upper()}{DOING[name][1:]}: {shown}."
 
     # --- running ---
 
@@ -161,8 +180,8 @@ class Toolkit:
 
     def _invoke(self, name: str, args: dict[str, Any], config: RunnableConfig | None, tool_call_id: str | None) -> str:
         """The one path every tool takes: run it, answer compact JSON, or raise its error as text."""
-        thread_id = str(((config or {}).get("configurable") or {}).get("thread_id") or "")
-        call = self._call(thread_id, tool_call_id)
+        configurable = (config or {}).get("configurable") or {}
+        call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER))
         model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
         try:
             result = getattr(self._actions, name)(call, model)
@@ -174,8 +193,8 @@ class Toolkit:
             raise ToolException(pagerduty_problem(DOING[name], error)) from None
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
-    def _call(self, thread_id: str | None, tool_call_id: str | None) -> Call:
-        return Call(self._directory(thread_id or ""), self._clock.now(), thread_id or "", tool_call_id)
+    def _call(self, thread_id: str | None, tool_call_id: str | None, requester: str | None = None) -> Call:
+        return Call(self._directory(thread_id or ""), self._clock.now(), thread_id or "", tool_call_id, requester)
 
     def _directory(self, thread_id: str) -> Directory:
         """Each conversation keeps its own short-lived directory; the least recently used are dropped."""
