@@ -128,6 +128,7 @@ class Decision(BaseModel):
         return self
 
 
+REJECTED = "Rejected by "
 RETRY_GUIDANCE = " Do not repeat this call unless the person asks again."
 """The part of a rejection meant for a model planner only; command mode shows people the rest."""
 
@@ -135,7 +136,12 @@ RETRY_GUIDANCE = " Do not repeat this call unless the person asks again."
 def rejection_text(decision: Decision) -> str:
     """What the planner reads when a person says no; it must not retry the same call."""
     reason = (decision.reason or "no reason given").rstrip(". ")
-    return f"Rejected by {decision.approver}: {reason}. Nothing was changed in PagerDuty." + RETRY_GUIDANCE
+    return f"{REJECTED}{decision.approver}: {reason}. Nothing was changed in PagerDuty." + RETRY_GUIDANCE
+
+
+def is_rejection(text: str) -> bool:
+    """Whether a tool reply is a person's rejection: a decision taken, not a failure."""
+    return text.startswith(REJECTED)
 
 
 def denial_text(policy: ApprovalPolicy, tool: str) -> str:

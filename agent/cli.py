@@ -32,7 +32,6 @@ from agent import render
 from agent.settings import Settings
 from evals.cli import eval_command
 from tools import generate
-from tools.catalog import load_catalog
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
 from tools.settings import PagerDutySettings
 
@@ -188,20 +187,17 @@ class Outcome:
 
     @property
     def exit_code(self) -> int:
-        if self.status == "failed":
+        """As the README's table says: 4 PagerDuty cannot be used as configured, 1 failed, refused or not
+        understood, 3 waiting for approval, 0 done."""
+        final = next((e for e in reversed(self.events) if e.kind in ("answer", "failed")), None)
+        problem = final.problem if final is not None else None
+        if problem == "setup":
+            return EXIT_CONFIGURATION
+        if self.status == "failed" or problem is not None:
             return EXIT_ACTION_FAILED
         if self.pending:
             return EXIT_WAITING_FOR_APPROVAL
-        if any(e.kind == "tool_finished" and e.ok is False and _is_write(e.tool) for e in self.events):
-            return EXIT_ACTION_FAILED
         return EXIT_OK
-
-
-def _is_write(tool: str | None) -> bool:
-    try:
-        return load_catalog().tool(tool or "").kind == "write"
-    except KeyError:
-        return True  # an unknown tool is treated like the policy treats it: as a write
 
 
 def _print_pending(requests: list[ApprovalRequest]) -> None:

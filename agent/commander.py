@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import httpx
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -43,10 +43,11 @@ from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
 from pydantic import BaseModel
 
-from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Decision, Verdict
+from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Decision, Verdict, is_rejection
 from agent.audit import AuditEntry, AuditLog, ThreadInfo
 from agent.embedded import connect
 from agent.graph import build_graph
+from agent.planners.command import NOT_UNDERSTOOD
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.redaction import SECRET_ARGUMENTS
@@ -54,9 +55,9 @@ from agent.settings import Settings, os_user
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
-from tools.errors import ConfigurationError, PagerDutyError
+from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
 from tools.settings import PagerDutySettings
-from tools.toolkit import build_toolkit
+from tools.toolkit import build_toolkit, is_setup_problem, step
 
 # How long a claim on a run keeps other resumes out. A claimer still alive may be inside one write that
 # takes up to PAGERDUTY_MAX_WAIT (120 s by default) of waits plus PAGERDUTY_MAX_ATTEMPTS (5) requests of
@@ -64,6 +65,10 @@ from tools.toolkit import build_toolkit
 # margin, yet lets a resume carry out approved changes whose claimer died within a quarter of an hour.
 # A constant, not a setting: every process sharing the database must agree on it.
 RESUME_LEASE = timedelta(minutes=15)
+
+Problem = Literal["failed", "not_understood", "setup"]
+"""What went wrong in a turn: its last step failed or was refused; the request was not understood; or
+PagerDuty (or the model) cannot be used as configured — bad key, unreachable host, no From user."""
 
 EventKind = Literal["tool_started", "tool_finished", "rate_limit_wait", "retry_wait", "approval_needed",
                     "decision_recorded", "notice", "answer", "failed"]
@@ -80,6 +85,8 @@ class ProgressEvent(BaseModel):
     approval: ApprovalRequest | None = None
     arguments: dict[str, Any] | None = None
     """`tool_started`: the call's arguments, for surfaces that show what runs."""
+    problem: Problem | None = None
+    """`answer` and `failed`: what went wrong, if anything (surfaces turn it into exit codes or a mark)."""
     result: str | None = None
     """`tool_finished`: the tool's output (compact JSON or an "Error: …" paragraph), for surfaces that draw
     tables or charts from the data rather than from the answer's sentences."""
@@ -267,10 +274,12 @@ class Commander:
                                            version="v2", durability="sync"):
                 yield _progress(part["data"])
         except GraphRecursionError:
-            yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.")
+            yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.",
+                                problem="failed")
             return
         except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
-            yield ProgressEvent(kind="failed", message=(
+            setup = isinstance(exc, (ConfigurationError, Unauthorized, NetworkError, PlanningFailed))
+            yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", message=(
                 f"Could not finish: {_reason(exc)}. The thread is saved where it stopped: resume it to retry "
                 "(a repeated PagerDuty change is recognised, not doubled)."))
             return
@@ -279,8 +288,10 @@ class Commander:
             yield ProgressEvent(kind="approval_needed", tool=request.tool, approval=request,
                                 message=f"Needs approval ({request.risk} risk): {request.summary}")
         if not pending:
-            last = self._graph.get_state(config).values["messages"][-1]
-            yield ProgressEvent(kind="answer", message=last.text if isinstance(last, AIMessage) else "")
+            messages = self._graph.get_state(config).values["messages"]
+            last = messages[-1]
+            yield ProgressEvent(kind="answer", message=last.text if isinstance(last, AIMessage) else "",
+                                problem=_problem(messages))
 
     def _resume_batch(self, thread_id: str, batch_id: str, batch: list[ApprovalRequest],
                       taking_over: bool) -> Iterator[ProgressEvent]:
@@ -420,12 +431,27 @@ def _relay(event: ClientProgress) -> None:
 def _progress(data: dict[str, Any]) -> ProgressEvent:
     kind = data["kind"]
     tool = data.get("tool")
-    message = data.get("message") or {
-        "tool_started": f"Running {tool}",
-        "tool_finished": f"{tool} {'done' if data.get('ok') else 'failed'}",
-    }.get(kind, kind)
+    message = data.get("message") or (step(tool or "") if kind in ("tool_started", "tool_finished") else kind)
     return ProgressEvent(kind=kind, message=message, tool=tool, seconds=data.get("seconds"), ok=data.get("ok"),
                          arguments=data.get("arguments"), result=data.get("result"))
+
+
+def _problem(messages: list[Any]) -> Problem | None:
+    """What went wrong in the step that ended the turn: the reply says the request was not understood, or
+    the tool calls it answers (the last round) failed or were refused — for PagerDuty's settings, or not."""
+    last = messages[-1]
+    if isinstance(last, AIMessage) and last.response_metadata.get("outcome") == NOT_UNDERSTOOD:
+        return "not_understood"
+    final: list[ToolMessage] = []
+    for message in reversed(messages[:-1]):
+        if not isinstance(message, ToolMessage):
+            break
+        final.append(message)
+    failed = [m.text for m in final if (m.status == "error" or m.text.lstrip().startswith("Error"))
+              and not is_rejection(m.text)]
+    if any(map(is_setup_problem, failed)):
+        return "setup"
+    return "failed" if failed else None
 
 
 def _reason(exc: Exception) -> str:

@@ -27,9 +27,9 @@ def event_line(event: ProgressEvent) -> str | None:
     """A line for stderr, or None for the events a surface prints as data (the answer)."""
     text = escape(event.message)
     if event.kind == "tool_started":
-        return f"[dim]  → {escape(event.tool or '')}…[/]"
+        return f"[dim]  → {text}…[/]"
     if event.kind == "tool_finished":
-        return f"[green]  ✓ {escape(event.tool or '')}[/]" if event.ok else f"[red]  ✗ {text}[/]"
+        return f"[green]  ✓ {text}[/]" if event.ok else f"[red]  ✗ {text}: failed[/]"
     if event.kind in ("rate_limit_wait", "retry_wait"):
         return f"[yellow]  ⏳ {text}[/]"
     if event.kind == "approval_needed" and event.approval is not None:

@@ -35,15 +35,15 @@ class StepLog:
         """Take an event; True when the list changed (answers and notices are shown apart from the steps)."""
         if event.kind == "tool_started":
             self._running.append((len(self.lines), event.tool or ""))
-            self.lines.append(f"⏳ Running `{event.tool}`{_arguments(event.arguments)}")
+            self.lines.append(f"⏳ {event.message}{_arguments(event.arguments)}")
         elif event.kind == "tool_finished":
             running = next((r for r in self._running if r[1] == event.tool), None)
             if running is None:
-                self.lines.append(f"`{event.tool}`")
+                self.lines.append(event.message)
                 running = (len(self.lines) - 1, event.tool or "")
             else:
                 self._running.remove(running)
-            shown = self.lines[running[0]].removeprefix("⏳ Running ")
+            shown = self.lines[running[0]].removeprefix("⏳ ")
             self.lines[running[0]] = f"✅ {shown}" if event.ok else f"❌ {shown}: failed"
         elif event.kind in ("rate_limit_wait", "retry_wait"):
             self.lines.append(f"⏱ {event.message}")

@@ -114,7 +114,7 @@ def approval_card(request: ApprovalRequest, requester_user: str | None = None) -
         buttons.append({"type": "button", "action_id": EDIT, "text": _plain("Edit"), "value": ref})
     arguments = json.dumps(request.arguments, indent=2, ensure_ascii=False, sort_keys=True)
     blocks = [
-        {"type": "header", "text": _plain(f"Approval needed: {request.tool}", 150)},
+        {"type": "header", "text": _plain("Approval needed", 150)},
         section(f"*{escape(request.summary)}*"),
         section(f"```{_clip(escape(arguments), SECTION_LIMIT - 6)}```"),
         context(f"Requested by {who} · {request.risk} risk · expires {slack_time(request.expires_at, '{time}')}"),

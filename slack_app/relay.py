@@ -39,6 +39,7 @@ class ThreadRelay:
         self._fallback = fallback
         self._progress_ts: str | None = None
         self._progress: list[str] = []
+        self._started: str | None = None  # the tool whose step is the last line, while it runs
 
     def run(self, events: Iterator[ProgressEvent]) -> None:
         """Relay a run, then withdraw the cards Slack refused."""
@@ -79,10 +80,13 @@ class ThreadRelay:
 
     def _show_progress(self, event: ProgressEvent) -> None:
         """One message per run, edited as steps start and finish."""
-        if event.kind == "tool_finished" and self._progress and self._progress[-1].startswith(f"Running {event.tool}"):
-            self._progress[-1] = f"{event.tool}: {'done' if event.ok else 'failed'}"
+        line = {"tool_started": f"{event.message}…",
+                "tool_finished": f"{event.message}: {'done' if event.ok else 'failed'}"}.get(event.kind, event.message)
+        if event.kind == "tool_finished" and self._progress and self._started == event.tool:
+            self._progress[-1] = line
         else:
-            self._progress.append(event.message if event.kind != "tool_started" else f"Running {event.tool}…")
+            self._progress.append(line)
+        self._started = event.tool if event.kind == "tool_started" else None
         shown = self._progress[-PROGRESS_LINES:]
         text = "\n".join(f"• {escape(line)}" for line in shown)
         blocks = [context(":hourglass_flowing_sand: Steps\n" + text)]

@@ -326,7 +326,7 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
     turn, asked = run(commander, f"ack {incident.number}")
 
     assert asked == ["update_incident"] and status(sim, incident) == "triggered"
-    assert turn.text.startswith("Error: could not update the incident — PagerDuty 500")
+    assert turn.text.startswith("Could not update the incident: PagerDuty 500")
     assert "Next: PagerDuty is not answering properly; try again in a minute." in turn.text
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert (entry.actor, entry.outcome.split(" — ")[0]) == (APPROVER, "error: could not update the incident")

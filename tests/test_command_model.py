@@ -419,8 +419,10 @@ def test_truncation_notices_are_kept() -> None:
 
 
 def test_errors_are_shown_plainly_and_successes_announced_in_one_line() -> None:
-    error = "Error: could not update the incident — PagerDuty said 404 Not Found: incident 999 does not exist."
-    assert answer([ToolResult("update_incident", {}, error, "error")], "Acknowledged") == error
+    error = ("Error: could not update the incident — PagerDuty said 404 Not Found: incident 999 does not exist. "
+             "Next: check the id or number; the list and find tools show the valid ones.")
+    assert answer([ToolResult("update_incident", {}, error, "error")], "Acknowledged") == (
+        "Could not update the incident: PagerDuty said 404 Not Found: incident 999 does not exist.")
     ok = ToolResult("create_incident", {}, json.dumps(incident(9, created_at="2026-11-20T11:58:00Z")))
     assert answer([ok], "Triggered") == "Triggered: " + describe(incident(9))
 

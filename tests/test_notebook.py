@@ -119,4 +119,4 @@ def test_a_click_on_approve_in_a_live_kernel_pages_and_shows_the_steps_in_the_ca
     waiting_and_paged, status, progress = notebook.cells[1].outputs[0]["text"].splitlines()
     assert waiting_and_paged == "0 ['triggered']"  # nothing waits any more, and the incident exists
     assert status.startswith("<b>Approved by ") and status.endswith(" True")
-    assert "✅ <code>create_incident</code>" in progress
+    assert "✅ Creating the incident" in progress

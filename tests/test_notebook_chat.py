@@ -86,8 +86,8 @@ def test_steps_stream_into_one_updating_output_then_the_answer_as_markdown_and_o
     steps = [o for o in outputs if o.transient]
     [display_id] = {o.transient["display_id"] for o in steps}
     assert [o.update for o in steps] == [False, True]  # shown once, then updated in place
-    assert "Running `who_is_on_call` (service: API Gateway)" in steps[0].data["text/markdown"]
-    assert "✅ `who_is_on_call`" in steps[-1].data["text/markdown"]
+    assert "⏳ Finding who is on call (service: API Gateway)" in steps[0].data["text/markdown"]
+    assert "✅ Finding who is on call" in steps[-1].data["text/markdown"]
 
     answer = [m for m in of_kind(outputs, "text/markdown") if "Level 1" in m]
     assert answer and "- Level 1: Bilal Khan" in answer[0]
@@ -184,7 +184,7 @@ def test_clicking_approve_acts_like_approve(make_chat, sim):
     assert len(titled(sim, "latency alert")) == 1 and decisions(chat) == [(ME, "approve")]
     assert any("Triggered:" in m for m in of_kind(outputs, "text/markdown"))
     # after a click the steps go to the card's own widget (a frontend updates it live), not a display handle
-    assert "✅ <code>create_incident</code>" in card.progress.value and not [o for o in outputs if o.transient]
+    assert "✅ Creating the incident" in card.progress.value and not [o for o in outputs if o.transient]
 
 
 def test_clicking_reject_acts_like_reject_with_the_typed_reason(make_chat, sim):

@@ -48,6 +48,15 @@ Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
 
+def _no_answer(exc: httpx.TransportError) -> str:
+    """Why a request got no answer, in words (the exception's own text names sockets and errno values)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError):
+        return "could not connect"
+    return "the connection broke"
+
+
 def _user_agent() -> str:
     try:
         version = metadata.version("incident-commander")
@@ -241,7 +250,7 @@ class RetryingHttp:
         except httpx.TransportError as exc:
             logger.warning("%s %s -> no answer (%s) elapsed=%.3fs", method, path, type(exc).__name__,
                            self.clock() - started)
-            raise NetworkError(self._scrub(f"No answer from PagerDuty ({type(exc).__name__}: {exc})", secrets),
+            raise NetworkError(f"No answer from PagerDuty at {self.http.base_url.host} ({_no_answer(exc)})",
                                method=method, path=path) from None
         raw_remaining = _header_number(response, "ratelimit-remaining")
         remaining = None if raw_remaining is None else int(raw_remaining)

@@ -40,6 +40,8 @@ from tools.resolve import Directory, ResolutionError
 from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
+SETUP_PROBLEM = "this needs a change of settings or connection, not a retry"
+"""In a tool's error text: PagerDuty cannot be used as configured (key, host, From user)."""
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
@@ -60,6 +62,12 @@ DOING: dict[str, str] = {
     "create_override": "create the override", "delete_override": "delete the override",
     "send_event": "send the event", "send_change_event": "send the change event",
 }
+
+
+def step(name: str) -> str:
+    """What a call of the tool is doing, in words for people watching: 'Finding who is on call'."""
+    verb, _, rest = DOING.get(name, "run a step").partition(" ")
+    return f"{verb[:1].upper()}{verb[1:].removesuffix('e')}ing {rest}".strip()
 
 
 @dataclass(frozen=True)
@@ -233,6 +241,12 @@ def _could_not(name: str, error: Exception) -> str:
     return f"Error: could not {DOING[name]} — {error}"
 
 
+def is_setup_problem(text: str) -> bool:
+    """Whether a tool's error text says PagerDuty cannot be used as configured (bad key, unreachable host,
+    no From user), rather than that this one request failed."""
+    return SETUP_PROBLEM in text
+
+
 def argument_problems(name: str, error: ValidationError) -> str:
     """'invalid arguments for create_incident — title: too short; unknown argument foo. Next: …'."""
     allowed = ", ".join(s.TOOL_ARGS[name].model_fields) or "none"
@@ -268,16 +282,21 @@ def _next_step(error: PagerDutyError) -> str:
     if isinstance(error, RateLimited):
         wait = f"{error.reset_in:g} s" if error.reset_in is not None else "a minute"
         return f"PagerDuty is rate limiting this key; wait {wait}, then try again."
-    if isinstance(error, (ServerError, NetworkError)):
+    if isinstance(error, NetworkError):
+        return (f"check PAGERDUTY_API_HOST and the network; {SETUP_PROBLEM} if it persists. For a change, "
+                "first check whether it took effect.")
+    if isinstance(error, ServerError):
         return ("PagerDuty is not answering properly; try again in a minute. For a change, first check "
                 "whether it took effect.")
     if isinstance(error, NotFound):
         return "check the id or number; the list and find tools show the valid ones."
-    if isinstance(error, (Forbidden, Unauthorized)):
+    if isinstance(error, Unauthorized):
+        return (error.hint() or "check PAGERDUTY_API_KEY") + f"; {SETUP_PROBLEM}: tell the user."
+    if isinstance(error, Forbidden):
         return (error.hint() or "this API key may not do this (read-only key or missing permission)") + \
             "; tell the user rather than retrying."
     if isinstance(error, ConfigurationError):
-        return "tell the user; this needs a configuration change, not a retry."
+        return f"set what the message names; {SETUP_PROBLEM}: tell the user."
     if error.status == 402:
         return "the PagerDuty account does not include this feature; tell the user."
     if isinstance(error, InvalidInput):

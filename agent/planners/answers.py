@@ -16,10 +16,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agent.approvals import RETRY_GUIDANCE
+from tools.toolkit import is_setup_problem
 
 _PLUMBING = {"id", "type", "self", "html_url", "url", "summary", "incident_key", "dedup_key"}  # for machines
 _IN_LINE = {"title", "status", "urgency", "service", "assignees", "assignments", "number", "incident_number",
             "user", "level", "escalation_level", "start", "end", "name", "email"}  # already in an entity's line
+_CALL_TOOL = re.compile(r"\s*Call [a-z_]+(?: or [a-z_]+)? to see [^.]*\.")  # planner guidance in a lookup error
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -71,8 +73,21 @@ def say(result: ToolResult, brief: bool = False) -> str:
     if result.rejected:
         return f"Not done: {result.content.strip().removesuffix(RETRY_GUIDANCE.strip()).strip()}"
     if result.error or result.data is None:
-        return result.content.strip()
+        return for_people(result.content)
     return "\n".join(filter(None, [result.preface, describe(result.data, brief)]))
+
+
+def for_people(error: str) -> str:
+    """A tool's error as people read it: 'Could not …: why.' without what only a planner acts on (which tool to
+    call next, 'Next: …'); for settings that must change, the setting to look at stays."""
+    text = " ".join(error.split()).removeprefix("Error:").strip()
+    head, _, guidance = text.partition(" Next: ")
+    head = re.sub(r"^could not (.+?) — ", lambda m: f"Could not {m[1]}: ", head)
+    head = _CALL_TOOL.sub("", head).strip()
+    if is_setup_problem(guidance):
+        fix = guidance.split(";")[0].strip().rstrip(".")
+        head = f"{head.rstrip('.')}. {fix[:1].upper()}{fix[1:]}."
+    return head[:1].upper() + head[1:]
 
 
 def describe(data: Any, brief: bool = False) -> str:

@@ -26,7 +26,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.planners.answers import ToolResult, answer
 from agent.planners.conversation import Pending, clarify, context_of, pending_question
-from agent.planners.grammar import Call, Parsed, Reply, Steps, help_text, parse, plan
+from agent.planners.grammar import Call, NotUnderstood, Parsed, Reply, Steps, help_text, parse, plan
+
+NOT_UNDERSTOOD = "not_understood"  # a reply's `response_metadata["outcome"]` when the command was not understood
 
 
 class CommandModel(BaseChatModel):
@@ -67,7 +69,7 @@ class CommandModel(BaseChatModel):
                 return AIMessage(answer(steps[-1], parsed.command.done))
             following = plan(parsed, steps)
         except Reply as reply:
-            return said(str(reply), reply.pending)
+            return said(str(reply), reply.pending, understood=not isinstance(reply, NotUnderstood))
         if following is None:
             return finished(parsed, steps[-1])
         if isinstance(following, str):
@@ -80,9 +82,11 @@ class CommandModel(BaseChatModel):
         return AIMessage("", tool_calls=tool_calls(following, already=_calls_so_far(messages)))
 
 
-def said(text: str, pending: Pending | None = None) -> AIMessage:
-    """A reply in words; a question keeps, in the message itself, how an answer continues the request."""
-    return AIMessage(text, additional_kwargs=pending.as_kwargs() if pending else {})
+def said(text: str, pending: Pending | None = None, *, understood: bool = True) -> AIMessage:
+    """A reply in words; a question keeps, in the message itself, how an answer continues the request, and
+    a reply to something not understood says so in its metadata (surfaces exit non-zero on it)."""
+    return AIMessage(text, additional_kwargs=pending.as_kwargs() if pending else {},
+                     response_metadata={} if understood else {"outcome": NOT_UNDERSTOOD})
 
 
 def finished(parsed: Parsed, results: Sequence[ToolResult]) -> AIMessage:

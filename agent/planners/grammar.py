@@ -68,6 +68,10 @@ def ask(text: str, *options: str, confirm: str | None = None) -> Reply:
     return Reply(text, Pending(options, confirm))
 
 
+class NotUnderstood(Reply):
+    """A `Reply` saying the text could not be read as a command (or a value in it could not be read)."""
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A command matched against a text: its cleaned arguments, the context, and the times as read."""
@@ -194,13 +198,13 @@ def duration(text: str) -> str:
     text = re.sub(r"^an?\s+", "1 ", text)
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text)
     if not parts or "".join(a + u for a, u in parts) != text.replace(" ", ""):
-        raise Reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
+        raise NotUnderstood(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
     spelled = ""
     for amount, unit in parts:
         if unit in ("w", "wk", "wks", "week", "weeks"):
             amount, unit = str(int(float(amount) * 7)), "d"
         if unit not in _UNITS:  # a bare "30" could mean seconds, minutes or hours: ask
-            raise Reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
+            raise NotUnderstood(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
         spelled += amount + _UNITS[unit]
     return spelled
 
@@ -731,7 +735,7 @@ def parse(text: str, context: Context, pending: Pending | None = None) -> Parsed
         raise Reply("What should I do? Type `help` for every command.")
     parsed = match(tidied, context) or _misspelt(tidied, context)
     if parsed is None:
-        raise Reply(*not_understood(tidied, context))
+        raise NotUnderstood(*not_understood(tidied, context))
     return parsed
 
 
@@ -889,7 +893,7 @@ def check(command: Command, calls: list[Call]) -> None:
         except ValidationError as error:
             problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
                                 for e in error.errors())
-            raise Reply(f"That doesn't look right ({problem}). Usage: `{command.usage}`") from None
+            raise NotUnderstood(f"That doesn't look right ({problem}). Usage: `{command.usage}`") from None
 
 
 # --- when nothing matched ------------------------------------------------------------------------
