@@ -47,7 +47,7 @@ from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Deci
 from agent.audit import AuditEntry, AuditLog, ThreadInfo
 from agent.embedded import connect
 from agent.graph import build_graph
-from agent.planners.command import NOT_UNDERSTOOD
+from agent.planners.command import NOT_UNDERSTOOD, REFUSED
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.redaction import SECRET_ARGUMENTS
@@ -440,8 +440,9 @@ def _problem(messages: list[Any]) -> Problem | None:
     """What went wrong in the step that ended the turn: the reply says the request was not understood, or
     the tool calls it answers (the last round) failed or were refused — for PagerDuty's settings, or not."""
     last = messages[-1]
-    if isinstance(last, AIMessage) and last.response_metadata.get("outcome") == NOT_UNDERSTOOD:
-        return "not_understood"
+    outcome = last.response_metadata.get("outcome") if isinstance(last, AIMessage) else None
+    if outcome in (NOT_UNDERSTOOD, REFUSED):
+        return "not_understood" if outcome == NOT_UNDERSTOOD else "failed"
     final: list[ToolMessage] = []
     for message in reversed(messages[:-1]):
         if not isinstance(message, ToolMessage):

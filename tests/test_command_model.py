@@ -245,6 +245,7 @@ def test_only_bound_tools_are_called() -> None:
     assert ask("show 12", read_only).tool_calls[0]["name"] == "get_incident"
     refused = ask("ack 12", read_only)
     assert not refused.tool_calls and "read-only" in refused.content and "update_incident" not in refused.content
+    assert refused.response_metadata["outcome"] == "refused"
     openai_style = CommandModel().bind_tools([{"type": "function", "function": {"name": "get_incident"}}])
     assert openai_style.tool_names == frozenset({"get_incident"})
 

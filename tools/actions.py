@@ -33,6 +33,10 @@ SIMILAR_POOL = 200
 SIMILAR_LOOKBACK = timedelta(days=180)
 
 
+SETUP_PROBLEM = "this needs a change of settings or connection, not a retry"
+"""In a tool's error text: PagerDuty cannot be used as configured (key, host, From user)."""
+
+
 class ToolProblem(Exception):
     """Something the tool itself found wrong with a request; reported like a PagerDuty refusal."""
 
@@ -450,8 +454,8 @@ class Actions:
             return call.directory.resolve("user", call.requester)
         except ResolutionError:
             raise ToolProblem(f"{call.requester} has no PagerDuty user, so PagerDuty could not record who made "
-                              "this change.", "tell the user to ask as their PagerDuty user (their PagerDuty "
-                              "email); nothing was changed.") from None
+                              "this change.", f"ask as someone PagerDuty knows, by their PagerDuty email; "
+                              f"{SETUP_PROBLEM}: tell the user.") from None
 
     def _from(self, call: Call) -> str:
         """The `From` email of a write."""

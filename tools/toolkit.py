@@ -20,7 +20,7 @@ from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, T
 from pydantic import ValidationError
 
 from tools import schemas as s
-from tools.actions import Actions, Call, ToolProblem, override_window
+from tools.actions import SETUP_PROBLEM, Actions, Call, ToolProblem, override_window
 from tools.catalog import load_catalog
 from tools.client import PagerDutyClient
 from tools.errors import (
@@ -40,8 +40,6 @@ from tools.resolve import Directory, ResolutionError
 from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
-SETUP_PROBLEM = "this needs a change of settings or connection, not a retry"
-"""In a tool's error text: PagerDuty cannot be used as configured (key, host, From user)."""
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256

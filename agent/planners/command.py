@@ -28,7 +28,9 @@ from agent.planners.answers import ToolResult, answer
 from agent.planners.conversation import Pending, clarify, context_of, pending_question
 from agent.planners.grammar import Call, NotUnderstood, Parsed, Reply, Steps, help_text, parse, plan
 
-NOT_UNDERSTOOD = "not_understood"  # a reply's `response_metadata["outcome"]` when the command was not understood
+# A reply's `response_metadata["outcome"]` when the command was not understood, or cannot run here.
+NOT_UNDERSTOOD = "not_understood"
+REFUSED = "refused"
 
 
 class CommandModel(BaseChatModel):
@@ -76,9 +78,9 @@ class CommandModel(BaseChatModel):
             return AIMessage(following)
         allowed = self.tool_names
         unavailable = sorted({c.name for c in following if allowed is not None and c.name not in allowed})
-        if unavailable:  # said without tool names: people read this
-            return AIMessage(f"`{parsed.command.words[0]}` is not available here (read-only mode?). "
-                             "Nothing was changed.")
+        if unavailable:
+            return AIMessage(f"`{parsed.command.words[0]}` changes PagerDuty, which is not allowed here "
+                             "(read-only mode). Nothing was changed.", response_metadata={"outcome": REFUSED})
         return AIMessage("", tool_calls=tool_calls(following, already=_calls_so_far(messages)))
 
 
