@@ -218,6 +218,21 @@ def new_thread_id(kind: str) -> str:
     return f"{kind}-{secrets.token_hex(4)}"
 
 
+def _parse_sets(items: list[str]) -> dict[str, Any]:
+    """`--set FIELD=VALUE` pairs. A value that reads as JSON (a number, a list, true, false, null) is taken as
+    that; anything else is text, so `--set title=API down` needs no quotes."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        field, sep, value = item.partition("=")
+        if not sep or not field.strip():
+            raise typer.BadParameter(f"{item!r} is not FIELD=VALUE, e.g. --set urgency=low", param_hint="--set")
+        try:
+            changes[field.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[field.strip()] = value
+    return changes
+
+
 def _parse_arguments(text: str) -> dict[str, Any]:
     """Edited arguments: a JSON object (the tool's schema checks the rest)."""
     try:
@@ -314,13 +329,23 @@ def _review(commander: Commander, thread_id: str, me: str) -> bool:
     from agent.approvals import ApprovalError  # already loaded by the commander; kept out of the module's top
 
     while waiting := commander.pending(thread_id):
-        request = waiting[0]
-        _say(f"\n[bold yellow]Needs approval[/] ({request.risk} risk) [dim]{request.id}[/]\n  {escape(request.summary)}"
-             f"\n  [dim]arguments: {escape(json.dumps(request.arguments, ensure_ascii=False))}[/]")
-        decision = _ask_decision(request)
-        if decision is None:
-            return False
-        verdict, arguments, reason = decision
+        request = shown = waiting[0]
+        _show_request("Needs approval", request)
+        while True:  # an edit is shown as it would run, and asked about again
+            decision = _ask_decision(shown)
+            if decision is None:
+                return False
+            verdict, changes, reason = decision
+            if verdict != "edit":
+                break
+            try:
+                shown = commander.preview(shown, changes)
+            except ApprovalError as error:
+                _say(f"[red]{escape(str(error))}[/] — choose again.")
+                continue
+            _show_request("Edited, not approved yet", shown)
+        arguments = shown.arguments if verdict == "approve" and shown is not request else None
+        verdict = "edit" if arguments is not None else verdict
         try:
             _print_answer(_follow(commander.stream_decide(thread_id, request.id, verdict, me,
                                                           arguments=arguments, reason=reason)))
@@ -329,8 +354,13 @@ def _review(commander: Commander, thread_id: str, me: str) -> bool:
     return True
 
 
+def _show_request(title: str, request: ApprovalRequest) -> None:
+    _say(f"\n[bold yellow]{title}[/] ({request.risk} risk) [dim]{request.id}[/]\n  {escape(request.summary)}"
+         f"\n  [dim]{escape(render.arguments_line(request.arguments))}[/]")
+
+
 def _ask_decision(request: ApprovalRequest) -> tuple[Verdict, dict[str, Any] | None, str | None] | None:
-    """approve / edit (JSON, checked here for shape, by the tool's schema on submit) / reject (reason)."""
+    """approve / edit (FIELD=VALUE or a JSON object of changes; the tool's schema checks them) / reject (reason)."""
     while True:
         answer = _read("[a]pprove, [e]dit, [r]eject? ")
         if answer is None or answer.strip() in QUIT:
@@ -344,15 +374,15 @@ def _ask_decision(request: ApprovalRequest) -> tuple[Verdict, dict[str, Any] | N
                 return None
             return verdict, None, reason.strip() or None
         if verdict == "edit":
-            text = _read("new arguments as one JSON object (empty line: back): ")
+            text = _read("changes as FIELD=VALUE, or a JSON object (empty line: back): ")
             if text is None:
                 return None
             if not text.strip():
                 continue
             try:
-                return verdict, _parse_arguments(text), None
-            except ValueError as error:
-                _say(f"[red]The arguments are {escape(str(error))}[/]")
+                return verdict, _parse_arguments(text) if text.lstrip().startswith("{") else _parse_sets([text]), None
+            except (ValueError, typer.BadParameter) as error:
+                _say(f"[red]The changes are {escape(str(error))}[/]")
                 continue
         _say("Type a (approve), e (edit) or r (reject).")
 
@@ -362,17 +392,24 @@ def _ask_decision(request: ApprovalRequest) -> tuple[Verdict, dict[str, Any] | N
 
 @app.command()
 def pending(thread: Annotated[str | None, typer.Option("--thread", help="Only this conversation.")] = None,
+            show_all: Annotated[bool, typer.Option("--all", help="Also the expired ones (they can only be "
+                                                                 "rejected).")] = False,
             json_out: JsonOption = False) -> None:
     """List the approvals waiting for a decision (on every thread, or on one)."""
     with _reported(), _commander() as commander:
         threads = [thread] if thread else [t.thread_id for t in commander.threads()]
-        requests = [r for t in threads for r in commander.pending(t)]
+        requests = [(r, commander.expired(r)) for t in threads for r in commander.pending(t)]
+    hidden = sum(expired for _, expired in requests) if not show_all else 0
+    requests = [(r, expired) for r, expired in requests if show_all or not expired]
     if json_out:
-        typer.echo(json.dumps([render.approval_record(r) for r in requests], ensure_ascii=False, indent=2))
+        typer.echo(json.dumps([render.approval_record(r) | {"expired": expired} for r, expired in requests],
+                              ensure_ascii=False, indent=2))
     elif requests:
-        _print_pending(requests)
+        typer.echo("\n\n".join(render.approval_block(r, expired=expired) for r, expired in requests))
     else:
         _say("Nothing is waiting for approval" + (f" on thread {escape(thread)}." if thread else "."))
+    if hidden:
+        _say(f"[dim]{hidden} expired request(s) not shown; `{render.PROGRAM} pending --all` lists them.[/]")
 
 
 @app.command()
@@ -380,15 +417,19 @@ def approve(
     thread: Annotated[str, typer.Argument(help="The conversation id.")],
     approval: Annotated[str, typer.Argument(help="The approval id (apr_…).")],
     arguments: Annotated[str | None, typer.Option(
-        "--arguments", help="Approve with these arguments instead (a JSON object; checked by the tool's schema).",
+        "--arguments", help="Change these arguments (a JSON object merged into the proposed ones; checked by the "
+                            "tool's schema).",
     )] = None,
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="Change one argument: FIELD=VALUE (repeatable).")] = None,
 ) -> None:
-    """Approve (or, with --arguments, edit and approve) a pending request; the thread then carries on."""
+    """Approve (or, with --set or --arguments, edit and approve) a pending request; the thread then carries on."""
     try:
-        edited = _parse_arguments(arguments) if arguments is not None else None
+        changes = _parse_arguments(arguments) if arguments is not None else {}
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--arguments") from None
-    _decide(thread, approval, "edit" if edited is not None else "approve", arguments=edited)
+    changes |= _parse_sets(sets or [])
+    _decide(thread, approval, "edit" if changes else "approve", arguments=changes or None)
 
 
 @app.command()

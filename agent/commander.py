@@ -57,7 +57,7 @@ from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
 from tools.settings import PagerDutySettings
-from tools.toolkit import build_toolkit, is_setup_problem, step
+from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, step
 
 # How long a claim on a run keeps other resumes out. A claimer still alive may be inside one write that
 # takes up to PAGERDUTY_MAX_WAIT (120 s by default) of waits plus PAGERDUTY_MAX_ATTEMPTS (5) requests of
@@ -195,10 +195,22 @@ class Commander:
         decided = self._context.audit.decisions([r.id for r in batch]) if batch else {}
         return [r for r in batch if r.id not in decided]
 
+    def preview(self, request: ApprovalRequest, changes: dict[str, Any] | None) -> ApprovalRequest:
+        """`request` with `changes` merged into its arguments, checked and described again: what an edit
+        would run, to show before anyone approves it. `ApprovalError` when the result does not validate."""
+        arguments = self._revalidate(request, None if changes is None else {**request.arguments, **changes})
+        return request.model_copy(update={"arguments": arguments,
+                                          "summary": self._context.toolkit.describe(request.tool, arguments)})
+
+    def expired(self, request: ApprovalRequest) -> bool:
+        """Whether `request` can no longer be approved (it can still be rejected)."""
+        return self._now() >= request.expires_at
+
     def decide(self, thread_id: str, approval_id: str, decision: Verdict, approver: str,
                arguments: dict[str, Any] | None = None, reason: str | None = None, *,
                nonce: str | None = None) -> Turn:
-        """Approve, edit (with new `arguments`, re-validated) or reject (with a `reason` the planner reads).
+        """Approve, edit (with changed `arguments`, merged into the proposed ones and re-validated) or reject
+        (with a `reason` the planner reads).
 
         Raises `ApprovalError` for an unknown, already decided, expired or mismatched (`nonce`) request and
         for edited arguments that do not validate; nothing is recorded then.
@@ -219,10 +231,9 @@ class Commander:
             request.accept(decision, now=now, nonce=nonce)
             decided = request
             if decision == "edit":
-                arguments = self._revalidate(request, arguments)
                 # Re-summarised, so everyone watching reads what will run now, not what was proposed.
-                decided = request.model_copy(update={
-                    "arguments": arguments, "summary": self._context.toolkit.describe(request.tool, arguments)})
+                decided = self.preview(request, arguments)
+                arguments = decided.arguments
             answer = Decision(approval_id=approval_id, verdict=decision, approver=approver,
                               arguments=arguments if decision == "edit" else None, reason=reason, decided_at=now)
             self._context.audit.decide(request, answer)
@@ -366,7 +377,8 @@ class Commander:
         try:
             return self._context.toolkit.validate(request.tool, arguments)
         except ValueError as exc:
-            raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {exc}") from exc
+            problems = exc.problems if isinstance(exc, InvalidArguments) else str(exc)
+            raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {problems}") from exc
 
     def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
         """The `Turn` a stream of this thread ends in, for callers that also watch its events as they come."""

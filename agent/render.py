@@ -7,6 +7,7 @@ line decides by approval id, and a nonce is only worth something while nobody el
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -55,20 +56,29 @@ def event_record(event: ProgressEvent) -> dict[str, Any]:
     return record
 
 
-def decide_commands(request: ApprovalRequest) -> list[str]:
-    """The exact commands that decide this approval later, from any shell."""
+def decide_commands(request: ApprovalRequest, *, expired: bool = False) -> list[str]:
+    """The exact commands that decide this approval later, from any shell (an expired one: reject only)."""
     where = f"{shlex.quote(request.thread_id)} {shlex.quote(request.id)}"
-    return [f"{PROGRAM} approve {where}",
-            f"{PROGRAM} approve {where} --arguments '<JSON>'",
-            f"{PROGRAM} reject {where} --reason '<why>'"]
+    field = next(iter(request.arguments), "FIELD")
+    approve = [f"{PROGRAM} approve {where}", f"{PROGRAM} approve {where} --set {field}=VALUE"]
+    return [*([] if expired else approve), f"{PROGRAM} reject {where} --reason '<why>'"]
 
 
-def approval_block(request: ApprovalRequest) -> str:
-    """A pending approval as plain text: what it does, who asked, and the commands that decide it."""
+def arguments_line(arguments: dict[str, Any]) -> str:
+    """The arguments as `--set` would change them: 'incident=PQ001ZD · action=acknowledge'."""
+    shown = (f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
+    return "arguments: " + " · ".join(shown)
+
+
+def approval_block(request: ApprovalRequest, *, expired: bool = False) -> str:
+    """A pending approval as plain text: what it does, with what, who asked, and the commands that decide it."""
+    until = (f"EXPIRED at {request.expires_at:%Y-%m-%d %H:%M} UTC, reject it and ask again" if expired
+             else f"expires {request.expires_at:%Y-%m-%d %H:%M} UTC")
     lines = [f"{request.id} · thread {request.thread_id} · {request.risk} risk · requested by {request.requester}"
-             f" · expires {request.expires_at:%Y-%m-%d %H:%M} UTC",
+             f" · {until}",
              f"  {request.summary}",
-             *(f"  {command}" for command in decide_commands(request))]
+             f"  {arguments_line(request.arguments)}",
+             *(f"  {command}" for command in decide_commands(request, expired=expired))]
     return "\n".join(lines)
 
 

@@ -298,13 +298,15 @@ def test_chat_asks_inline_and_a_rejection_writes_nothing(served):
 
 def test_chat_edit_is_validated_until_it_is_right(served):
     sim, env = served
-    lines = [TRIGGER, "e", "{not json", "e", '{"title": 1}', "maybe", "e",
-             '{"service": "API Gateway", "title": "Checkout errors in EU"}']
+    lines = [TRIGGER, "e", "{not json", "e", '{"title": 1}', "maybe", "e", "title=Checkout errors in EU", "a"]
     result = run(env, "chat", input="\n".join(lines) + "\n")
 
     assert result.exit_code == cli.EXIT_OK, result.output
     assert "not valid JSON" in result.stderr
-    assert "the edited arguments are not valid" in result.stderr
+    assert "the edited arguments are not valid: title: Input should be a valid string" in result.stderr
+    assert "Next:" not in result.stderr and "for create_incident" not in result.stderr
+    # The edit is shown as it would run and asked about again before anything is written.
+    assert "Edited, not approved yet" in result.stderr and "'Checkout errors in EU' on API Gateway" in result.stderr
     assert "Type a (approve), e (edit) or r (reject)." in result.stderr
     assert len(titled(sim, "Checkout errors in EU")) == 1 and titled(sim, "Checkout errors") == []
 

@@ -221,13 +221,21 @@ def build_toolkit(client: PagerDutyClient, events: EventsClient | None = None, *
 # --- errors as text ----------------------------------------------------------------------------
 
 
+class InvalidArguments(ValueError):
+    """Arguments a tool's schema refuses: `str()` is the planner's text, `problems` what a person reads."""
+
+    def __init__(self, name: str, error: ValidationError) -> None:
+        super().__init__(argument_problems(name, error))
+        self.problems = _problem_list(name, error)
+
+
 def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
     if name not in s.TOOL_ARGS:
         raise ValueError(f"no tool named {name!r}")
     try:
         return s.TOOL_ARGS[name].model_validate(args)
     except ValidationError as error:
-        raise ValueError(argument_problems(name, error)) from None
+        raise InvalidArguments(name, error) from None
 
 
 def _refused(name: str, problem: ToolProblem) -> str:
@@ -247,6 +255,12 @@ def is_setup_problem(text: str) -> bool:
 
 def argument_problems(name: str, error: ValidationError) -> str:
     """'invalid arguments for create_incident — title: too short; unknown argument foo. Next: …'."""
+    return (f"invalid arguments for {name} — {_problem_list(name, error)}. Nothing was sent to PagerDuty. "
+            "Next: fix these and call again.")
+
+
+def _problem_list(name: str, error: ValidationError) -> str:
+    """'title: too short; unknown argument 'foo' (allowed: …)'."""
     allowed = ", ".join(s.TOOL_ARGS[name].model_fields) or "none"
     problems = []
     for item in error.errors():
@@ -258,8 +272,7 @@ def argument_problems(name: str, error: ValidationError) -> str:
         else:
             message = item["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where else message)
-    return (f"invalid arguments for {name} — {'; '.join(problems)}. Nothing was sent to PagerDuty. "
-            "Next: fix these and call again.")
+    return "; ".join(problems)
 
 
 def pagerduty_problem(doing: str, error: PagerDutyError) -> str:
