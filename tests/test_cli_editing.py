@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
 from agent import cli, render
 from commanders import build
 from test_cli import TRIGGER, asked, env, run, served, titled  # noqa: F401  (fixtures)
+
 
 def test_approve_set_changes_only_the_named_arguments(served):
     sim, env = served
@@ -18,6 +18,7 @@ def test_approve_set_changes_only_the_named_arguments(served):
     [incident] = titled(sim, "Checkout errors in EU")
     assert incident.urgency == "low" and titled(sim, "Checkout errors") == []
 
+
 def test_a_partial_arguments_object_is_merged_too(served):
     sim, env = served
     request = asked(env)
@@ -25,11 +26,13 @@ def test_a_partial_arguments_object_is_merged_too(served):
     assert result.exit_code == cli.EXIT_OK, result.output
     assert [i.urgency for i in titled(sim, "Checkout errors")] == ["low"]
 
+
 def test_a_set_without_a_value_is_a_usage_error(served):
     _, env = served
     request = asked(env)
     result = run(env, "approve", "t1", request["id"], "--set", "urgency")
     assert result.exit_code == cli.EXIT_USAGE and "is not FIELD=VALUE" in result.output
+
 
 def test_pending_shows_the_arguments_and_how_to_change_one(served):
     _, env = served
@@ -37,6 +40,7 @@ def test_pending_shows_the_arguments_and_how_to_change_one(served):
     listing = run(env, "pending").stdout
     assert "arguments: service=API Gateway · title=Checkout errors · urgency=high" in listing
     assert f"approve t1 {request['id']} --set service=VALUE" in listing and "<JSON>" not in listing
+
 
 def test_expired_requests_are_marked_and_only_rejectable(sim, clock):
     commander = build(sim, clock, [[{"name": "update_incident", "args": {"incident": "266", "action": "resolve"}}],
@@ -48,6 +52,7 @@ def test_expired_requests_are_marked_and_only_rejectable(sim, clock):
 
     block = render.approval_block(request, expired=True)
     assert "EXPIRED at" in block and "approve t1" not in block and "reject t1" in block
+
 
 def test_pending_leaves_expired_requests_out_unless_asked_for_all(served):
     _, env = served
