@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from agent import cli, render
 from commanders import build
 from test_cli import TRIGGER, asked, env, run, served, titled  # noqa: F401  (fixtures)
