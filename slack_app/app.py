@@ -18,6 +18,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.error import BoltError
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
 from agent.approvals import Verdict
@@ -33,6 +34,18 @@ from slack_app.settings import SlackSettings
 from slack_app.threads import SlackThread
 
 log = logging.getLogger(__name__)
+
+
+class _ClientGiven(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN goes unused whenever it is handed a client, though the client was built
+    from that very token: a warning about nothing, at every start."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOG = logging.getLogger("slack_bolt.App")
+BOLT_LOG.addFilter(_ClientGiven())
 
 LISTENER_THREADS = 16  # conversations running at once; each holds a thread while the commander works
 LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
@@ -76,7 +89,7 @@ def build_app(commander: Commander, settings: SlackSettings, *, client: WebClien
     check_setup(settings, socket_mode=socket_mode, need_token=client is None)
     client = client or web_client(settings)
     try:
-        app = App(client=client, name="incident-commander",
+        app = App(client=client, name="incident-commander", logger=BOLT_LOG,
                   signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "-",
                   request_verification_enabled=not socket_mode,
                   listener_executor=ThreadPoolExecutor(listener_threads, thread_name_prefix="slack-listener"))
@@ -260,7 +273,16 @@ class SlackSurface:
         except SLACK_FAILURES as exc:
             log.warning("approval card not replaced: %s", slack_problem(exc))
         thread = SlackThread.parse(card.ref.thread_id)
-        ThreadRelay(client, self._commander, thread).run(events)  # writes are made as the requester
+        ended = ThreadRelay(client, self._commander, thread).run(events)  # writes are made as the requester
+        if verdict == "reject" or ended is None:
+            return
+        outcome = (f":white_check_mark: Done. {ended.message}" if ended.kind == "answer" and ended.problem is None
+                   else f":warning: Not done: {ended.message}")
+        text, blocks = decided_card(summary, verdict, user, self._clock(), reason, outcome=outcome)
+        try:
+            client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)
+        except SLACK_FAILURES as exc:
+            log.warning("approval card not updated with the outcome: %s", slack_problem(exc))
 
     @staticmethod
     def tell(client: WebClient, channel: str, user: str, text: str, thread_ts: str | None = None) -> None:

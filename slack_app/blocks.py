@@ -124,10 +124,12 @@ def approval_card(request: ApprovalRequest, requester_user: str | None = None) -
 
 
 def decided_card(summary: str, verdict: Verdict, user_id: str, at: datetime, reason: str | None = None,
-                 ) -> tuple[str, list[dict[str, Any]]]:
-    """What replaces a card once decided: no buttons left to click twice."""
+                 outcome: str | None = None) -> tuple[str, list[dict[str, Any]]]:
+    """What replaces a card once decided: no buttons left to click twice. `outcome`, once the change ran,
+    says how it went (else it is being carried out)."""
     emoji, word = VERDICT_WORDS[verdict]
-    doing = f"Not done{f': {escape(reason)}' if reason else ''}." if verdict == "reject" else "Carrying it out…"
+    doing = (f"Not done{f': {escape(reason)}' if reason else ''}." if verdict == "reject"
+             else _clip(escape(outcome), 2000) if outcome else "Carrying it out…")
     text = f":{emoji}: {word} by <@{user_id}> at {slack_time(at, '{time}')} — {escape(summary)}"
     return f"{word}: {summary}", [section(text), context(doing)]
 

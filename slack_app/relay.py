@@ -39,17 +39,22 @@ class ThreadRelay:
         self._fallback = fallback
         self._progress_ts: str | None = None
         self._progress: list[str] = []
+        self._ended: ProgressEvent | None = None
         self._started: str | None = None  # the tool whose step is the last line, while it runs
 
-    def run(self, events: Iterator[ProgressEvent]) -> None:
-        """Relay a run, then withdraw the cards Slack refused."""
+    def run(self, events: Iterator[ProgressEvent]) -> ProgressEvent | None:
+        """Relay a run, then withdraw the cards Slack refused; the event that ended it (answer or failure)."""
+        self._ended = None
         for request, problem in self._relay(events):
             self._withdraw(request, problem)
+        return self._ended
 
     def _relay(self, events: Iterator[ProgressEvent]) -> list[tuple[ApprovalRequest, str]]:
         results: list[str] = []
         unposted: list[tuple[ApprovalRequest, str]] = []
         for event in events:
+            if event.kind in ("answer", "failed"):
+                self._ended = event
             if event.kind in PROGRESS_KINDS:
                 if event.kind == "tool_finished" and event.result is not None:
                     results.append(event.result)

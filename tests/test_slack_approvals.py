@@ -69,6 +69,22 @@ def test_approve_creates_the_incident_as_the_requester_and_replaces_the_card(wor
     assert decision.actor == "olivia.grant@acme.example"
 
 
+def test_the_decided_card_ends_with_the_outcome(world):
+    card = ask(world)
+    world.click(card, APPROVE)
+    world.said(card.args["thread_ts"], "Triggered: #")
+    [_, final] = world.slack.wait_call("chat.update", lambda a: a.get("ts") == card.reply["ts"], n=2)
+    shown = json.dumps(final.args["blocks"])
+    assert "Done. Triggered: #" in shown and "Carrying it out" not in shown
+    assert "Approved by" in shown and not is_card(final.args)
+
+
+def test_the_card_header_names_no_tool(world):
+    card = ask(world)
+    assert card.args["blocks"][0]["text"]["text"] == "Approval needed"
+    assert "create_incident" not in json.dumps(card.args["blocks"][0])
+
+
 def test_reject_asks_for_a_reason_and_writes_nothing(world):
     card = ask(world)
     world.click(card, REJECT)

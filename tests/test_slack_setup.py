@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 
 import pytest
@@ -84,3 +85,11 @@ def test_user_map_file(tmp_path):
     bad.write_text("U0BILAL: bilal\n")
     with pytest.raises(ValueError, match="U0BILAL"):
         load_user_map(bad)
+
+
+def test_the_app_starts_without_bolts_warning_about_the_token(sim, clock, monkeypatch, caplog):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)  # as in production: the client is built from it
+    with slack_world(sim, clock) as world, caplog.at_level(logging.INFO):
+        build_app(world.commander, SlackSettings(bot_token=BOT_TOKEN, signing_secret="s"),
+                  client=WebClient(token=BOT_TOKEN, base_url=world.slack.api_url))
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
