@@ -214,7 +214,7 @@ def test_read_only_mode_refuses_writes_in_words(sim: Any, clock: Any) -> None:
         incident = incidents(sim, "triggered")[0]
         turn, asked = run(read_only, f"ack {incident.number}")
         assert asked == [] and calls(read_only) == [] and status(sim, incident) == "triggered"
-        assert "not available here" in turn.text
+        assert "not allowed here (read-only mode)" in turn.text
         assert "Level 1: Bilal Khan" in run(read_only, "oncall API Gateway", thread="t2")[0].text
 
 
@@ -327,7 +327,7 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
 
     assert asked == ["update_incident"] and status(sim, incident) == "triggered"
     assert turn.text.startswith("Could not update the incident: PagerDuty 500")
-    assert "Next: PagerDuty is not answering properly; try again in a minute." in turn.text
+    assert "PagerDuty is not answering properly; try again in a minute." in turn.text
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert (entry.actor, entry.outcome.split(" — ")[0]) == (APPROVER, "error: could not update the incident")
 

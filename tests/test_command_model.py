@@ -358,8 +358,7 @@ ONCALLS = [
 def test_incident_lists_read_one_line_each() -> None:
     text = describe({"window": "any age (open incidents)",
                      "incidents": [incident(1234), incident(1235, "acknowledged", urgency="low")]})
-    assert text.splitlines() == [
-        "window: any age (open incidents)",
+    assert text.splitlines() == [  # the window, a note for the planner, is not read out
         "• #1234 [triggered, high] API Gateway p99 latency — API Gateway — assigned to Dana Reyes — "
         "https://demo.pagerduty.com/incidents/PQ01234",
         "• #1235 [acknowledged, low] API Gateway p99 latency — API Gateway — assigned to Dana Reyes — "
@@ -433,6 +432,15 @@ def test_a_result_edited_by_the_approver_says_so_and_is_still_summarised() -> No
     text = answer([ToolResult("update_incident", {}, edited + json.dumps(incident(9, "acknowledged")))],
                   "Acknowledged")
     assert text.splitlines() == ["Acknowledged:", edited.strip(), describe(incident(9, "acknowledged"))]
+
+
+def test_nested_fields_read_as_phrases_not_dicts() -> None:
+    text = describe({"title": "x", "status": "triggered", "id": "P1",
+                     "last_change": {"at": "2026-11-20T11:58:00Z", "by": "Dana Reyes"},
+                     "alerts": {"all": 3, "triggered": 1, "resolved": 2},
+                     "minutes_to_resolve": 171.0})
+    assert text.splitlines()[1:] == ["last change: 2026-11-20 11:58 UTC by Dana Reyes",
+                                     "alerts: 3 (1 triggered, 2 resolved)", "time to resolve: 2 h 51 min"]
 
 
 def test_times_are_said_in_utc() -> None:

@@ -173,7 +173,7 @@ def test_describe_other_writes(toolkit):
     assert toolkit.describe("create_override", {"schedule": "Payments Primary", "user": "dana",
                                                 "start": "2026-11-20T12:00:00Z", "end": "+8h"}) == (
         "Cover schedule 'Payments Primary' (PWR0LWS) with Dana Whitfield (dana.whitfield@acme.example) "
-        "from 2026-11-20 12:00 UTC to 20:00 UTC (8 h).")
+        "from 2026-11-20 12:00 UTC to 20:00 UTC (8 h), instead of Jonas Becker.")
     assert toolkit.describe("snooze_incident", {"incident": "269", "duration": "2h"}) == (
         "Snooze incident #269 'API Gateway p99 latency above 2s' on API Gateway for 2 h "
         "(until about 2026-11-20 14:00 UTC); it pages again after that.")
@@ -457,7 +457,9 @@ def test_snooze_and_merge(call, sim):
     assert [r.body for r in snoozed.requests if r.is_write] == [{"duration": 1800}]
     assert incident(sim, 269).snoozed_until is not None
     merged = call("merge_incidents", {"target": "269", "sources": ["268", "266"]})
-    assert merged.data["merged_and_resolved"] == ["PQ001ZP", "PQ001ZD"]
+    assert merged.data["merged_and_resolved"] == [
+        "#268 API Gateway upstream connection resets above 1% (PQ001ZP)",
+        "#266 API Gateway rate limiter rejecting 10% of requests (PQ001ZD)"]
     assert incident(sim, 268).merged_into == incident(sim, 266).merged_into == "PQ001ZT"
     assert incident(sim, 268).status == "resolved"
 

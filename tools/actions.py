@@ -340,14 +340,15 @@ class Actions:
 
     def merge_incidents(self, call: Call, a: s.MergeIncidents) -> dict:
         target = self._incident_id(a.target)
-        sources = list(dict.fromkeys(self._incident_id(ref) for ref in a.sources))
+        sources = {i["id"]: i for i in (self.incident(ref) for ref in a.sources)}  # numbers and titles to report
         if target in sources:
             raise ToolProblem("the target is also listed as a source.", "list the target only as target.")
         merged = self.client.put(f"/incidents/{target}/merge", {
             "source_incidents": [{"id": i, "type": "incident_reference"} for i in sources]},
             author=self._from(call))["incident"]
         return {"target": {"id": merged["id"], "summary": merged.get("summary"), "html_url": merged.get("html_url")},
-                "merged_and_resolved": sources}
+                "merged_and_resolved": [f"#{i.get('incident_number')} {i.get('title')} ({i['id']})"
+                                        for i in sources.values()]}
 
     # schedules: writes
 

@@ -50,8 +50,7 @@ class Sentences:
         sentences = {
             "acknowledge": f"Acknowledge {what}.", "reopen": f"Reopen {what} (it pages again).",
             "resolve": f"Resolve {what}" + (f" with resolution {a.resolution!r}." if a.resolution else "."),
-            "escalate": f"Escalate {what} to " + (f"level {a.escalation_level}." if a.escalation_level
-                                                    else "the next level of its escalation policy."),
+            "escalate": self._escalation(a) if a.action == "escalate" else "",
             "set_urgency": f"Set the urgency of {what} to {a.urgency}.",
             "set_title": f"Rename {what} to {a.title!r}.",
         }
@@ -62,6 +61,16 @@ class Sentences:
         if a.action == "set_priority":
             return f"Set the priority of {what} to {shape.name_of(call.directory.resolve('priority', a.priority))}."
         return sentences[a.action]
+
+    def _escalation(self, a: s.UpdateIncident) -> str:
+        """'Escalate incident #268 … to level 2, paging Bilal Khan.'"""
+        incident = self.actions.incident(a.incident)
+        level = a.escalation_level or self.actions.current_level(incident) + 1
+        rows = self.client.list_all("/oncalls", "oncalls", {
+            "escalation_policy_ids": [incident["escalation_policy"]["id"]]}).items
+        woken = list(dict.fromkeys(shape.name_of(r["user"]) for r in rows if r.get("escalation_level") == level))
+        who = f", paging {' and '.join(woken)}" if woken else " (nobody is on call at that level now)"
+        return f"Escalate {self._describe(incident)} to level {level}{who}."
 
     def manage_incidents(self, call: Call, a: s.ManageIncidents) -> str:
         shown = [self._which(ref) for ref in a.incidents[:5]]
@@ -91,8 +100,12 @@ class Sentences:
         start, end = override_window(call.now, a.start, a.end, a.time_zone)
         schedule = call.directory.resolve("schedule", a.schedule)
         until = iso(end)[11:16] + " UTC" if start.date() == end.date() else human(end)
+        rows = self.client.list_all("/oncalls", "oncalls", {"schedule_ids": [schedule["id"]], "since": iso(start),
+                                                             "until": iso(start)}).items
+        replaced = list(dict.fromkeys(shape.name_of(r["user"]) for r in rows if r.get("user")))
+        instead = f", instead of {' and '.join(replaced)}" if replaced else ""
         return (f"Cover schedule {shape.name_of(schedule)!r} ({schedule['id']}) with {self._user(call, a.user)} "
-                f"from {human(start)} to {until} ({span((end - start).total_seconds())}).")
+                f"from {human(start)} to {until} ({span((end - start).total_seconds())}){instead}.")
 
     def delete_override(self, call: Call, a: s.DeleteOverride) -> str:
         schedule = call.directory.resolve("schedule", a.schedule)

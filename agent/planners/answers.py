@@ -16,12 +16,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from agent.approvals import RETRY_GUIDANCE
+from tools.timeparse import span
 from tools.toolkit import is_setup_problem
 
 _PLUMBING = {"id", "type", "self", "html_url", "url", "summary", "incident_key", "dedup_key"}  # for machines
 _IN_LINE = {"title", "status", "urgency", "service", "assignees", "assignments", "number", "incident_number",
             "user", "level", "escalation_level", "start", "end", "name", "email"}  # already in an entity's line
 _CALL_TOOL = re.compile(r"\s*Call [a-z_]+(?: or [a-z_]+)? to see [^.]*\.")  # planner guidance in a lookup error
+_FOR_PLANNER = re.compile(r"\b(?:call|tools?|the user|retrying|[a-z]+_[a-z_]+)\b")  # guidance only a planner acts on
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -78,15 +80,16 @@ def say(result: ToolResult, brief: bool = False) -> str:
 
 
 def for_people(error: str) -> str:
-    """A tool's error as people read it: 'Could not …: why.' without what only a planner acts on (which tool to
-    call next, 'Next: …'); for settings that must change, the setting to look at stays."""
+    """A tool's error as people read it: 'Could not …: why.' and what to do, without what only a planner acts
+    on (which tool to call, what to tell the user); for settings that must change, the setting to look at."""
     text = " ".join(error.split()).removeprefix("Error:").strip()
     head, _, guidance = text.partition(" Next: ")
     head = re.sub(r"^could not (.+?) — ", lambda m: f"Could not {m[1]}: ", head)
     head = _CALL_TOOL.sub("", head).strip()
     if is_setup_problem(guidance):
-        fix = guidance.split(";")[0].strip().rstrip(".")
-        head = f"{head.rstrip('.')}. {fix[:1].upper()}{fix[1:]}."
+        guidance = guidance.split(";")[0].strip().rstrip(".") + "."
+    if guidance and not _FOR_PLANNER.search(guidance):
+        head = f"{head.rstrip('.')}. {guidance[:1].upper()}{guidance[1:]}"
     return head[:1].upper() + head[1:]
 
 
@@ -217,26 +220,37 @@ def _oncall_listing(items: list[dict[str, Any]], indent: str) -> str:
 
 def _fields(item: dict[str, Any], skip: set[str]) -> list[str]:
     """'key: value' lines for the fields worth reading, in the tool's order."""
-    return [f"{_label(k)}: {_value(v)}" for k, v in item.items()
-            if k not in skip | _PLUMBING and v not in (None, "", [], {}) and _value(v)]
+    return [f"{_label(k)}: {_value(v, k)}" for k, v in item.items()
+            if k not in skip | _PLUMBING and v not in (None, "", [], {}) and _value(v, k)
+            and not (k == "window" and isinstance(v, str))]  # 'any age (open incidents)': the planner's note
 
 
 def _scalars(item: dict[str, Any], skip: Iterable[str] = ()) -> str:
-    return ", ".join(f"{_label(k)}: {_value(v)}" for k, v in item.items()
+    return ", ".join(f"{_label(k)}: {_value(v, k)}" for k, v in item.items()
                      if isinstance(v, (str, int, float)) and not isinstance(v, bool) and v != ""
                      and k not in _PLUMBING and k not in set(skip))
 
 
-def _value(value: Any) -> str:
+def _value(value: Any, key: str = "") -> str:
+    if isinstance(value, dict) and set(value) <= {"at", "by"} and value.get("at"):  # 'last change'
+        return when(value["at"]) + (f" by {name_of(value['by'])}" if value.get("by") else "")
+    if isinstance(value, dict) and "all" in value and all(isinstance(v, int) for v in value.values()):  # counts
+        rest = ", ".join(f"{v} {k}" for k, v in value.items() if k != "all")
+        return f"{value['all']}" + (f" ({rest})" if rest else "")
     if isinstance(value, dict):
         return line(value)
     if isinstance(value, list):
         return ", ".join(filter(None, map(_value, value)))
+    if key.startswith("minutes_") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return span(value * 60)
     return when(value)
 
 
 def _label(key: str) -> str:
-    return key.replace("_", " ")
+    """'minutes_to_resolve' → 'time to resolve', 'minutes_after_trigger' → 'after trigger'."""
+    words = key.replace("_", " ")
+    return ("time " + words.removeprefix("minutes ") if words.startswith("minutes to ")
+            else words.removeprefix("minutes "))
 
 
 def _number(item: dict[str, Any]) -> Any:
