@@ -27,7 +27,7 @@ def test_an_approved_next_level_escalation_is_pinned_and_runs_once_after_a_crash
     escalate = {"name": "update_incident", "args": {"incident": GATEWAY_RESETS, "action": "escalate"}}
     request, reborn, turn = crash_and_resume(sim, clock, tmp_path, [escalate], "PUT", f"/incidents/{GATEWAY_RESETS}")
 
-    assert request.arguments["escalation_level"] == 2 and request.summary.endswith("to level 2.")
+    assert request.arguments["escalation_level"] == 2 and "to level 2, paging " in request.summary
     assert turn.status == "answered"
     assert sim.state.incidents[GATEWAY_RESETS].escalation_level == 2
     assert [(w.method, w.body["incident"].get("escalation_level")) for w in writes(sim)] == [("PUT", 2)]
