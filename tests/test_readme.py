@@ -21,7 +21,7 @@ def quick_start() -> list[str]:
 
 def test_the_quick_start_has_exactly_two_commands_and_the_second_is_what_ci_runs():
     install_and_run, install_and_test = quick_start()
-    assert "pip install -e ." in install_and_run and "incident-commander " in install_and_run
+    assert "pip install -q -e ." in install_and_run and "incident-commander " in install_and_run  # answer last
     pytest_command = install_and_test.split("&&")[-1].strip()
     assert pytest_command.startswith("python -m pytest")
     assert pytest_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
@@ -36,3 +36,4 @@ def test_the_quick_start_pages_the_on_call_on_the_embedded_defaults(env):
     again = run(env, *command[1:])  # the README promises the second run pages nobody twice
     assert again.exit_code == 0 and again.stdout.startswith("Nothing new:")
     assert "nobody was paged again" in again.stdout
+    assert "approv" not in again.output.lower()  # answered at once: no approval asked, none decided
