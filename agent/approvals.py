@@ -28,7 +28,12 @@ DEFAULT_POLICY = Path(__file__).with_name("approval_policy.yaml")
 
 
 class ApprovalError(ValueError):
-    """A decision that cannot be accepted (expired, reused, unknown, malformed); the message says why."""
+    """A decision that cannot be accepted (expired, reused, unknown, malformed); the message says why, and
+    `fields` which edited argument is wrong and how, for dialogs that show it next to the box."""
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or {}
 
 
 class PolicyError(ValueError):

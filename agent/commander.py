@@ -202,6 +202,10 @@ class Commander:
         return request.model_copy(update={"arguments": arguments,
                                           "summary": self._context.toolkit.describe(request.tool, arguments)})
 
+    def argument_help(self, tool: str) -> dict[str, tuple[str, list[str] | None]]:
+        """Each argument of `tool`: what it is, and its allowed values where they are fixed (for edit forms)."""
+        return self._context.toolkit.argument_help(tool)
+
     def expired(self, request: ApprovalRequest) -> bool:
         """Whether `request` can no longer be approved (it can still be rejected)."""
         return self._now() >= request.expires_at
@@ -377,8 +381,9 @@ class Commander:
         try:
             return self._context.toolkit.validate(request.tool, arguments)
         except ValueError as exc:
-            problems = exc.problems if isinstance(exc, InvalidArguments) else str(exc)
-            raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {problems}") from exc
+            problems, fields = (exc.problems, exc.fields) if isinstance(exc, InvalidArguments) else (str(exc), {})
+            raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {problems}",
+                                fields) from exc
 
     def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
         """The `Turn` a stream of this thread ends in, for callers that also watch its events as they come."""

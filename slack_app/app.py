@@ -21,9 +21,9 @@ from slack_bolt.error import BoltError
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk import WebClient
 
-from agent.approvals import Verdict
+from agent.approvals import ApprovalError, Verdict
 from agent.commander import Commander
-from slack_app.blocks import (APPROVE, EDIT, EDIT_VIEW, REASON_BLOCK, REASON_INPUT, REASON_VIEW, REJECT, CardRef,
+from slack_app.blocks import (APPROVE, ARGUMENT_BLOCK, EDIT, EDIT_VIEW, REASON_BLOCK, REASON_INPUT, REASON_VIEW, REJECT, CardRef,
                               DialogContext, decided_card, edit_dialog, edited_arguments, escape, reason_dialog,
                               section)
 from slack_app.decisions import Decider
@@ -221,6 +221,11 @@ class SlackSurface:
             ack(response_action="errors", errors={_first_block(view): "This approval is not waiting any more."})
             return
         arguments, errors = edited_arguments(request, view["state"]["values"])
+        try:
+            self._commander.preview(request, arguments)
+        except ApprovalError as exc:  # shown next to the box it is about, where the dialog has one
+            errors |= {ARGUMENT_BLOCK + name: problem for name, problem in exc.fields.items()
+                       if name in request.arguments} or {_first_block(view): str(exc)}
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -234,7 +239,8 @@ class SlackSurface:
             self.tell(client, channel, user, str(refusal))
             return
         dialog = DialogContext(ref, channel, body["container"]["message_ts"])
-        view = reason_dialog(dialog, request.summary) if verdict == "reject" else edit_dialog(dialog, request)
+        view = (reason_dialog(dialog, request.summary) if verdict == "reject"
+                else edit_dialog(dialog, request, self._commander.argument_help(request.tool)))
         try:
             client.views_open(trigger_id=body["trigger_id"], view=view)
         except SLACK_FAILURES as exc:

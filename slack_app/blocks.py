@@ -150,15 +150,25 @@ def reason_dialog(dialog: DialogContext, summary: str) -> dict[str, Any]:
     }
 
 
-def edit_dialog(dialog: DialogContext, request: ApprovalRequest) -> dict[str, Any]:
-    """One box per argument, prefilled; text stays text, anything else is written as JSON."""
+def edit_dialog(dialog: DialogContext, request: ApprovalRequest,
+                help: dict[str, tuple[str, list[str] | None]] | None = None) -> dict[str, Any]:
+    """One box per argument, labelled in words, prefilled, with what it means as the hint: a menu where the
+    values are fixed; else text stays text and anything else is written as JSON."""
     inputs = []
     for name, value in request.arguments.items():
+        meaning, choices = (help or {}).get(name, ("", None))
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        inputs.append({"type": "input", "block_id": ARGUMENT_BLOCK + name, "label": _plain(name),
-                       "hint": _plain("JSON" if not isinstance(value, str) else "text", 150),
-                       "element": {"type": "plain_text_input", "action_id": "value", "initial_value": shown,
-                                   "multiline": len(shown) > 60}})
+        if choices and shown in choices:
+            options = [{"text": _plain(c.replace("_", " "), 75), "value": c} for c in choices]
+            element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options,
+                                       "initial_option": options[choices.index(shown)]}
+        else:
+            element = {"type": "plain_text_input", "action_id": "value", "initial_value": shown,
+                       "multiline": len(shown) > 60}
+        hint = meaning or ("" if isinstance(value, str) else "Written as JSON.")
+        inputs.append({"type": "input", "block_id": ARGUMENT_BLOCK + name,
+                       "label": _plain(name.replace("_", " ").capitalize()), "element": element,
+                       **({"hint": _plain(hint, 150)} if hint else {})})
     return {"type": "modal", "callback_id": EDIT_VIEW, "private_metadata": dialog.dump(),
             "title": _plain("Edit and approve", 24), "submit": _plain("Approve", 24), "close": _plain("Cancel", 24),
             "blocks": [section(escape(request.summary)), *inputs]}
@@ -169,7 +179,8 @@ def edited_arguments(request: ApprovalRequest, state: dict[str, Any]) -> tuple[d
     arguments: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for name, original in request.arguments.items():
-        text = (state.get(ARGUMENT_BLOCK + name, {}).get("value", {}).get("value") or "").strip()
+        box = state.get(ARGUMENT_BLOCK + name, {}).get("value", {})
+        text = ((box.get("selected_option") or {}).get("value") or box.get("value") or "").strip()
         if isinstance(original, str):
             arguments[name] = text
             continue

@@ -242,8 +242,10 @@ def click_body(slack: FakeSlack, card: Call, action_id: str, *, user: str, hook:
 
 def submission_body(view: dict[str, Any], values: dict[str, str], *, user: str) -> str:
     """A `view_submission` payload for the dialog the app opened, with `values` typed into its boxes."""
-    state = {block: {next(b["element"]["action_id"] for b in view["blocks"] if b.get("block_id") == block):
-                     {"type": "plain_text_input", "value": value}} for block, value in values.items()}
+    elements = {b["block_id"]: b["element"] for b in view["blocks"] if b.get("block_id") in values}
+    state = {block: {elements[block]["action_id"]: (
+        {"type": "static_select", "selected_option": {"value": value}} if elements[block]["type"] == "static_select"
+        else {"type": "plain_text_input", "value": value})} for block, value in values.items()}
     payload = {"type": "view_submission", "team": {"id": TEAM}, "user": {"id": user}, "api_app_id": "A0IC",
                "token": "legacy", "trigger_id": "5.6.trigger",
                "view": {**view, "id": "V0DIALOG", "team_id": TEAM, "state": {"values": state}}}

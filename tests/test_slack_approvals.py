@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 from fake_slack import APPROVER, OTHER, REQUESTER, click_body, is_card, slack_world
 
-from slack_app.blocks import APPROVE, EDIT, REJECT
+from agent.approvals import ApprovalRequest
+from slack_app.blocks import APPROVE, EDIT, REJECT, CardRef, DialogContext, edit_dialog, edited_arguments
 
 TRIGGER = 'trigger "Checkout down" on "API Gateway"'
 
@@ -107,6 +109,36 @@ def test_edit_runs_the_changed_arguments(world):
     assert "Edited and approved by" in decided
     assert "'Checkout fully down' on API Gateway" in decided and "'Checkout down'" not in decided  # what ran
     assert created(world, "Checkout fully down") and not created(world, "Checkout down")
+
+
+def test_the_edit_dialog_speaks_in_words_and_puts_errors_by_their_box(world):
+    card = ask(world)
+    world.click(card, EDIT)
+    dialog = world.slack.wait_call("views.open")[0].args["view"]
+    boxes = {b["block_id"]: b for b in dialog["blocks"] if b.get("type") == "input"}
+    assert boxes["arg:title"]["label"]["text"] == "Title" and boxes["arg:title"]["hint"]["text"] == "Short, specific title."
+
+    answer = world.submit(dialog, {"arg:title": "no", "arg:service": "API Gateway"})
+
+    errors = answer.json()["errors"]
+    assert list(errors) == ["arg:title"] and "at least 3 characters" in errors["arg:title"]
+    assert not world.writes()
+
+
+def test_fixed_values_are_offered_as_a_menu(world):
+    request = ApprovalRequest.new(thread_id="T:C:1", tool_call_id="c1", tool="update_incident",
+                                  arguments={"incident": "266", "action": "acknowledge"}, summary="Acknowledge #266.",
+                                  risk="medium", requester="bilal.khan@acme.example",
+                                  now=datetime.now(timezone.utc), ttl=timedelta(minutes=15))
+    dialog = edit_dialog(DialogContext(CardRef("T:C:1", request.id, request.nonce), "C", "1"), request,
+                         world.commander.argument_help("update_incident"))
+    action = next(b for b in dialog["blocks"] if b.get("block_id") == "arg:action")
+    assert action["label"]["text"] == "Action" and action["element"]["type"] == "static_select"
+    assert "set urgency" in [o["text"]["text"] for o in action["element"]["options"]]
+    assert action["element"]["initial_option"]["value"] == "acknowledge"
+    state = {"arg:action": {"value": {"selected_option": {"value": "resolve"}}},
+             "arg:incident": {"value": {"value": "266"}}}
+    assert edited_arguments(request, state) == ({"incident": "266", "action": "resolve"}, {})
 
 
 def test_someone_not_on_the_approvers_list_is_refused(world):

@@ -13,7 +13,7 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException
@@ -106,6 +106,11 @@ class Toolkit:
     def validate(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Edited arguments checked again by the tool's schema; ValueError says what is wrong, readably."""
         return _checked(name, args).model_dump(exclude_unset=True)
+
+    def argument_help(self, name: str) -> dict[str, tuple[str, list[str] | None]]:
+        """Each argument of the tool: what it is, and its allowed values when they are fixed (for edit forms)."""
+        return {field: (info.description or "", _choices(info.annotation))
+                for field, info in s.TOOL_ARGS[name].model_fields.items()}
 
     def default_author(self) -> str:
         """The email writes are made as when the person asking is not known: the configured `From`, or the
@@ -222,11 +227,21 @@ def build_toolkit(client: PagerDutyClient, events: EventsClient | None = None, *
 
 
 class InvalidArguments(ValueError):
-    """Arguments a tool's schema refuses: `str()` is the planner's text, `problems` what a person reads."""
+    """Arguments a tool's schema refuses: `str()` is the planner's text, `problems` what a person reads, and
+    `fields` each wrong argument's problem."""
 
     def __init__(self, name: str, error: ValidationError) -> None:
         super().__init__(argument_problems(name, error))
         self.problems = _problem_list(name, error)
+        self.fields = {str(e["loc"][0]): e["msg"].removeprefix("Value error, ") for e in error.errors() if e["loc"]}
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    """The values of a `Literal` argument (optional or not); None for free values."""
+    if get_origin(annotation) is Literal:
+        return [str(v) for v in get_args(annotation)]
+    inner = [_choices(a) for a in get_args(annotation) if a is not type(None)]
+    return inner[0] if len(inner) == 1 else None
 
 
 def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
