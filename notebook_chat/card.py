@@ -29,7 +29,7 @@ def card_html(request: ApprovalRequest, footer: str) -> str:
     valid = span((request.expires_at - request.created_at).total_seconds())
     return (f'<div style="{_BOX.format(colour=colour)}">'
             f'<div><b>Approval needed</b> · <span style="color:{colour}"><b>{html.escape(request.risk)} risk</b></span>'
-            f' · <code>{html.escape(request.tool)}</code></div>'
+            '</div>'
             f'<p style="margin:6px 0">{html.escape(request.summary)}</p>{arguments}'
             f'<div style="font-size:0.85em;color:#555">Requested by {html.escape(request.requester)} · '
             f'expires {html.escape(human(request.expires_at))} ({valid} after the request) · '
