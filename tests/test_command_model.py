@@ -443,6 +443,15 @@ def test_nested_fields_read_as_phrases_not_dicts() -> None:
                                      "alerts: 3 (1 triggered, 2 resolved)", "time to resolve: 2 h 51 min"]
 
 
+def test_moments_say_how_long_ago_they_were_when_the_time_is_known() -> None:
+    data = {"title": "x", "status": "triggered", "id": "P1", "created_at": "2026-11-20T11:48:00Z",
+            "resolved_at": "2026-09-01T12:00:00Z"}
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+    assert describe(data, now=now).splitlines()[1:] == ["created at: 2026-11-20 11:48 UTC (12 min ago)",
+                                                        "resolved at: 2026-09-01 12:00 UTC (80 d ago)"]
+    assert "ago" not in describe(data)
+
+
 def test_times_are_said_in_utc() -> None:
     assert when("2026-11-21T10:00:00+01:00") == "2026-11-21 09:00 UTC"
     assert when("tomorrow") == "tomorrow"

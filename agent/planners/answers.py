@@ -58,11 +58,12 @@ class ToolResult:
         return self.status == "error" or self.content.lstrip().lower().startswith("error")
 
 
-def answer(results: Iterable[ToolResult], done: str = "") -> str:
-    """The reply to a finished command. A change is announced with `done` and its one-line result."""
+def answer(results: Iterable[ToolResult], done: str = "", now: datetime | None = None) -> str:
+    """The reply to a finished command. A change is announced with `done` and its one-line result; with
+    `now`, moments such as 'created at' also say how long ago they were."""
     parts = []
     for result in results:
-        text = say(result, brief=bool(done))
+        text = say(result, brief=bool(done), now=now)
         if done and not (result.error or result.rejected):
             nothing_new = isinstance(result.data, dict) and result.data.get("unchanged")
             text = f"{'Nothing new' if nothing_new else done}:" + ("\n" if "\n" in text else " ") + text
@@ -70,13 +71,13 @@ def answer(results: Iterable[ToolResult], done: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def say(result: ToolResult, brief: bool = False) -> str:
+def say(result: ToolResult, brief: bool = False, now: datetime | None = None) -> str:
     """One result as text: a rejection or an error as it is, data summarised."""
     if result.rejected:
         return f"Not done: {result.content.strip().removesuffix(RETRY_GUIDANCE.strip()).strip()}"
     if result.error or result.data is None:
         return for_people(result.content)
-    return "\n".join(filter(None, [result.preface, describe(result.data, brief)]))
+    return "\n".join(filter(None, [result.preface, describe(result.data, brief, now)]))
 
 
 def for_people(error: str) -> str:
@@ -93,7 +94,7 @@ def for_people(error: str) -> str:
     return head[:1].upper() + head[1:]
 
 
-def describe(data: Any, brief: bool = False) -> str:
+def describe(data: Any, brief: bool = False, now: datetime | None = None) -> str:
     """Any tool JSON as text: an entity as its line (and, unless brief, its other fields); a wrapper
     as its fields, then its lists one line per item, then its notice."""
     if isinstance(data, list):
@@ -101,11 +102,11 @@ def describe(data: Any, brief: bool = False) -> str:
     if not isinstance(data, dict):
         return str(data)
     if _is_entity(data):
-        shown = [line(data)] if brief else [line(data), *_fields(data, skip=_IN_LINE | {"unchanged"})]
+        shown = [line(data)] if brief else [line(data), *_fields(data, skip=_IN_LINE | {"unchanged"}, now=now)]
         return "\n".join(shown + ([str(data["unchanged"])] if data.get("unchanged") else []))
     lists = {k: v for k, v in data.items() if isinstance(v, list) and v and all(isinstance(i, dict) for i in v)}
     empty = [k for k, v in data.items() if v == []]
-    parts = _fields(data, skip=set(lists) | {"notice", "unchanged"})
+    parts = _fields(data, skip=set(lists) | {"notice", "unchanged"}, now=now)
     if len(lists) == 1:
         parts.append(_listing(next(iter(lists.values()))))
     else:
@@ -128,15 +129,8 @@ def incident_refs(result: ToolResult) -> list[str]:
 
 def when(value: Any) -> str:
     """ISO 8601 as '2026-11-21 09:00 UTC'; anything else unchanged."""
-    if not isinstance(value, str) or not _ISO.match(value):
-        return str(value)
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    moment = _moment(value)
+    return str(value) if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def name_of(value: Any) -> str:
@@ -218,9 +212,10 @@ def _oncall_listing(items: list[dict[str, Any]], indent: str) -> str:
                      for policy, lines in policies.items())
 
 
-def _fields(item: dict[str, Any], skip: set[str]) -> list[str]:
-    """'key: value' lines for the fields worth reading, in the tool's order."""
-    return [f"{_label(k)}: {_value(v, k)}" for k, v in item.items()
+def _fields(item: dict[str, Any], skip: set[str], now: datetime | None = None) -> list[str]:
+    """'key: value' lines for the fields worth reading, in the tool's order; a moment ('created_at') with how
+    long ago it was, given `now`."""
+    return [f"{_label(k)}: {_value(v, k)}{_ago(v, now) if k.endswith('_at') else ''}" for k, v in item.items()
             if k not in skip | _PLUMBING and v not in (None, "", [], {}) and _value(v, k)
             and not (k == "window" and isinstance(v, str))]  # 'any age (open incidents)': the planner's note
 
@@ -244,6 +239,25 @@ def _value(value: Any, key: str = "") -> str:
     if key.startswith("minutes_") and isinstance(value, (int, float)) and not isinstance(value, bool):
         return span(value * 60)
     return when(value)
+
+
+def _ago(value: Any, now: datetime | None) -> str:
+    """' (12 min ago)' for an ISO moment before `now`; '' otherwise."""
+    moment = _moment(value)
+    if now is None or moment is None or moment > now:
+        return ""
+    seconds = (now - moment).total_seconds()
+    return f" ({span(seconds) if seconds < 86_400 else f'{seconds // 86_400:.0f} d'} ago)"
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not _ISO.match(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _label(key: str) -> str:

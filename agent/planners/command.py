@@ -68,7 +68,7 @@ class CommandModel(BaseChatModel):
             parsed = parse(messages[turn].text, context, pending_question(messages, turn))
             steps = results_since(messages[turn + 1:])
             if steps and any(r.rejected for r in steps[-1]):
-                return AIMessage(answer(steps[-1], parsed.command.done))
+                return AIMessage(answer(steps[-1], parsed.command.done, context.now))
             following = plan(parsed, steps)
         except Reply as reply:
             return said(str(reply), reply.pending, understood=not isinstance(reply, NotUnderstood))
@@ -97,7 +97,7 @@ def finished(parsed: Parsed, results: Sequence[ToolResult]) -> AIMessage:
     if len(results) == 1 and results[0].error and (question := clarify(results[0].content, parsed.text)):
         return said(*question)
     times = "".join(f"({t}.)\n" for t in parsed.times)
-    return AIMessage(times + answer(results, parsed.command.done))
+    return AIMessage(times + answer(results, parsed.command.done, parsed.context.now))
 
 
 def results_since(messages: Sequence[BaseMessage]) -> Steps:
