@@ -3,10 +3,14 @@
 - `plan` calls the model and sorts its tool calls by the approval policy. It is also where approval
   requests are built, summary sentence included: `toolkit.describe` may look names up in PagerDuty,
   and `plan` runs once per model reply, whereas `review` runs again on every resume. Requests live in
-  the state, so the nonce and expiry a person sees are the ones checked when they decide. A write
-  whose names do not resolve gets no request: it could not succeed, so the planner reads the tool's
-  error (with the closest matches) instead. A plan with nothing to approve (reads, `auto` writes, such
-  unresolvable writes) skips `review`: one checkpoint less per step.
+  the state, so the nonce and expiry a person sees are the ones checked when they decide. Before a
+  request is built, `toolkit.precheck` checks the write against PagerDuty as it stands: one that
+  cannot run (a name that fits nothing, no such incident, a past time, a requester PagerDuty does not
+  know) gets no request, and the planner reads the tool's error instead; one already in place (already
+  resolved, the same alert already open) gets none either, and the planner reads what is there as the
+  call's result. A plan with nothing to approve skips `review`: one checkpoint less per step.
+- Who asked travels with each `act` task and reaches the tool in its run config: PagerDuty records
+  that person as the author of the write (its `From`); the approver is recorded as approver.
 - `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
   answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
 - Decisions are matched to calls by tool-call id, so `plan` refuses a call whose id is missing or shared

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args, get_origin
 
@@ -153,14 +155,8 @@ class Toolkit:
         """
         model = _checked(name, args)
         call = self._call(None, None, requester)
-        try:
+        with _as_tool_error(name):
             settled = self._preconditions.check(name, call, model)
-        except (ResolutionError, TimeParseError) as error:
-            raise ToolException(_could_not(name, error)) from None
-        except ToolProblem as error:
-            raise ToolException(_refused(name, error)) from None
-        except PagerDutyError as error:
-            raise ToolException(pagerduty_problem(DOING[name], error)) from None
         return None if settled is None else json.dumps(settled, ensure_ascii=False, separators=(",", ":"))
 
     def describe(self, name: str, args: dict[str, Any]) -> str:
@@ -194,14 +190,8 @@ class Toolkit:
         configurable = (config or {}).get("configurable") or {}
         call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER))
         model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
-        try:
+        with _as_tool_error(name):
             result = getattr(self._actions, name)(call, model)
-        except (ResolutionError, TimeParseError) as error:
-            raise ToolException(_could_not(name, error)) from None
-        except ToolProblem as error:
-            raise ToolException(_refused(name, error)) from None
-        except PagerDutyError as error:
-            raise ToolException(pagerduty_problem(DOING[name], error)) from None
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
     def _call(self, thread_id: str | None, tool_call_id: str | None, requester: str | None = None) -> Call:
@@ -251,6 +241,20 @@ def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
         return s.TOOL_ARGS[name].model_validate(args)
     except ValidationError as error:
         raise InvalidArguments(name, error) from None
+
+
+@contextmanager
+def _as_tool_error(name: str) -> Iterator[None]:
+    """What a tool (or its precondition) found wrong, or PagerDuty refused, as the one paragraph of text the
+    planner reads (`ToolException`)."""
+    try:
+        yield
+    except (ResolutionError, TimeParseError) as error:
+        raise ToolException(_could_not(name, error)) from None
+    except ToolProblem as error:
+        raise ToolException(_refused(name, error)) from None
+    except PagerDutyError as error:
+        raise ToolException(pagerduty_problem(DOING[name], error)) from None
 
 
 def _refused(name: str, problem: ToolProblem) -> str:
