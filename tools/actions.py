@@ -21,7 +21,7 @@ from tools import shapes as shape
 from tools.client import MAX_WINDOW, PagerDutyClient, PageResult
 from tools.events import EventsClient
 from tools.resolve import Directory, ResolutionError, label
-from tools.timeparse import TimeParseError, iso, parse_duration, parse_time, relative, span
+from tools.timeparse import TimeParseError, human, iso, parse_duration, parse_time, relative, span
 
 OPEN = ["triggered", "acknowledged"]
 DEFAULT_SINCE = timedelta(days=30)
@@ -245,7 +245,7 @@ class Actions:
                           "notes": [e["note"] for e in analysis.of_type(entries, "annotate_log_entry")
                                     if e.get("note")]})
         return {"incident": shape.incident(incident),
-                "searched": f"{len(pool.items)} resolved incidents since {iso(since)}", "similar": found}
+                "searched": f"{len(pool.items)} resolved incidents since {human(since)}", "similar": found}
 
     # incidents: writes
 
@@ -304,16 +304,17 @@ class Actions:
         return {"incidents": [shape.incident(i) for i in changed]}
 
     def add_note(self, call: Call, a: s.AddNote) -> dict:
-        incident_id = self._incident_id(a.incident)
+        incident = self.incident(a.incident)  # its number and title, for whoever reads the answer
+        incident_id, shown = incident["id"], shape.incident(incident)
         me = self.author(call)["id"]
         for note in self.client.get(f"/incidents/{incident_id}/notes")["notes"]:
             recent = call.now - (shape.parsed(note.get("created_at")) or call.now) <= NOTE_REPEAT_WINDOW
             if recent and (note.get("user") or {}).get("id") == me and _same_text(note.get("content"), a.content):
-                return {"incident": incident_id, "note": shape.note(note),
+                return {"incident": shown, "note": shape.note(note),
                         "unchanged": "this note was already added a moment ago; not added twice"}
         note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}},
                                 author=self._from(call))["note"]
-        return {"incident": incident_id, "note": shape.note(note)}
+        return {"incident": shown, "note": shape.note(note)}
 
     def add_responders(self, call: Call, a: s.AddResponders) -> dict:
         incident = self.incident(a.incident)
