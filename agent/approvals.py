@@ -154,6 +154,8 @@ def denial_text(policy: ApprovalPolicy, tool: str) -> str:
 
 
 def edit_notice(decision: Decision) -> str:
-    """Prefix of an edited call's result, so the planner knows what actually ran."""
-    used = json.dumps(decision.arguments, ensure_ascii=False, sort_keys=True)
-    return f"Edited by {decision.approver} before running; the arguments used were {used}.\n"
+    """Prefix of an edited call's result, so the planner (and, in command mode, people) know what actually ran:
+    'Edited by sam@example.com before running; it ran with incident 9, urgency low.'"""
+    used = ", ".join(f"{name.replace('_', ' ')} {value if isinstance(value, str) else json.dumps(value)}"
+                     for name, value in sorted((decision.arguments or {}).items()))
+    return f"Edited by {decision.approver} before running; it ran with {used}.\n"

@@ -428,7 +428,7 @@ def test_errors_are_shown_plainly_and_successes_announced_in_one_line() -> None:
 
 
 def test_a_result_edited_by_the_approver_says_so_and_is_still_summarised() -> None:
-    edited = "Edited by sam@example.com before running; the arguments used were {'incident': '9'}.\n"
+    edited = "Edited by sam@example.com before running; it ran with incident 9.\n"
     text = answer([ToolResult("update_incident", {}, edited + json.dumps(incident(9, "acknowledged")))],
                   "Acknowledged")
     assert text.splitlines() == ["Acknowledged:", edited.strip(), describe(incident(9, "acknowledged"))]

@@ -71,7 +71,8 @@ def test_an_edit_is_what_pagerduty_receives(sim, clock, store):
     [post] = writes(sim)
     assert (post.body["incident"]["title"], post.body["incident"]["urgency"]) == ("Gateway 5xx spike", "low")
     [result] = tool_results(model)
-    assert result.text.startswith('Edited by omar before running; the arguments used were {"service"')
+    assert result.text.startswith("Edited by omar before running; it ran with service API Gateway, title Gateway "
+                                  "5xx spike, urgency low.")
 
 
 def test_a_read_and_a_write_in_one_plan_each_run_once(sim, clock, store):
