@@ -640,9 +640,9 @@ def test_a_sent_alert_names_its_dedup_key_and_how_to_resolve_it() -> None:
         "Resolved the alert with dedup key k-81 on Search (PY5GU4X).")
 
 
-def test_a_change_event_is_confirmed_and_a_failed_one_shown_as_it_is() -> None:
+def test_a_change_event_is_confirmed_and_a_failed_one_shown_in_peoples_words() -> None:
     text = 'change Payments API "Deployed v2.14.0"'
     assert after(text, {"service": "Payments API (PWUGXPQ)", "status": "success"}) == (
         "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
-    failed = "Error: Payments API has no Events API v2 integration."
-    assert after(text, failed, "error") == failed
+    failed = "Error: Payments API has no Events API v2 integration. Next: give routing_key, or call create_incident."
+    assert after(text, failed, "error") == "Payments API has no Events API v2 integration."
