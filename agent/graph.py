@@ -118,7 +118,7 @@ def plan(state: State, runtime: Runtime[RunContext],
     if approvals:
         return Command(goto="review", update=update | {"approvals": approvals, "refused": refused,
                                                        "settled": settled})
-    replies, sends = _route(reply, {}, refused, {}, settled, state["requester"])
+    replies, sends = _route(reply, {}, refused, {}, settled, state["requester"], ctx.clock.now().isoformat())
     return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
 
 
@@ -130,18 +130,19 @@ def review(state: State) -> Command[Literal["act", "plan"]]:
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
     approved = {r.tool_call_id: r.arguments for r in requests}
+    proposed_at = min(r.created_at for r in requests).isoformat()
     replies, sends = _route(last, decisions, state.get("refused", {}), approved, state.get("settled", {}),
-                            state["requester"])
+                            state["requester"], proposed_at)
     return Command(goto=sends or "plan", update={"messages": replies})
 
 
 def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, str],
            approved: dict[str, dict[str, Any]], settled: dict[str, str],
-           requester: str) -> tuple[list[ToolMessage], list[Send]]:
+           requester: str, proposed_at: str) -> tuple[list[ToolMessage], list[Send]]:
     """Each call of a plan becomes a reply (refused, rejected, or already done) or an `act` task (with the
-    decision that let it run, and who asked: PagerDuty records them as the author). An approved call
-    runs with the arguments its request showed (times pinned when it was proposed), an edited one with
-    the edit; secrets come back from the call."""
+    decision that let it run, who asked: PagerDuty records them as the author, and when it was proposed).
+    An approved call runs with the arguments its request showed (times pinned when it was proposed), an
+    edited one with the edit; secrets come back from the call."""
     replies = [_error(bad, refused[bad["id"]]) for bad in plan.invalid_tool_calls]
     sends: list[Send] = []
     for call in plan.tool_calls:
@@ -157,6 +158,7 @@ def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, s
             runs = edited if edited is not None else approved.get(call["id"] or "")
             args = call["args"] if runs is None else restored(runs, call["args"])
             sends.append(Send("act", ActTask(call={**call, "args": args}, requester=requester,
+                                             proposed_at=proposed_at,
                                              decision=decision.model_dump(mode="json") if decision else None)))
     return replies, sends
 
@@ -186,8 +188,8 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     if _kind(tool) != "read":  # so that a crash mid-write still leaves a trace of the attempt
         audit("api_write", "sending to PagerDuty")
     try:
-        result = tool.invoke({**call, "type": "tool_call"},
-                             patch_config(config, configurable={REQUESTER: task.get("requester")}))
+        result = tool.invoke({**call, "type": "tool_call"}, patch_config(config, configurable={  # proposed_at:
+            REQUESTER: task.get("requester"), "proposed_at": task.get("proposed_at")}))  # where a replay looks
     except Exception as exc:
         if _kind(tool) != "read":
             audit("tool_call", f"failed, not confirmed by PagerDuty: {exc}")

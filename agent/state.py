@@ -60,6 +60,9 @@ class ActTask(TypedDict):
     requester: NotRequired[str]
     """Who asked: PagerDuty records them as the author of the write (tasks checkpointed before this
     field existed run as the configured `From`)."""
+    proposed_at: NotRequired[str]
+    """When the planner proposed the call (ISO 8601): nothing it writes can be older, so a replayed write
+    looks in PagerDuty from here for what it already did."""
 
 
 class Clock(Protocol):

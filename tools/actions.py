@@ -1,11 +1,8 @@
 """The tools' bodies: one method per tool, from checked arguments to a compact answer.
 
 Each resolves the names the model used, calls PagerDuty through the client, and shapes the answer.
-Writes are safe to repeat: `create_incident` keys the incident by its service and title, so a replayed,
-retried or repeated request finds the open incident instead of paging again; `send_event` derives its
-dedup key from the thread and the tool-call id; overrides, notes and responder requests read before they
-write.
-"""
+Writes are safe to repeat (a resume after a crash replays the call): each write's docstring states how,
+and `tools.toolkit.IDEMPOTENCY` lists them all."""
 
 from __future__ import annotations
 
@@ -19,6 +16,7 @@ from tools import analysis
 from tools import schemas as s
 from tools import shapes as shape
 from tools.client import MAX_WINDOW, PagerDutyClient, PageResult
+from tools.errors import InvalidInput, NetworkError, NotFound, PagerDutyError, ServerError
 from tools.events import EventsClient
 from tools.resolve import Directory, ResolutionError, label
 from tools.timeparse import TimeParseError, human, iso, parse_duration, parse_time, relative, span
@@ -26,7 +24,10 @@ from tools.timeparse import TimeParseError, human, iso, parse_duration, parse_ti
 OPEN = ["triggered", "acknowledged"]
 DEFAULT_SINCE = timedelta(days=30)
 ACCOUNT_LOG_LOOKBACK = timedelta(hours=24)
-NOTE_REPEAT_WINDOW = timedelta(minutes=10)
+CLOCK_SKEW = timedelta(minutes=2)  # how far PagerDuty's timestamps may run behind ours
+CHANGE_MARKER = "incident_commander_call"  # custom-details key that ties a change event to its tool call
+ALREADY_MERGED = 1019  # PagerDuty's error code for "Incident Already Merged"
+CHANGE_ATTEMPTS = 3  # change events carry no dedup key: each send is preceded by a read, so retries are ours
 OVERRIDE_DRIFT = timedelta(minutes=10)  # "now"/"+8h" read again on a resumed run land this close
 USER_LOOKAHEAD = timedelta(days=14)  # "when is Dana on call" looks this far ahead
 SIMILAR_POOL = 200
@@ -55,6 +56,12 @@ class Call:
     tool_call_id: str | None
     requester: str | None = None
     """Who is asking (an email or a name): PagerDuty records them as the author of a write."""
+    proposed_at: datetime | None = None
+    """When the planner proposed this call (None: now): whatever it wrote to PagerDuty is no older than this."""
+
+    def since(self) -> datetime:
+        """Where a replayed write looks for what this call already did (less PagerDuty's clock skew)."""
+        return (self.proposed_at or self.now) - CLOCK_SKEW
 
     def key(self) -> str:
         """An idempotency key that is the same each time this very tool call is replayed."""
@@ -250,6 +257,8 @@ class Actions:
     # incidents: writes
 
     def create_incident(self, call: Call, a: s.CreateIncident) -> dict:
+        """Idempotent by PagerDuty's key: the incident_key of this service and title lands a repeat on the
+        open incident it opened."""
         service = call.directory.resolve("service", a.service)
         body: dict[str, Any] = {"title": a.title, "service": shape.reference(service, "service"), "urgency": a.urgency}
         if a.details:
@@ -270,6 +279,9 @@ class Actions:
         return out
 
     def update_incident(self, call: Call, a: s.UpdateIncident) -> dict:
+        """Idempotent by absolute arguments: a status, title, urgency, priority or assignee is a target state
+        that a repeat sets again; an escalation carries its target level (pinned when proposed), and an incident
+        already paged at that level is left alone."""
         incident = self.incident(a.incident) if a.action == "escalate" else None  # its assignees tell its level
         incident_id = incident["id"] if incident else self._incident_id(a.incident)
         change: dict[str, Any] = {"type": "incident_reference"}
@@ -296,6 +308,7 @@ class Actions:
         return shape.incident(updated, detail=True)
 
     def manage_incidents(self, call: Call, a: s.ManageIncidents) -> dict:
+        """Idempotent by absolute arguments: the named incidents and the status to set them to."""
         status = "acknowledged" if a.action == "acknowledge" else "resolved"
         ids = dict.fromkeys(self._incident_id(ref) for ref in dict.fromkeys(r.lstrip("#") for r in a.incidents))
         items = [{"id": incident_id, "type": "incident_reference", "status": status}
@@ -304,19 +317,23 @@ class Actions:
         return {"incidents": [shape.incident(i) for i in changed]}
 
     def add_note(self, call: Call, a: s.AddNote) -> dict:
+        """Idempotent by a read before the write: a note with this text by the acting user, written since the
+        call was proposed, is this call's note (a replay after a crash, however late), so it is not added again."""
         incident = self.incident(a.incident)  # its number and title, for whoever reads the answer
         incident_id, shown = incident["id"], shape.incident(incident)
         me = self.author(call)["id"]
         for note in self.client.get(f"/incidents/{incident_id}/notes")["notes"]:
-            recent = call.now - (shape.parsed(note.get("created_at")) or call.now) <= NOTE_REPEAT_WINDOW
-            if recent and (note.get("user") or {}).get("id") == me and _same_text(note.get("content"), a.content):
+            written = shape.parsed(note.get("created_at"))
+            if (written is not None and written >= call.since() and (note.get("user") or {}).get("id") == me
+                    and _same_text(note.get("content"), a.content)):
                 return {"incident": shown, "note": shape.note(note),
-                        "unchanged": "this note was already added a moment ago; not added twice"}
+                        "unchanged": "this note was already added; not added twice"}
         note = self.client.post(f"/incidents/{incident_id}/notes", {"note": {"content": a.content}},
                                 author=self._from(call))["note"]
         return {"incident": shown, "note": shape.note(note)}
 
     def add_responders(self, call: Call, a: s.AddResponders) -> dict:
+        """Idempotent by a read before the write: responders the incident already asked are not asked again."""
         incident = self.incident(a.incident)
         targets = {t["id"]: t for t in (self.responder(call, ref) for ref in a.responders)}
         asked = {r.get("responder_request_target", {}).get("id") for req in incident.get("responder_requests") or []
@@ -333,27 +350,50 @@ class Actions:
         return out
 
     def snooze_incident(self, call: Call, a: s.SnoozeIncident) -> dict:
-        incident_id = self._incident_id(a.incident)
+        """Idempotent by a read before the write: had this call's snooze landed, the incident would wake no
+        earlier than its proposal plus the duration; finding that, a replay leaves the snooze alone."""
+        incident = self.incident(a.incident)
         seconds = int(parse_duration(a.duration).total_seconds())
-        snoozed = self.client.post(f"/incidents/{incident_id}/snooze", {"duration": seconds},
+        wakes = next((shape.parsed(p.get("at")) for p in incident.get("pending_actions") or []
+                      if p.get("type") == "unacknowledge"), None)
+        if wakes is not None and wakes >= call.since() + timedelta(seconds=seconds):
+            return shape.incident(incident) | {"snoozed_until": iso(wakes),
+                                               "unchanged": "it is already snoozed until then; not snoozed again"}
+        snoozed = self.client.post(f"/incidents/{incident['id']}/snooze", {"duration": seconds},
                                    author=self._from(call))["incident"]
         return shape.incident(snoozed) | {"snoozed_until": iso(call.now + timedelta(seconds=seconds))}
 
     def merge_incidents(self, call: Call, a: s.MergeIncidents) -> dict:
+        """Idempotent by a read before the write: sources already merged into the target are left out, and
+        PagerDuty's "Incident Already Merged" after a retried request counts as done once the sources are read
+        to be merged into this very target."""
         target = self._incident_id(a.target)
         sources = {i["id"]: i for i in (self.incident(ref) for ref in a.sources)}  # numbers and titles to report
         if target in sources:
             raise ToolProblem("the target is also listed as a source.", "list the target only as target.")
-        merged = self.client.put(f"/incidents/{target}/merge", {
-            "source_incidents": [{"id": i, "type": "incident_reference"} for i in sources]},
-            author=self._from(call))["incident"]
-        return {"target": {"id": merged["id"], "summary": merged.get("summary"), "html_url": merged.get("html_url")},
-                "merged_and_resolved": [f"#{i.get('incident_number')} {i.get('title')} ({i['id']})"
-                                        for i in sources.values()]}
+        done = [i for i, source in sources.items() if _merge_target(source) == target]
+        todo = [i for i in sources if i not in done]
+        if todo:
+            try:
+                self.client.put(f"/incidents/{target}/merge", {
+                    "source_incidents": [{"id": i, "type": "incident_reference"} for i in todo]},
+                    author=self._from(call))
+            except InvalidInput as error:
+                if error.code != ALREADY_MERGED or any(_merge_target(self.incident(i)) != target for i in todo):
+                    raise
+        merged = self.incident(target)
+        out = {"target": {"id": merged["id"], "summary": merged.get("summary"), "html_url": merged.get("html_url")},
+               "merged_and_resolved": [f"#{i.get('incident_number')} {i.get('title')} ({i['id']})"
+                                       for i in sources.values()]}
+        if done:
+            out["unchanged"] = f"{', '.join(done)} had already been merged into {target}; not merged again"
+        return out
 
     # schedules: writes
 
     def create_override(self, call: Call, a: s.CreateOverride) -> dict:
+        """Idempotent by a read before the write: an override for this user at these times (pinned when
+        proposed) already on the schedule is this one."""
         start, end = override_window(call.now, a.start, a.end, a.time_zone)
         schedule = call.directory.resolve("schedule", a.schedule)
         user = call.directory.resolve("user", a.user)
@@ -375,9 +415,15 @@ class Actions:
                 "length": span((end - start).total_seconds())}
 
     def delete_override(self, call: Call, a: s.DeleteOverride) -> dict:
+        """Idempotent by its end state: an override that is no longer there was deleted (by this call's first
+        attempt, or by someone else), which is what was asked."""
         schedule = call.directory.resolve("schedule", a.schedule)
-        answer = self.client.delete(f"/schedules/{schedule['id']}/overrides/{a.override_id}", author=self._from(call))
         out = {"schedule": shape.brief(schedule), "deleted": a.override_id}
+        try:
+            answer = self.client.delete(f"/schedules/{schedule['id']}/overrides/{a.override_id}",
+                                        author=self._from(call))
+        except NotFound:
+            return out | {"unchanged": "the override is no longer on the schedule; nothing left to delete"}
         if isinstance(answer, dict) and answer.get("override"):
             out["notice"] = f"it was already under way, so it now ends at {shape.utc(answer['override'].get('end'))}"
         return out
@@ -385,6 +431,8 @@ class Actions:
     # events
 
     def send_event(self, call: Call, a: s.SendEvent) -> dict:
+        """Idempotent by PagerDuty's key: a trigger's dedup_key is the given one or this call's own, and
+        acknowledge/resolve name the alert's key."""
         events, key, service = self.events_target(call, a.routing_key, a.service)
         if a.action == "trigger":
             result = events.trigger(key, summary=a.summary, source=a.source,
@@ -396,9 +444,31 @@ class Actions:
                 "dedup_key": result.dedup_key}
 
     def send_change_event(self, call: Call, a: s.SendChangeEvent) -> dict:
+        """Idempotent by a marker and a read before each send: change events have no dedup key, so the event
+        carries this call's key in its custom details, and a change event with that key recorded since the
+        call was proposed means it already landed (a replay after a crash, or a send whose answer was lost)."""
         events, key, service = self.events_target(call, a.routing_key, a.service)
-        result = events.change(key, summary=a.summary, source=a.source)
-        return {"service": service, "status": result.status, "message": result.message}
+        marker = {CHANGE_MARKER: call.key()}
+        failure: PagerDutyError | None = None
+        for _ in range(CHANGE_ATTEMPTS):
+            if self._change_recorded(call, marker):
+                return {"service": service, "status": "success",
+                        "unchanged": "this change event was already recorded; not sent twice"}
+            try:
+                result = events.change(key, summary=a.summary, source=a.source, custom_details=marker)
+            except (ServerError, NetworkError) as error:  # it may have landed: the next read tells
+                failure = error
+                continue
+            return {"service": service, "status": result.status, "message": result.message}
+        assert failure is not None
+        raise failure
+
+    def _change_recorded(self, call: Call, marker: dict[str, str]) -> bool:
+        since = call.since()
+        found = self.client.list_all("/change_events", "change_events",
+                                     {"since": iso(since), "until": iso(max(call.now, since) + CLOCK_SKEW)})
+        return any((event.get("custom_details") or {}).get(CHANGE_MARKER) == marker[CHANGE_MARKER]
+                   for event in found.items)
 
     # shared steps
 
@@ -522,6 +592,12 @@ def _window(call: Call, since: str | None, until: str | None, default: timedelta
     if end <= begin:
         raise TimeParseError(f"the window ends ({iso(end)}) before it starts ({iso(begin)})")
     return begin, end
+
+
+def _merge_target(incident: dict) -> str | None:
+    """The incident this one was merged into, if any (PagerDuty's merge resolve reason)."""
+    reason = incident.get("resolve_reason") or {}
+    return (reason.get("incident") or {}).get("id") if reason.get("type") == "merge_resolve_reason" else None
 
 
 def _assignees(incident: dict) -> set[str]:

@@ -1,8 +1,8 @@
 """`EventsClient`: PagerDuty's Events API v2 (alert events and change events).
 
-Events are deduplicated by `dedup_key`, so sending one twice is harmless: 429, 5xx and network
-failures are retried with the same caps as the REST client. A trigger without a key gets one
-generated here, which keeps even its retries from opening a second alert. A 400 is never retried.
+Alert events are deduplicated by `dedup_key`, so sending one twice is harmless: 429, 5xx and network
+failures are retried with the same caps as the REST client (change events, which have no key, only 429s).
+A trigger without a key gets one generated here, which keeps even its retries from opening a second alert. A 400 is never retried.
 Malformed routing keys and actions are refused before anything is sent. The routing key lets whoever
 holds it open incidents, so it is scrubbed from every error this client raises.
 """
@@ -99,9 +99,11 @@ class EventsClient:
         payload = {"summary": summary, "source": source, "custom_details": custom_details,
                    "timestamp": None if timestamp is None else format_time(timestamp)}
         event = {"payload": {k: v for k, v in payload.items() if v is not None}, "links": links}
-        return self._send(CHANGE_ENQUEUE, routing_key, event)
+        return self._send(CHANGE_ENQUEUE, routing_key, event, retry_failures=False)
 
-    def _send(self, path: str, routing_key: str, event: dict[str, Any]) -> EventResult:
+    def _send(self, path: str, routing_key: str, event: dict[str, Any], retry_failures: bool = True) -> EventResult:
+        """Alert events retry on 5xx and network errors (their dedup key makes a repeat harmless); change
+        events have no key, so their caller decides whether a lost answer means sending again."""
         if not isinstance(routing_key, str) or len(routing_key.strip()) != ROUTING_KEY_LENGTH:
             length = len(routing_key) if isinstance(routing_key, str) else 0
             raise self._refused(f"the routing key must be the {ROUTING_KEY_LENGTH}-character Integration Key of an "
@@ -111,7 +113,7 @@ class EventsClient:
             raise self._refused(f"dedup_key must be 1 to {MAX_DEDUP_KEY} characters", path)
         key = routing_key.strip()
         body = {"routing_key": key, **{k: v for k, v in event.items() if v is not None}}
-        answer = self._http.request("POST", path, json=body, retry_failures=True, secrets=(key,)) or {}
+        answer = self._http.request("POST", path, json=body, retry_failures=retry_failures, secrets=(key,)) or {}
         return EventResult(status=str(answer.get("status", "")), message=str(answer.get("message", "")),
                            dedup_key=answer.get("dedup_key"))
 

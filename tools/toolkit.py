@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 from langchain_core.runnables import RunnableConfig
@@ -61,6 +62,22 @@ DOING: dict[str, str] = {
     "snooze_incident": "snooze the incident", "merge_incidents": "merge the incidents",
     "create_override": "create the override", "delete_override": "delete the override",
     "send_event": "send the event", "send_change_event": "send the change event",
+}
+
+# How each write stays exactly-once when it runs again (a resume after a crash replays the approved call,
+# and a request whose answer was lost may be retried). The method's docstring in `tools.actions` says more.
+IDEMPOTENCY: dict[str, str] = {
+    "create_incident": "PagerDuty key: incident_key from the service and the normalised title",
+    "send_event": "PagerDuty key: dedup_key, given or derived from the thread and tool-call id",
+    "update_incident": "absolute arguments: a target state; escalation pinned to a target level, skipped if there",
+    "manage_incidents": "absolute arguments: the named incidents and the status to set",
+    "add_note": "read before write: same text by the same user since the call was proposed",
+    "add_responders": "read before write: responders already asked are skipped",
+    "snooze_incident": "read before write: a snooze ending no earlier than proposal + duration is this one",
+    "merge_incidents": "read before write: sources already merged into the target are done (also after 1019)",
+    "create_override": "read before write: the same user, start and end (pinned when proposed)",
+    "delete_override": "end state: an override already gone is deleted",
+    "send_change_event": "marker + read before each send: this call's key in custom_details",
 }
 
 
@@ -188,14 +205,18 @@ class Toolkit:
     def _invoke(self, name: str, args: dict[str, Any], config: RunnableConfig | None, tool_call_id: str | None) -> str:
         """The one path every tool takes: run it, answer compact JSON, or raise its error as text."""
         configurable = (config or {}).get("configurable") or {}
-        call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER))
+        call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER),
+                          configurable.get("proposed_at"))
         model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
         with _as_tool_error(name):
             result = getattr(self._actions, name)(call, model)
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
-    def _call(self, thread_id: str | None, tool_call_id: str | None, requester: str | None = None) -> Call:
-        return Call(self._directory(thread_id or ""), self._clock.now(), thread_id or "", tool_call_id, requester)
+    def _call(self, thread_id: str | None, tool_call_id: str | None, requester: str | None = None,
+              proposed_at: str | None = None) -> Call:
+        """What the tool knows of its call; `proposed_at` (ISO) is when the planner proposed it, if known."""
+        return Call(self._directory(thread_id or ""), self._clock.now(), thread_id or "", tool_call_id, requester,
+                    datetime.fromisoformat(proposed_at) if proposed_at else None)
 
     def _directory(self, thread_id: str) -> Directory:
         """Each conversation keeps its own short-lived directory; the least recently used are dropped."""
