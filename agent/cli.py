@@ -239,6 +239,8 @@ def _parse_arguments(text: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    except RecursionError:
+        raise ValueError("nested far too deeply; tool arguments are a flat JSON object") from None
     if not isinstance(value, dict):
         raise ValueError('must be a JSON object, e.g. {"title": "API latency", "urgency": "low"}')
     return value

@@ -180,6 +180,7 @@ class Commander:
     def stream(self, thread_id: str, text: str, requester: str | None = None) -> Iterator[ProgressEvent]:
         """`send`, as progress events while it runs."""
         requester = requester or self.requester
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a terminal's non-UTF-8 bytes
         with self._thread(thread_id):
             blocked = self._blocked(thread_id)
             if blocked is not None:

@@ -75,6 +75,7 @@ def plan(state: State, runtime: Runtime[RunContext],
         reply = ctx.planner.invoke([system, *messages], config)
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
         raise PlanningFailed(explain(exc)) from exc
+    reply, oversized = _bounded(reply, ctx)
     update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
@@ -90,7 +91,8 @@ def plan(state: State, runtime: Runtime[RunContext],
     ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
     settled: dict[str, str] = {}
     for call in reply.tool_calls:
-        refusal = _unidentified(call, ids) or _refusal(ctx, call["name"], call["args"])
+        refusal = (oversized.get(call["id"] or "") or _unidentified(call, ids)
+                   or _refusal(ctx, call["name"], call["args"]))
         summary = None
         if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
             call = {**call, "args": ctx.toolkit.pinned(call["name"], call["args"])}  # times as the card shows them
@@ -265,6 +267,24 @@ def _summary(ctx: RunContext, call: ToolCall, requester: str) -> tuple[str | Non
     if done is not None:
         return None, None, done
     return ctx.toolkit.describe(call["name"], call["args"]), None, None
+
+
+def _bounded(reply: Any, ctx: RunContext) -> tuple[Any, dict[str, str]]:
+    """The reply as it can be checkpointed: a call whose arguments exceed what PagerDuty accepts keeps its
+    place without them (an integer past 64 bits or deep nesting cannot be stored, and the thread would be
+    stuck), and the refusal the planner reads says why."""
+    if not isinstance(reply, AIMessage):
+        return reply, {}
+    refusals: dict[str, str] = {}
+    calls = []
+    for call in reply.tool_calls:
+        if (problem := ctx.toolkit.beyond_limits(call["args"])) is not None:
+            refusals[call["id"] or ""] = (f"Error: {call['name']} was not called because {problem}; PagerDuty accepts "
+                                          "nothing like it. Nothing was sent to PagerDuty. Next: call it again "
+                                          "with values in range.")
+            call = {**call, "args": {}}
+        calls.append(call)
+    return (reply.model_copy(update={"tool_calls": calls}) if refusals else reply), refusals
 
 
 def _unreadable(call: InvalidToolCall) -> str:

@@ -201,7 +201,8 @@ def test_approve_with_edited_arguments_sends_the_edit(served):
 
 
 @pytest.mark.parametrize("arguments, problem", [('{"title": "x"', "not valid JSON"),
-                                                ('["a list"]', "must be a JSON object")])
+                                                ('["a list"]', "must be a JSON object"),
+                                                ("[" * 5000 + "]" * 5000, "nested far too deeply")])
 def test_arguments_that_are_not_a_json_object_are_a_usage_error(served, arguments, problem):
     sim, env = served
     request = asked(env)
@@ -209,6 +210,13 @@ def test_arguments_that_are_not_a_json_object_are_a_usage_error(served, argument
     assert result.exit_code == cli.EXIT_USAGE
     assert problem in result.stderr
     assert writes(sim) == [] and len(waiting(env)) == 1
+
+
+def test_bytes_that_are_not_utf8_read_as_an_unknown_word_not_a_crash(env):
+    result = run(env, "ask", "show \udcff", "--thread", "t1")  # how Python passes a terminal's byte 0xff
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "unexpected" not in result.stderr
+    assert "Usage: `show INCIDENT`" in result.stdout
 
 
 def test_arguments_the_tool_refuses_are_refused_and_nothing_is_recorded(served):

@@ -103,3 +103,15 @@ def test_every_write_tool_states_its_idempotency_strategy():
     catalog = load_catalog()
     assert set(IDEMPOTENCY) == {name for name in TOOL_ARGS if catalog.tool(name).kind == "write"}
     assert all(IDEMPOTENCY.values())
+
+
+def test_an_integer_beyond_what_pagerduty_accepts_is_refused_and_the_thread_stays_usable(sim, clock, tmp_path):
+    huge = {"name": "update_incident",
+            "args": {"incident": GATEWAY_RESETS, "action": "escalate", "escalation_level": 2**64}}
+    commander = build(sim, clock, [[huge], "That level does not exist.", "Nobody else."], str(tmp_path / "ic.sqlite"))
+
+    turn = commander.send("t1", "escalate PQ001ZP level 18446744073709551616")
+
+    assert (turn.status, turn.text) == ("answered", "That level does not exist.")
+    assert writes(sim) == []
+    assert commander.send("t1", "who else?").text == "Nobody else."

@@ -16,10 +16,51 @@ from tools.timeparse import parse_duration
 ARTIFACT_IDS = {"", "null", "none", "undefined", "nil", "n/a", "id", "<id>", "unknown"}
 
 
+MAX_INTEGER = 2**31 - 1  # PagerDuty's integer fields (levels, limits, seconds) are 32-bit
+MAX_DEPTH = 6  # tool arguments are flat: a list of ids, or a reference object, is as deep as they go
+MAX_ARGUMENTS_SIZE = 64_000  # characters of text in all arguments together; the longest field is 25,000
+
+
+def beyond_limits(arguments: Any) -> str | None:
+    """Why `arguments` exceed anything PagerDuty accepts (integers, nesting, size), or None.
+
+    Checked before a call is stored or run: such values can never succeed, and some (integers past 64
+    bits, deep nesting) cannot even be written to a checkpoint, which would leave the thread unusable.
+    """
+    size = 0
+    pending: list[tuple[Any, int]] = [(arguments, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return f"arguments are nested more than {MAX_DEPTH} levels deep"
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            return f"integers must be between -{MAX_INTEGER} and {MAX_INTEGER}"
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, dict):
+            size += sum(len(str(k)) for k in value)
+            pending += [(v, depth + 1) for v in value.values()]
+        elif isinstance(value, list | tuple):
+            pending += [(v, depth + 1) for v in value]
+        if size > MAX_ARGUMENTS_SIZE:
+            return f"arguments are longer than {MAX_ARGUMENTS_SIZE:,} characters in all"
+    return None
+
+
 class ToolArgs(BaseModel):
-    """Base for every tool's arguments: unknown fields are refused so a typo is reported, not ignored."""
+    """Base for every tool's arguments: unknown fields are refused so a typo is reported, not ignored,
+    and values beyond what PagerDuty accepts are refused before they go anywhere."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _within_limits(cls, data: Any) -> Any:
+        if (problem := beyond_limits(data)) is not None:
+            raise ValueError(problem)
+        return data
 
 
 def refuse_artifact(value: str | None) -> str | None:

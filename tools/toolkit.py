@@ -136,6 +136,11 @@ class Toolkit:
         token's own user. `ConfigurationError` for an account key with no `From` configured."""
         return self._client.from_email()
 
+    @staticmethod
+    def beyond_limits(args: Any) -> str | None:
+        """Why these arguments exceed anything PagerDuty accepts (and perhaps what a checkpoint can store)."""
+        return s.beyond_limits(args)
+
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments made absolute, as the approval card will show them, so that running them late or
         twice cannot do more than was approved: an override's times ('09:00', 'tomorrow', '+8h', 'now') become
