@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from agent.approvals import ApprovalError, ApprovalRequest, Decision
+from agent.redaction import Scrubber
 
 Action = Literal["message", "approval_requested", "decision", "refused", "api_write", "tool_call"]
 
@@ -74,7 +75,8 @@ class ThreadInfo(BaseModel):
 class AuditLog:
     """SQLite-backed audit log and decision ledger; safe to share between threads of one process."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", scrub: Scrubber | None = None) -> None:
+        self._scrub = scrub or Scrubber()  # nothing stored here may hold a secret
         self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
         self._lock = threading.Lock()
         with self._lock:
@@ -91,7 +93,7 @@ class AuditLog:
                tool: str | None = None, arguments: dict[str, Any] | None = None) -> None:
         with self._lock:
             self._insert(AuditEntry(at=at, thread_id=thread_id, actor=actor, action=action, tool=tool,
-                                    arguments=arguments, outcome=outcome))
+                                    arguments=self._scrub.value(arguments), outcome=self._scrub(outcome)))
 
     def entries(self, thread_id: str | None = None) -> list[AuditEntry]:
         """Oldest first; all threads when `thread_id` is None."""

@@ -29,6 +29,7 @@ from rich.markup import escape
 import simulator.__main__ as simulator_cli
 import slack_app.cli as slack_cli
 from agent import render
+from agent.redaction import Scrubber
 from agent.settings import Settings
 from evals.cli import eval_command
 from tools import generate
@@ -93,7 +94,7 @@ def _show(renderable: Any) -> None:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    _say(f"[bold red]error:[/] {escape(message)}")
+    _say(f"[bold red]error:[/] {escape(Scrubber()(message))}")  # token shapes: an error may quote one
     raise typer.Exit(code)
 
 

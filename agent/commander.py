@@ -50,7 +50,7 @@ from agent.graph import build_graph
 from agent.planners.command import NOT_UNDERSTOOD, REFUSED
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
-from agent.redaction import SECRET_ARGUMENTS
+from agent.redaction import SECRET_ARGUMENTS, Scrubber
 from agent.settings import Settings, os_user
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
@@ -118,6 +118,8 @@ class Commander:
         self.simulator = simulator
         """The embedded simulator when there is no PagerDuty key, else None."""
         self._context = context
+        self.scrub = context.scrub
+        """The one secret filter: every event message and answer passes it; surfaces `learn` their own secrets."""
         self._graph = build_graph(checkpointer)
         self._closers = list(closers or [])
         self._locks: dict[str, threading.Lock] = {}
@@ -151,11 +153,12 @@ class Commander:
         if checkpointer is None:
             checkpointer, close = open_checkpointer(settings.checkpoint_path)
             closers += [close] if close else []
-        audit = AuditLog(settings.checkpoint_path)
+        scrub = Scrubber(*(s.get_secret_value() for s in (settings.openai_api_key, pd_settings.api_key) if s))
+        audit = AuditLog(settings.checkpoint_path, scrub)
         closers.append(audit.close)
         context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
                              system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
-                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes))
+                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=scrub)
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)
 
@@ -288,14 +291,14 @@ class Commander:
         try:
             for part in self._graph.stream(command, config, context=self._context, stream_mode=["custom"],
                                            version="v2", durability="sync"):
-                yield _progress(part["data"])
+                yield self._scrubbed(_progress(part["data"]))
         except GraphRecursionError:
             yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.",
                                 problem="failed")
             return
         except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
             setup = isinstance(exc, (ConfigurationError, Unauthorized, NetworkError, PlanningFailed))
-            yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", message=(
+            yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", message=self.scrub(
                 f"Could not finish: {_reason(exc)}. The thread is saved where it stopped: resume it to retry "
                 "(a repeated PagerDuty change is recognised, not doubled)."))
             return
@@ -306,8 +309,12 @@ class Commander:
         if not pending:
             messages = self._graph.get_state(config).values["messages"]
             last = messages[-1]
-            yield ProgressEvent(kind="answer", message=last.text if isinstance(last, AIMessage) else "",
+            yield ProgressEvent(kind="answer", message=self.scrub(last.text if isinstance(last, AIMessage) else ""),
                                 problem=_problem(messages))
+
+    def _scrubbed(self, event: ProgressEvent) -> ProgressEvent:
+        return event.model_copy(update={"message": self.scrub(event.message), "arguments": self.scrub.value(
+            event.arguments), "result": None if event.result is None else self.scrub(event.result)})
 
     def _resume_batch(self, thread_id: str, batch_id: str, batch: list[ApprovalRequest],
                       taking_over: bool) -> Iterator[ProgressEvent]:

@@ -74,7 +74,7 @@ def plan(state: State, runtime: Runtime[RunContext],
     try:
         reply = ctx.planner.invoke([system, *messages], config)
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
-        raise PlanningFailed(explain(exc)) from exc
+        raise PlanningFailed(ctx.scrub(explain(exc))) from None  # the cause may quote the key back
     reply, oversized = _bounded(reply, ctx)
     update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):

@@ -7,7 +7,7 @@ each run receives from the Commander and which is never persisted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Annotated, Any, Protocol
@@ -22,6 +22,7 @@ from typing_extensions import NotRequired, TypedDict
 
 from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
+from agent.redaction import Scrubber
 from tools.toolkit import Toolkit
 
 
@@ -88,6 +89,8 @@ class RunContext:
     system_prompt: str
     max_model_calls: int
     approval_ttl: timedelta
+    scrub: Scrubber = field(default_factory=Scrubber)
+    """Masks configured secrets and token-shaped strings in what is stored or shown (model errors)."""
 
     @cached_property
     def planner(self) -> Runnable[Any, AIMessage]:

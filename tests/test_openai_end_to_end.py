@@ -228,3 +228,21 @@ def test_the_turn_resumes_once_the_model_endpoint_is_back(served, sim, clock):
     assert blocked.status == "failed" and "resume the thread" in blocked.text
     assert (turn.status, turn.text) == ("answered", f"{ON_CALL} is on call.")
     assert fake.requests[-2]["messages"][-1] == {"role": "user", "content": "who is on call for API Gateway?"}
+
+
+def test_a_key_the_endpoint_quotes_back_is_never_shown_or_stored(served, sim, clock, tmp_path):
+    key = "sk-canary-0123456789abcdefghijKLMN"
+    fake, url = served
+    fake.script = [Broken(401, json.dumps({"error": {"message": f"Incorrect API key provided: {key}.",
+                                                     "type": "invalid_request_error"}}))]
+    db = tmp_path / "ic.sqlite"
+    settings = Settings(OPENAI_API_KEY=key, OPENAI_BASE_URL=url, IC_MODEL="fake-gpt", checkpoint_db=str(db),
+                        requester="dana")
+    with Commander.from_settings(settings, transport=sim.transport(), clock=clock,
+                                 pagerduty_settings=PagerDutySettings(api_key=None)) as commander:
+        turn = commander.send("t1", "page the on-call for API Gateway")
+        audit = json.dumps([e.model_dump(mode="json") for e in commander.audit()])
+
+    assert turn.status == "failed" and "Incorrect API key provided: …KLMN" in turn.text
+    assert key not in turn.text and key not in audit
+    assert all(key.encode() not in f.read_bytes() for f in tmp_path.glob("ic.sqlite*"))  # WAL included
