@@ -99,6 +99,8 @@ def build_app(commander: Commander, settings: SlackSettings, *, client: WebClien
     except OSError as exc:
         raise SetupError(f"Slack could not be reached at {settings.api_url} to check SLACK_BOT_TOKEN "
                          f"({type(exc).__name__}); check the network or IC_SLACK_API_URL") from exc
+    commander.scrub.learn(*(s.get_secret_value() for s in (settings.bot_token, settings.signing_secret,
+                                                             settings.app_token) if s))
     people = people or People(client, settings)
     surface = SlackSurface(commander, people, Decider(commander, people, two_person_rule=settings.two_person_rule),
                            clock or (lambda: datetime.now(timezone.utc)))
@@ -193,23 +195,24 @@ class SlackSurface:
     @_reported
     def on_approve(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        self._decide(client, body, CardRef.parse(action["value"]), "approve")
+        self._decide(client, body, action.get("value"), "approve")
 
     @_reported
     def on_reject(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         """Reject asks for a reason first (the planner reads it), in a dialog."""
         ack()
-        self._open_dialog(client, body, CardRef.parse(action["value"]), "reject")
+        self._open_dialog(client, body, action.get("value"), "reject")
 
     @_reported
     def on_edit(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         ack()
-        self._open_dialog(client, body, CardRef.parse(action["value"]), "edit")
+        self._open_dialog(client, body, action.get("value"), "edit")
 
     @_reported
     def on_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         dialog = DialogContext.load(view["private_metadata"])
-        reason = view["state"]["values"][REASON_BLOCK][REASON_INPUT].get("value") or ""
+        typed = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}
+        reason = typed.get("value") if isinstance(typed.get("value"), str) else ""
         self._decide_in_dialog(ack, client, body, dialog, "reject", REASON_BLOCK, reason=reason.strip())
 
     @_reported
@@ -217,23 +220,30 @@ class SlackSurface:
         dialog = DialogContext.load(view["private_metadata"])
         request = next((r for r in self._commander.pending(dialog.ref.thread_id) if r.id == dialog.ref.approval_id),
                        None)
-        if request is None:
-            ack(response_action="errors", errors={_first_block(view): "This approval is not waiting any more."})
+        block = _first_block(view)
+        if block is None:  # nothing to read an edit from, nor a box to show an error next to
+            ack()
+            self.tell(client, dialog.channel, body["user"]["id"], "That edit dialog had no arguments to read. "
+                      "Nothing was decided; click Edit on the card again.")
             return
-        arguments, errors = edited_arguments(request, view["state"]["values"])
+        if request is None:
+            ack(response_action="errors", errors={block: "This approval is not waiting any more."})
+            return
+        arguments, errors = edited_arguments(request, (view.get("state") or {}).get("values") or {})
         try:
             self._commander.preview(request, arguments)
         except ApprovalError as exc:  # shown next to the box it is about, where the dialog has one
             errors |= {ARGUMENT_BLOCK + name: problem for name, problem in exc.fields.items()
-                       if name in request.arguments} or {_first_block(view): str(exc)}
+                       if name in request.arguments} or {block: str(exc)}
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        self._decide_in_dialog(ack, client, body, dialog, "edit", _first_block(view), arguments=arguments)
+        self._decide_in_dialog(ack, client, body, dialog, "edit", block, arguments=arguments)
 
-    def _open_dialog(self, client: WebClient, body: dict[str, Any], ref: CardRef, verdict: Verdict) -> None:
+    def _open_dialog(self, client: WebClient, body: dict[str, Any], value: Any, verdict: Verdict) -> None:
         user, channel = body["user"]["id"], body["channel"]["id"]
         try:
+            ref = _card(value)
             request = self._decider.check(ref, user, verdict)
         except Refusal as refusal:
             self.tell(client, channel, user, str(refusal))
@@ -246,10 +256,11 @@ class SlackSurface:
         except SLACK_FAILURES as exc:
             self.tell(client, channel, user, f"I could not open the dialog: {slack_problem(exc)}. Nothing was decided.")
 
-    def _decide(self, client: WebClient, body: dict[str, Any], ref: CardRef, verdict: Verdict) -> None:
+    def _decide(self, client: WebClient, body: dict[str, Any], value: Any, verdict: Verdict) -> None:
         """A button decision: refusals go to the clicker alone; otherwise the card is replaced, then the work runs."""
         user, channel = body["user"]["id"], body["channel"]["id"]
         try:
+            ref = _card(value)
             request, events = self._decider.decide(ref, user, verdict)
         except Refusal as refusal:
             self.tell(client, channel, user, str(refusal))
@@ -299,6 +310,13 @@ class SlackSurface:
             log.warning("could not tell %s: %s (%s)", user, text, slack_problem(exc))
 
 
-def _first_block(view: dict[str, Any]) -> str:
-    """Where a dialog-wide error is shown: the first input box."""
-    return next(b["block_id"] for b in view["blocks"] if b.get("type") == "input")
+def _first_block(view: dict[str, Any]) -> str | None:
+    """Where a dialog-wide error is shown: the first input box (None if the submission has none)."""
+    return next((b.get("block_id") for b in view.get("blocks") or [] if b.get("type") == "input"), None)
+
+
+def _card(value: Any) -> CardRef:
+    try:
+        return CardRef.parse(value)
+    except ValueError:
+        raise Refusal("This button does not belong to a valid approval card. Nothing was decided.") from None

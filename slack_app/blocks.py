@@ -41,8 +41,18 @@ class CardRef:
         return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
-    def parse(cls, value: str) -> CardRef:
-        return cls(**json.loads(value))
+    def parse(cls, value: Any) -> CardRef:
+        """The button's value; ValueError unless it names a thread, an approval and a nonce (none may be null:
+        a card without its nonce must not decide anything)."""
+        try:
+            data = json.loads(value) if isinstance(value, str) else value
+        except ValueError:
+            data = None
+        fields = ("thread_id", "approval_id", "nonce")
+        if not (isinstance(data, dict) and set(data) == set(fields)
+                and all(isinstance(data[f], str) and data[f] for f in fields)):
+            raise ValueError("not an approval card's button")
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,7 @@ class DialogContext:
     @classmethod
     def load(cls, text: str) -> DialogContext:
         data = json.loads(text)
-        return cls(ref=CardRef(**data["ref"]), channel=data["channel"], message_ts=data["ts"])
+        return cls(ref=CardRef.parse(data["ref"]), channel=data["channel"], message_ts=data["ts"])
 
 
 def escape(text: str) -> str:

@@ -336,5 +336,5 @@ def slack_world(sim: Any, clock: Any, **slack_settings: Any) -> Iterator[World]:
         app = build_app(commander, SlackSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET,
                                                  api_url=slack.api_url, **settings),
                         client=WebClient(token=BOT_TOKEN, base_url=slack.api_url), clock=clock.now)
-        with running_server(SlackServer(app)) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
+        with running_server(SlackServer(app, SIGNING_SECRET)) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
             yield World(slack, http, commander, sim, clock)

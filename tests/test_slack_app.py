@@ -101,3 +101,19 @@ def test_health_endpoint_answers_without_slack(world):
 
 def test_unknown_paths_are_not_found(world):
     assert world.http.post("/elsewhere", content=b"x").status_code == 404
+
+
+def test_an_unsigned_malformed_body_is_refused_before_it_is_read(world):
+    response = post(world.http, "payload=%7Bnot-json", {"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 401
+
+
+def test_a_signed_command_replayed_within_the_window_runs_once(world):
+    body = command_body(world.slack, "oncall API Gateway", user=REQUESTER, channel=CHANNEL)
+    headers = signed_headers(body)
+    assert post(world.http, body, headers).status_code == 200
+    world.root()
+    assert post(world.http, body, headers).status_code == 200  # the same signed request, sent again
+    assert len(world.commander.threads()) == 1
+    assert [c.args["text"] for c in world.slack.of("chat.postMessage") if "thread_ts" not in c.args] == [
+        f"<@{REQUESTER}> asked: oncall API Gateway"]

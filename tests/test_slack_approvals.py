@@ -223,3 +223,24 @@ def test_a_card_slack_refuses_is_withdrawn_and_nothing_is_written(world):
 
 def card_thread(world, card):
     return json.loads(button(card, APPROVE)["value"])["thread_id"]
+
+
+@pytest.mark.parametrize("nonce", [None, ""], ids=["null", "empty"])
+def test_a_card_without_a_nonce_decides_nothing(world, nonce):
+    card = ask(world)
+    payload = json.loads(parse_qs(click_body(world.slack, card, APPROVE, user=APPROVER))["payload"][0])
+    payload["actions"][0]["value"] = json.dumps(json.loads(payload["actions"][0]["value"]) | {"nonce": nonce})
+    world.click(card, APPROVE, body=urlencode({"payload": json.dumps(payload)}))
+    world.told(APPROVER, "does not belong to a valid approval card")
+    assert not world.writes() and len(world.commander.pending(json.loads(button(card, APPROVE)["value"])
+                                                              ["thread_id"])) == 1
+
+
+def test_an_edit_submission_without_input_boxes_is_refused_in_words(world):
+    card = ask(world)
+    world.click(card, EDIT)
+    dialog = world.slack.wait_call("views.open")[0].args["view"]
+    emptied = {**dialog, "blocks": [b for b in dialog["blocks"] if b.get("type") != "input"]}
+    assert world.submit(emptied, {}).status_code == 200
+    world.told(APPROVER, "had no arguments to read")
+    assert not world.writes()
