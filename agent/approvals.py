@@ -40,6 +40,21 @@ class PolicyError(ValueError):
     """The approval policy file is unusable or would let a destructive call run unapproved."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: in a policy the last one would
+    silently win, and `add_note: deny` followed by `add_note: auto` must not read as `auto`."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"{key!r} is given twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 class ApprovalPolicy(BaseModel):
     """Tool → rule, with defaults by kind; risk levels for the approval cards."""
 
@@ -56,7 +71,10 @@ class ApprovalPolicy(BaseModel):
         """Read a policy file (default: the built-in one); a malformed file fails with its path in the message."""
         path = Path(path or DEFAULT_POLICY)
         try:
-            return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+            return cls.model_validate(yaml.load(path.read_text(), Loader=_UniqueKeyLoader) or {})
+        except yaml.MarkedYAMLError as exc:  # one line, with where: "'x' is given twice (line 4)"
+            where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+            raise PolicyError(f"approval policy {path}: {exc.problem or exc}{where}") from exc
         except (OSError, yaml.YAMLError, ValueError) as exc:
             raise PolicyError(f"approval policy {path}: {exc}") from exc
 

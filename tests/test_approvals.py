@@ -82,6 +82,14 @@ def test_a_malformed_policy_file_names_itself(tmp_path):
         ApprovalPolicy.load(path)
 
 
+def test_a_key_given_twice_in_a_policy_is_refused_not_silently_overridden(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("tools:\n  merge_incidents: deny\n  add_note: auto\n  merge_incidents: approve\n")
+
+    with pytest.raises(PolicyError, match=r"'merge_incidents' is given twice \(line 4\)$"):
+        ApprovalPolicy.load(path)
+
+
 def test_a_deny_rule_applies_to_reads_and_writes(tmp_path, tools):
     path = tmp_path / "policy.yaml"
     path.write_text("writes: deny\ntools:\n  list_log_entries: deny\n")

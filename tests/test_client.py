@@ -115,10 +115,17 @@ def test_429_with_headers_sleeps_exactly_ratelimit_reset_and_reports_it(sim, con
                                          message="PagerDuty rate limit: waiting 20 s")] * 2
 
 
-def test_an_absurd_ratelimit_reset_is_clamped(sim, connect, fake_time):
-    sim.add_fault(method="GET", path="/services", status=429, times=1, reset_seconds=3600)
+def test_a_ratelimit_reset_within_the_cap_is_waited_in_full(sim, connect, fake_time):
+    sim.add_fault(method="GET", path="/services", status=429, times=1, reset_seconds=90)
     connect().get("/services")
-    assert fake_time.sleeps == [60]
+    assert fake_time.sleeps == [90]
+
+
+def test_a_ratelimit_reset_beyond_the_cap_fails_clearly_instead_of_waiting_less(sim, connect, fake_time):
+    sim.add_fault(method="GET", path="/services", status=429, times=1, reset_seconds=3600)
+    with pytest.raises(RateLimited, match=r"resets in 3600 s, longer than the 120 s .*PAGERDUTY_MAX_WAIT") as caught:
+        connect().get("/services")
+    assert fake_time.sleeps == [] and caught.value.reset_in == 3600
 
 
 def test_429_without_headers_backs_off_exponentially_with_bounded_jitter(sim, connect, fake_time):
@@ -139,7 +146,9 @@ def test_total_wait_cap_raises_rate_limited_without_waiting_past_it(sim, connect
     assert len(calls(sim, "GET", "/services")) == 3
     error = caught.value
     assert (error.status, error.code, error.reset_in) == (429, 2020, 20)
-    assert str(error) == ("GET /services failed (HTTP 429, code 2020): Rate Limit Exceeded. Try again in 20 s.")
+    assert str(error) == ("GET /services failed (HTTP 429, code 2020): PagerDuty's rate limit resets in 20 s, longer "
+                          "than the 10 s this request may still wait (PAGERDUTY_MAX_WAIT); not retried. "
+                          "Try again in 20 s.")
 
 
 def test_attempts_cap_raises_rate_limited(sim, connect, fake_time):

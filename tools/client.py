@@ -32,7 +32,6 @@ from .settings import PagerDutySettings
 logger = logging.getLogger("incident_commander.pagerduty")
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
-MAX_RESET_WAIT = 60.0  # a larger ratelimit-reset is a glitch; PagerDuty's windows are one minute
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 JITTER = 0.25  # each backoff is scaled by a random factor in [1 - JITTER, 1 + JITTER]
@@ -119,7 +118,7 @@ class TokenPacer:
             if reset is not None:
                 self.reset = reset
             if remaining == 0 and reset is not None:
-                self._resume_at = max(self._resume_at, now + min(reset, MAX_RESET_WAIT))
+                self._resume_at = max(self._resume_at, now + reset)
 
     def hold(self, seconds: float, now: float) -> None:
         with self._lock:
@@ -209,6 +208,8 @@ class RetryingHttp:
                     error.reset_in = delay
                     if self.pacer is not None:
                         self.pacer.hold(delay, self.clock())
+                if limited and waited + delay > self.max_wait:
+                    raise self._too_long(error, delay, waited) from None
                 if not (limited or retry_failures) or attempt >= self.max_attempts or waited + delay > self.max_wait:
                     raise
                 self._wait(delay, error)
@@ -224,9 +225,17 @@ class RetryingHttp:
         error = RateLimited("Rate limit for this API key is exhausted", status=None, method=method, path=path,
                             reset_in=delay)
         if waited + delay > self.max_wait:
-            raise error
+            raise self._too_long(error, delay, waited)
         self._wait(delay, error)
         return delay
+
+    def _too_long(self, error: RateLimited, delay: float, waited: float) -> RateLimited:
+        """PagerDuty asks for a longer wait than this request may still spend: say so rather than wait less
+        (a shorter wait would only earn another 429)."""
+        return RateLimited(f"PagerDuty's rate limit resets in {_seconds_text(delay)} s, longer than the "
+                           f"{_seconds_text(max(self.max_wait - waited, 0))} s this request may still wait "
+                           "(PAGERDUTY_MAX_WAIT); not retried", reset_in=delay, status=error.status,
+                           code=error.code, method=error.method, path=error.path, request_id=error.request_id)
 
     def _wait(self, seconds: float, reason: PagerDutyError) -> None:
         if isinstance(reason, RateLimited):
@@ -277,7 +286,7 @@ class RetryingHttp:
                                       errors=[self._scrub(d, secrets) for d in details], request_id=request_id,
                                       method=method, path=path)
         if cls is RateLimited:
-            fields["reset_in"] = None if reset is None else min(max(reset, 0.0), MAX_RESET_WAIT)
+            fields["reset_in"] = None if reset is None else max(reset, 0.0)
         raise cls(self._scrub(message or response.reason_phrase or "Error", secrets), **fields)
 
     def _scrub(self, text: str, secrets: tuple[str, ...] = ()) -> str:
