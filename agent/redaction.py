@@ -20,7 +20,7 @@ from typing import Any
 # an HTTP authorization scheme or a `routing_key` field.
 TOKEN_SHAPES = re.compile(
     r"\b(?:sk-[A-Za-z0-9_\-]{16,}|xox[abposre]-[A-Za-z0-9\-]{8,}|xapp-[A-Za-z0-9\-]{8,})"
-    r"|(?<=Token token=)[^\s\"',;)]{8,}|(?<=Bearer )[^\s\"',;)]{8,}"
+    r"|(?<=Token token=)(?!\[redacted\])[^\s\"',;)]{8,}|(?<=Bearer )(?!\[redacted\])[^\s\"',;)]{8,}"
     r"|(?<=routing_key[\"']: [\"'])[^\s\"']{8,}|(?<=routing_key=)[^\s\"',;)&]{8,}")
 MIN_SECRET = 8  # shorter configured values are test placeholders; masking them would garble ordinary text
 
