@@ -115,3 +115,14 @@ def test_an_integer_beyond_what_pagerduty_accepts_is_refused_and_the_thread_stay
     assert (turn.status, turn.text) == ("answered", "That level does not exist.")
     assert writes(sim) == []
     assert commander.send("t1", "who else?").text == "Nobody else."
+
+
+def test_a_snooze_approved_late_ends_when_its_card_said(sim, clock):
+    snooze = {"name": "snooze_incident", "args": {"incident": GATEWAY_LATENCY, "duration": "1h"}}
+    commander = build(sim, clock, [[snooze], "Snoozed."])
+    [request] = commander.send("t1", "snooze it for an hour").pending
+    clock.advance(timedelta(minutes=10).total_seconds())
+
+    assert commander.decide("t1", request.id, "approve", "omar").text == "Snoozed."
+    [post] = writes(sim)
+    assert post.body == {"duration": 50 * 60}

@@ -350,15 +350,19 @@ class Actions:
         return out
 
     def snooze_incident(self, call: Call, a: s.SnoozeIncident) -> dict:
-        """Idempotent by a read before the write: had this call's snooze landed, the incident would wake no
-        earlier than its proposal plus the duration; finding that, a replay leaves the snooze alone."""
+        """Pinned and idempotent: the snooze ends when the approval card said (the proposal time plus the
+        duration), however late it is approved or replayed; a snooze already reaching that end is this one."""
         incident = self.incident(a.incident)
-        seconds = int(parse_duration(a.duration).total_seconds())
+        ends = (call.proposed_at or call.now) + parse_duration(a.duration)
         wakes = next((shape.parsed(p.get("at")) for p in incident.get("pending_actions") or []
                       if p.get("type") == "unacknowledge"), None)
-        if wakes is not None and wakes >= call.since() + timedelta(seconds=seconds):
+        if wakes is not None and wakes >= ends - CLOCK_SKEW:
             return shape.incident(incident) | {"snoozed_until": iso(wakes),
                                                "unchanged": "it is already snoozed until then; not snoozed again"}
+        seconds = int((ends - call.now).total_seconds())
+        if seconds < 1:
+            raise ToolProblem(f"the approved snooze was to end at {iso(ends)}, which has passed.",
+                              "ask the user whether to snooze it again, and for how long.")
         snoozed = self.client.post(f"/incidents/{incident['id']}/snooze", {"duration": seconds},
                                    author=self._from(call))["incident"]
         return shape.incident(snoozed) | {"snoozed_until": iso(call.now + timedelta(seconds=seconds))}

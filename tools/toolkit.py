@@ -73,7 +73,7 @@ IDEMPOTENCY: dict[str, str] = {
     "manage_incidents": "absolute arguments: the named incidents and the status to set",
     "add_note": "read before write: same text by the same user since the call was proposed",
     "add_responders": "read before write: responders already asked are skipped",
-    "snooze_incident": "read before write: a snooze ending no earlier than proposal + duration is this one",
+    "snooze_incident": "pinned end (proposal + duration) and read before write: a snooze reaching it is this one",
     "merge_incidents": "read before write: sources already merged into the target are done (also after 1019)",
     "create_override": "read before write: the same user, start and end (pinned when proposed)",
     "delete_override": "end state: an override already gone is deleted",
