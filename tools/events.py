@@ -2,7 +2,8 @@
 
 Alert events are deduplicated by `dedup_key`, so sending one twice is harmless: 429, 5xx and network
 failures are retried with the same caps as the REST client (change events, which have no key, only 429s).
-A trigger without a key gets one generated here, which keeps even its retries from opening a second alert. A 400 is never retried.
+A trigger without a key gets one generated here, which keeps even its retries from opening a second
+alert. A 400 is never retried.
 Malformed routing keys and actions are refused before anything is sent. The routing key lets whoever
 holds it open incidents, so it is scrubbed from every error this client raises.
 """
