@@ -155,7 +155,11 @@ class Commander:
         closers.append(audit.close)
         context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
                              system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
-                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes))
+                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes),
+                             # What the planner says of itself: a model served over HTTP reads a smaller toolset
+                             # faster; command mode writes its answers from the results.
+                             focused_tools=getattr(model, "toolset", "all") == "focused",
+                             answers_from_code=getattr(model, "answers_from_code", False))
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)
 

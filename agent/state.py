@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
+from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -22,6 +23,8 @@ from typing_extensions import NotRequired, TypedDict
 
 from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
+from agent.toolsets import MORE_TOOLS_DEFINITION
+from tools.definitions import definition
 from tools.toolkit import Toolkit
 
 
@@ -85,12 +88,25 @@ class RunContext:
     system_prompt: str
     max_model_calls: int
     approval_ttl: timedelta
+    focused_tools: bool = False
+    """Offer the model the tools a request likely needs first (`agent.toolsets`) instead of all of them."""
+    answers_from_code: bool = False
+    """The planner's answers are written by code from the tool results (command mode), so they need no
+    grounding (`agent.grounding`)."""
+
+    def planner_for(self, names: Sequence[str] | None = None) -> Runnable[Any, AIMessage]:
+        """The model with these tools bound (all when None; a subset also offers `more_tools`), in their lean
+        definitions; each set is bound once, so a step does not pay for turning schemas into JSON again."""
+        key = None if names is None else tuple(names)
+        if key not in self._planners:
+            tools = self.toolkit.tools if key is None else [t for t in self.toolkit.tools if t.name in key]
+            definitions = [definition(t) for t in tools] + ([] if key is None else [MORE_TOOLS_DEFINITION])
+            self._planners[key] = self.model.bind_tools(definitions)
+        return self._planners[key]
 
     @cached_property
-    def planner(self) -> Runnable[Any, AIMessage]:
-        """The model with the toolkit bound, built once, so a step does not pay for turning every tool's
-        schema into JSON again."""
-        return self.model.bind_tools(self.toolkit.tools)
+    def _planners(self) -> dict[tuple[str, ...] | None, Runnable[Any, AIMessage]]:
+        return {}
 
     @cached_property
     def tools(self) -> dict[str, BaseTool]:

@@ -43,6 +43,7 @@ from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
+FILLERS = frozenset({"", "default", "none", "null", "n/a", "unspecified"})  # what models put in optional arguments
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
 
@@ -118,6 +119,17 @@ class Toolkit:
         """The email writes are made as when the person asking is not known: the configured `From`, or the
         token's own user. `ConfigurationError` for an account key with no `From` configured."""
         return self._client.from_email()
+
+    def tidy(self, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """A model's arguments without the keys the tool does not take (returned, so the caller can say which
+        were ignored) and without optional arguments filled with null or a word such as "default", which
+        mean the same as leaving them out. A required argument is kept as given: its error says what to fix.
+        """
+        fields = s.TOOL_ARGS[name].model_fields
+        unknown = sorted(key for key in args if key not in fields)
+        kept = {key: value for key, value in args.items()
+                if key in fields and (fields[key].is_required() or not _filler(value))}
+        return kept, unknown
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments made absolute, as the approval card will show them, so that running them late or
@@ -232,6 +244,10 @@ def _choices(annotation: Any) -> list[str] | None:
         return [str(v) for v in get_args(annotation)]
     inner = [_choices(a) for a in get_args(annotation) if a is not type(None)]
     return inner[0] if len(inner) == 1 else None
+
+
+def _filler(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in FILLERS)
 
 
 def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
