@@ -24,6 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from agent.planners.answers import ToolResult, say
 
 NOTHING_CHANGED = "Nothing was changed in PagerDuty."
+NO_ANSWER = "I have no answer to that; please ask again, perhaps in other words."
 
 # What a successful write did, as the receipt says it: by tool, then by its `action` argument when it has one.
 DONE: dict[str, str | dict[str, str]] = {
@@ -99,7 +100,7 @@ def grounded(answer: str, messages: Sequence[BaseMessage], is_write: Callable[[s
     turn = this_turn(messages)
     changes = changes_of(turn, is_write)
     problem = unsupported(answer, changes, messages, turn)
-    shown = answer.strip() if problem is None else withheld(problem, turn, is_write)
+    shown = (answer.strip() or NO_ANSWER) if problem is None else withheld(problem, turn, is_write)
     return "\n\n".join(filter(None, [shown, receipt(changes)]))
 
 
