@@ -124,7 +124,7 @@ def unsupported(answer: str, changes: Sequence[Change], messages: Sequence[BaseM
     if placeholder := _PLACEHOLDER.search(answer):
         return f"it contained a placeholder ({placeholder.group(1)}) instead of a fact"
     supported = set().union(*(SUPPORTS.get(c.done, set()) for c in changes))
-    claimed = [kind for kind in _claims(answer) if kind not in supported]
+    claimed = [kind for kind in claims(answer) if kind not in supported]
     if claimed:
         return f"it said something was {claimed[0]}, which did not happen"
     seen = " ".join([m.text for m in messages if isinstance(m, (ToolMessage, HumanMessage))]
@@ -158,7 +158,8 @@ def this_turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     return list(messages[starts[-1] + 1:]) if starts else list(messages)
 
 
-def _claims(answer: str) -> list[str]:
+def claims(answer: str) -> list[str]:
+    """The kinds of change the answer claims were made ("opened", "paged" …), in order."""
     kinds = []
     for pattern in _CLAIMS:
         for match in pattern.finditer(answer):
@@ -174,11 +175,21 @@ def _results(turn: Sequence[BaseMessage]) -> list[ToolResult]:
             for m in turn if isinstance(m, ToolMessage) and m.tool_call_id in calls]
 
 
-def _done(result: ToolResult) -> str:
-    done = DONE.get(result.name, "changed:")
+def supported_claims(tool: str, args: dict[str, Any]) -> set[str]:
+    """The claims a successful call of a write tool with these arguments supports."""
+    return SUPPORTS.get(done_by(tool, args), set())
+
+
+def done_by(tool: str, args: dict[str, Any]) -> str:
+    """What a successful write did, as the receipt words it ("opened", "acknowledged" …)."""
+    done = DONE.get(tool, "changed:")
     if isinstance(done, dict):
-        return done.get(str(result.args.get("action") or "trigger"), "changed:")
+        return done.get(str(args.get("action") or "trigger"), "changed:")
     return done
+
+
+def _done(result: ToolResult) -> str:
+    return done_by(result.name, result.args)
 
 
 def _what(result: ToolResult) -> str:
