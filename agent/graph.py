@@ -160,6 +160,11 @@ def _tidied(ctx: RunContext, call: ToolCall) -> tuple[ToolCall, list[str]]:
     return {**call, "args": args}, ignored
 
 
+def _not_taken(ctx: RunContext, call: ToolCall) -> dict[str, Any]:
+    """The arguments of a call that its tool does not take."""
+    return {key: call["args"][key] for key in _tidied(ctx, call)[1]}
+
+
 def _left_out(ignored: list[str]) -> str:
     """What an approval card says about arguments the model added that the change does not take."""
     if not ignored:
@@ -177,14 +182,16 @@ def _answer(ctx: RunContext, messages: list[Any], reply: Any) -> Any:
     return reply.model_copy(update={"content": text})
 
 
-def review(state: State) -> Command[Literal["act", "plan"]]:
+def review(state: State, runtime: Runtime[RunContext]) -> Command[Literal["act", "plan"]]:
     """Ask once for every pending approval, then route each call. Pure: it re-runs on every resume."""
     requests = [ApprovalRequest.model_validate(a) for a in state["approvals"]]
     answers: dict[str, Any] = interrupt([r.model_dump(mode="json") for r in requests])
     decisions = {r.tool_call_id: Decision.model_validate(answers[r.id]) for r in requests}
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
-    approved = {r.tool_call_id: r.arguments for r in requests}
+    calls = {call["id"]: call for call in last.tool_calls}
+    # Arguments the tool does not take ride along to `act`, which leaves them out again and says so.
+    approved = {r.tool_call_id: r.arguments | _not_taken(runtime.context, calls[r.tool_call_id]) for r in requests}
     replies, sends = _route(last, decisions, state.get("refused", {}), approved, state.get("settled", {}),
                             state["requester"])
     return Command(goto=sends or "plan", update={"messages": replies})

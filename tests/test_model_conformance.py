@@ -125,14 +125,18 @@ def test_an_argument_the_tool_does_not_take_is_dropped_with_a_notice_and_the_cal
     assert said(turn.text) == "Noted." and "Changed in PagerDuty: added a note to" in turn.text
 
 
-def test_the_approval_card_says_which_arguments_were_left_out(served, sim, clock):
+def test_the_approval_card_and_the_result_say_which_arguments_were_left_out(served, sim, clock):
     fake, url = served
-    fake.script = [calls(("create_incident", {**CREATE["arguments"], "severity": "sev1"}))]
+    fake.script = [calls(("create_incident", {**CREATE["arguments"], "severity": "sev1"})), says("Opened.")]
     with commander_on(url, sim, clock) as commander:
         [request] = commander.send("t1", "open an incident for API Gateway latency").pending
+        commander.decide("t1", request.id, "approve", "omar")
 
     assert "severity" not in request.arguments
     assert request.summary.endswith("(Left out 'severity': not part of this change.)")
+    [result] = results(fake.requests[1])
+    assert result.startswith("Note: ignored 'severity', which create_incident does not take (")
+    assert json.loads(result.partition("\n")[2])["title"] == "API Gateway latency"
 
 
 def test_default_and_null_fillers_in_optional_arguments_count_as_left_out(served, sim, clock):
