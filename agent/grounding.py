@@ -74,8 +74,8 @@ _VERBS = "|".join(CLAIM_WORDS.values())
 _START = r"(?:^|(?<=[.!?\n•*\-—:]))\s*"
 # "Opened #12", "I paged Chen", "I've acknowledged it", "Chen has been paged", "we escalated …"
 _CLAIMS = [
-    re.compile(_START + rf"(?:I|We)?\s*(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b(?!\s+(?:by|to|at|on|in|incidents|since|"
-               rf"until|for|yesterday|today|earlier)\b)", re.I | re.M),
+    re.compile(_START + rf"(?:I|We)?\s*(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b(?!\s+(?:\d|(?:by|to|at|on|in|incidents|since|"
+               rf"until|for|yesterday|today|earlier|ago)\b))", re.I | re.M),
     re.compile(rf"\b(?:I|we)\s+(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b", re.I),
     re.compile(rf"\b(?:has|have)\s+(?:now\s+|just\s+)?been\s+({_VERBS})\b", re.I),
 ]

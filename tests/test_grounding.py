@@ -23,6 +23,7 @@ INCIDENT = {"id": "Q1", "number": 271, "title": "Checkout 5xx", "status": "trigg
     ("Resolved incidents this week: none.", []),
     ("#12 [triggered, high] Checkout — assigned to Chen Wei", []),
     ("Acknowledged by Chen Wei at 12:05.", []),
+    ("#12 — Triggered 5 minutes ago on Checkout.", []),
     ("The incident was not created: the request was rejected.", []),
 ])
 def test_claims_are_actions_said_done_not_states_described(answer, kinds):
