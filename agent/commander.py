@@ -159,6 +159,7 @@ class Commander:
                              # What the planner says of itself: a model served over HTTP reads a smaller toolset
                              # faster; command mode writes its answers from the results.
                              focused_tools=getattr(model, "toolset", "all") == "focused",
+                             nudge_to_look_up=getattr(model, "nudge_to_look_up", False),
                              answers_from_code=getattr(model, "answers_from_code", False))
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)

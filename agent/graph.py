@@ -54,6 +54,9 @@ from agent.state import ActTask, InputState, RunContext, State
 from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
 
+LOOK_IT_UP = ("You answered without calling a tool. If the request needs facts from PagerDuty or a change to "
+              "it, call the tool for that now (for example who_is_on_call, list_incidents or create_incident); "
+              "if it needs neither, give your answer again.")
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
@@ -78,6 +81,8 @@ def plan(state: State, runtime: Runtime[RunContext],
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
+        if _answered_unlooked(ctx, messages, reply):
+            return Command(goto="plan", update=update | {"messages": [reply, SystemMessage(LOOK_IT_UP)]})
         return Command(goto=END, update=update | {"messages": [_answer(ctx, messages, reply)]})
     refused: dict[str, str] = {}
     approvals: list[dict[str, Any]] = []
@@ -150,6 +155,15 @@ def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:
         ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="repaired", tool=call["name"],
                          arguments=redacted(call["args"]), outcome=f"the model wrote this call as {form}")
     return reply
+
+
+def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -> bool:
+    """Whether to ask once more: a served model answered a turn without any tool and without asking the
+    person anything (small models often do, inventing the facts); one reminder per turn."""
+    turn = this_turn(messages)
+    return (ctx.nudge_to_look_up and not reply.text.rstrip().endswith("?")
+            and not any(isinstance(m, ToolMessage) or (isinstance(m, SystemMessage) and m.text == LOOK_IT_UP)
+                        for m in turn))
 
 
 def _tidied(ctx: RunContext, call: ToolCall) -> tuple[ToolCall, list[str]]:

@@ -90,6 +90,9 @@ class RunContext:
     approval_ttl: timedelta
     focused_tools: bool = False
     """Offer the model the tools a request likely needs first (`agent.toolsets`) instead of all of them."""
+    nudge_to_look_up: bool = False
+    """Remind the model once per turn to call a tool when it answered without looking anything up (what
+    small served models do); off for planners that only follow a script or a grammar."""
     answers_from_code: bool = False
     """The planner's answers are written by code from the tool results (command mode), so they need no
     grounding (`agent.grounding`)."""

@@ -76,7 +76,7 @@ def test_a_tool_call_written_as_text_is_run_as_that_call_and_audited_as_repaired
 ], ids=["prose-around-it", "unknown-tool", "arguments-not-an-object"])
 def test_text_that_is_not_only_a_call_of_a_known_tool_stays_an_answer(served, sim, clock, text):
     fake, url = served
-    fake.script = [says(text)]
+    fake.script = [says(text), says(text)]  # reminded once to look things up, it says the same again
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "who is on call for API Gateway?")
         actions = [e.action for e in commander.audit("t1")]
@@ -177,7 +177,7 @@ def test_a_looping_model_is_stopped_with_a_plain_answer_and_its_replies_are_capp
 
 def test_an_empty_reply_becomes_a_plain_answer(served, sim, clock):
     fake, url = served
-    fake.script = [says("")]
+    fake.script = [says(""), says("")]
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "who is on call for API Gateway?")
 
@@ -215,7 +215,7 @@ def test_a_server_error_is_retried_as_set_then_fails_the_turn_resumably(served, 
 ])
 def test_an_answer_claiming_a_change_that_did_not_happen_is_not_shown(served, sim, clock, claim):
     fake, url = served
-    fake.script = [says(claim)]
+    fake.script = [says(claim), says(claim)]
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "API Gateway latency alert — page whoever is on call")
 
@@ -223,6 +223,28 @@ def test_an_answer_claiming_a_change_that_did_not_happen_is_not_shown(served, si
     assert claim not in turn.text and "paged Bilal" not in turn.text
     assert turn.text.startswith("I could not give a reliable answer: my draft was not shown because")
     assert turn.text.endswith("Nothing was changed in PagerDuty.")
+
+
+def test_an_answer_given_without_looking_anything_up_gets_one_reminder_to_look_it_up(served, sim, clock):
+    fake, url = served
+    fake.script = [says("Alice is on call."), calls(("who_is_on_call", {"service": "API Gateway"})),
+                   says(f"{ON_CALL} is on call for API Gateway.")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", "who is on call for API Gateway?")
+
+    assert said(turn.text) == f"{ON_CALL} is on call for API Gateway."
+    reminder = fake.requests[1]["messages"][-2]
+    assert reminder["role"] == "system" and reminder["content"].startswith("You answered without calling a tool.")
+    assert fake.requests[1]["messages"][-3] == {"role": "assistant", "content": "Alice is on call."}
+
+
+def test_a_question_back_to_the_person_needs_no_lookup(served, sim, clock):
+    fake, url = served
+    fake.script = [says("Which service is the alert on?")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", "page whoever is on call")
+
+    assert said(turn.text) == "Which service is the alert on?" and len(fake.requests) == 1
 
 
 def test_a_claim_the_turn_supports_is_shown_with_its_receipt(served, sim, clock):
@@ -250,7 +272,7 @@ def test_a_description_of_what_a_lookup_found_is_not_taken_for_a_claim(served, s
 
 def test_facts_given_without_any_lookup_are_not_shown(served, sim, clock):
     fake, url = served
-    fake.script = [says("Jordan is on call; see https://acme.pagerduty.com/schedules/P1 or write jordan@acme.example")]
+    fake.script = [says("Jordan is on call; see https://acme.pagerduty.com/schedules/P1 or write jordan@acme.example")] * 2
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "who is on call?")
 
@@ -273,7 +295,7 @@ def test_the_prompt_prefix_is_the_same_across_turns_and_minutes(served, sim, clo
     """A server's prompt cache holds only while the start of the prompt is unchanged: the system prompt,
     the tools and the earlier turns come first, the requester and time last."""
     fake, url = served
-    fake.script = [says("Nobody asked yet."), says("Still nothing.")]
+    fake.script = [says("Which service do you mean?"), says("Which one?")]
     with commander_on(url, sim, clock) as commander:
         commander.send("t1", "who is on call?")
         clock.advance(7 * 60)

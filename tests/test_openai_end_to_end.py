@@ -94,9 +94,9 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
 
 def test_the_tools_go_to_the_model_with_lean_json_schemas(served, sim, clock):
     fake, url = served
-    fake.script = [says("Nothing to do.")]
+    fake.script = [says("Which service do you mean?")]
     with commander_on(url, sim, clock) as commander:
-        assert said(commander.send("t1", "page the on-call for API Gateway").text) == "Nothing to do."
+        assert said(commander.send("t1", "page the on-call for API Gateway").text) == "Which service do you mean?"
 
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=None,
                          progress=lambda event: None)

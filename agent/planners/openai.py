@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable
@@ -22,6 +22,8 @@ class PlannerChatOpenAI(ChatOpenAI):
 
     toolset: Literal["focused", "all"] = "focused"
     """What each request offers the model: the tools it likely needs first (`agent.toolsets`), or all."""
+    nudge_to_look_up: ClassVar[bool] = True
+    """A real model may answer without looking anything up; the graph reminds it once per turn."""
 
     def bind_tools(self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = True,
                    **kwargs: Any) -> Runnable[Any, AIMessage]:
