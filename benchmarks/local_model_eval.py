@@ -152,6 +152,8 @@ def main() -> None:
         print(f"  {scenario_id:<28} {status[:90]:<60} {len(mine)} calls, "
               f"{sum(c.seconds for c in mine):.1f} s, first prompt {mine[0].prompt_tokens if mine else 0} tokens",
               flush=True)
+        answer = trial.final_answer().replace("\n", " | ")
+        print(f"      {sum(a.action == 'repaired' for a in trial.audit)} repaired; answer: {answer[:200]}", flush=True)
 
     figures = summarise(trials, calls.seen, turn_seconds, time.perf_counter() - started)
     print(f"load average after: {_load()}")
