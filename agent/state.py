@@ -102,7 +102,7 @@ class RunContext:
         definitions; each set is bound once, so a step does not pay for turning schemas into JSON again."""
         key = None if names is None else tuple(names)
         if key not in self._planners:
-            tools = self.toolkit.tools if key is None else [t for t in self.toolkit.tools if t.name in key]
+            tools = self.toolkit.tools if key is None else [self.tools[name] for name in key]
             definitions = [definition(t) for t in tools] + ([] if key is None else [MORE_TOOLS_DEFINITION])
             self._planners[key] = self.model.bind_tools(definitions)
         return self._planners[key]

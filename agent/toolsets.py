@@ -37,17 +37,20 @@ def _table() -> dict[str, Any]:
 
 
 def offered(requests: Iterable[str], available: Sequence[str], *, everything: bool) -> list[str] | None:
-    """The names to offer, in `available`'s order, or None for all of them (then no `more_tools` either)."""
+    """The names to offer, or None for all of them (then no `more_tools` either). The core lookups come
+    first, in the same order for every request, so the definitions any two requests share are the start
+    of the prompt that a server's cache keeps between conversations; the groups' tools follow."""
     if everything:
         return None
     table = _table()
     text = " ".join(requests).lower()
     words = _WORD.findall(text)
-    wanted = set(table["core"])
+    wanted: set[str] = set()
     for group in table["groups"].values():
         if any(_said(cue, words, text) for cue in group["words"]):
             wanted |= set(group["tools"])
-    chosen = [name for name in available if name in wanted]
+    core = [name for name in table["core"] if name in available]
+    chosen = core + [name for name in available if name in wanted and name not in core]
     return None if len(chosen) == len(available) else chosen
 
 
