@@ -142,7 +142,7 @@ def test_the_approval_card_and_the_result_say_which_arguments_were_left_out(serv
 def test_default_and_null_fillers_in_optional_arguments_count_as_left_out(served, sim, clock):
     fake, url = served
     fake.script = [calls(("list_incidents", {"service": "default", "team": None, "urgency": "default",
-                                             "assigned_to": ""})),
+                                             "since": "Default"})),
                    says("Those are the open incidents.")]
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "what is open?")

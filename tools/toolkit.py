@@ -43,7 +43,9 @@ from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
-FILLERS = frozenset({"", "default", "none", "null", "n/a", "unspecified"})  # what models put in optional arguments
+# What small models put in optional arguments they mean to leave out. Artifact ids such as "null" or "" are
+# not among them: those are refused with the error that says to look the real id up (`schemas.refuse_artifact`).
+FILLERS = frozenset({"default"})
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
 
@@ -122,8 +124,8 @@ class Toolkit:
 
     def tidy(self, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         """A model's arguments without the keys the tool does not take (returned, so the caller can say which
-        were ignored) and without optional arguments filled with null or a word such as "default", which
-        mean the same as leaving them out. A required argument is kept as given: its error says what to fix.
+        were ignored) and without optional arguments filled with null or the word "default", which mean the
+        same as leaving them out. A required argument is kept as given: its error says what to fix.
         """
         fields = s.TOOL_ARGS[name].model_fields
         unknown = sorted(key for key in args if key not in fields)
