@@ -68,13 +68,14 @@ def _calls(payload: str, offered: Collection[str]) -> list[tuple[str, dict[str, 
 
 
 def _call(value: Any, offered: Collection[str]) -> tuple[str, dict[str, Any]] | None:
-    """`{"name": …, "arguments": {…}}` and its usual variants (`parameters`, `args`, an OpenAI
-    `function` wrapper, arguments as a JSON string) as (name, arguments)."""
+    """`{"name": …, "arguments": {…}}` and its usual variants (`function` or `tool` for the name,
+    `parameters` or `args` for the arguments, an OpenAI `function` wrapper, arguments as a JSON string)
+    as (name, arguments)."""
     if not isinstance(value, dict):
         return None
     if isinstance(value.get("function"), dict):
         value = value["function"]
-    name = value.get("name")
+    name = next((value[k] for k in ("name", "function", "tool") if isinstance(value.get(k), str)), None)
     args = next((value[k] for k in ("arguments", "parameters", "args") if k in value), {})
     if isinstance(args, str):
         try:
@@ -83,6 +84,6 @@ def _call(value: Any, offered: Collection[str]) -> tuple[str, dict[str, Any]] | 
             return None
     if not isinstance(name, str) or name not in offered or not isinstance(args, dict):
         return None
-    if set(value) - {"name", "arguments", "parameters", "args", "type", "id"}:
+    if set(value) - {"name", "function", "tool", "arguments", "parameters", "args", "type", "id"}:
         return None  # more than a call: not ours to guess at
     return name, args
