@@ -120,6 +120,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
     parser.add_argument("--toolset", choices=("focused", "all"), default="focused")
     parser.add_argument("--json", type=Path, help="write the figures and trials here")
+    parser.add_argument("--count-only", action="store_true",
+                        help="only count each scenario's first prompt (system prompt, offered tools, request) with "
+                             "the server's own tokenizer, focused and with every tool (llama.cpp's /apply-template "
+                             "and /tokenize); no model call")
     args = parser.parse_args()
     logging.getLogger("incident_commander").setLevel(logging.ERROR)
     if not args.base_url:
@@ -130,6 +134,9 @@ def main() -> None:
     unknown = [s for s in wanted if s not in by_id]
     if unknown:
         parser.error(f"unknown scenario ids: {', '.join(unknown)}")
+    if args.count_only:
+        count_prompts([prepare(by_id[s]).scenario for s in wanted], args.base_url.removesuffix("/").removesuffix("/v1"))
+        return
     settings = Settings(OPENAI_API_KEY=os.environ.get("OPENAI_API_KEY") or "local", openai_base_url=args.base_url,
                         model=args.model, model_timeout=args.timeout, model_retries=0, toolset=args.toolset)
     calls = Calls()
@@ -163,6 +170,39 @@ def main() -> None:
         args.json.write_text(json.dumps({"figures": figures, "model": args.model, "base_url": args.base_url,
                                          "trials": [t.model_dump(mode="json", exclude={"grade"}) for t in trials]},
                                         indent=2, default=str))
+
+
+def count_prompts(scenarios: list[Any], server: str) -> None:
+    """Tokens of each scenario's first prompt as the served model's chat template renders it."""
+    import httpx
+
+    from agent.embedded import connect
+    from agent.toolsets import MORE_TOOLS_DEFINITION, offered
+    from prompts import system_prompt
+    from tools.definitions import definition
+    from tools.settings import PagerDutySettings
+    from tools.toolkit import build_toolkit
+
+    connection = connect(PagerDutySettings(api_key=None), transport=None, clock=None, progress=None, state_file=None)
+    tools = {t.name: t for t in build_toolkit(connection.client, connection.events).tools}
+
+    def tokens(request: str, names: list[str] | None) -> int:
+        offer = [definition(tools[n]) for n in names] + [MORE_TOOLS_DEFINITION] if names else \
+            [definition(t) for t in tools.values()]
+        messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": request}]
+        prompt = httpx.post(f"{server}/apply-template", json={"messages": messages, "tools": offer}, timeout=60)
+        text = prompt.raise_for_status().json()["prompt"]
+        return len(httpx.post(f"{server}/tokenize", json={"content": text}, timeout=60).json()["tokens"])
+
+    focused = []
+    for scenario in scenarios:
+        request = scenario.turns[0]
+        names = offered([request], list(tools), everything=False)
+        focused.append(tokens(request, names))
+        print(f"  {scenario.id:<28} {focused[-1]:>5} tokens, {len(names or tools)} tools offered")
+    every = tokens(scenarios[0].turns[0], None)
+    print(f"first prompt, focused toolset (min/median/max): {min(focused)}/{statistics.median(focused):.0f}/"
+          f"{max(focused)} tokens; with all {len(tools)} tools: {every} tokens")
 
 
 def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int, float]],
