@@ -54,9 +54,8 @@ from agent.state import ActTask, InputState, RunContext, State
 from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
 
-LOOK_IT_UP = ("You answered without calling a tool. If the request needs facts from PagerDuty or a change to "
-              "it, call the tool for that now (for example who_is_on_call, list_incidents or create_incident); "
-              "if it needs neither, give your answer again.")
+LOOK_IT_UP = ("You answered without calling a tool. Call the tool that gets the facts or makes the change the "
+              "request needs now (for example who_is_on_call, list_incidents or create_incident).")
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
@@ -139,8 +138,10 @@ def _ask(ctx: RunContext, state: State, config: RunnableConfig) -> AIMessage:
     offer = None
     if ctx.focused_tools:
         offer = offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
+    reminded = isinstance(messages[-1], SystemMessage) and messages[-1].text == LOOK_IT_UP  # then it must call
     try:
-        reply = ctx.planner_for(offer).invoke([SystemMessage(ctx.system_prompt), *messages, context], config)
+        planner = ctx.planner_for(offer, must_call=reminded)
+        reply = planner.invoke([SystemMessage(ctx.system_prompt), *messages, context], config)
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
         raise PlanningFailed(explain(exc)) from exc
     return reply
@@ -158,8 +159,8 @@ def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:
 
 
 def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -> bool:
-    """Whether to ask once more: a served model answered a turn without any tool and without asking the
-    person anything (small models often do, inventing the facts); one reminder per turn."""
+    """Whether to ask once more, this time requiring a tool call: a served model answered a turn without any
+    tool and without asking the person anything (small models often do, inventing the facts); once a turn."""
     turn = this_turn(messages)
     return (ctx.nudge_to_look_up and not reply.text.rstrip().endswith("?")
             and not any(isinstance(m, ToolMessage) or (isinstance(m, SystemMessage) and m.text == LOOK_IT_UP)

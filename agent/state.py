@@ -97,18 +97,20 @@ class RunContext:
     """The planner's answers are written by code from the tool results (command mode), so they need no
     grounding (`agent.grounding`)."""
 
-    def planner_for(self, names: Sequence[str] | None = None) -> Runnable[Any, AIMessage]:
+    def planner_for(self, names: Sequence[str] | None = None, *, must_call: bool = False) -> Runnable[Any, AIMessage]:
         """The model with these tools bound (all when None; a subset also offers `more_tools`), in their lean
-        definitions; each set is bound once, so a step does not pay for turning schemas into JSON again."""
-        key = None if names is None else tuple(names)
+        definitions, and required to call one of them with `must_call`; each set is bound once, so a step
+        does not pay for turning schemas into JSON again."""
+        key = (None if names is None else tuple(names), must_call)
         if key not in self._planners:
-            tools = self.toolkit.tools if key is None else [self.tools[name] for name in key]
-            definitions = [definition(t) for t in tools] + ([] if key is None else [MORE_TOOLS_DEFINITION])
-            self._planners[key] = self.model.bind_tools(definitions)
+            tools = self.toolkit.tools if names is None else [self.tools[name] for name in names]
+            definitions = [definition(t) for t in tools] + ([] if names is None else [MORE_TOOLS_DEFINITION])
+            choice = {"tool_choice": "required"} if must_call else {}
+            self._planners[key] = self.model.bind_tools(definitions, **choice)
         return self._planners[key]
 
     @cached_property
-    def _planners(self) -> dict[tuple[str, ...] | None, Runnable[Any, AIMessage]]:
+    def _planners(self) -> dict[tuple[tuple[str, ...] | None, bool], Runnable[Any, AIMessage]]:
         return {}
 
     @cached_property
