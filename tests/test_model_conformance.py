@@ -237,6 +237,7 @@ def test_an_answer_given_without_looking_anything_up_gets_one_reminder_to_look_i
     reminder = fake.requests[1]["messages"][-2]
     assert reminder["role"] == "system" and reminder["content"].startswith("You answered without calling a tool.")
     assert "tool_choice" not in fake.requests[0] and fake.requests[1]["tool_choice"] == "required"
+    assert fake.requests[1]["parallel_tool_calls"] is False
     assert "tool_choice" not in fake.requests[2]
     assert fake.requests[1]["messages"][-3] == {"role": "assistant", "content": "Alice is on call."}
 
