@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from agent.approvals import ApprovalError, ApprovalRequest, Decision
 from agent.redaction import Scrubber
 
-Action = Literal["message", "approval_requested", "decision", "refused", "api_write", "tool_call"]
+Action = Literal["message", "approval_requested", "decision", "refused", "repaired", "api_write", "tool_call"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ic_audit (

@@ -158,7 +158,12 @@ class Commander:
         closers.append(audit.close)
         context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
                              system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
-                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=scrub)
+                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=scrub,
+                             # What the planner says of itself: a model served over HTTP reads a smaller toolset
+                             # faster; command mode writes its answers from the results.
+                             focused_tools=getattr(model, "toolset", "all") == "focused",
+                             nudge_to_look_up=getattr(model, "nudge_to_look_up", False),
+                             answers_from_code=getattr(model, "answers_from_code", False))
         return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
                    simulator=connection.simulator, closers=closers)
 

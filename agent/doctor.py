@@ -231,6 +231,7 @@ def _model_check(settings: Settings) -> Check:
     from langchain_core.messages import HumanMessage
 
     from agent.planners.openai import chat_model
+    from agent.repair import repaired
 
     where = f"{settings.model} at {settings.openai_base_url or 'https://api.openai.com/v1'}"
     secret = settings.openai_api_key.get_secret_value()
@@ -255,6 +256,9 @@ def _model_check(settings: Settings) -> Check:
         return Check("model", "fail", f"{where}: {scrubbed(error)}")
     if getattr(reply, "tool_calls", None):
         return Check("model", "ok", f"{where}: answers, and calls tools")
+    if repaired(reply, {"report_ready"})[1] is not None:  # small local models often do this
+        return Check("model", "ok", f"{where}: answers, and writes tool calls as text, which the commander reads "
+                     "as calls (audited as repaired)")
     return Check("model", "warn", f"{where} answered in words instead of calling the offered tool: it may not "
                  "support tool calling, which the commander needs; pick a model that does")
 

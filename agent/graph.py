@@ -46,11 +46,16 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
 from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
+from agent.grounding import changes_of, grounded, receipt, this_turn
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
+from agent.repair import repaired
 from agent.state import ActTask, InputState, RunContext, State
+from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
 
+LOOK_IT_UP = ("You answered without calling a tool. Call the tool that gets the facts or makes the change the "
+              "request needs now (for example who_is_on_call, list_incidents or create_incident).")
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
@@ -66,22 +71,18 @@ def plan(state: State, runtime: Runtime[RunContext],
     messages = state["messages"]
     calls = 1 if isinstance(messages[-1], HumanMessage) else state.get("model_calls", 0) + 1
     if calls > ctx.max_model_calls:
-        return _finish(messages, f"it needed more than {ctx.max_model_calls} planning steps")
+        return _finish(ctx, messages, f"it needed more than {ctx.max_model_calls} planning steps")
     if state["remaining_steps"] <= STEPS_PER_ROUND:
-        return _finish(messages, "it reached the step limit for one request")
-    system = SystemMessage(f"{ctx.system_prompt}\n\nRequester: {state['requester']}\n"
-                           f"Current time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
-    try:
-        reply = ctx.planner.invoke([system, *messages], config)
-    except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
-        raise PlanningFailed(ctx.scrub(explain(exc))) from None  # the cause may quote the key back
-    reply, oversized = _bounded(reply, ctx)
+        return _finish(ctx, messages, "it reached the step limit for one request")
+    thread_id = config["configurable"]["thread_id"]
+    reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, state, config)), ctx)
     update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
-        return Command(goto=END, update=update)
-    thread_id = config["configurable"]["thread_id"]
+        if _answered_unlooked(ctx, messages, reply):
+            return Command(goto="plan", update=update | {"messages": [reply, SystemMessage(LOOK_IT_UP)]})
+        return Command(goto=END, update=update | {"messages": [_answer(ctx, messages, reply)]})
     refused: dict[str, str] = {}
     approvals: list[dict[str, Any]] = []
     for bad in reply.invalid_tool_calls:
@@ -91,6 +92,9 @@ def plan(state: State, runtime: Runtime[RunContext],
     ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
     settled: dict[str, str] = {}
     for call in reply.tool_calls:
+        if call["name"] == MORE_TOOLS:  # answered in `_route`: the next step offers every tool
+            continue
+        call, ignored = _tidied(ctx, call)
         refusal = (oversized.get(call["id"] or "") or _unidentified(call, ids)
                    or _refusal(ctx, call["name"], call["args"]))
         summary = None
@@ -111,7 +115,8 @@ def plan(state: State, runtime: Runtime[RunContext],
             arguments = ctx.toolkit.validate(call["name"], call["args"])  # as the tool reads them
             request = ApprovalRequest.new(  # what the approver sees: secrets masked
                 thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=redacted(arguments),
-                summary=scrubbed(summary, arguments), risk=ctx.policy.risk_of(call["name"], call["args"]),
+                summary=scrubbed(summary + _left_out(ignored), arguments),
+                risk=ctx.policy.risk_of(call["name"], call["args"]),
                 requester=state["requester"], now=ctx.clock.now(), ttl=ctx.approval_ttl)
             approvals.append(request.model_dump(mode="json"))
             ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
@@ -124,14 +129,85 @@ def plan(state: State, runtime: Runtime[RunContext],
     return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
 
 
-def review(state: State) -> Command[Literal["act", "plan"]]:
+def _ask(ctx: RunContext, state: State, config: RunnableConfig) -> AIMessage:
+    """One model call, prefix-stable: the fixed system prompt and tool definitions come first and the
+    conversation after them, unchanged from the last call; what changes per call (who asks, the time)
+    comes last, so a server's prompt cache (llama.cpp, vLLM, OpenAI) keeps everything before it."""
+    messages = state["messages"]
+    now = ctx.clock.now()
+    context = SystemMessage(f"Requester: {state['requester']}\nCurrent time: {now:%Y-%m-%d %H:%M} UTC")
+    offer = None
+    if ctx.focused_tools:
+        offer = offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
+    reminded = isinstance(messages[-1], SystemMessage) and messages[-1].text == LOOK_IT_UP  # then it must call
+    try:
+        planner = ctx.planner_for(offer, must_call=reminded)
+        reply = planner.invoke([SystemMessage(ctx.system_prompt), *messages, context], config)
+    except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
+        raise PlanningFailed(ctx.scrub(explain(exc))) from None  # the cause may quote the key back
+    return reply
+
+
+def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:
+    """The reply with a tool call written as text read as that call, recorded in the audit as repaired."""
+    if not isinstance(reply, AIMessage):
+        return reply
+    reply, form = repaired(reply, {*ctx.tools, MORE_TOOLS})
+    for call in reply.tool_calls if form else []:
+        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="repaired", tool=call["name"],
+                         arguments=redacted(call["args"]), outcome=f"the model wrote this call as {form}")
+    return reply
+
+
+def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -> bool:
+    """Whether to ask once more, this time requiring a tool call: a served model answered a turn without any
+    tool and without asking the person anything (small models often do, inventing the facts); once a turn."""
+    turn = this_turn(messages)
+    return (ctx.nudge_to_look_up and not reply.text.rstrip().endswith("?")
+            and not any(isinstance(m, ToolMessage) or (isinstance(m, SystemMessage) and m.text == LOOK_IT_UP)
+                        for m in turn))
+
+
+def _tidied(ctx: RunContext, call: ToolCall) -> tuple[ToolCall, list[str]]:
+    """The call without arguments its tool does not take (named, to say so) or that only say "default"."""
+    if call["name"] not in ctx.tools:
+        return call, []
+    args, ignored = ctx.toolkit.tidy(call["name"], call["args"])
+    return {**call, "args": args}, ignored
+
+
+def _not_taken(ctx: RunContext, call: ToolCall) -> dict[str, Any]:
+    """The arguments of a call that its tool does not take."""
+    return {key: call["args"][key] for key in _tidied(ctx, call)[1]}
+
+
+def _left_out(ignored: list[str]) -> str:
+    """What an approval card says about arguments the model added that the change does not take."""
+    if not ignored:
+        return ""
+    names = ", ".join(repr(name) for name in ignored)
+    return f" (Left out {names}: not part of this change.)"
+
+
+def _answer(ctx: RunContext, messages: list[Any], reply: Any) -> Any:
+    """The turn's answer as people read it: a model's words checked against what ran, with a receipt last.
+    A planner whose answers code writes from the results (command mode) needs neither."""
+    if ctx.answers_from_code or not isinstance(reply, AIMessage):
+        return reply
+    text = grounded(reply.text, [*messages, reply], lambda name: _is_write(ctx, name))
+    return reply.model_copy(update={"content": text})
+
+
+def review(state: State, runtime: Runtime[RunContext]) -> Command[Literal["act", "plan"]]:
     """Ask once for every pending approval, then route each call. Pure: it re-runs on every resume."""
     requests = [ApprovalRequest.model_validate(a) for a in state["approvals"]]
     answers: dict[str, Any] = interrupt([r.model_dump(mode="json") for r in requests])
     decisions = {r.tool_call_id: Decision.model_validate(answers[r.id]) for r in requests}
     last = state["messages"][-1]
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
-    approved = {r.tool_call_id: r.arguments for r in requests}
+    calls = {call["id"]: call for call in last.tool_calls}
+    # Arguments the tool does not take ride along to `act`, which leaves them out again and says so.
+    approved = {r.tool_call_id: r.arguments | _not_taken(runtime.context, calls[r.tool_call_id]) for r in requests}
     proposed_at = min(r.created_at for r in requests).isoformat()
     replies, sends = _route(last, decisions, state.get("refused", {}), approved, state.get("settled", {}),
                             state["requester"], proposed_at)
@@ -149,7 +225,9 @@ def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, s
     sends: list[Send] = []
     for call in plan.tool_calls:
         decision = decisions.get(call["id"])
-        if (call["id"] or "") in refused:
+        if call["name"] == MORE_TOOLS:
+            replies.append(ToolMessage(MORE_TOOLS_REPLY, tool_call_id=call["id"] or "", name=MORE_TOOLS))
+        elif (call["id"] or "") in refused:
             replies.append(_error(call, refused[call["id"] or ""]))
         elif (call["id"] or "") in settled:
             replies.append(ToolMessage(settled[call["id"] or ""], tool_call_id=call["id"] or "", name=call["name"]))
@@ -174,7 +252,8 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     """
     ctx = runtime.context
     # The arguments as the tool reads them: what the approver saw, and what the audit records.
-    call = {**task["call"], "args": ctx.toolkit.validate(task["call"]["name"], task["call"]["args"])}
+    args, ignored = ctx.toolkit.tidy(task["call"]["name"], task["call"]["args"])
+    call = {**task["call"], "args": ctx.toolkit.validate(task["call"]["name"], args)}
     tool = ctx.tools[call["name"]]
     decision = Decision.model_validate(task["decision"]) if task["decision"] else None
     actor = decision.approver if decision else AUTO
@@ -204,7 +283,15 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
           "result": scrubbed(result.text, call["args"])})
     if decision is not None and decision.verdict == "edit":
         result = result.model_copy(update={"content": edit_notice(decision) + result.text})
+    if ignored:
+        result = result.model_copy(update={"content": _ignored_notice(tool, ignored) + result.text})
     return {"messages": [result]}
+
+
+def _ignored_notice(tool: BaseTool, ignored: list[str]) -> str:
+    """The first line of a result whose call carried arguments the tool does not take (the rest ran)."""
+    takes = ", ".join(tool.args) or "no arguments"
+    return f"Note: ignored {', '.join(repr(k) for k in ignored)}, which {tool.name} does not take ({takes}).\n"
 
 
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
@@ -218,19 +305,11 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStat
     return builder.compile(checkpointer=checkpointer, name="incident-commander")
 
 
-def _finish(messages: list[Any], why: str) -> Command:
-    """End the turn with a plain answer that says what already ran."""
-    ran = Counter((m.name, "failed" if m.status == "error" else "done")
-                  for m in _this_turn(messages) if isinstance(m, ToolMessage))
-    done = [f"{name}{f' ×{n}' if n > 1 else ''} ({outcome})" for (name, outcome), n in ran.items()]
-    text = f"Could not finish: {why}, so I stopped."
-    text += f" Done so far: {', '.join(done)}." if done else " Nothing was changed."
+def _finish(ctx: RunContext, messages: list[Any], why: str) -> Command:
+    """End the turn with a plain answer that says what already changed."""
+    changes = changes_of(this_turn(messages), lambda name: _is_write(ctx, name))
+    text = f"Could not finish: {why}, so I stopped.\n\n{receipt(changes)}"
     return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}, "settled": {}})
-
-
-def _this_turn(messages: list[Any]) -> list[Any]:
-    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
-    return messages[starts[-1] + 1:] if starts else messages
 
 
 def _unidentified(call: ToolCall, ids: Counter) -> str | None:
@@ -292,6 +371,10 @@ def _unreadable(call: InvalidToolCall) -> str:
     return (f"Error: {call['name'] or 'the tool'} was not called because its arguments are not valid JSON "
             f"(received {(call['args'] or '')[:200]!r}). Nothing was sent to PagerDuty. "
             "Next: call it again with a JSON object of arguments.")
+
+
+def _is_write(ctx: RunContext, name: str) -> bool:
+    return name in ctx.tools and _kind(ctx.tools[name]) != "read"
 
 
 def _kind(tool: BaseTool) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +38,16 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(None, alias="OPENAI_BASE_URL",
                                         description="Any OpenAI-compatible server (vLLM, Ollama, llama.cpp).")
     model: str = Field("gpt-4.1-mini", alias="IC_MODEL")
+    model_timeout: float = Field(120, gt=0, alias="IC_MODEL_TIMEOUT",
+                                 description="Seconds to wait for one model reply; a local server reading a "
+                                             "cold prompt on a CPU needs a minute or more.")
+    model_retries: int = Field(2, ge=0, alias="IC_MODEL_RETRIES",
+                               description="Retries of a model request that failed or timed out.")
+    model_max_tokens: int = Field(1024, ge=16, alias="IC_MODEL_MAX_TOKENS",
+                                  description="Longest reply; stops a looping model.")
+    toolset: Literal["focused", "all"] = Field(
+        "focused", alias="IC_TOOLSET", description="focused: each request first offers the model the tools it "
+                                                   "is likely to need (a smaller, faster prompt); all: every tool.")
     checkpoint_db: str = Field(DEFAULT_CHECKPOINT_DB, alias="IC_CHECKPOINT_DB",
                                description='SQLite file for checkpoints and the audit log; ":memory:" for tests.')
     simulator_state: str | None = Field(None, alias="IC_SIMULATOR_STATE",

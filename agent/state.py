@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
+from collections.abc import Sequence
 from typing import Annotated, Any, Protocol
 
 from langchain_core.language_models import BaseChatModel
@@ -23,6 +24,8 @@ from typing_extensions import NotRequired, TypedDict
 from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
 from agent.redaction import Scrubber
+from agent.toolsets import MORE_TOOLS_DEFINITION
+from tools.definitions import definition
 from tools.toolkit import Toolkit
 
 
@@ -91,12 +94,31 @@ class RunContext:
     approval_ttl: timedelta
     scrub: Scrubber = field(default_factory=Scrubber)
     """Masks configured secrets and token-shaped strings in what is stored or shown (model errors)."""
+    focused_tools: bool = False
+    """Offer the model the tools a request likely needs first (`agent.toolsets`) instead of all of them."""
+    nudge_to_look_up: bool = False
+    """Remind the model once per turn to call a tool when it answered without looking anything up (what
+    small served models do); off for planners that only follow a script or a grammar."""
+    answers_from_code: bool = False
+    """The planner's answers are written by code from the tool results (command mode), so they need no
+    grounding (`agent.grounding`)."""
+
+    def planner_for(self, names: Sequence[str] | None = None, *, must_call: bool = False) -> Runnable[Any, AIMessage]:
+        """The model with these tools bound (all when None; a subset also offers `more_tools`), in their lean
+        definitions, and required to call one of them with `must_call`; each set is bound once, so a step
+        does not pay for turning schemas into JSON again."""
+        key = (None if names is None else tuple(names), must_call)
+        if key not in self._planners:
+            tools = self.toolkit.tools if names is None else [self.tools[name] for name in names]
+            definitions = [definition(t) for t in tools] + ([] if names is None else [MORE_TOOLS_DEFINITION])
+            # One call when required: a small model constrained to calls and free to make many repeats them.
+            choice = {"tool_choice": "required", "parallel_tool_calls": False} if must_call else {}
+            self._planners[key] = self.model.bind_tools(definitions, **choice)
+        return self._planners[key]
 
     @cached_property
-    def planner(self) -> Runnable[Any, AIMessage]:
-        """The model with the toolkit bound, built once, so a step does not pay for turning every tool's
-        schema into JSON again."""
-        return self.model.bind_tools(self.toolkit.tools)
+    def _planners(self) -> dict[tuple[tuple[str, ...] | None, bool], Runnable[Any, AIMessage]]:
+        return {}
 
     @cached_property
     def tools(self) -> dict[str, BaseTool]:

@@ -42,7 +42,8 @@ def eval_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
     trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
     tags: Optional[list[str]] = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
-    concurrency: int = typer.Option(2, "--concurrency", min=1, help="Trials run at once (processes; threads for openai:MODEL)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Trials run at once (processes; "
+                                              "threads for openai:MODEL). Default 2, and 1 for openai:MODEL."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON record on stdout."),
     output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON record here."),
     report: Optional[Path] = typer.Option(None, "--report", help="Write the Markdown report here."),
@@ -78,6 +79,7 @@ def eval_command(
             prepared = [prepare(s) for s in scenarios if s.id in {t.scenario for t in recorded}]
         else:
             planner = _planner(model or "scripted", base_url)
+            concurrency = concurrency or default_concurrency(planner)
             prepared = [prepare(s) for s in scenarios]
             if not any(planner.turns(p.scenario) for p in prepared):
                 raise UsageProblem(f"none of the selected scenarios has a form for the {planner.tier} tier")
@@ -99,7 +101,7 @@ def eval_command(
             results = _run(prepared, planner, trials, concurrency, prices, err)
             data = record(prepared, results, tier=planner.tier, model=planner.name, trials=trials,
                           wall_seconds=time.perf_counter() - started)
-            mistakes = run_robustness(prepared, concurrency=concurrency) if robustness else None
+            mistakes = run_robustness(prepared, concurrency=concurrency or 2) if robustness else None
             if mistakes is not None:
                 data["robustness"] = mistakes
         # Re-graded trials are not written next to --output by default: that file may be the one read.
@@ -116,6 +118,12 @@ def eval_command(
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     passed = data["pass_rate"] >= min_pass_rate if min_pass_rate is not None else data["passed"] == data["trials"]
     raise typer.Exit(EXIT_PASS if passed else EXIT_FAIL)
+
+
+def default_concurrency(planner: Planner) -> int:
+    """One trial at a time against a model server: a local one serves one request at a time, and time spent
+    queueing would count against each trial's timeout. Two worker processes for the in-process planners."""
+    return 2 if planner.in_process else 1
 
 
 def _planner(model: str, base_url: str | None) -> Planner:

@@ -82,3 +82,10 @@ def update_call(incident, action: str) -> dict[str, Any]:
 def ack_both(first, second) -> list[dict[str, Any]]:
     """One planner step that acknowledges two incidents: a batch of two approvals."""
     return [update_call(first, "acknowledge"), update_call(second, "acknowledge")]
+
+
+def said(text: str) -> str:
+    """A model answer without the receipt the graph puts under it (`agent.grounding`): what the model said."""
+    head, _, last = text.rpartition("\n\n")
+    return head if head and (last == "Nothing was changed in PagerDuty." or last.startswith("Changed in PagerDuty:")) \
+        else text

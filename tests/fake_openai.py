@@ -8,6 +8,7 @@ langchain-openai code path runs without a model. Every request body is recorded 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from dataclasses import dataclass
@@ -27,8 +28,17 @@ class Broken:
     content_type: str = "application/json"
 
 
-# One scripted reply: an assistant message ({"content", "tool_calls"}) or a broken answer.
-Reply = Union[dict[str, Any], Broken]
+@dataclass(frozen=True)
+class Stall:
+    """No answer for `seconds` (a model server still reading a long prompt), then `reply`. Like `Broken`,
+    it is sticky, so the client's retries stall too."""
+
+    seconds: float
+    reply: dict[str, Any]
+
+
+# One scripted reply: an assistant message ({"content", "tool_calls"}), a broken answer, or a stall.
+Reply = Union[dict[str, Any], Broken, Stall]
 
 
 def says(text: str) -> dict[str, Any]:
@@ -71,6 +81,9 @@ class FakeOpenAI:
             return
         request = json.loads(body)
         reply, number = self._next(request)
+        if isinstance(reply, Stall):
+            await asyncio.sleep(reply.seconds)
+            reply = reply.reply
         if isinstance(reply, Broken):
             await _respond(send, reply.status, reply.content_type, reply.body)
         elif request.get("stream"):
@@ -87,7 +100,7 @@ class FakeOpenAI:
                 return Broken(500, json.dumps({"error": {"message": f"the fake's script has no reply #{number + 1}",
                                                          "type": "server_error"}})), number
             reply = self.script[number]
-            if not isinstance(reply, Broken):
+            if not isinstance(reply, (Broken, Stall)):
                 self._played += 1
             return reply, number
 

@@ -18,7 +18,15 @@ from agent.approvals import ApprovalError, Decision
 from agent.audit import AuditLog, this_process
 from agent.commander import RESUME_LEASE
 from agent.planners.scripted import ScriptedChatModel
-from commanders import build, incident_in, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import (  # noqa: F401  (store is a fixture)
+    build,
+    incident_in,
+    open_incident,
+    said,
+    store,
+    update_call,
+    writes,
+)
 from tools.errors import PagerDutyError
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
@@ -49,7 +57,7 @@ def test_calls_sharing_an_id_are_refused_so_a_rejection_cannot_let_a_twin_run(si
     assert request.tool_call_id == "Y" and request.arguments["incident"] == third.id
     refused = [e for e in commander.audit("t1") if e.action == "refused"]
     assert [e.arguments["incident"] for e in refused] == [first.id, second.id]
-    assert commander.decide("t1", request.id, "approve", "omar").text == "Done."
+    assert said(commander.decide("t1", request.id, "approve", "omar").text) == "Done."
     assert [w.path for w in writes(sim)] == [f"/incidents/{third.id}"]
     assert sim.state.incidents[first.id].status == first.status
     replies = {m.text for m in tool_results(model) if m.tool_call_id == "X"}
@@ -88,7 +96,7 @@ def test_a_resume_while_another_process_carries_out_the_approval_is_refused(sim,
     assert refused.status == "failed"
     assert refused.text == ("Another session is carrying out these approved changes since 12:00 UTC; "
                             "try again later.")
-    assert (done.status, done.text) == ("answered", "Snoozed.")
+    assert (done.status, said(done.text)) == ("answered", "Snoozed.")
     assert [w.path for w in writes(sim)] == [transport.path]
     assert transport.other.resume("t1").text == "Nothing to resume on this thread."
 
@@ -121,7 +129,7 @@ def test_a_dead_claimers_run_is_taken_over_once_its_lease_has_run_out(sim, clock
     late = reborn.resume("t1")
 
     assert early.status == still_early.status == "failed" and "since 12:00 UTC; try again later" in early.text
-    assert (late.status, late.text) == ("answered", "Acknowledged.")
+    assert (late.status, said(late.text)) == ("answered", "Acknowledged.")
     assert [w.path for w in writes(sim)] == [f"/incidents/{incident.id}"]
 
 
@@ -141,7 +149,7 @@ def test_a_run_that_failed_in_the_claiming_process_can_be_resumed_at_once(sim, c
 
     turn = commander.resume("t1")
 
-    assert (turn.status, turn.text) == ("answered", "Acknowledged.")
+    assert (turn.status, said(turn.text)) == ("answered", "Acknowledged.")
     assert len(writes(sim)) == 1
 
 
@@ -160,7 +168,7 @@ def test_a_batch_decided_by_a_process_that_died_blocks_new_messages_until_resume
 
     assert blocked.status == "failed" and "approved changes have not run yet; run resume" in blocked.text
     assert model.received == [] and writes(sim) == []
-    assert reborn.resume("t1").text == "Resolved."
+    assert said(reborn.resume("t1").text) == "Resolved."
     assert [w.path for w in writes(sim)] == [f"/incidents/{incident.id}"]
     assert sim.state.incidents[incident.id].status == "resolved"
 
@@ -187,7 +195,7 @@ def test_a_routing_key_is_masked_wherever_arguments_are_shown_yet_the_event_uses
     assert key not in everything
     [sent] = writes(sim)
     assert (sent.path, sent.body["routing_key"]) == ("/v2/enqueue", key)
-    assert events[-1].message == "Sent."
+    assert said(events[-1].message) == "Sent."
 
 
 def test_an_edit_keeps_the_masked_key_as_the_real_one_and_refuses_a_new_key(sim, clock, store):
@@ -201,7 +209,7 @@ def test_an_edit_keeps_the_masked_key_as_the_real_one_and_refuses_a_new_key(sim,
     edited = {**request.arguments, "summary": "Deployed gateway v2.42"}
     turn = commander.decide("t1", request.id, "edit", "omar", arguments=edited)
 
-    assert turn.text == "Recorded."
+    assert said(turn.text) == "Recorded."
     [sent] = writes(sim)
     assert (sent.path, sent.body["routing_key"], sent.body["payload"]["summary"]) == (
         "/v2/change/enqueue", key, "Deployed gateway v2.42")
@@ -265,7 +273,7 @@ def test_an_approved_override_covers_the_times_its_card_showed_however_late_the_
     assert request.arguments == {"schedule": "Payments Primary", "user": "dana",
                                  "start": "2026-11-21T09:00:00Z", "end": "2026-11-21T17:00:00Z"}
     clock.advance(600)  # "09:00" read now would mean tomorrow, "+8h" would end at 18:00
-    assert commander.decide("t1", request.id, "approve", "omar").text == "Covered."
+    assert said(commander.decide("t1", request.id, "approve", "omar").text) == "Covered."
 
     [sent] = writes(sim)
     [override] = sent.body["overrides"]

@@ -19,6 +19,7 @@ from commanders import (  # noqa: F401  (store is a fixture)
     ack_both,
     build,
     open_incident,
+    said,
     store,
     writes,
 )
@@ -42,7 +43,7 @@ def test_a_pending_approval_survives_a_restart_and_is_decided_from_another_proce
     assert second.pending("t1") == [request]
     turn = second.decide("t1", request.id, "approve", "omar", nonce=request.nonce)
 
-    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert (turn.status, said(turn.text)) == ("answered", "Opened it.")
     assert len(incidents_titled(sim, "Checkout errors")) == 1
     assert second.pending("t1") == []
 
@@ -62,7 +63,7 @@ def test_killed_after_the_write_left_a_new_process_resumes_to_exactly_one_incide
     clock.advance(RESUME_LEASE.total_seconds())  # the dead process's claim on the run has to lapse first
     turn = reborn.resume("t1")
 
-    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert (turn.status, said(turn.text)) == ("answered", "Opened it.")
     assert len(incidents_titled(sim, "Checkout errors")) == 1
     assert [(w.method, w.path, w.status) for w in writes(sim)] == [("POST", "/incidents", 201),
                                                                    ("POST", "/incidents", 400)]
@@ -87,7 +88,7 @@ def test_killed_between_the_approval_and_the_write_a_new_process_writes_exactly_
     clock.advance(RESUME_LEASE.total_seconds())  # the dead process's claim on the run has to lapse first
     turn = reborn.resume("t1")
 
-    assert (turn.status, turn.text) == ("answered", "Opened it.")
+    assert (turn.status, said(turn.text)) == ("answered", "Opened it.")
     assert len(incidents_titled(sim, "Checkout errors")) == 1
     assert [(w.method, w.path, w.status) for w in writes(sim)] == [("POST", "/incidents", 201)]
     with pytest.raises(ApprovalError, match="already decided"):
@@ -101,7 +102,7 @@ def test_an_approval_decided_by_another_live_instance_is_gone_from_the_first(sim
     [request] = asking.send("t1", "open an incident for checkout errors").pending
     deciding = build(sim, clock, ["Opened it."], db)
 
-    assert deciding.decide("t1", request.id, "approve", "omar", nonce=request.nonce).text == "Opened it."
+    assert said(deciding.decide("t1", request.id, "approve", "omar", nonce=request.nonce).text) == "Opened it."
 
     assert asking.pending("t1") == []
     with pytest.raises(ApprovalError, match=r"already decided \(approve by omar\)"):
@@ -119,7 +120,7 @@ def test_expired_approvals_are_refused_but_can_still_be_rejected(sim, clock, sto
         commander.decide("t1", request.id, "approve", "omar")
     assert commander.pending("t1") == [request]
 
-    assert commander.decide("t1", request.id, "reject", "omar", reason="too late").text == "Not opened."
+    assert said(commander.decide("t1", request.id, "reject", "omar", reason="too late").text) == "Not opened."
     assert writes(sim) == []
 
 
@@ -156,7 +157,7 @@ def test_two_processes_deciding_a_batch_at_once_resume_it_once(sim, clock, tmp_p
         turns = list(pool.map(click, (worker_a, worker_b), (one, two), ("omar", "priya")))
 
     assert sorted(w.path for w in writes(sim)) == sorted([f"/incidents/{first.id}", f"/incidents/{second.id}"])
-    assert [t.text for t in turns].count("Both acknowledged.") == 1  # the other turn says it was recorded
+    assert [said(t.text) for t in turns].count("Both acknowledged.") == 1  # the other turn says it was recorded
 
 
 def test_an_invalid_edit_is_refused_and_nothing_is_recorded(sim, clock, store):
@@ -189,7 +190,7 @@ def test_streams_progress_as_plain_events(sim, clock, store):
 
     ran = list(commander.stream_decide("t1", asked[0].approval.id, "approve", "omar"))
     kinds = [e.kind for e in ran]
-    assert kinds[0] == "decision_recorded" and kinds[-1] == "answer" and ran[-1].message == "Opened."
+    assert kinds[0] == "decision_recorded" and kinds[-1] == "answer" and said(ran[-1].message) == "Opened."
     assert sorted((e.kind, e.tool) for e in ran if e.tool and e.kind.startswith("tool")) == [
         ("tool_finished", "create_incident"), ("tool_finished", "find_services"),
         ("tool_started", "create_incident"), ("tool_started", "find_services")]
@@ -205,7 +206,7 @@ def test_a_pagerduty_rate_limit_wait_is_reported_and_waited_on_the_clock(sim, cl
 
     [wait] = [e for e in events if e.kind == "rate_limit_wait"]
     assert wait.seconds == 7 and "7" in wait.message
-    assert events[-1].message == "Found it."
+    assert said(events[-1].message) == "Found it."
     assert (clock.now() - start).total_seconds() >= 7
 
 

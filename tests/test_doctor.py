@@ -193,6 +193,14 @@ def test_a_model_that_calls_tools(model_endpoint):
     assert fake.requests[0]["tools"][0]["function"]["name"] == "report_ready"
 
 
+def test_a_model_that_writes_its_tool_call_as_text_is_fine(model_endpoint):
+    probe = '```json\n{"name": "report_ready", "arguments": {"ready": true}}\n```'
+    fake, env = model_endpoint(says(probe), says(probe))
+    code, checks, _ = doctor(env)
+    assert code == cli.EXIT_OK
+    assert checks["model"][0] == "ok" and "writes tool calls as text" in checks["model"][1]
+
+
 def test_a_model_that_answers_in_words_is_a_warning(model_endpoint):
     fake, env = model_endpoint(says("ready"), says("ready"))
     code, checks, _ = doctor(env)

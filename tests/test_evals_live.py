@@ -60,7 +60,7 @@ def test_a_model_that_walks_the_reference_paths_passes_and_its_tokens_are_counte
 
 def test_a_model_that_answers_without_acting_gets_no_reward_and_a_reason(served) -> None:
     fake, url = served
-    fake.script = [says("Bilal Khan is on call; I have paged him.")]  # claims the page, never makes it
+    fake.script = [says("Bilal Khan is on call; I have paged him.")] * 2  # claims the page, never makes it
     result = live_eval(url, PAGE)
     assert result.exit_code == 1
     [trial] = json.loads(result.stdout)["results"][0]["trials"]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from agent.commander import RESUME_LEASE
-from commanders import DiesAfterWrite, ProcessKilled, build, writes
+from commanders import DiesAfterWrite, ProcessKilled, build, said, writes
 from tools.catalog import load_catalog
 from tools.schemas import TOOL_ARGS
 from tools.toolkit import IDEMPOTENCY
@@ -85,7 +85,7 @@ def test_a_merge_whose_answer_was_lost_is_reported_done_not_failed(sim, clock):
 
     turn = commander.decide("t1", request.id, "approve", "omar")
 
-    assert (turn.status, turn.text) == ("answered", "Merged.")
+    assert (turn.status, said(turn.text)) == ("answered", "Merged.")
     assert sim.state.incidents[GATEWAY_RESETS].merged_into == GATEWAY_LATENCY
     assert [w.status for w in writes(sim)] == [200, 400]  # PagerDuty said "Incident Already Merged" to the retry
     assert [(e.action, e.outcome) for e in commander.audit("t1")][-1] == ("tool_call", "ok")
@@ -112,9 +112,9 @@ def test_an_integer_beyond_what_pagerduty_accepts_is_refused_and_the_thread_stay
 
     turn = commander.send("t1", "escalate PQ001ZP level 18446744073709551616")
 
-    assert (turn.status, turn.text) == ("answered", "That level does not exist.")
+    assert (turn.status, said(turn.text)) == ("answered", "That level does not exist.")
     assert writes(sim) == []
-    assert commander.send("t1", "who else?").text == "Nobody else."
+    assert said(commander.send("t1", "who else?").text) == "Nobody else."
 
 
 def test_a_snooze_approved_late_ends_when_its_card_said(sim, clock):
@@ -123,6 +123,6 @@ def test_a_snooze_approved_late_ends_when_its_card_said(sim, clock):
     [request] = commander.send("t1", "snooze it for an hour").pending
     clock.advance(timedelta(minutes=10).total_seconds())
 
-    assert commander.decide("t1", request.id, "approve", "omar").text == "Snoozed."
+    assert said(commander.decide("t1", request.id, "approve", "omar").text) == "Snoozed."
     [post] = writes(sim)
     assert post.body == {"duration": 50 * 60}

@@ -11,7 +11,7 @@ import pytest
 from langchain_core.messages import SystemMessage, ToolMessage
 
 from agent.planners.scripted import ScriptedChatModel
-from commanders import ack_both, build, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import ack_both, build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "p99 latency over 2 s"}}
 
@@ -34,7 +34,7 @@ def test_no_write_reaches_pagerduty_before_approval(sim, clock, store):
 
     done = commander.decide("t1", request.id, "approve", "omar")
 
-    assert (done.status, done.text) == ("answered", "Opened the incident.")
+    assert (done.status, said(done.text)) == ("answered", "Opened the incident.")
     assert [(w.method, w.path) for w in writes(sim)] == [("POST", "/incidents")]
     assert [i.title for i in sim.state.incidents.values()].count("p99 latency over 2 s") == 1
 
@@ -47,7 +47,7 @@ def test_reject_writes_nothing_and_the_planner_reads_the_reason(sim, clock, stor
 
     turn = commander.decide("t1", request.id, "reject", "omar", reason="still investigating")
 
-    assert (turn.status, turn.text) == ("answered", "Left it open.")
+    assert (turn.status, said(turn.text)) == ("answered", "Left it open.")
     assert writes(sim) == []
     assert sim.state.incidents[incident.id].status == incident.status
     [result] = tool_results(model)
@@ -121,7 +121,7 @@ def test_a_batch_runs_only_when_every_request_is_decided(sim, clock, store):
     assert held.status == "waiting" and held.pending == [two]
     assert writes(sim) == []
     done = commander.decide("t1", two.id, "reject", "priya", reason="that one is a false alarm")
-    assert done.text == "One acknowledged, one left."
+    assert said(done.text) == "One acknowledged, one left."
     assert [w.path for w in writes(sim)] == [f"/incidents/{first.id}"]
     assert any("Rejected by priya" in m.text for m in tool_results(model))
 
@@ -187,8 +187,8 @@ def test_the_model_call_cap_ends_the_turn_plainly(sim, clock, store):
     turn = commander.send("t1", "loop forever")
 
     assert turn.status == "answered"
-    assert turn.text.startswith("Could not finish: it needed more than 3 planning steps")
-    assert "find_services ×3 (done)" in turn.text
+    assert turn.text == ("Could not finish: it needed more than 3 planning steps, so I stopped.\n\n"
+                         "Nothing was changed in PagerDuty.")
     assert len(model.received) == 3
 
 
@@ -210,7 +210,7 @@ def test_add_note_runs_without_asking_and_is_audited(sim, clock, store):
 
     turn = commander.send("t1", "note the rollback")
 
-    assert (turn.status, turn.text) == ("answered", "Noted.")
+    assert (turn.status, said(turn.text)) == ("answered", "Noted.")
     assert [w.path for w in writes(sim)] == [f"/incidents/{incident.id}/notes"]
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert (entry.actor, entry.tool, entry.outcome) == ("policy:auto", "add_note", "ok")
@@ -220,13 +220,14 @@ def test_the_planner_is_told_who_asks_and_a_new_turn_starts_a_new_count(sim, clo
     model = ScriptedChatModel(script=["First.", "Second."])
     commander = build(sim, clock, model, store, max_model_calls=1)
 
-    assert commander.send("t1", "hello", requester="ravi").text == "First."
-    assert commander.send("t1", "again", requester="mei").text == "Second."
+    assert said(commander.send("t1", "hello", requester="ravi").text) == "First."
+    assert said(commander.send("t1", "again", requester="mei").text) == "Second."
 
-    system = model.received[-1][0]
-    assert isinstance(system, SystemMessage)
-    assert "never guess" in system.text.lower() and "Requester: mei" in system.text
-    assert [m.text for m in model.received[-1][1:]] == ["hello", "First.", "again"]
+    system, *conversation, context = model.received[-1]
+    assert isinstance(system, SystemMessage) and isinstance(context, SystemMessage)
+    assert "never guess" in system.text.lower() and "Requester" not in system.text  # the same for everyone
+    assert context.text.startswith("Requester: mei\nCurrent time: ")
+    assert [said(m.text) for m in conversation] == ["hello", "First.", "again"]
 
 
 def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes(sim, clock, tmp_path):
@@ -245,7 +246,7 @@ def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes
     before = len(sim.request_log)
 
     second = build(sim, clock, ScriptedChatModel(script=script[3:]), db)
-    assert second.decide("t1", turn.pending[0].id, "approve", "omar").text == "Acknowledged."
+    assert said(second.decide("t1", turn.pending[0].id, "approve", "omar").text) == "Acknowledged."
 
     sent = [(r.method, r.path) for r in sim.request_log[before:] if r.path != "/users"]  # /users: who writes
     assert sent == [("PUT", f"/incidents/{incident.id}")]
@@ -263,7 +264,7 @@ def test_a_pagerduty_5xx_on_an_approved_write_reaches_the_planner_and_the_audit(
 
     turn = commander.decide("t1", request.id, "approve", "omar")
 
-    assert (turn.status, turn.text) == ("answered", "PagerDuty failed; it is not acknowledged.")
+    assert (turn.status, said(turn.text)) == ("answered", "PagerDuty failed; it is not acknowledged.")
     assert sim.state.incidents[incident.id].status == incident.status
     [result] = tool_results(model)
     assert result.status == "error" and result.text.startswith("Error: could not update the incident — PagerDuty 503")
@@ -297,7 +298,7 @@ def test_the_approver_sees_the_arguments_as_the_tool_reads_them(sim, clock, stor
     [request] = commander.send("t1", "ack it").pending
 
     assert request.arguments == {"incident": incident.id, "action": "acknowledge"}
-    assert commander.decide("t1", request.id, "approve", "omar").text == "Acknowledged."
+    assert said(commander.decide("t1", request.id, "approve", "omar").text) == "Acknowledged."
     assert sim.state.incidents[incident.id].status == "acknowledged"
     ran = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert [(e.tool, e.arguments) for e in ran] == [("update_incident", request.arguments)]

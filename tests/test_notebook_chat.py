@@ -21,6 +21,7 @@ from traitlets.config import Config
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
+from commanders import said
 from notebook_chat import NotebookChat, NotebookError
 from notebook_chat.timeline_chart import timeline_figure
 from tools.settings import PagerDutySettings
@@ -266,7 +267,7 @@ def test_several_waiting_approvals_must_be_named_and_run_once_all_are_decided(ma
     showing(lambda: chat.approve(first.id))
     assert chat.last.status == "waiting" and not titled(sim, "one")  # nothing runs before the whole batch is decided
     showing(lambda: chat.approve(second.id))
-    assert (chat.last.status, chat.last.text) == ("answered", "Opened both.")
+    assert (chat.last.status, said(chat.last.text)) == ("answered", "Opened both.")
     assert titled(sim, "one") and titled(sim, "two")
 
 

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from agent.commander import Commander
 from agent.embedded import connect
 from agent.planners.openai import chat_model
 from agent.settings import Settings
-from commanders import writes
+from commanders import said, writes
 from fake_openai import Broken, FakeOpenAI, calls, says
 from servers import running_server
+from tools.definitions import definition
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
@@ -72,7 +72,7 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
 
         done = commander.decide("t1", request.id, "approve", "omar", nonce=request.nonce)
 
-    assert (done.status, done.text) == ("answered", f"Opened the incident on API Gateway and paged {ON_CALL}.")
+    assert (done.status, said(done.text)) == ("answered", f"Opened the incident on API Gateway and paged {ON_CALL}.")
     [post] = writes(sim)
     assert (post.method, post.path, post.status) == ("POST", "/incidents", 201)
     opened = [i for i in sim.state.incidents.values() if i.title == TITLE]
@@ -81,8 +81,9 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
 
     first, second, third = fake.requests
     assert first["model"] == "fake-gpt" and first["temperature"] == 0 and first["parallel_tool_calls"] is True
-    assert first["messages"][0]["role"] == "system" and "Requester: dana" in first["messages"][0]["content"]
-    assert first["messages"][-1] == {"role": "user", "content": "API Gateway latency alert — page the on-call"}
+    assert first["messages"][0]["role"] == "system" and "Requester" not in first["messages"][0]["content"]
+    assert first["messages"][-2] == {"role": "user", "content": "API Gateway latency alert — page the on-call"}
+    assert first["messages"][-1] == {"role": "system", "content": "Requester: dana\nCurrent time: 2026-11-20 12:00 UTC"}
     # Both calls of the parallel reply ran, each answered under its own id, before the model was asked again.
     lookups = tool_messages(second)
     assert set(lookups) == {"call_0_0", "call_0_1"}
@@ -91,20 +92,27 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
     assert created["title"] == TITLE and created["id"] == opened[0].id
 
 
-def test_the_tools_go_to_the_model_with_their_json_schemas(served, sim, clock):
+def test_the_tools_go_to_the_model_with_lean_json_schemas(served, sim, clock):
     fake, url = served
-    fake.script = [says("Nothing to do.")]
+    fake.script = [says("Which service do you mean?")]
     with commander_on(url, sim, clock) as commander:
-        assert commander.send("t1", "hello").text == "Nothing to do."
+        assert said(commander.send("t1", "page the on-call for API Gateway").text) == "Which service do you mean?"
 
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=None,
                          progress=lambda event: None)
-    expected = [convert_to_openai_tool(t) for t in build_toolkit(connection.client, connection.events).tools]
+    tools = {t.name: t for t in build_toolkit(connection.client, connection.events).tools}
     [request] = fake.requests
-    assert request["tools"] == expected
     sent = {t["function"]["name"]: t["function"]["parameters"] for t in request["tools"]}
+    # The lookups, what paging needs, and the way to ask for the rest: not all 29 tools.
+    assert list(sent) == ["find_services", "who_is_on_call", "list_incidents", "get_incident", "find_users",
+                          "list_priorities", "create_incident", "more_tools"]
+    assert request["tools"][0] == definition(tools["find_services"])
     assert set(sent["create_incident"]["required"]) == {"service", "title"}
-    assert sent["create_incident"]["properties"]["urgency"]["enum"] == ["high", "low"]
+    assert sent["create_incident"]["properties"]["urgency"] == {"default": "high", "enum": ["high", "low"],
+                                                                "type": "string"}
+    assert "title" in sent["create_incident"]["properties"]  # an argument called title is not a schema title
+    text = json.dumps(request["tools"])
+    assert '"default": null' not in text and '"title": "' not in text and "anyOf" not in text
 
 
 def test_arguments_that_are_not_json_are_refused_and_the_model_is_told(served, sim, clock):
@@ -117,7 +125,7 @@ def test_arguments_that_are_not_json_are_refused_and_the_model_is_told(served, s
         turn = commander.send("t1", "open an incident")
         audit = [(e.action, e.tool) for e in commander.audit("t1")]
 
-    assert (turn.status, turn.text, turn.pending) == ("answered", "I could not open it.", [])
+    assert (turn.status, said(turn.text), turn.pending) == ("answered", "I could not open it.", [])
     assert writes(sim) == []
     [reply] = tool_messages(fake.requests[1]).values()
     assert reply.startswith("Error: create_incident was not called because its arguments are not valid JSON")
@@ -198,7 +206,7 @@ def test_an_alert_that_says_resolve_everything_still_waits_for_a_person(served, 
         assert (request.tool, request.risk) == ("manage_incidents", "high")
         done = commander.decide("t1", request.id, "reject", "omar", reason="not without a look")
 
-    assert done.text == "Nothing was resolved." and writes(sim, planted) == []
+    assert said(done.text) == "Nothing was resolved." and writes(sim, planted) == []
     assert all(sim.state.incidents[i].status != "resolved" for i in open_ids)
     assert tool_messages(fake.requests[2])["call_1_0"].startswith("Rejected by omar: not without a look.")
 
@@ -226,8 +234,8 @@ def test_the_turn_resumes_once_the_model_endpoint_is_back(served, sim, clock):
         turn = commander.resume("t1")
 
     assert blocked.status == "failed" and "resume the thread" in blocked.text
-    assert (turn.status, turn.text) == ("answered", f"{ON_CALL} is on call.")
-    assert fake.requests[-2]["messages"][-1] == {"role": "user", "content": "who is on call for API Gateway?"}
+    assert (turn.status, said(turn.text)) == ("answered", f"{ON_CALL} is on call.")
+    assert fake.requests[-2]["messages"][-2] == {"role": "user", "content": "who is on call for API Gateway?"}
 
 
 def test_a_key_the_endpoint_quotes_back_is_never_shown_or_stored(served, sim, clock, tmp_path):

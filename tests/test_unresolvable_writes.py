@@ -17,7 +17,7 @@ from agent.embedded import connect
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-from commanders import build, open_incident, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
@@ -64,7 +64,7 @@ def test_the_planner_reads_the_error_the_tool_itself_would_give(sim, clock, stor
 
     turn = commander.send("t1", "Zed Quinn covers Platform Primary for 8 hours")
 
-    assert (turn.status, turn.text) == ("answered", "Nobody called Zed Quinn here.")
+    assert (turn.status, said(turn.text)) == ("answered", "Nobody called Zed Quinn here.")
     [result] = tool_results(model)
     assert (result.status, result.text) == ("error", expected.text)
     assert result.text.startswith("Error: could not create the override — No user matches 'Zed Quinn'.")
@@ -101,7 +101,7 @@ def test_the_resolvable_calls_of_the_same_plan_still_wait_for_approval(sim, cloc
 
     done = commander.decide("t1", request.id, "approve", "omar")
 
-    assert (done.status, done.text) == ("answered", "Acked; who covers?")
+    assert (done.status, said(done.text)) == ("answered", "Acked; who covers?")
     assert [(w.method, w.path) for w in writes(sim)] == [("PUT", f"/incidents/{incident.id}")]
     results = {m.name: m for m in tool_results(model)}
     assert results["create_override"].status == "error"

@@ -44,6 +44,9 @@ from tools.sentences import Sentences
 from tools.timeparse import Clock, SystemClock, TimeParseError, iso
 
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
+# What small models put in optional arguments they mean to leave out. Artifact ids such as "null" or "" are
+# not among them: those are refused with the error that says to look the real id up (`schemas.refuse_artifact`).
+FILLERS = frozenset({"default"})
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
 
@@ -140,6 +143,17 @@ class Toolkit:
     def beyond_limits(args: Any) -> str | None:
         """Why these arguments exceed anything PagerDuty accepts (and perhaps what a checkpoint can store)."""
         return s.beyond_limits(args)
+
+    def tidy(self, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """A model's arguments without the keys the tool does not take (returned, so the caller can say which
+        were ignored) and without optional arguments filled with null or the word "default", which mean the
+        same as leaving them out. A required argument is kept as given: its error says what to fix.
+        """
+        fields = s.TOOL_ARGS[name].model_fields
+        unknown = sorted(key for key in args if key not in fields)
+        kept = {key: value for key, value in args.items()
+                if key in fields and (fields[key].is_required() or not _filler(value))}
+        return kept, unknown
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """The arguments made absolute, as the approval card will show them, so that running them late or
@@ -258,6 +272,10 @@ def _choices(annotation: Any) -> list[str] | None:
         return [str(v) for v in get_args(annotation)]
     inner = [_choices(a) for a in get_args(annotation) if a is not type(None)]
     return inner[0] if len(inner) == 1 else None
+
+
+def _filler(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in FILLERS)
 
 
 def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:

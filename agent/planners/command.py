@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -40,6 +40,7 @@ class CommandModel(BaseChatModel):
     time_zone: str | None = None  # the requester's IANA zone, for times said without one (else UTC)
     aliases: dict[str, str] = {}  # what people call things → the names PagerDuty uses
     tool_names: frozenset[str] | None = None  # None until bind_tools: every tool allowed
+    answers_from_code: ClassVar[bool] = True  # its answers are the tool results in words: nothing to ground
 
     @property
     def _llm_type(self) -> str:

@@ -1,0 +1,203 @@
+"""Answers that say only what happened: a receipt built from the turn's tool results, and a check that
+the model's words claim no change that did not happen.
+
+A model's answer is prose; what changed in PagerDuty is a fact the graph holds: the write tools that ran
+this turn and what PagerDuty answered. So code writes the last lines of every model answer ("Changed in
+PagerDuty: opened #271 …" or "Nothing was changed in PagerDuty."), and an answer that claims a change no
+successful write of the turn supports ("Opened #1234 …", "paged Chen", "has been acknowledged"), names
+an incident number no tool returned, or copies a placeholder (`NAME`, `LINK`) is not shown as it is: the
+person reads what was actually done instead. A turn that looked nothing up cannot state facts either.
+
+Only claims are checked, not descriptions: "#12 is acknowledged" reports a state a read returned, while
+"Acknowledged #12" and "I acknowledged #12" claim an action.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+
+from agent.planners.answers import ToolResult, say
+
+NOTHING_CHANGED = "Nothing was changed in PagerDuty."
+NO_ANSWER = "I have no answer to that; please ask again, perhaps in other words."
+
+# What a successful write did, as the receipt says it: by tool, then by its `action` argument when it has one.
+DONE: dict[str, str | dict[str, str]] = {
+    "create_incident": "opened",
+    "update_incident": {"acknowledge": "acknowledged", "resolve": "resolved", "reopen": "reopened",
+                        "escalate": "escalated", "reassign": "reassigned", "set_urgency": "changed the urgency of",
+                        "set_priority": "set the priority of", "set_title": "renamed"},
+    "manage_incidents": {"acknowledge": "acknowledged", "resolve": "resolved"},
+    "add_note": "added a note to",
+    "add_responders": "asked to join",
+    "snooze_incident": "snoozed",
+    "merge_incidents": "merged into",
+    "create_override": "added on-call cover:",
+    "delete_override": "removed on-call cover:",
+    "send_event": {"trigger": "sent an alert:", "acknowledge": "acknowledged an alert:",
+                   "resolve": "resolved an alert:"},
+    "send_change_event": "recorded a change:",
+}
+
+# The changes an answer can claim, and the words that claim them.
+CLAIM_WORDS: dict[str, str] = {
+    "opened": r"opened|created|triggered|raised|filed",
+    "paged": r"paged|notified|alerted",
+    "acknowledged": r"acknowledged|acked",
+    "resolved": r"resolved|closed",
+    "reopened": r"reopened",
+    "escalated": r"escalated",
+    "reassigned": r"reassigned|assigned",
+    "snoozed": r"snoozed",
+    "merged": r"merged",
+    "overridden": r"overridden|overrode|covered",
+    "noted": r"noted|added a note|left a note|posted a note",
+}
+
+# Which receipt verbs support which claims (a page comes with opening, escalating, reassigning …).
+SUPPORTS: dict[str, set[str]] = {
+    "opened": {"opened", "paged"}, "acknowledged": {"acknowledged"}, "resolved": {"resolved"},
+    "reopened": {"reopened", "opened"}, "escalated": {"escalated", "paged"}, "reassigned": {"reassigned", "paged"},
+    "changed the urgency of": set(), "set the priority of": set(), "renamed": set(), "added a note to": {"noted"},
+    "asked to join": {"paged"}, "snoozed": {"snoozed"}, "merged into": {"merged", "resolved"},
+    "added on-call cover:": {"overridden"}, "removed on-call cover:": set(),
+    "sent an alert:": {"opened", "paged"}, "acknowledged an alert:": {"acknowledged"},
+    "resolved an alert:": {"resolved"}, "recorded a change:": set(),
+}
+
+_VERBS = "|".join(CLAIM_WORDS.values())
+_START = r"(?:^|(?<=[.!?\n•*\-—:]))\s*"
+# "Opened #12", "I paged Chen", "I've acknowledged it", "Chen has been paged", "we escalated …"
+_CLAIMS = [
+    re.compile(_START + rf"(?:I|We)?\s*(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b(?!\s+(?:\d|(?:by|to|at|on|in|incidents|since|"
+               rf"until|for|yesterday|today|earlier|ago)\b))", re.I | re.M),
+    re.compile(rf"\b(?:I|we)\s+(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b", re.I),
+    re.compile(rf"\b(?:has|have)\s+(?:now\s+|just\s+)?been\s+({_VERBS})\b", re.I),
+]
+_NUMBER = re.compile(r"#(\d+)\b")
+_PLACEHOLDER = re.compile(r"\b(NAME|LINK|SERVICE|NUMBER|TITLE|URGENCY|STATUS|TIME|WHAT|WHY)\b")
+_FACTS = re.compile(r"#\d+|https?://|\b[\w.+-]+@[\w-]+\.[\w.]+")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One successful write of the turn, in words."""
+
+    done: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.done} {self.what}".strip()
+
+
+def grounded(answer: str, messages: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> str:
+    """The answer as the person should read it: checked against this turn's writes, with the receipt last."""
+    turn = this_turn(messages)
+    changes = changes_of(turn, is_write)
+    problem = unsupported(answer, changes, messages, turn)
+    shown = (answer.strip() or NO_ANSWER) if problem is None else withheld(problem, turn, is_write)
+    return "\n\n".join(filter(None, [shown, receipt(changes)]))
+
+
+def receipt(changes: Sequence[Change]) -> str:
+    if not changes:
+        return NOTHING_CHANGED
+    if len(changes) == 1:
+        return f"Changed in PagerDuty: {changes[0]}"
+    return "Changed in PagerDuty:\n" + "\n".join(f"• {change}" for change in changes)
+
+
+def changes_of(turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> list[Change]:
+    """The writes of the turn that succeeded, oldest first."""
+    return [Change(_done(result), _what(result)) for result in _results(turn)
+            if is_write(result.name) and not result.error]
+
+
+def unsupported(answer: str, changes: Sequence[Change], messages: Sequence[BaseMessage],
+                turn: Sequence[BaseMessage]) -> str | None:
+    """Why the answer cannot be shown as it is, or None."""
+    if placeholder := _PLACEHOLDER.search(answer):
+        return f"it contained a placeholder ({placeholder.group(1)}) instead of a fact"
+    supported = set().union(*(SUPPORTS.get(c.done, set()) for c in changes))
+    claimed = [kind for kind in claims(answer) if kind not in supported]
+    if claimed:
+        return f"it said something was {claimed[0]}, which did not happen"
+    seen = " ".join([m.text for m in messages if isinstance(m, (ToolMessage, HumanMessage))]
+                    + [str(c["args"]) for m in messages if isinstance(m, AIMessage) for c in m.tool_calls])
+    invented = [n for n in _NUMBER.findall(answer) if not re.search(rf"(?<!\d){n}(?!\d)", seen)]
+    if invented:
+        return f"it named incident #{invented[0]}, which no lookup returned"
+    if not any(isinstance(m, ToolMessage) for m in messages) and _FACTS.search(answer):
+        return "it gave details without looking anything up in PagerDuty"
+    return None
+
+
+def withheld(problem: str, turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> str:
+    """What the person reads instead of an answer that claimed too much: what the turn really found."""
+    reads = [r for r in _results(turn) if not is_write(r.name) and not r.error]
+    failed = [r for r in _results(turn) if r.error]
+    parts = [f"I could not give a reliable answer: my draft was not shown because {problem}."]
+    if failed:
+        parts.append(say(failed[-1]))
+    if reads:
+        parts.append("What I found:\n" + say(reads[-1], brief=True))
+    elif not failed:
+        parts.append("I did not look anything up. Ask again with the service or incident, "
+                     "for example: who is on call for API Gateway?")
+    return "\n\n".join(parts)
+
+
+def this_turn(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The messages after the last human message."""
+    starts = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
+    return list(messages[starts[-1] + 1:]) if starts else list(messages)
+
+
+def claims(answer: str) -> list[str]:
+    """The kinds of change the answer claims were made ("opened", "paged" …), in order."""
+    kinds = []
+    for pattern in _CLAIMS:
+        for match in pattern.finditer(answer):
+            word = match.group(1).lower()
+            kinds += [kind for kind, words in CLAIM_WORDS.items() if re.fullmatch(words, word, re.I)]
+    return list(dict.fromkeys(kinds))
+
+
+def _results(turn: Sequence[BaseMessage]) -> list[ToolResult]:
+    """The turn's tool results with the arguments of the calls that produced them."""
+    calls = {c["id"]: c for m in turn if isinstance(m, AIMessage) for c in m.tool_calls}
+    return [ToolResult(m.name or "", calls.get(m.tool_call_id, {}).get("args", {}), m.text, m.status)
+            for m in turn if isinstance(m, ToolMessage) and m.tool_call_id in calls]
+
+
+def supported_claims(tool: str, args: dict[str, Any]) -> set[str]:
+    """The claims a successful call of a write tool with these arguments supports."""
+    return SUPPORTS.get(done_by(tool, args), set())
+
+
+def done_by(tool: str, args: dict[str, Any]) -> str:
+    """What a successful write did, as the receipt words it ("opened", "acknowledged" …)."""
+    done = DONE.get(tool, "changed:")
+    if isinstance(done, dict):
+        return done.get(str(args.get("action") or "trigger"), "changed:")
+    return done
+
+
+def _done(result: ToolResult) -> str:
+    return done_by(result.name, result.args)
+
+
+def _what(result: ToolResult) -> str:
+    if isinstance(result.data, dict) and result.data.get("unchanged"):
+        return "(nothing new: it was already done) " + _first_line(result)
+    return _first_line(result)
+
+
+def _first_line(result: ToolResult) -> str:
+    text: Any = say(result, brief=True)
+    return str(text).strip().splitlines()[0] if str(text).strip() else ""

@@ -1,0 +1,69 @@
+"""Which tools a request offers the planner model: the few it likely needs first, every one on request.
+
+Twenty-nine tool definitions are about 4,000 tokens, read on every model call; a model on a CPU reads
+them for a minute before its first word, and a small model chooses worse among many. So each request
+offers the `core` lookups plus the groups its words call for (`toolsets.yaml`), and a `more_tools`
+call offers every tool for the rest of the turn. The choice depends only on the conversation's
+requests, so the offered set, and with it a server's prompt cache, stays the same across a turn's
+steps and grows at most once per turn.
+
+A call to a real tool that was not offered is still run (the graph checks calls against every tool):
+the narrowing saves tokens, it is not a permission.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+import yaml
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+MORE_TOOLS = "more_tools"
+MORE_TOOLS_DEFINITION: dict[str, Any] = {"type": "function", "function": {
+    "name": MORE_TOOLS,
+    "description": "Offers every other tool (schedules, overrides, notes, history, events, teams) when none here fits.",
+    "parameters": {"type": "object", "properties": {}}}}
+MORE_TOOLS_REPLY = "Every tool is offered now; call the one the request needs."
+_WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+@cache
+def _table() -> dict[str, Any]:
+    return yaml.safe_load(files("agent").joinpath("toolsets.yaml").read_text(encoding="utf-8"))
+
+
+def offered(requests: Iterable[str], available: Sequence[str], *, everything: bool) -> list[str] | None:
+    """The names to offer, or None for all of them (then no `more_tools` either). The core lookups come
+    first, in the same order for every request, so the definitions any two requests share are the start
+    of the prompt that a server's cache keeps between conversations; the groups' tools follow."""
+    if everything:
+        return None
+    table = _table()
+    text = " ".join(requests).lower()
+    words = _WORD.findall(text)
+    wanted: set[str] = set()
+    for group in table["groups"].values():
+        if any(_said(cue, words, text) for cue in group["words"]):
+            wanted |= set(group["tools"])
+    core = [name for name in table["core"] if name in available]
+    chosen = core + [name for name in available if name in wanted and name not in core]
+    return None if len(chosen) == len(available) else chosen
+
+
+def _said(cue: str, words: list[str], text: str) -> bool:
+    """A cue of one word matches the start of a word; a cue of several matches as a phrase."""
+    return cue in text if " " in cue else any(word.startswith(cue) for word in words)
+
+
+def asked_for_more(turn: Sequence[BaseMessage]) -> bool:
+    """Whether the model called `more_tools` in this turn's messages."""
+    return any(c["name"] == MORE_TOOLS for m in turn if isinstance(m, AIMessage) for c in m.tool_calls)
+
+
+def requests_of(messages: Sequence[BaseMessage]) -> list[str]:
+    """What the person asked on this thread, every turn (the offer only grows along a conversation)."""
+    return [m.text for m in messages if isinstance(m, HumanMessage)]

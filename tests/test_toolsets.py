@@ -1,0 +1,40 @@
+"""The tools a request offers the model first: the lookups always, a group when the request's words call for it."""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, HumanMessage
+
+from agent.toolsets import MORE_TOOLS, _table, asked_for_more, offered
+from tools.schemas import TOOL_ARGS
+
+ALL = list(TOOL_ARGS)
+CORE = ["find_services", "who_is_on_call", "list_incidents", "get_incident", "find_users"]
+
+
+def test_every_tool_in_the_table_exists_and_every_tool_is_reachable_without_more_tools():
+    table = _table()
+    named = set(table["core"]).union(*(g["tools"] for g in table["groups"].values()))
+    assert named <= set(ALL)
+    assert set(ALL) - named == set()
+
+
+def test_a_plain_question_gets_the_lookups_only():
+    assert offered(["who is on call for Payments?"], ALL, everything=False) == CORE
+
+
+def test_the_words_of_a_request_add_their_groups_in_the_tools_order():
+    chosen = offered(["Chen is sick: Priya covers Core Backend until tomorrow 09:00"], ALL, everything=False)
+    assert chosen == [*CORE, "list_schedules", "get_schedule", "list_overrides", "create_override",
+                      "delete_override"]  # the lookups first, the same for every request: a cacheable prefix
+
+
+def test_the_offer_grows_along_a_conversation_and_all_means_none():
+    first = offered(["page the on-call for API Gateway"], ALL, everything=False)
+    later = offered(["page the on-call for API Gateway", "now snooze it"], ALL, everything=False)
+    assert first is not None and later is not None and set(first) < set(later) and "snooze_incident" in later
+    assert offered(["anything"], ALL, everything=True) is None
+
+
+def test_a_more_tools_call_in_the_turn_asks_for_everything():
+    turn = [HumanMessage("x"), AIMessage("", tool_calls=[{"name": MORE_TOOLS, "args": {}, "id": "1"}])]
+    assert asked_for_more(turn) and not asked_for_more(turn[:1])
