@@ -55,7 +55,7 @@ from agent.settings import Settings, os_user
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
-from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
+from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized, UnconfirmedWrite
 from tools.settings import PagerDutySettings
 from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, step
 
@@ -296,6 +296,10 @@ class Commander:
             yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.",
                                 problem="failed")
             return
+        except UnconfirmedWrite as exc:  # the run stopped at that write: a resume repeats it, once
+            yield ProgressEvent(kind="failed", problem="failed" if exc.may_have_happened else "setup",
+                                message=_unconfirmed(exc, thread_id))
+            return
         except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
             setup = isinstance(exc, (ConfigurationError, Unauthorized, NetworkError, PlanningFailed))
             yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", message=self.scrub(
@@ -478,6 +482,16 @@ def _problem(messages: list[Any]) -> Problem | None:
     if any(map(is_setup_problem, failed)):
         return "setup"
     return "failed" if failed else None
+
+
+def _unconfirmed(exc: UnconfirmedWrite, thread_id: str) -> str:
+    """Whether the change may have happened, and how to finish it."""
+    resume = f"resume this conversation (incident-commander resume {thread_id})"
+    if exc.may_have_happened:
+        return (f"Not confirmed: asked to {exc.doing}, PagerDuty {exc.said()}, so the change may have happened "
+                f"or not. To finish it, {resume}: a change that already happened is recognised, not made twice.")
+    return (f"Not done: could not {exc.doing}: {exc.said()}, so nothing was changed. Once PagerDuty can be "
+            f"reached, {resume} to finish it.")
 
 
 def _reason(exc: Exception) -> str:
