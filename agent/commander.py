@@ -23,6 +23,7 @@ resume must start from the step that really happened last.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from typing import Any, Literal
 import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -47,6 +49,7 @@ from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Deci
 from agent.audit import AuditEntry, AuditLog, ThreadInfo
 from agent.embedded import connect
 from agent.graph import build_graph
+from agent.planners.answers import for_people
 from agent.planners.command import NOT_UNDERSTOOD, REFUSED
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
@@ -203,6 +206,7 @@ class Commander:
         """`request` with `changes` merged into its arguments, checked and described again: what an edit
         would run, to show before anyone approves it. `ApprovalError` when the result does not validate."""
         arguments = self._revalidate(request, None if changes is None else {**request.arguments, **changes})
+        self._would_run(request, arguments)
         return request.model_copy(update={"arguments": arguments,
                                           "summary": self._context.toolkit.describe(request.tool, arguments)})
 
@@ -396,6 +400,18 @@ class Commander:
             problems, fields = (exc.problems, exc.fields) if isinstance(exc, InvalidArguments) else (str(exc), {})
             raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {problems}",
                                 fields) from exc
+
+    def _would_run(self, request: ApprovalRequest, arguments: dict[str, Any]) -> None:
+        """An edit is checked against PagerDuty as a proposal is: `ApprovalError` when it cannot run as shown,
+        or would change nothing."""
+        try:
+            done = self._context.toolkit.precheck(request.tool, arguments, requester=request.requester)
+        except ToolException as exc:
+            raise ApprovalError(f"approval {request.id}: the edited change cannot run: {for_people(str(exc))}") \
+                from exc
+        if done is not None:
+            already = json.loads(done).get("unchanged") or "it is already so"
+            raise ApprovalError(f"approval {request.id}: the edited change would change nothing: {already}")
 
     def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
         """The `Turn` a stream of this thread ends in, for callers that also watch its events as they come."""
