@@ -13,14 +13,15 @@ from langchain_core.tools import StructuredTool
 from pydantic import ValidationError
 
 from agent.approvals import RETRY_GUIDANCE, Decision, rejection_text
-from agent.commander import default_model
-from agent.planners.answers import ToolResult, answer, describe, when
+from agent.commander import Commander, default_model
+from agent.planners.answers import ToolResult, answer, describe, in_zone, when
 from agent.planners.command import CommandModel
 from agent.planners.conversation import PENDING
 from agent.planners.grammar import COMMANDS, mentioned
 from agent.planners.phrasing import tidy
 from agent.settings import Settings
 from tools.schemas import TOOL_ARGS
+from tools.settings import PagerDutySettings
 
 ME = "dana@example.com"
 
@@ -646,3 +647,18 @@ def test_a_change_event_is_confirmed_and_a_failed_one_shown_in_peoples_words() -
         "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
     failed = "Error: Payments API has no Events API v2 integration. Next: give routing_key, or call create_incident."
     assert after(text, failed, "error") == "Payments API has no Events API v2 integration."
+
+
+def test_times_are_said_in_the_readers_zone_with_utc_beside_them() -> None:
+    with in_zone("Europe/Berlin"):
+        assert when("2026-11-21T09:00:00Z") == "2026-11-21 10:00 CET (09:00 UTC)"
+    assert when("2026-11-21T09:00:00Z") == "2026-11-21 09:00 UTC"
+
+
+def test_command_mode_answers_in_the_requesters_zone(sim, clock) -> None:
+    settings = Settings(checkpoint_db=":memory:", requester="dana.whitfield@acme.example", openai_api_key=None,
+                        time_zone="America/New_York")
+    with Commander.from_settings(settings, transport=sim.transport(), clock=clock,
+                                 pagerduty_settings=PagerDutySettings(api_key=None)) as commander:
+        text = commander.send("t1", "oncall API Gateway").text
+    assert " EST (" in text and " UTC)" in text, text
