@@ -444,6 +444,15 @@ def test_nested_fields_read_as_phrases_not_dicts() -> None:
                                      "alerts: 3 (1 triggered, 2 resolved)", "time to resolve: 2 h 51 min"]
 
 
+def test_an_incident_says_its_notes_and_who_was_notified_in_words() -> None:
+    data = {"title": "x", "status": "triggered", "id": "P1",
+            "notes": [{"id": "N1", "at": "2026-11-20T12:00:00Z", "user": "Dana Reyes", "content": "restarted"}],
+            "notified": [{"at": "2026-11-20T11:48:00Z", "user": "Chen Wei"}]}
+    lines = describe(data).splitlines()
+    assert "notes: 2026-11-20 12:00 UTC  restarted — Dana Reyes" in lines
+    assert "notified: Chen Wei at 2026-11-20 11:48 UTC" in lines
+
+
 def test_moments_say_how_long_ago_they_were_when_the_time_is_known() -> None:
     data = {"title": "x", "status": "triggered", "id": "P1", "created_at": "2026-11-20T11:48:00Z",
             "resolved_at": "2026-09-01T12:00:00Z"}

@@ -245,6 +245,8 @@ def _scalars(item: dict[str, Any], skip: Iterable[str] = ()) -> str:
 def _value(value: Any, key: str = "") -> str:
     if isinstance(value, dict) and set(value) <= {"at", "by"} and value.get("at"):  # 'last change'
         return when(value["at"]) + (f" by {name_of(value['by'])}" if value.get("by") else "")
+    if isinstance(value, dict) and set(value) == {"at", "user"}:  # who was notified, when
+        return f"{value['user']} at {when(value['at'])}"
     if isinstance(value, dict) and "all" in value and all(isinstance(v, int) for v in value.values()):  # counts
         rest = ", ".join(f"{v} {k}" for k, v in value.items() if k != "all")
         return f"{value['all']}" + (f" ({rest})" if rest else "")
