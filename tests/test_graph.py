@@ -254,7 +254,7 @@ def test_reads_earlier_in_the_turn_are_not_repeated_when_another_process_resumes
         "find_services", "get_incident", "update_incident"]
 
 
-def test_a_pagerduty_5xx_on_an_approved_write_reaches_the_planner_and_the_audit(sim, clock, store):
+def test_a_pagerduty_5xx_on_an_approved_write_stops_the_run_and_reaches_the_audit(sim, clock, store):
     incident = open_incident(sim)
     model = ScriptedChatModel(script=[[update_call(incident, "acknowledge")],
                                       "PagerDuty failed; it is not acknowledged."])
@@ -264,13 +264,12 @@ def test_a_pagerduty_5xx_on_an_approved_write_reaches_the_planner_and_the_audit(
 
     turn = commander.decide("t1", request.id, "approve", "omar")
 
-    assert (turn.status, turn.text) == ("answered", "PagerDuty failed; it is not acknowledged.")
+    assert turn.status == "failed" and "PagerDuty answered 503" in turn.text and "resume" in turn.text
     assert sim.state.incidents[incident.id].status == incident.status
-    [result] = tool_results(model)
-    assert result.status == "error" and result.text.startswith("Error: could not update the incident — PagerDuty 503")
+    assert not tool_results(model)  # resumable: the planner has not been told it failed
     trail = [(e.action, e.actor, e.outcome) for e in commander.audit("t1")][-3:]
     assert trail[0][:2] == ("decision", "omar") and trail[1] == ("api_write", "omar", "sending to PagerDuty")
-    assert trail[2][:2] == ("tool_call", "omar") and trail[2][2].startswith("error: could not update the incident")
+    assert trail[2][:2] == ("tool_call", "omar") and trail[2][2].startswith("failed, not confirmed by PagerDuty")
 
 
 @pytest.mark.parametrize("limit", range(4, 10))
