@@ -23,6 +23,7 @@ resume must start from the step that really happened last.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from typing import Any, Literal
 import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -47,6 +49,7 @@ from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Deci
 from agent.audit import AuditEntry, AuditLog, ThreadInfo
 from agent.embedded import connect
 from agent.graph import build_graph
+from agent.planners.answers import for_people
 from agent.planners.command import NOT_UNDERSTOOD, REFUSED
 from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
@@ -55,7 +58,7 @@ from agent.settings import Settings, os_user
 from agent.state import Clock, RunContext, UTCClock
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
-from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
+from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized, UnconfirmedWrite
 from tools.settings import PagerDutySettings
 from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, step
 
@@ -208,6 +211,7 @@ class Commander:
         """`request` with `changes` merged into its arguments, checked and described again: what an edit
         would run, to show before anyone approves it. `ApprovalError` when the result does not validate."""
         arguments = self._revalidate(request, None if changes is None else {**request.arguments, **changes})
+        self._would_run(request, arguments)
         return request.model_copy(update={"arguments": arguments,
                                           "summary": self._context.toolkit.describe(request.tool, arguments)})
 
@@ -300,6 +304,10 @@ class Commander:
         except GraphRecursionError:
             yield ProgressEvent(kind="failed", message="Could not finish: the request reached the step limit.",
                                 problem="failed")
+            return
+        except UnconfirmedWrite as exc:  # the run stopped at that write: a resume repeats it, once
+            yield ProgressEvent(kind="failed", problem="failed" if exc.may_have_happened else "setup",
+                                message=_unconfirmed(exc, thread_id))
             return
         except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
             setup = isinstance(exc, (ConfigurationError, Unauthorized, NetworkError, PlanningFailed))
@@ -398,6 +406,18 @@ class Commander:
             raise ApprovalError(f"approval {request.id}: the edited arguments are not valid: {problems}",
                                 fields) from exc
 
+    def _would_run(self, request: ApprovalRequest, arguments: dict[str, Any]) -> None:
+        """An edit is checked against PagerDuty as a proposal is: `ApprovalError` when it cannot run as shown,
+        or would change nothing."""
+        try:
+            done = self._context.toolkit.precheck(request.tool, arguments, requester=request.requester)
+        except ToolException as exc:
+            raise ApprovalError(f"approval {request.id}: the edited change cannot run: {for_people(str(exc))}") \
+                from exc
+        if done is not None:
+            already = json.loads(done).get("unchanged") or "it is already so"
+            raise ApprovalError(f"approval {request.id}: the edited change would change nothing: {already}")
+
     def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:
         """The `Turn` a stream of this thread ends in, for callers that also watch its events as they come."""
         collected = list(events)
@@ -483,6 +503,16 @@ def _problem(messages: list[Any]) -> Problem | None:
     if any(map(is_setup_problem, failed)):
         return "setup"
     return "failed" if failed else None
+
+
+def _unconfirmed(exc: UnconfirmedWrite, thread_id: str) -> str:
+    """Whether the change may have happened, and how to finish it."""
+    resume = f"resume this conversation (incident-commander resume {thread_id})"
+    if exc.may_have_happened:
+        return (f"Not confirmed: asked to {exc.doing}, PagerDuty {exc.said()}, so the change may have happened "
+                f"or not. To finish it, {resume}: a change that already happened is recognised, not made twice.")
+    return (f"Not done: could not {exc.doing}: {exc.said()}, so nothing was changed. Once PagerDuty can be "
+            f"reached, {resume} to finish it.")
 
 
 def _reason(exc: Exception) -> str:

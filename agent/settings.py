@@ -62,7 +62,8 @@ class Settings(BaseSettings):
                                   description="Who is asking when a surface does not say (a PagerDuty user's "
                                               "email or name); default the user PagerDuty writes are made as.")
     time_zone: str | None = Field(None, alias="IC_TIME_ZONE",
-                                  description="IANA zone for times said without one in command mode (else UTC).")
+                                  description="IANA zone for times said without one in command mode (else UTC), "
+                                              "and for the times its answers show (UTC beside them).")
     aliases: Path | None = Field(None, alias="IC_ALIASES",
                                  description="YAML file mapping what people call things to PagerDuty names.")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -31,7 +32,7 @@ from slack_app.errors import SLACK_FAILURES, Refusal, slack_problem
 from slack_app.people import People
 from slack_app.relay import ThreadRelay
 from slack_app.settings import SlackSettings
-from slack_app.threads import SlackThread
+from slack_app.threads import PRIVATE, SlackThread
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def build_app(commander: Commander, settings: SlackSettings, *, client: WebClien
                                                              settings.app_token) if s))
     people = people or People(client, settings)
     surface = SlackSurface(commander, people, Decider(commander, people, two_person_rule=settings.two_person_rule),
-                           clock or (lambda: datetime.now(timezone.utc)))
+                           clock or (lambda: datetime.now(timezone.utc)), public=settings.public_replies)
     app.command(settings.command)(surface.on_command)
     app.event("message")(surface.on_message)
     app.action(APPROVE)(surface.on_approve)
@@ -135,7 +136,9 @@ def _reported(listener: Callable[..., None]) -> Callable[..., None]:
 class SlackSurface:
     """The listeners; Bolt injects Slack's arguments by name."""
 
-    def __init__(self, commander: Commander, people: People, decider: Decider, clock: Clock) -> None:
+    def __init__(self, commander: Commander, people: People, decider: Decider, clock: Clock, *,
+                 public: bool = False) -> None:
+        self._public = public
         self._commander = commander
         self._people = people
         self._decider = decider
@@ -151,21 +154,32 @@ class SlackSurface:
         ack(text=f"Working on it: `{escape(text)}`")
         user, channel = command["user_id"], command["channel_id"]
 
-        def reply(note: str) -> None:
-            respond(text=note, response_type="ephemeral", replace_original=False)
+        def reply(text: str, **message: Any) -> None:  # blocks and attachments, as in the thread
+            respond(text=text, response_type="ephemeral", replace_original=False, **message)
 
         try:
             email = self._people.email(user)
         except Refusal as refusal:
             reply(str(refusal))
             return
-        try:
+        team = context.team_id or command.get("team_id", "")
+
+        def open_thread() -> SlackThread:
             root = client.chat_postMessage(channel=channel, text=f"<@{user}> asked: {escape(text)}",
                                            blocks=[section(f"<@{user}> asked: `{escape(text)}`")])
+            return SlackThread(team, channel, root["ts"])
+
+        if not self._public:  # answered to the requester alone; a thread opens only for an approval card
+            agent_thread = SlackThread(team, channel, f"{PRIVATE}{uuid.uuid4().hex}")
+            relay = ThreadRelay(client, self._commander, None, requester_user=user, fallback=reply,
+                                opener=open_thread)
+            relay.run(self._commander.stream(agent_thread.thread_id, text, email))
+            return
+        try:
+            thread = open_thread()
         except SLACK_FAILURES as exc:
             reply(f"I could not start a thread in this channel: {slack_problem(exc)}. Nothing was run.")
             return
-        thread = SlackThread(context.team_id or command.get("team_id", ""), channel, root["ts"])
         relay = ThreadRelay(client, self._commander, thread, requester_user=user, fallback=reply)
         relay.run(self._commander.stream(thread.thread_id, text, email))
 
@@ -248,7 +262,7 @@ class SlackSurface:
         except Refusal as refusal:
             self.tell(client, channel, user, str(refusal))
             return
-        dialog = DialogContext(ref, channel, body["container"]["message_ts"])
+        dialog = DialogContext.of_click(ref, body)
         view = (reason_dialog(dialog, request.summary) if verdict == "reject"
                 else edit_dialog(dialog, request, self._commander.argument_help(request.tool)))
         try:
@@ -265,8 +279,7 @@ class SlackSurface:
         except Refusal as refusal:
             self.tell(client, channel, user, str(refusal))
             return
-        self._carry_out(client, DialogContext(ref, channel, body["container"]["message_ts"]), user, verdict,
-                        request, events)
+        self._carry_out(client, DialogContext.of_click(ref, body), user, verdict, request, events)
 
     def _decide_in_dialog(self, ack: Any, client: WebClient, body: dict[str, Any], dialog: DialogContext,
                           verdict: Verdict, block: str, **decision: Any) -> None:
@@ -289,8 +302,7 @@ class SlackSurface:
             client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)
         except SLACK_FAILURES as exc:
             log.warning("approval card not replaced: %s", slack_problem(exc))
-        thread = SlackThread.parse(card.ref.thread_id)
-        ended = ThreadRelay(client, self._commander, thread).run(events)  # writes are made as the requester
+        ended = ThreadRelay(client, self._commander, card.thread()).run(events)  # writes are made as the requester
         if verdict == "reject" or ended is None:
             return
         outcome = (f":white_check_mark: Done. {ended.message}" if ended.kind == "answer" and ended.problem is None

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.approvals import ApprovalRequest, Verdict
 from agent.planners.answers import ToolResult, name_of, oncall_line, when
+from slack_app.threads import SlackThread
 
 APPROVE, REJECT, EDIT = "ic_approve", "ic_reject", "ic_edit"
 REASON_VIEW, EDIT_VIEW = "ic_reason", "ic_edit"
@@ -57,19 +58,37 @@ class CardRef:
 
 @dataclass(frozen=True)
 class DialogContext:
-    """What a dialog remembers (its `private_metadata`): the approval and the card to replace after it."""
+    """What a dialog remembers (its `private_metadata`): the approval, the card to replace after it and the
+    thread the card is in (where the outcome is told)."""
 
     ref: CardRef
     channel: str
     message_ts: str
+    thread_ts: str | None = None
+
+    @classmethod
+    def of_click(cls, ref: CardRef, body: dict[str, Any]) -> DialogContext:
+        """The card a button was clicked on, from Slack's `block_actions` payload."""
+        container = body["container"]
+        thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+        return cls(ref, body["channel"]["id"], container["message_ts"], thread_ts)
+
+    def thread(self) -> SlackThread:
+        """Where the outcome goes: the card's own thread (a private conversation's card opened it)."""
+        agent_thread = SlackThread.parse(self.ref.thread_id)
+        if self.thread_ts is None:
+            return agent_thread
+        return SlackThread(agent_thread.team, self.channel, self.thread_ts)
 
     def dump(self) -> str:
-        return json.dumps({"ref": asdict(self.ref), "channel": self.channel, "ts": self.message_ts})
+        return json.dumps({"ref": asdict(self.ref), "channel": self.channel, "ts": self.message_ts,
+                           "thread": self.thread_ts})
 
     @classmethod
     def load(cls, text: str) -> DialogContext:
         data = json.loads(text)
-        return cls(ref=CardRef.parse(data["ref"]), channel=data["channel"], message_ts=data["ts"])
+        return cls(ref=CardRef.parse(data["ref"]), channel=data["channel"], message_ts=data["ts"],
+                   thread_ts=data.get("thread"))
 
 
 def escape(text: str) -> str:

@@ -1,5 +1,7 @@
 """One run of the commander, told in its Slack thread: progress, approval cards, the outcome.
 
+A private run (the default for `/ic`) has no thread until it needs one: its answers reach only the
+person who asked, and the thread is opened in the channel when an approval card must be posted there.
 The run advances only while its events are read, so the relay reads every event to the end even
 when Slack stops accepting messages; what cannot be posted is logged and, where the person would
 otherwise hear nothing, sent through the slash command's reply URL instead. An approval card that
@@ -30,13 +32,16 @@ PROGRESS_KINDS = frozenset({"tool_started", "tool_finished", "rate_limit_wait", 
 class ThreadRelay:
     """Posts one conversation's runs into its Slack thread."""
 
-    def __init__(self, client: WebClient, commander: Commander, thread: SlackThread, *,
-                 requester_user: str | None = None, fallback: Callable[[str], None] | None = None) -> None:
+    def __init__(self, client: WebClient, commander: Commander, thread: SlackThread | None, *,
+                 requester_user: str | None = None, fallback: Callable[..., None] | None = None,
+                 opener: Callable[[], SlackThread] | None = None) -> None:
+        """`thread` None: a private run, told through `fallback`; `opener` posts its thread for a card."""
         self._client = client
         self._commander = commander
         self._thread = thread
         self._requester_user = requester_user
         self._fallback = fallback
+        self._opener = opener
         self._progress_ts: str | None = None
         self._progress: list[str] = []
         self._ended: ProgressEvent | None = None
@@ -61,7 +66,7 @@ class ThreadRelay:
                 self._show_progress(event)
             elif event.kind == "approval_needed" and event.approval is not None:
                 text, blocks = approval_card(event.approval, self._requester_user)
-                problem = self._post(text=text, blocks=blocks)
+                problem = self._open() or self._post(text=text, blocks=blocks)
                 if problem is not None:
                     unposted.append((event.approval, problem))
             elif event.kind == "answer":
@@ -83,8 +88,22 @@ class ThreadRelay:
         except ApprovalError as exc:  # decided meanwhile (another process saw the card): nothing to withdraw
             log.info("approval %s not withdrawn: %s", request.id, exc)
 
+    def _open(self) -> str | None:
+        """Give a private run its thread in the channel; None when it has one, else what Slack said."""
+        if self._thread is not None:
+            return None
+        if self._opener is None:
+            return "there is no thread to post it in"
+        try:
+            self._thread = self._opener()
+        except SLACK_FAILURES as exc:
+            return slack_problem(exc)
+        return None
+
     def _show_progress(self, event: ProgressEvent) -> None:
-        """One message per run, edited as steps start and finish."""
+        """One message per run, edited as steps start and finish; a private run shows only its answer."""
+        if self._thread is None:
+            return
         line = {"tool_started": f"{event.message}…",
                 "tool_finished": f"{event.message}: {'done' if event.ok else 'failed'}"}.get(event.kind, event.message)
         if event.kind == "tool_finished" and self._progress and self._started == event.tool:
@@ -106,6 +125,8 @@ class ThreadRelay:
 
     def _post(self, **message: Any) -> str | None:
         """Post in the thread; None when it worked, else what Slack said."""
+        if self._thread is None:
+            return "there is no thread to post it in"
         try:
             self._client.chat_postMessage(channel=self._thread.channel, thread_ts=self._thread.ts, **message)
         except SLACK_FAILURES as exc:
@@ -115,11 +136,18 @@ class ThreadRelay:
         return None
 
     def _say(self, **message: Any) -> None:
-        """Post in the thread, or failing that tell the requester privately what they would have read."""
+        """Post in the thread (a private run: tell the requester alone), or failing that tell them privately."""
+        if self._thread is None:
+            self._tell(**message)
+            return
         problem = self._post(**message)
-        if problem is None or self._fallback is None:
+        if problem is not None:
+            self._tell(text=f"{message['text']}\n\n(I could not post this in the thread: {problem}.)")
+
+    def _tell(self, **message: Any) -> None:
+        if self._fallback is None:
             return
         try:
-            self._fallback(f"{message['text']}\n\n(I could not post this in the thread: {problem}.)")
+            self._fallback(**message)
         except Exception as exc:  # the reply URL is the last channel left; its failure is only logged
-            log.warning("could not reach the requester of %s either: %s", self._thread.thread_id, type(exc).__name__)
+            log.warning("could not reach the requester either: %s", type(exc).__name__)

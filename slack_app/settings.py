@@ -33,6 +33,9 @@ class SlackSettings(BaseSettings):
     command: str = Field("/ic", alias="IC_SLACK_COMMAND", description="The slash command, as set up in Slack.")
     user_map: Path | None = Field(None, alias="IC_SLACK_USER_MAP",
                                   description="YAML file: Slack user id → PagerDuty email; else users.info is asked.")
+    public_replies: bool = Field(False, alias="IC_SLACK_PUBLIC_REPLIES",
+                                 description="Post answers to reads and help in the channel; by default only the "
+                                             "person who asked sees them. Approval cards are always posted.")
     api_url: str = Field(SLACK_API_URL, alias="IC_SLACK_API_URL", description="Slack Web API base URL.")
 
     @field_validator("approvers", mode="before")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 PREFIX = "slack"
+PRIVATE = "private-"  # a private conversation's `ts`: it has no Slack thread, until its card opens one
 
 
 @dataclass(frozen=True)

@@ -230,9 +230,12 @@ def click_body(slack: FakeSlack, card: Call, action_id: str, *, user: str, hook:
     button = next(e for b in card.args["blocks"] if b["type"] == "actions" for e in b["elements"]
                   if e["action_id"] == action_id)
     ts = card.reply["ts"]
+    container = {"type": "message", "message_ts": ts, "channel_id": card.args["channel"]}
+    if card.args.get("thread_ts"):
+        container["thread_ts"] = card.args["thread_ts"]
     payload = {"type": "block_actions", "team": {"id": TEAM, "domain": "acme"}, "user": {"id": user},
                "api_app_id": "A0IC", "token": "legacy", "trigger_id": "3.4.trigger",
-               "container": {"type": "message", "message_ts": ts, "channel_id": card.args["channel"]},
+               "container": container,
                "channel": {"id": card.args["channel"]}, "message": {"ts": ts, "blocks": card.args["blocks"]},
                "response_url": slack.hook(hook),
                "actions": [{"type": "button", "action_id": action_id, "block_id": "ic_decide",

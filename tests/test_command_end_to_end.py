@@ -35,9 +35,10 @@ def commander(sim: Any, clock: Any) -> Iterator[Commander]:
         yield c
 
 
-def run(commander: Commander, text: str, thread: str = "t1",
-        verdict: Verdict = "approve") -> tuple[Turn, list[str]]:
-    """Send a command and decide every approval it asks for; the final turn and what was asked."""
+def run(commander: Commander, text: str, thread: str = "t1", verdict: Verdict = "approve",
+        ends: str = "answered") -> tuple[Turn, list[str]]:
+    """Send a command and decide every approval it asks for; the final turn (of status `ends`) and what was
+    asked."""
     turn = commander.send(thread, text, ME)
     asked = []
     while turn.status == "waiting":
@@ -45,7 +46,7 @@ def run(commander: Commander, text: str, thread: str = "t1",
         asked.append(request.tool)
         turn = commander.decide(thread, request.id, verdict, APPROVER, nonce=request.nonce,
                                 reason="not now" if verdict == "reject" else None)
-    assert turn.status == "answered", turn.text
+    assert turn.status == ends, turn.text
     return turn, asked
 
 
@@ -323,13 +324,13 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
     incident = incidents(sim, "triggered")[0]
     sim.add_fault(method="PUT", path=f"/incidents/{incident.id}", status=500)
 
-    turn, asked = run(commander, f"ack {incident.number}")
+    turn, asked = run(commander, f"ack {incident.number}", ends="failed")
 
     assert asked == ["update_incident"] and status(sim, incident) == "triggered"
-    assert turn.text.startswith("Could not update the incident: PagerDuty 500")
-    assert "PagerDuty is not answering properly; try again in a minute." in turn.text
+    assert turn.text.startswith("Not confirmed: asked to update the incident, PagerDuty answered 500")
+    assert "may have happened" in turn.text and "incident-commander resume t1" in turn.text
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
-    assert (entry.actor, entry.outcome.split(" — ")[0]) == (APPROVER, "error: could not update the incident")
+    assert (entry.actor, entry.outcome.split(":")[0]) == (APPROVER, "failed, not confirmed by PagerDuty")
 
 
 def test_paging_twice_for_the_same_alert_opens_one_incident_and_says_nothing_new(commander: Commander, sim: Any) -> None:

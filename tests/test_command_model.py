@@ -13,14 +13,15 @@ from langchain_core.tools import StructuredTool
 from pydantic import ValidationError
 
 from agent.approvals import RETRY_GUIDANCE, Decision, rejection_text
-from agent.commander import default_model
-from agent.planners.answers import ToolResult, answer, describe, when
+from agent.commander import Commander, default_model
+from agent.planners.answers import ToolResult, answer, describe, in_zone, when
 from agent.planners.command import CommandModel
 from agent.planners.conversation import PENDING
 from agent.planners.grammar import COMMANDS, mentioned
 from agent.planners.phrasing import tidy
 from agent.settings import Settings
 from tools.schemas import TOOL_ARGS
+from tools.settings import PagerDutySettings
 
 ME = "dana@example.com"
 
@@ -443,6 +444,15 @@ def test_nested_fields_read_as_phrases_not_dicts() -> None:
                                      "alerts: 3 (1 triggered, 2 resolved)", "time to resolve: 2 h 51 min"]
 
 
+def test_an_incident_says_its_notes_and_who_was_notified_in_words() -> None:
+    data = {"title": "x", "status": "triggered", "id": "P1",
+            "notes": [{"id": "N1", "at": "2026-11-20T12:00:00Z", "user": "Dana Reyes", "content": "restarted"}],
+            "notified": [{"at": "2026-11-20T11:48:00Z", "user": "Chen Wei"}]}
+    lines = describe(data).splitlines()
+    assert "notes: 2026-11-20 12:00 UTC  restarted — Dana Reyes" in lines
+    assert "notified: Chen Wei at 2026-11-20 11:48 UTC" in lines
+
+
 def test_moments_say_how_long_ago_they_were_when_the_time_is_known() -> None:
     data = {"title": "x", "status": "triggered", "id": "P1", "created_at": "2026-11-20T11:48:00Z",
             "resolved_at": "2026-09-01T12:00:00Z"}
@@ -646,3 +656,18 @@ def test_a_change_event_is_confirmed_and_a_failed_one_shown_in_peoples_words() -
         "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
     failed = "Error: Payments API has no Events API v2 integration. Next: give routing_key, or call create_incident."
     assert after(text, failed, "error") == "Payments API has no Events API v2 integration."
+
+
+def test_times_are_said_in_the_readers_zone_with_utc_beside_them() -> None:
+    with in_zone("Europe/Berlin"):
+        assert when("2026-11-21T09:00:00Z") == "2026-11-21 10:00 CET (09:00 UTC)"
+    assert when("2026-11-21T09:00:00Z") == "2026-11-21 09:00 UTC"
+
+
+def test_command_mode_answers_in_the_requesters_zone(sim, clock) -> None:
+    settings = Settings(checkpoint_db=":memory:", requester="dana.whitfield@acme.example", openai_api_key=None,
+                        time_zone="America/New_York")
+    with Commander.from_settings(settings, transport=sim.transport(), clock=clock,
+                                 pagerduty_settings=PagerDutySettings(api_key=None)) as commander:
+        text = commander.send("t1", "oncall API Gateway").text
+    assert " EST (" in text and " UTC)" in text, text

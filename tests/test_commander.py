@@ -18,9 +18,11 @@ from commanders import (  # noqa: F401  (store is a fixture)
     ProcessKilled,
     ack_both,
     build,
+    incident_in,
     open_incident,
     said,
     store,
+    update_call,
     writes,
 )
 from tools.settings import PagerDutySettings
@@ -167,6 +169,20 @@ def test_an_invalid_edit_is_refused_and_nothing_is_recorded(sim, clock, store):
     with pytest.raises(ApprovalError, match="edited arguments are not valid.*title"):
         commander.decide("t1", request.id, "edit", "omar", arguments={"service": "API Gateway", "title": ""})
     assert [e.action for e in commander.audit("t1")] == ["message", "approval_requested"]
+    assert commander.decide("t1", request.id, "approve", "omar").status == "answered"
+
+
+def test_an_edit_is_checked_against_pagerduty_as_a_proposal_is(sim, clock, store):
+    incident = open_incident(sim)
+    resolved = incident_in(sim, "resolved")
+    commander = build(sim, clock, [[update_call(incident, "acknowledge")], "Done."], store)
+    request = commander.send("t1", "ack it").pending[0]
+
+    with pytest.raises(ApprovalError, match="cannot run: Could not update the incident: .*9999"):
+        commander.decide("t1", request.id, "edit", "omar", arguments={"incident": "9999"})
+    with pytest.raises(ApprovalError, match="would change nothing"):
+        commander.decide("t1", request.id, "edit", "omar", arguments={"incident": resolved.id, "action": "resolve"})
+    assert [e.action for e in commander.audit("t1")] == ["message", "approval_requested"] and not writes(sim)
     assert commander.decide("t1", request.id, "approve", "omar").status == "answered"
 
 

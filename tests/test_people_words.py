@@ -33,16 +33,17 @@ def test_the_notebook_shows_people_words(make_chat):
 
 def test_slack_shows_people_words(sim, clock):
     def finished(calls: list[Any]) -> list[Any] | None:
-        """One answer, failure or card in a thread per request (progress messages are context blocks)."""
-        ends = [c for c in calls if c.method == "chat.postMessage" and "thread_ts" in c.args
-                and (c.args.get("blocks") or [{}])[0].get("type") != "context"]
+        """One answer (to the requester alone), failure or card per request (progress messages are context
+        blocks)."""
+        ends = [c for c in calls if c.method.startswith("hook:") or c.method == "chat.postMessage"
+                and "thread_ts" in c.args and (c.args.get("blocks") or [{}])[0].get("type") != "context"]
         return ends if len(ends) >= len(REQUESTS) else None
 
     with slack_world(sim, clock) as world:
         for request in REQUESTS:
             world.command(request)
         world.slack.wait_for(finished)
-        for message in [c.args for c in world.slack.calls if c.method.startswith("chat.")]:
+        for message in [c.args for c in world.slack.calls if c.method.startswith(("chat.", "hook:"))]:
             shown = json.dumps({k: message.get(k) for k in ("text", "blocks", "attachments")}, ensure_ascii=False)
             shown = re.sub(r"```.*?```", "", shown)  # the card's exact arguments, shown as data
             assert not problems(shown), (problems(shown), shown[:2000])

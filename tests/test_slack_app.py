@@ -13,8 +13,47 @@ from slack_app.threads import SlackThread
 
 @pytest.fixture
 def world(sim, clock):
+    """Answers posted in the channel's thread for everyone (IC_SLACK_PUBLIC_REPLIES=true)."""
+    with slack_world(sim, clock, public_replies=True) as w:
+        yield w
+
+
+@pytest.fixture
+def private_world(sim, clock):
+    """The default: reads and help reach only the person who asked."""
     with slack_world(sim, clock) as w:
         yield w
+
+
+@pytest.mark.parametrize(("text", "phrase"), [("oncall API Gateway", "Level 1: Bilal Khan"),
+                                              ("help", "Command mode")])
+def test_reads_and_help_reply_to_the_requester_alone_by_default(private_world, text, phrase):
+    world = private_world
+    world.command(text)
+    [reply] = world.slack.wait_call("hook:cmd", lambda a: phrase in a.get("text", ""))
+    assert reply.args["response_type"] == "ephemeral"
+    assert not world.slack.of("chat.postMessage")  # nothing in the channel for everyone
+    assert not world.writes()
+
+
+def test_a_change_still_puts_its_card_in_the_channel_and_tells_the_outcome_there(private_world):
+    world = private_world
+    world.command('trigger "Checkout down" on "API Gateway"')
+    card = world.card()
+    root = world.root()
+    assert f"<@{REQUESTER}> asked" in root.args["text"] and card.args["thread_ts"] == root.reply["ts"]
+    world.click(card, "ic_approve")
+    world.said(root.reply["ts"], "Triggered: #")
+    assert len(world.writes()) == 1
+
+
+def test_a_private_request_whose_card_cannot_be_posted_writes_nothing(private_world):
+    world = private_world
+    world.slack.fail("chat.postMessage", "not_in_channel")
+    world.command('trigger "DB down" on "API Gateway"')
+    note = world.slack.wait_call("hook:cmd", lambda a: "not_in_channel" in a.get("text", ""))[0]
+    assert "Nothing was changed" in note.args["text"] and note.args["response_type"] == "ephemeral"
+    assert not world.writes()
 
 
 def test_command_is_acked_before_the_work_and_answered_in_a_thread(world):

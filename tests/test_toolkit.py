@@ -276,6 +276,13 @@ def test_get_incident_compact_and_full(call):
     assert len(compact.text) < len(full.text) / 2
 
 
+def test_an_incident_in_detail_has_its_notes_and_who_was_notified(call):
+    shown = call("get_incident", {"incident": "#269"}).data
+    assert shown["notes"][0]["user"] == "Bilal Khan" and shown["notes"][0]["content"]
+    assert shown["notified"] and all(set(n) == {"at", "user"} for n in shown["notified"])
+    assert "notes" not in call("get_incident", {"incident": "#269", "full": True}).data  # PagerDuty's own shape
+
+
 def test_notes_alerts_and_log_entries(call, sim):
     notes = call("list_incident_notes", {"incident": "269"})
     assert notes.data["incident"] == "PQ001ZT" and notes.data["notes"][0]["user"] == "Bilal Khan"

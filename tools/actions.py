@@ -195,8 +195,15 @@ class Actions:
         return {"window": shape.span_of(since, until)} | shape.listed("incidents", page, shape.incident, shape.NARROW)
 
     def get_incident(self, call: Call, a: s.GetIncident) -> dict:
+        """The incident in detail, with its notes and who PagerDuty notified (a responder's first questions)."""
         incident = self.incident(a.incident)
-        return incident if a.full else shape.incident(incident, detail=True)
+        if a.full:
+            return incident
+        notes = self.client.get(f"/incidents/{incident['id']}/notes")["notes"]
+        logs = self.client.list_all(f"/incidents/{incident['id']}/log_entries", "log_entries", limit_items=100)
+        notified = [shape.notified(e) for e in analysis.oldest_first(logs.items) if e.get("type") == "notify_log_entry"]
+        return shape.incident(incident, detail=True) | shape.compact(
+            {"notes": [shape.note(n) for n in sorted(notes, key=shape.created)], "notified": notified})
 
     def list_incident_notes(self, call: Call, a: s.IncidentRef) -> dict:
         incident_id = self._incident_id(a.incident)

@@ -260,6 +260,7 @@ class RetryingHttp:
             logger.warning("%s %s -> no answer (%s) elapsed=%.3fs", method, path, type(exc).__name__,
                            self.clock() - started)
             raise NetworkError(f"No answer from PagerDuty at {self.http.base_url.host} ({_no_answer(exc)})",
+                               sent=not isinstance(exc, httpx.ConnectError),
                                method=method, path=path) from None
         raw_remaining = _header_number(response, "ratelimit-remaining")
         remaining = None if raw_remaining is None else int(raw_remaining)

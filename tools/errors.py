@@ -104,7 +104,35 @@ class ServerError(PagerDutyError):
 
 
 class NetworkError(PagerDutyError):
-    """No answer: timeout, refused or dropped connection."""
+    """No answer: timeout, refused or dropped connection. `sent` is False when no connection was made, so
+    PagerDuty cannot have acted on the request."""
+
+    def __init__(self, message: str, *, sent: bool = True, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.sent = sent
+
+
+class UnconfirmedWrite(Exception):
+    """A change PagerDuty did not confirm: it answered 5xx, or no answer came back after the retries.
+
+    Raised past the tool (not turned into its error text) so the run stops at that very call and a resume
+    repeats it with the same call id; every write tool is safe to repeat.
+    """
+
+    def __init__(self, doing: str, error: ServerError | NetworkError) -> None:
+        super().__init__(f"could not confirm that PagerDuty did this: {doing} — {error}")
+        self.doing = doing
+        self.error = error
+
+    @property
+    def may_have_happened(self) -> bool:
+        return not (isinstance(self.error, NetworkError) and not self.error.sent)
+
+    def said(self) -> str:
+        """What PagerDuty did instead of confirming, in words: 'answered 503', 'gave no answer (timed out)'."""
+        if isinstance(self.error, ServerError) and self.error.status is not None:
+            return f"answered {self.error.status} ({self.error.message.rstrip('.')})"
+        return self.error.message.rstrip(".")
 
 
 _BY_STATUS: dict[int, type[PagerDutyError]] = {

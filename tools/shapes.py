@@ -146,6 +146,11 @@ def note(n: dict) -> dict:
                      "content": n.get("content")})
 
 
+def notified(e: dict) -> dict:
+    """Who a `notify_log_entry` says was notified, and when."""
+    return compact({"at": utc(e.get("created_at")), "user": name_of(e.get("user")) or e.get("summary")})
+
+
 def alert(al: dict) -> dict:
     return compact({"id": al.get("id"), "status": al.get("status"), "severity": al.get("severity"),
                      "summary": al.get("summary"), "alert_key": al.get("alert_key"),

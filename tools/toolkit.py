@@ -36,6 +36,7 @@ from tools.errors import (
     RateLimited,
     ServerError,
     Unauthorized,
+    UnconfirmedWrite,
 )
 from tools.events import EventsClient
 from tools.preconditions import Preconditions
@@ -227,7 +228,7 @@ class Toolkit:
         call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER),
                           configurable.get("proposed_at"))
         model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
-        with _as_tool_error(name):
+        with _as_tool_error(name, writes=self._info[name].kind == "write"):
             result = getattr(self._actions, name)(call, model)
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
@@ -288,15 +289,19 @@ def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
 
 
 @contextmanager
-def _as_tool_error(name: str) -> Iterator[None]:
+def _as_tool_error(name: str, *, writes: bool = False) -> Iterator[None]:
     """What a tool (or its precondition) found wrong, or PagerDuty refused, as the one paragraph of text the
-    planner reads (`ToolException`)."""
+    planner reads (`ToolException`); a write PagerDuty did not confirm stops the run instead (`UnconfirmedWrite`)."""
     try:
         yield
     except (ResolutionError, TimeParseError) as error:
         raise ToolException(_could_not(name, error)) from None
     except ToolProblem as error:
         raise ToolException(_refused(name, error)) from None
+    except (ServerError, NetworkError) as error:
+        if writes:
+            raise UnconfirmedWrite(DOING[name], error) from error
+        raise ToolException(pagerduty_problem(DOING[name], error)) from None
     except PagerDutyError as error:
         raise ToolException(pagerduty_problem(DOING[name], error)) from None
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from agent.approvals import RETRY_GUIDANCE
-from tools.timeparse import span
+from tools.timeparse import local, span
 from tools.toolkit import is_setup_problem
 
 _PLUMBING = {"id", "type", "self", "html_url", "url", "summary", "incident_key", "dedup_key"}  # for machines
@@ -127,10 +129,24 @@ def incident_refs(result: ToolResult) -> list[str]:
     return [str(i.get("id") or _number(i)) for i in items if isinstance(i, dict) and _is_incident(i)]
 
 
+_SHOWN_ZONE: ContextVar[str | None] = ContextVar("shown_zone", default=None)
+
+
+@contextmanager
+def in_zone(tz: str | None) -> Iterator[None]:
+    """Show times in the reader's IANA zone (with UTC beside them) within this block; None: UTC only."""
+    token = _SHOWN_ZONE.set(tz)
+    try:
+        yield
+    finally:
+        _SHOWN_ZONE.reset(token)
+
+
 def when(value: Any) -> str:
-    """ISO 8601 as '2026-11-21 09:00 UTC'; anything else unchanged."""
+    """ISO 8601 as '2026-11-21 09:00 UTC', or in the reader's zone '2026-11-21 10:00 CET (09:00 UTC)' (see
+    `in_zone`); anything else unchanged."""
     moment = _moment(value)
-    return str(value) if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return str(value) if moment is None else local(moment, _SHOWN_ZONE.get())
 
 
 def name_of(value: Any) -> str:
@@ -229,6 +245,8 @@ def _scalars(item: dict[str, Any], skip: Iterable[str] = ()) -> str:
 def _value(value: Any, key: str = "") -> str:
     if isinstance(value, dict) and set(value) <= {"at", "by"} and value.get("at"):  # 'last change'
         return when(value["at"]) + (f" by {name_of(value['by'])}" if value.get("by") else "")
+    if isinstance(value, dict) and set(value) == {"at", "user"}:  # who was notified, when
+        return f"{value['user']} at {when(value['at'])}"
     if isinstance(value, dict) and "all" in value and all(isinstance(v, int) for v in value.values()):  # counts
         rest = ", ".join(f"{v} {k}" for k, v in value.items() if k != "all")
         return f"{value['all']}" + (f" ({rest})" if rest else "")

@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from agent.planners.answers import ToolResult, answer
+from agent.planners.answers import ToolResult, answer, in_zone
 from agent.planners.conversation import Pending, clarify, context_of, pending_question
 from agent.planners.grammar import Call, NotUnderstood, Parsed, Reply, Steps, help_text, parse, plan
 
@@ -58,7 +58,12 @@ class CommandModel(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=self.respond(messages))])
 
     def respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
-        """The next message: tool calls for the command in flight, or the answer once it is done."""
+        """The next message: tool calls for the command in flight, or the answer once it is done (its times
+        in the requester's zone, UTC beside them)."""
+        with in_zone(self.time_zone):
+            return self._respond(messages)
+
+    def _respond(self, messages: Sequence[BaseMessage]) -> AIMessage:
         humans = [i for i, m in enumerate(messages) if isinstance(m, HumanMessage)]
         if not humans:
             return AIMessage(help_text())
