@@ -28,8 +28,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -358,7 +358,7 @@ class Commander:
         elif (since := audit.take_over(claim, thread_id, at=self._now(), lease=RESUME_LEASE)) is not None:
             yield ProgressEvent(kind="failed", message=(
                 f"Another session is carrying out these approved changes since "
-                f"{since.astimezone(timezone.utc):%H:%M} UTC; try again later."))
+                f"{since.astimezone(UTC):%H:%M} UTC; try again later."))
             return
         yield from self._run(thread_id, command)
         audit.release_resume(claim)

@@ -20,8 +20,15 @@ from agent.embedded import DEMO_DATASET, connect
 from agent.settings import Settings
 from simulator import Simulator
 from tools.client import PagerDutyClient
-from tools.errors import (ConfigurationError, Forbidden, InvalidInput, NetworkError, PagerDutyError, RateLimited,
-                          Unauthorized)
+from tools.errors import (
+    ConfigurationError,
+    Forbidden,
+    InvalidInput,
+    NetworkError,
+    PagerDutyError,
+    RateLimited,
+    Unauthorized,
+)
 from tools.settings import PagerDutySettings
 
 Status = Literal["ok", "warn", "fail", "skip"]

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from agent.embedded_state import SavedOrganisation
 from simulator import Simulator, State
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient, Progress
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
-
-from agent.embedded_state import SavedOrganisation
 
 DEMO_DATASET = "demo"
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
 from simulator import Simulator, State
 from simulator.transport import SimulatorTransport
 

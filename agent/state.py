@@ -7,11 +7,11 @@ each run receives from the Commander and which is never persisted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from collections.abc import Sequence
-from typing import Annotated, Any, Protocol
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from typing import Annotated, Any, NotRequired, Protocol
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall
@@ -19,7 +19,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langgraph.graph.message import add_messages
 from langgraph.managed import RemainingSteps
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
@@ -77,7 +77,7 @@ class UTCClock:
     """The real clock; tests pass a manual one."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from simulator import ManualClock, Simulator
 from simulator.datasets import load_dataset
 from tools.settings import PagerDutySettings
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 RESETS, RATE_LIMITER, LATENCY, MOBILE = "PQ001ZP", "PQ001ZD", "PQ001ZT", "PQ00203"  # open demo incidents
 FREYA = "PKM3T7F"
 PHASES = ("before", "during", "after")
@@ -145,7 +145,7 @@ CASES = [
     Case("create_override", {"schedule": "Payments Primary", "user": "freya", "start": "2026-11-22T08:00:00Z",
                              "end": "2026-11-22T16:00:00Z"},
          lambda sim, _: sum(1 for o in sim.state.overrides.values()
-                            if o.user_id == FREYA and o.start == datetime(2026, 11, 22, 8, tzinfo=timezone.utc))),
+                            if o.user_id == FREYA and o.start == datetime(2026, 11, 22, 8, tzinfo=UTC))),
     Case("delete_override", {"schedule": "Payments Primary"}, _successful("DELETE", None), setup=_override_for_deletion),
     Case("send_event", {"service": "API Gateway", "summary": "Chaos probe alert", "source": "chaos-host"},
          lambda sim, _: sum(1 for a in sim.state.alerts.values() if a.summary == "Chaos probe alert")),
@@ -269,7 +269,7 @@ def chaos(runs: int, seed: int, tools: list[str] | None = None, every_phase: boo
 
 def table(tallies: dict[str, Tally]) -> str:
     head = ("tool", "runs", "before", "during", "after", "dup", "lost", "false")
-    lines = ["{:<18}".format(head[0]) + "".join(f"{h:>7}" for h in head[1:])]
+    lines = [f"{head[0]:<18}" + "".join(f"{h:>7}" for h in head[1:])]
     for tool, t in tallies.items():
         row = (t.runs, t.phases["before"], t.phases["during"], t.phases["after"], t.duplicates, t.losses,
                t.false_failures)

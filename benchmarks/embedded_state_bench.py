@@ -18,10 +18,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.embedded import DEMO_DATASET, demo_credentials  # noqa: E402
-from agent.embedded_state import SavedOrganisation  # noqa: E402
-from timing import best_per_call  # noqa: E402  (benchmarks/, the script's own directory)
-from simulator import Simulator  # noqa: E402
+from timing import best_per_call
+
+from agent.embedded import DEMO_DATASET, demo_credentials
+from agent.embedded_state import SavedOrganisation
+from simulator import Simulator
 
 
 def client(transport: httpx.BaseTransport) -> httpx.Client:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evals.graders import grade  # noqa: E402
-from evals.reference import prepare  # noqa: E402
-from evals.runner import run_trials, scripted  # noqa: E402
-from evals.scenario import load_scenarios  # noqa: E402
+from evals.graders import grade
+from evals.reference import prepare
+from evals.runner import run_trials, scripted
+from evals.scenario import load_scenarios
 
 
 def timed_run(prepared, trials: int, concurrency: int) -> tuple[float, float, int, int]:

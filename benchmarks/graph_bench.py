@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from simulator import ManualClock, Simulator
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 GOAL = 1.5
 READS = [  # cheap, varied lookups: the tools cost the same on both sides, so the difference is the graph
     {"name": "find_services", "args": {"query": "API"}},

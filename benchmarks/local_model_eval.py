@@ -33,17 +33,17 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from langchain_core.callbacks import BaseCallbackHandler  # noqa: E402
-from langchain_core.outputs import LLMResult  # noqa: E402
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.outputs import LLMResult
 
-from agent.grounding import claims, supported_claims  # noqa: E402
-from agent.planners.openai import chat_model  # noqa: E402
-from agent.settings import Settings  # noqa: E402
-from evals.graders import grade  # noqa: E402
-from evals.reference import prepare  # noqa: E402
-from evals.runner import Planner, Trajectory, run_trials  # noqa: E402
-from evals.scenario import load_scenarios  # noqa: E402
-from tools.catalog import load_catalog  # noqa: E402
+from agent.grounding import claims, supported_claims
+from agent.planners.openai import chat_model
+from agent.settings import Settings
+from evals.graders import grade
+from evals.reference import prepare
+from evals.runner import Planner, Trajectory, run_trials
+from evals.scenario import load_scenarios
+from tools.catalog import load_catalog
 
 CORE_SET = (
     "who-is-on-call", "list-my-incidents", "similar-past-incidents",                      # reads

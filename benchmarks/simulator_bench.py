@@ -17,20 +17,21 @@ import multiprocessing
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulator import ManualClock, Simulator  # noqa: E402
-from simulator.datasets import load_dataset  # noqa: E402
-from simulator.models import HistorySpec, RateLimits  # noqa: E402
-from simulator.oncall import oncalls  # noqa: E402
-from timing import best_per_call  # noqa: E402  (benchmarks/, the script's own directory)
+from timing import best_per_call
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+from simulator import ManualClock, Simulator
+from simulator.datasets import load_dataset
+from simulator.models import HistorySpec, RateLimits
+from simulator.oncall import oncalls
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NO_LIMITS = RateLimits(**dict.fromkeys(RateLimits.model_fields, 10**9))  # measure speed, not 429s
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -38,7 +38,7 @@ from simulator.errors import ApiError  # noqa: E402
 from simulator.models import RateLimits  # noqa: E402
 
 SPEC = ROOT.parent / "shared" / "pagerduty-api" / "openapiv3.json"
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NO_LIMITS = RateLimits(**dict.fromkeys(RateLimits.model_fields, 10**9))  # fuzz the handlers, not the 429s
 
 

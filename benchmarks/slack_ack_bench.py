@@ -15,7 +15,7 @@ import argparse
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ from fake_slack import slack_world  # noqa: E402
 
 from simulator import ManualClock, Simulator  # noqa: E402
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def percentile(samples: list[float], p: float) -> float:

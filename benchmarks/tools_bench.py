@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -23,15 +23,16 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from timing import best_per_call  # benchmarks/, the script's own directory
+
 from simulator import ManualClock, Simulator
 from simulator.datasets import load_dataset
 from simulator.models import RateLimits
-from timing import best_per_call  # benchmarks/, the script's own directory
 from tools.client import ACCEPT, PagerDutyClient
 from tools.events import EventsClient
 from tools.toolkit import build_toolkit
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 TOKEN = "LDDXW0eay3r9TbYzQOyS"  # the demo account's full-access account key
 FROM = "alice.moreno@acme.example"
 BUDGET = 16_000

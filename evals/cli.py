@@ -15,7 +15,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -37,25 +37,25 @@ class UsageProblem(Exception):
 
 @app.command("eval")
 def eval_command(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Scenario files or folders (default: the built-in suite)."),
-    model: Optional[str] = typer.Option(None, "--model", help="scripted (the default), command, or openai:MODEL."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
+    paths: list[Path] | None = typer.Argument(None, help="Scenario files or folders (default: the built-in suite)."),
+    model: str | None = typer.Option(None, "--model", help="scripted (the default), command, or openai:MODEL."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
     trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
-    tags: Optional[list[str]] = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Trials run at once (processes; "
+    tags: list[str] | None = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Trials run at once (processes; "
                                               "threads for openai:MODEL). Default 2, and 1 for openai:MODEL."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON record on stdout."),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write the JSON record here."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Write the Markdown report here."),
-    trajectories: Optional[Path] = typer.Option(None, "--trajectories",
+    output: Path | None = typer.Option(None, "--output", help="Write the JSON record here."),
+    report: Path | None = typer.Option(None, "--report", help="Write the Markdown report here."),
+    trajectories: Path | None = typer.Option(None, "--trajectories",
                                                 help="Write every trial as JSONL (default: next to --output)."),
-    min_pass_rate: Optional[float] = typer.Option(None, "--min-pass-rate", min=0.0, max=1.0,
+    min_pass_rate: float | None = typer.Option(None, "--min-pass-rate", min=0.0, max=1.0,
                                                   help="Exit 0 when at least this share of trials passes."),
     robustness: bool = typer.Option(False, "--robustness", help="Also inject one typical model mistake at a time "
                                     "into the reference paths and report how the tools cope."),
-    price_input: Optional[float] = typer.Option(None, "--price-input", help="USD per million input tokens."),
-    price_output: Optional[float] = typer.Option(None, "--price-output", help="USD per million output tokens."),
-    regrade: Optional[Path] = typer.Option(None, "--regrade", help="Grade the trials recorded in this trajectories "
+    price_input: float | None = typer.Option(None, "--price-input", help="USD per million input tokens."),
+    price_output: float | None = typer.Option(None, "--price-output", help="USD per million output tokens."),
+    regrade: Path | None = typer.Option(None, "--regrade", help="Grade the trials recorded in this trajectories "
                                            "file again (against the current scenario files) instead of running any."),
 ) -> None:
     """Run the scenarios, grade every trial, and report pass rate, pass^k and what differed."""

@@ -16,14 +16,13 @@ from collections.abc import Callable, Iterable
 from pydantic import BaseModel
 
 from agent.approvals import ApprovalPolicy
-from tools.catalog import load_catalog
-
 from evals.decisions import Human
 from evals.matching import Names, mentioned, same_call, subset
 from evals.reference import Prepared
 from evals.runner import AuditRecord, RequestRecord, Trajectory
 from evals.scenario import Component, Expected
 from evals.state import FieldDiff, check, compare
+from tools.catalog import load_catalog
 
 AUTO_ACTOR = "policy:auto"
 EFFICIENCY_SLACK = 1.5  # a planner may make this many times the reference path's API calls (at least +2)

@@ -24,14 +24,13 @@ from typing import Any
 
 from agent.approvals import ApprovalPolicy
 from agent.planners.scripted import ScriptedChatModel
-from tools.catalog import load_catalog
-
 from evals.decisions import Human
 from evals.graders import grade, needs_approval
 from evals.player import ReferencePlayer, Reply, reply_of
 from evals.reference import Prepared, prepare
 from evals.runner import Job, Planner, Trajectory, run_jobs
 from evals.scenario import load_scenarios
+from tools.catalog import load_catalog
 
 WRITE_CHECKS = ("end_state", "approvals", "forbidden_writes")
 Played = list[list[Reply]]

@@ -17,14 +17,13 @@ from pydantic import ValidationError
 
 from agent.approvals import ApprovalPolicy
 from agent.embedded import connect
-from tools.schemas import TOOL_ARGS
-from tools.toolkit import REQUESTER, argument_problems, build_toolkit
-
 from evals.decisions import Human
 from evals.matching import Names
 from evals.scenario import Scenario, ScenarioError
 from evals.state import Entities, canonical, delta
 from evals.world import WorldRun, build_world, render
+from tools.schemas import TOOL_ARGS
+from tools.toolkit import REQUESTER, argument_problems, build_toolkit
 
 THREAD = "eval"
 

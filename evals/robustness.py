@@ -26,15 +26,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.planners.scripted import ScriptedChatModel
-from simulator import FaultRule
-from tools.schemas import TOOL_ARGS
-from tools.timeparse import iso
-
 from evals.graders import grade
 from evals.matching import KIND_OF
 from evals.player import ReferencePlayer, Reply, Retry, reply_of
 from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
+from simulator import FaultRule
+from tools.schemas import TOOL_ARGS
+from tools.timeparse import iso
 
 JUDGED = ("end_state", "approvals", "forbidden_writes", "answer")  # a corrected mistake may cost extra calls
 OUTCOMES = ("recovered", "error names the fix", "unhelpful error", "sent for approval", "wrong result")

@@ -26,7 +26,6 @@ from agent.commander import Commander, ProgressEvent, Turn
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-
 from evals.decisions import Human
 from evals.player import ReferencePlayer
 from evals.reference import THREAD, Prepared

@@ -8,7 +8,7 @@ are filled from the world's setup (ids and numbers only known once the setup has
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ from simulator import FaultRule
 from tools.schemas import TOOL_ARGS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
-DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 Component = Literal["end_state", "approvals", "forbidden_writes", "answer", "efficiency"]
 COMPONENTS: tuple[Component, ...] = ("end_state", "approvals", "forbidden_writes", "answer", "efficiency")
 
@@ -113,7 +113,7 @@ class World(Strict):
     def _aware(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("now needs a time zone, e.g. 2026-11-20T12:00:00Z")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
 
 # --- the conversation --------------------------------------------------------------------------

@@ -17,10 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from simulator import State
-
 from evals.matching import Names, subset
 from evals.scenario import StateCheck
+from simulator import State
 
 Entities = dict[str, dict[str, Any]]
 _GENERATED_KEY = re.compile(r"(?:ic-)?[0-9a-f]{32}")  # made up by the tool (ic-…) or by PagerDuty

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.embedded import demo_credentials
+from evals.scenario import Pick, ScenarioError, SetupAction, World
 from simulator import ManualClock, Simulator, State
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 from tools.timeparse import parse_duration
-
-from evals.scenario import Pick, ScenarioError, SetupAction, World
 
 _SNAPSHOTS: dict[tuple[str, str], State] = {}
 _SNAPSHOTS_LOCK = threading.Lock()

@@ -8,6 +8,7 @@ so both commands can be piped.
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -122,16 +123,17 @@ def import_account(
     anonymise: Annotated[bool, typer.Option(help="Replace people's names and emails with pseudonyms.")] = False,
 ) -> None:
     """Copy a PagerDuty account (directory, schedules, overrides, optionally recent incidents) into a dataset."""
-    from datetime import datetime, timezone
+    from datetime import datetime
     from time import sleep
 
-    from .importer import AccountReader, ImportFailed, anonymise as anonymised, build_dataset, read_account, write_dataset
+    from .importer import AccountReader, ImportFailed, build_dataset, read_account, write_dataset
+    from .importer import anonymise as anonymised
 
     headers = {"Authorization": f"Token token={api_key}", "Accept": ACCEPT}
     with httpx.Client(base_url=api_url, headers=headers, timeout=30) as client:
         reader = AccountReader(client, sleep, progress=lambda message: console.print(message))
         try:
-            data = read_account(reader, datetime.now(timezone.utc), days)
+            data = read_account(reader, datetime.now(UTC), days)
         except ImportFailed as exc:
             console.print(f"[red]import failed:[/] {exc}")
             raise typer.Exit(1) from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -28,7 +28,7 @@ class SystemClock:
     """Wall-clock UTC time; what a served simulator uses unless its dataset fixes "now"."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
@@ -37,7 +37,7 @@ class ManualClock:
     def __init__(self, start: datetime) -> None:
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start time")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:
@@ -50,4 +50,4 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         with self._lock:
-            self._now = when.astimezone(timezone.utc)
+            self._now = when.astimezone(UTC)

@@ -64,7 +64,7 @@ class Simulator:
         self.lock = threading.RLock()  # one request at a time: the state is not thread-safe
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset | str = "demo", clock: Clock | None = None) -> "Simulator":
+    def from_dataset(cls, dataset: Dataset | str = "demo", clock: Clock | None = None) -> Simulator:
         """Build from a Dataset or a dataset name/path; history is generated with the simulator's own rules."""
         from .datasets import load_dataset
         from .history import generate_history

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
-from typing import Any, Callable
+from datetime import UTC, datetime, tzinfo
+from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -52,7 +53,7 @@ class Request:
     _json: Any = field(default=None, repr=False)
 
     @classmethod
-    def build(cls, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes) -> "Request":
+    def build(cls, method: str, path: str, query_string: str, headers: dict[str, str], body: bytes) -> Request:
         query: dict[str, list[str]] = {}
         for key, value in parse_qsl(query_string, keep_blank_values=True):
             query.setdefault(key, []).append(value)
@@ -137,16 +138,16 @@ def parse_time(value: str, name: str) -> datetime:
         raise ApiError(400, 2004, "Invalid time values in 'since' and/or 'until'",
                        [f"{name} is not a valid ISO 8601 date-time: {value!r}"]) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_time(value: datetime | None, zone: tzinfo | None = None) -> str | None:
     """ISO 8601 to the second: `Z` in UTC, else with the offset of `zone` (a request's `time_zone`)."""
     if value is None:
         return None
-    if zone is None or zone is timezone.utc:
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if zone is None or zone is UTC:
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     text = value.astimezone(zone).isoformat(timespec="seconds")
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
@@ -250,7 +251,7 @@ class Page:
     MAX_WINDOW = 10_000
 
     @classmethod
-    def from_request(cls, request: Request) -> "Page":
+    def from_request(cls, request: Request) -> Page:
         limit = request.int_param("limit", 25)
         offset = request.int_param("offset", 0)
         if limit < 1 or offset < 0:

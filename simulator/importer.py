@@ -23,8 +23,21 @@ import httpx
 import yaml
 
 from .http import format_time
-from .models import (Alert, Dataset, EscalationPolicy, Incident, LogEntry, Note, Override, Priority, Schedule,
-                     Service, Team, Token, User)
+from .models import (
+    Alert,
+    Dataset,
+    EscalationPolicy,
+    Incident,
+    LogEntry,
+    Note,
+    Override,
+    Priority,
+    Schedule,
+    Service,
+    Team,
+    Token,
+    User,
+)
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 PAGE = 100

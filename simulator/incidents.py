@@ -32,8 +32,17 @@ from typing import Literal
 from .clock import ManualClock
 from .core import Simulator
 from .errors import ApiError, arguments_error, invalid_input
-from .models import (Alert, Assignment, ChangeEvent, EscalationPolicy, Incident, LogEntry, Note,
-                     ResponderRequest, ResponderRequestTarget)
+from .models import (
+    Alert,
+    Assignment,
+    ChangeEvent,
+    EscalationPolicy,
+    Incident,
+    LogEntry,
+    Note,
+    ResponderRequest,
+    ResponderRequestTarget,
+)
 from .oncall import level_user_ids
 
 AgentType = Literal["user_reference", "service_reference", "integration_reference"]
@@ -55,7 +64,7 @@ class Actor:
     channel: str = "api"
 
     @classmethod
-    def user(cls, user_id: str, channel: str = "api") -> "Actor":
+    def user(cls, user_id: str, channel: str = "api") -> Actor:
         return cls("user_reference", user_id, channel)
 
     @property

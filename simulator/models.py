@@ -6,7 +6,7 @@ wrapped, reference-carrying JSON. Every time is a timezone-aware UTC datetime.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -26,7 +26,7 @@ def _utc(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         raise ValueError("times must carry a time zone offset (e.g. 2026-11-20T09:00:00Z)")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 class Token(Record):

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .models import EscalationPolicy, Override, Restriction, Schedule, ScheduleLayer
 
-UTC = timezone.utc
+UTC = UTC
 DAY = timedelta(days=1)
 TICK = timedelta(microseconds=1)
 # An instant query reports the whole shift around the instant, but looks no further than this

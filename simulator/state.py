@@ -17,8 +17,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .models import (Alert, AuditRecord, ChangeEvent, Dataset, EscalationPolicy, Incident, LogEntry, Note,
-                     Override, Priority, ResponderRequest, Schedule, Service, Team, Token, User)
+from .models import (
+    Alert,
+    AuditRecord,
+    ChangeEvent,
+    Dataset,
+    EscalationPolicy,
+    Incident,
+    LogEntry,
+    Note,
+    Override,
+    Priority,
+    ResponderRequest,
+    Schedule,
+    Service,
+    Team,
+    Token,
+    User,
+)
 
 _ID_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
@@ -82,7 +98,7 @@ class State:
     ids: IdMaker = field(default_factory=IdMaker)
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> "State":
+    def from_dataset(cls, dataset: Dataset) -> State:
         state = cls(dataset=dataset)
         state.tokens = {t.token: t for t in dataset.tokens}
         state.users = {u.id: u for u in dataset.users}
@@ -193,7 +209,7 @@ class State:
 
     # --- snapshots ---
 
-    def snapshot(self) -> "State":
+    def snapshot(self) -> State:
         """An independent copy; restoring it undoes everything done since."""
         return copy.deepcopy(self)
 
@@ -218,7 +234,7 @@ class State:
         return [(a, open_keys.get(a.id)) for a in self.alerts.values()]
 
     @classmethod
-    def from_json(cls, data: dict) -> "State":
+    def from_json(cls, data: dict) -> State:
         dataset = Dataset.model_validate(data["dataset"])
         # The saved records include the dataset's own incidents: add them once, from the saved lists.
         state = cls.from_dataset(dataset.model_copy(update={"history": None, "incidents": [], "log_entries": [],
@@ -246,5 +262,5 @@ class State:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> "State":
+    def load(cls, path: Path) -> State:
         return cls.from_json(json.loads(path.read_text()))

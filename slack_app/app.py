@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App
@@ -24,9 +24,24 @@ from slack_sdk import WebClient
 
 from agent.approvals import ApprovalError, Verdict
 from agent.commander import Commander
-from slack_app.blocks import (APPROVE, ARGUMENT_BLOCK, EDIT, EDIT_VIEW, REASON_BLOCK, REASON_INPUT, REASON_VIEW, REJECT, CardRef,
-                              DialogContext, decided_card, edit_dialog, edited_arguments, escape, reason_dialog,
-                              section)
+from slack_app.blocks import (
+    APPROVE,
+    ARGUMENT_BLOCK,
+    EDIT,
+    EDIT_VIEW,
+    REASON_BLOCK,
+    REASON_INPUT,
+    REASON_VIEW,
+    REJECT,
+    CardRef,
+    DialogContext,
+    decided_card,
+    edit_dialog,
+    edited_arguments,
+    escape,
+    reason_dialog,
+    section,
+)
 from slack_app.decisions import Decider
 from slack_app.errors import SLACK_FAILURES, Refusal, slack_problem
 from slack_app.people import People
@@ -104,7 +119,7 @@ def build_app(commander: Commander, settings: SlackSettings, *, client: WebClien
                                                              settings.app_token) if s))
     people = people or People(client, settings)
     surface = SlackSurface(commander, people, Decider(commander, people, two_person_rule=settings.two_person_rule),
-                           clock or (lambda: datetime.now(timezone.utc)), public=settings.public_replies)
+                           clock or (lambda: datetime.now(UTC)), public=settings.public_replies)
     app.command(settings.command)(surface.on_command)
     app.event("message")(surface.on_message)
     app.action(APPROVE)(surface.on_approve)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -10,7 +10,7 @@ import pytest
 from simulator import ManualClock, Simulator
 from simulator.datasets import load_dataset
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 

@@ -24,12 +24,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 from langgraph.checkpoint.memory import InMemorySaver
+from servers import running_server
 from slack_sdk import WebClient
 
 from agent.commander import Commander
 from agent.planners.command import CommandModel
 from agent.settings import Settings
-from servers import running_server
 from slack_app.app import build_app
 from slack_app.server import SlackServer
 from slack_app.settings import SlackSettings

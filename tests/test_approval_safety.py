@@ -8,16 +8,10 @@ import json
 import socket
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from langchain_core.messages import ToolMessage
-
-from agent.approvals import ApprovalError, Decision
-from agent.audit import AuditLog, this_process
-from agent.commander import RESUME_LEASE
-from agent.planners.scripted import ScriptedChatModel
 from commanders import (  # noqa: F401  (store is a fixture)
     build,
     incident_in,
@@ -27,6 +21,12 @@ from commanders import (  # noqa: F401  (store is a fixture)
     update_call,
     writes,
 )
+from langchain_core.messages import ToolMessage
+
+from agent.approvals import ApprovalError, Decision
+from agent.audit import AuditLog, this_process
+from agent.commander import RESUME_LEASE
+from agent.planners.scripted import ScriptedChatModel
 from tools.errors import PagerDutyError
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
@@ -236,7 +236,7 @@ def test_the_events_client_scrubs_the_routing_key_from_its_errors():
     assert key not in text and "[redacted]" in raised.value.message and "[redacted]" in raised.value.errors[0]
 
 
-CLAIMED = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+CLAIMED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def _claimed_by(tmp_path, owner: str):
@@ -263,7 +263,7 @@ def test_a_claim_held_by_a_live_or_remote_process_is_waited_out(tmp_path, owner)
 
 
 def test_an_approved_override_covers_the_times_its_card_showed_however_late_the_approval(sim, clock, store):
-    clock.set(datetime(2026, 11, 21, 8, 55, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 21, 8, 55, tzinfo=UTC))
     cover = {"name": "create_override", "args": {"schedule": "Payments Primary", "user": "dana", "start": "09:00",
                                                   "end": "+8h", "time_zone": "Europe/London"}}
     commander = build(sim, clock, [[cover], "Covered."], store)

@@ -12,11 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
+from servers import running_server
 from typer.testing import CliRunner
 
 from agent import cli
 from agent.cli import app
-from servers import running_server
 from simulator import Simulator
 from simulator.asgi import SimulatorApp
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from agent import cli, render
 from commanders import build
 from test_cli import TRIGGER, asked, env, run, served, titled  # noqa: F401  (fixtures)
+
+from agent import cli, render
 
 
 def test_approve_set_changes_only_the_named_arguments(served):

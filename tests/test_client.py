@@ -20,8 +20,17 @@ from conftest import token_for
 from simulator import Simulator
 from simulator.models import RateLimits
 from tools.client import PagerDutyClient, ProgressEvent, shared_pacer
-from tools.errors import (ConfigurationError, Forbidden, InvalidInput, NetworkError, NotFound, PagerDutyError,
-                          RateLimited, ServerError, Unauthorized)
+from tools.errors import (
+    ConfigurationError,
+    Forbidden,
+    InvalidInput,
+    NetworkError,
+    NotFound,
+    PagerDutyError,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 

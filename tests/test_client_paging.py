@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -128,4 +128,4 @@ def test_an_empty_or_backwards_range_is_refused_without_a_request(sim, client):
 def test_naive_datetimes_are_refused(client):
     with pytest.raises(ValueError, match="time zone"):
         client.get("/incidents", {"since": datetime(2026, 11, 1)})
-    assert client.get("/incidents", {"since": datetime(2026, 11, 1, tzinfo=timezone.utc)})["incidents"] is not None
+    assert client.get("/incidents", {"since": datetime(2026, 11, 1, tzinfo=UTC)})["incidents"] is not None

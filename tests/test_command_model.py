@@ -4,7 +4,7 @@ tool results come back as sentences an on-call engineer can read at 3 a.m."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -312,7 +312,7 @@ def test_a_rejection_drops_the_planner_only_guidance_for_people() -> None:
     model = CommandModel(requester=ME)
     convo = [HumanMessage("ack 1"), model.invoke([HumanMessage("ack 1")])]
     said = rejection_text(Decision(approval_id="apr_1", verdict="reject", approver="sam", reason="not now.",
-                                  decided_at=datetime(2026, 11, 20, 12, tzinfo=timezone.utc)))
+                                  decided_at=datetime(2026, 11, 20, 12, tzinfo=UTC)))
     done = model.invoke([*convo, result(convo[1].tool_calls[0], said, "error")])
     assert said.endswith(RETRY_GUIDANCE)
     assert done.content == "Not done: Rejected by sam: not now. Nothing was changed in PagerDuty."
@@ -456,7 +456,7 @@ def test_an_incident_says_its_notes_and_who_was_notified_in_words() -> None:
 def test_moments_say_how_long_ago_they_were_when_the_time_is_known() -> None:
     data = {"title": "x", "status": "triggered", "id": "P1", "created_at": "2026-11-20T11:48:00Z",
             "resolved_at": "2026-09-01T12:00:00Z"}
-    now = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
     assert describe(data, now=now).splitlines()[1:] == ["created at: 2026-11-20 11:48 UTC (12 min ago)",
                                                         "resolved at: 2026-09-01 12:00 UTC (80 d ago)"]
     assert "ago" not in describe(data)

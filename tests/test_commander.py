@@ -7,12 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from langchain_core.messages import ToolMessage
-
-from agent.approvals import ApprovalError
-from agent.commander import RESUME_LEASE, Commander
-from agent.planners.scripted import ScriptedChatModel
-from agent.settings import Settings
 from commanders import (  # noqa: F401  (store is a fixture)
     DiesAfterWrite,
     ProcessKilled,
@@ -25,6 +19,12 @@ from commanders import (  # noqa: F401  (store is a fixture)
     update_call,
     writes,
 )
+from langchain_core.messages import ToolMessage
+
+from agent.approvals import ApprovalError
+from agent.commander import RESUME_LEASE, Commander
+from agent.planners.scripted import ScriptedChatModel
+from agent.settings import Settings
 from tools.settings import PagerDutySettings
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "Checkout errors"}}

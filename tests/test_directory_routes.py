@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conftest import make_client, token_for
+
 from simulator.models import Token
 
 

@@ -11,12 +11,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from fake_openai import Broken, FakeOpenAI, calls, says
+from servers import running_server
 from typer.testing import CliRunner
 
 from agent import cli
 from agent.cli import app
-from fake_openai import Broken, FakeOpenAI, calls, says
-from servers import running_server
 from simulator import Simulator
 from simulator.asgi import SimulatorApp
 

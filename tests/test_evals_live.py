@@ -8,12 +8,12 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from fake_openai import FakeOpenAI, Reply, calls, says
+from servers import running_server
 from typer.testing import CliRunner
 
 from evals.cli import app
 from evals.scenario import SCENARIO_DIR, Scenario, load_scenario
-from fake_openai import FakeOpenAI, Reply, calls, says
-from servers import running_server
 
 PAGE = SCENARIO_DIR / "page_oncall_api_gateway.yaml"
 ON_CALL = SCENARIO_DIR / "who_is_on_call.yaml"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from commanders import DiesAfterWrite, ProcessKilled, build, said, writes
 
 from agent.commander import RESUME_LEASE
-from commanders import DiesAfterWrite, ProcessKilled, build, said, writes
 from tools.catalog import load_catalog
 from tools.schemas import TOOL_ARGS
 from tools.toolkit import IDEMPOTENCY

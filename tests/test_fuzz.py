@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+from conftest import auth_header, token_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import auth_header, token_for
 from simulator.http import Request
 
 NASTY_TEXT = st.one_of(

@@ -8,10 +8,10 @@ end a turn with "Could not finish", never an exception.
 from __future__ import annotations
 
 import pytest
+from commanders import ack_both, build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 from langchain_core.messages import SystemMessage, ToolMessage
 
 from agent.planners.scripted import ScriptedChatModel
-from commanders import ack_both, build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 
 CREATE = {"name": "create_incident", "args": {"service": "API Gateway", "title": "p99 latency over 2 s"}}
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-
 from conftest import NOW
+
 from simulator import ManualClock, Simulator, State
 from simulator.history import generate_history
 from simulator.models import HistorySpec

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import inspect
 
+from commanders import build, open_incident, update_call, writes
 from langgraph.checkpoint.memory import InMemorySaver
 
 import tools.client
 from agent.commander import Commander
 from agent.planners.command import CommandModel
 from agent.settings import Settings
-from commanders import build, open_incident, update_call, writes
 from tools.settings import PagerDutySettings
 
 ALICE = "alice.moreno@acme.example"  # the demo organisation's configured From user

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import httpx
 import pytest
-
 from conftest import ACCEPT, NOW, auth_header, make_client, token_for
 from servers import running_server
+
 from simulator import Simulator, State
 from simulator.asgi import SimulatorApp
 from simulator.datasets import load_dataset

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-
 from conftest import make_client, token_for
 
 ALICE, GUSTAVO, TOM = "PEKVE7N", "PEB6LVS", "P6CQ71X"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from conftest import NOW, make_client, token_for
+
 from simulator import ManualClock, Simulator
 from simulator.incidents import on_call
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from agent.commander import Commander
-from agent.settings import Settings
 from commanders import said, writes
 from fake_openai import Broken, FakeOpenAI, Stall, calls, says
 from servers import running_server
+
+from agent.commander import Commander
+from agent.settings import Settings
 from tools.settings import PagerDutySettings
 
 ON_CALL = "Bilal Khan"  # level 1 for API Gateway at the tests' fixed clock

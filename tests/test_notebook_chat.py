@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from commanders import said
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import RichOutput, capture_output
 from langgraph.checkpoint.memory import InMemorySaver
@@ -21,7 +22,6 @@ from traitlets.config import Config
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-from commanders import said
 from notebook_chat import NotebookChat, NotebookError
 from notebook_chat.timeline_chart import timeline_figure
 from tools.settings import PagerDutySettings

@@ -11,11 +11,10 @@ from datetime import timedelta
 import pagerduty
 import pytest
 import trustme
-
-from simulator.asgi import SimulatorApp
-
 from conftest import token_for
 from servers import running_server
+
+from simulator.asgi import SimulatorApp
 
 pytestmark = pytest.mark.network
 

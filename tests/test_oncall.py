@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,11 +10,11 @@ from simulator.models import EscalationPolicy, Override, Schedule
 from simulator.oncall import (
     OnCallEntry,
     Span,
+    earliest,
     final_spans,
     layer_spans,
     level_user_ids,
     on_call_at,
-    earliest,
     oncalls,
     overrides_spans,
     whole_shifts,
@@ -26,7 +26,7 @@ WEEK = 7 * DAY
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def layer(lid: str, users: list[str], *, start: datetime = utc(2026, 1, 1), virtual_start: datetime | None = None,

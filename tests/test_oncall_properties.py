@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from simulator.models import Override, Restriction, Schedule
 from simulator.oncall import Span, final_spans, on_call_at
 
-UTC = timezone.utc
+UTC = UTC
 HOUR = 3600
 DAY = 24 * HOUR
 ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Australia/Sydney"]

@@ -11,15 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from commanders import said, writes
+from fake_openai import Broken, FakeOpenAI, calls, says
 from langchain_core.messages import HumanMessage
+from servers import running_server
 
 from agent.commander import Commander
 from agent.embedded import connect
 from agent.planners.openai import chat_model
 from agent.settings import Settings
-from commanders import said, writes
-from fake_openai import Broken, FakeOpenAI, calls, says
-from servers import running_server
 from tools.definitions import definition
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit

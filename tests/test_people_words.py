@@ -35,8 +35,8 @@ def test_slack_shows_people_words(sim, clock):
     def finished(calls: list[Any]) -> list[Any] | None:
         """One answer (to the requester alone), failure or card per request (progress messages are context
         blocks)."""
-        ends = [c for c in calls if c.method.startswith("hook:") or c.method == "chat.postMessage"
-                and "thread_ts" in c.args and (c.args.get("blocks") or [{}])[0].get("type") != "context"]
+        ends = [c for c in calls if c.method.startswith("hook:") or (c.method == "chat.postMessage"
+                and "thread_ts" in c.args and (c.args.get("blocks") or [{}])[0].get("type") != "context")]
         return ends if len(ends) >= len(REQUESTS) else None
 
     with slack_world(sim, clock) as world:

@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from commanders import writes
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.memory import InMemorySaver
+from test_toolkit import client, client_for, events, incident, toolkit  # noqa: F401  (fixtures)
 
 from agent.commander import Commander
 from agent.planners.command import CommandModel
 from agent.settings import Settings
-from commanders import writes
 from tools import schemas as s
 from tools.preconditions import Preconditions
 from tools.settings import PagerDutySettings
-from tools.toolkit import build_toolkit
-from test_toolkit import client, client_for, events, incident, toolkit  # noqa: F401  (fixtures)
 
 ME = "bilal.khan@acme.example"
 

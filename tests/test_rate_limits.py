@@ -4,7 +4,6 @@ creating incidents, updating incidents in bulk and listing on-calls."""
 from __future__ import annotations
 
 import pytest
-
 from conftest import make_client, token_for
 
 GATEWAY = "P567AF0"

@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 import pagerduty
 import pytest
-
 from conftest import ACCEPT, auth_header, token_for
 from servers import running_server
+from test_official_client import https_sim, official  # noqa: F401  (HTTPS fixtures PagerDuty's client needs)
+
 from simulator.asgi import SimulatorApp
 from simulator.state import State
-from test_official_client import https_sim, official  # noqa: F401  (HTTPS fixtures PagerDuty's client needs)
 
 ROOT = Path(__file__).resolve().parents[1]
 

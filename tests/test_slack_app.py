@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fake_slack import (CHANNEL, NO_EMAIL, REQUESTER, TEAM, command_body, post, signed_headers, slack_world)
+from fake_slack import CHANNEL, NO_EMAIL, REQUESTER, TEAM, command_body, post, signed_headers, slack_world
 
 from slack_app.threads import SlackThread
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode
 
 import pytest
@@ -129,7 +129,7 @@ def test_fixed_values_are_offered_as_a_menu(world):
     request = ApprovalRequest.new(thread_id="T:C:1", tool_call_id="c1", tool="update_incident",
                                   arguments={"incident": "266", "action": "acknowledge"}, summary="Acknowledge #266.",
                                   risk="medium", requester="bilal.khan@acme.example",
-                                  now=datetime.now(timezone.utc), ttl=timedelta(minutes=15))
+                                  now=datetime.now(UTC), ttl=timedelta(minutes=15))
     dialog = edit_dialog(DialogContext(CardRef("T:C:1", request.id, request.nonce), "C", "1"), request,
                          world.commander.argument_help("update_incident"))
     action = next(b for b in dialog["blocks"] if b.get("block_id") == "arg:action")

@@ -55,9 +55,8 @@ def test_serve_in_socket_mode_needs_the_app_token():
 
 
 def test_http_mode_needs_the_signing_secret(sim, clock):
-    with slack_world(sim, clock) as world:
-        with pytest.raises(SetupError, match="SLACK_SIGNING_SECRET"):
-            build_app(world.commander, SlackSettings(bot_token=BOT_TOKEN), client=WebClient(token=BOT_TOKEN))
+    with slack_world(sim, clock) as world, pytest.raises(SetupError, match="SLACK_SIGNING_SECRET"):
+        build_app(world.commander, SlackSettings(bot_token=BOT_TOKEN), client=WebClient(token=BOT_TOKEN))
 
 
 def test_a_refused_bot_token_is_reported_at_start(sim, clock):

@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from spec_contract import require_spec
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from simulator_fuzz import LoopbackServer, demo_simulator, fuzz, implemented_operations  # noqa: E402
+from simulator_fuzz import LoopbackServer, demo_simulator, fuzz, implemented_operations
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-
 from conftest import ACCEPT, NOW, auth_header, token_for
-from simulator.models import AlertGrouping
 from spec_contract import RecordingTransport, contract, require_spec
+
+from simulator.models import AlertGrouping
 
 
 def iso(value) -> str:

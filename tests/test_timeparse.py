@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tools.timeparse import (TimeParseError, human, iso, local, parse_duration, parse_time, relative, span,
-                             split_zone, zone)
+from tools.timeparse import (
+    TimeParseError,
+    human,
+    iso,
+    local,
+    parse_duration,
+    parse_time,
+    relative,
+    span,
+    split_zone,
+    zone,
+)
 
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)  # a Friday; 13:00 in Berlin
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday; 13:00 in Berlin
 
 
 @pytest.mark.parametrize(("text", "tz", "expected"), [
@@ -61,13 +71,13 @@ def test_times_as_people_say_them_with_the_zone_they_were_said_in(text, tz, expe
 
 
 def test_daylight_saving_is_respected():
-    before_switch = datetime(2026, 10, 31, 12, 0, tzinfo=timezone.utc)  # New York leaves DST on Nov 1
+    before_switch = datetime(2026, 10, 31, 12, 0, tzinfo=UTC)  # New York leaves DST on Nov 1
     assert iso(parse_time("tomorrow 09:00", now=before_switch, tz="America/New_York")) == "2026-11-01T14:00:00Z"
     assert iso(parse_time("today 09:00", now=before_switch, tz="America/New_York")) == "2026-10-31T13:00:00Z"
 
 
 def test_offsets_count_from_a_base_and_bare_durations_can_point_back():
-    start = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     assert iso(parse_time("+8h", now=NOW, base=start)) == "2026-11-21T17:00:00Z"
     assert iso(parse_time("now", now=NOW, base=start)) == "2026-11-20T12:00:00Z"  # "now" is always now
     assert iso(parse_time("24h", now=NOW, past=True)) == "2026-11-19T12:00:00Z"
@@ -95,7 +105,7 @@ def test_a_window_start_means_the_most_recent_clock_time_or_weekday():
 
 
 def test_a_clock_time_or_weekday_after_a_base_is_its_first_occurrence_after_it():
-    start = datetime(2026, 11, 21, 9, 0, tzinfo=timezone.utc)  # tomorrow 09:00
+    start = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)  # tomorrow 09:00
     assert iso(parse_time("17:00", now=NOW, base=start)) == "2026-11-21T17:00:00Z"
     assert iso(parse_time("06:00", now=NOW, base=start)) == "2026-11-22T06:00:00Z"
     assert iso(parse_time("friday 17:00", now=NOW, base=start)) == "2026-11-27T17:00:00Z"

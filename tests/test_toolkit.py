@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import token_for
@@ -389,7 +389,7 @@ def test_escalate_goes_to_the_next_level_unless_told(call, sim):
 
 
 def test_escalate_asks_for_the_level_when_the_assignee_holds_several(call, sim, clock):
-    clock.set(datetime(2026, 11, 19, 15, 0, tzinfo=timezone.utc))  # Alice holds levels 1 and 3 of the gateway's policy
+    clock.set(datetime(2026, 11, 19, 15, 0, tzinfo=UTC))  # Alice holds levels 1 and 3 of the gateway's policy
     opened = call("create_incident", {"service": "API Gateway", "title": "Gateway probe"}).data
     result = call("update_incident", {"incident": opened["id"], "action": "escalate"}, call_id="call-2")
     assert not result.ok and not result.writes

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from commanders import build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 from langchain_core.messages import ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -17,7 +18,6 @@ from agent.embedded import connect
 from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
-from commanders import build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 

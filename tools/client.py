@@ -19,14 +19,23 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from typing import Any, Literal
 
 import httpx
 
-from .errors import (ConfigurationError, Forbidden, InvalidInput, NetworkError, PagerDutyError, RateLimited,
-                     ServerError, error_class, parse_error_body)
+from .errors import (
+    ConfigurationError,
+    Forbidden,
+    InvalidInput,
+    NetworkError,
+    PagerDutyError,
+    RateLimited,
+    ServerError,
+    error_class,
+    parse_error_body,
+)
 from .settings import PagerDutySettings
 
 logger = logging.getLogger("incident_commander.pagerduty")
@@ -303,7 +312,7 @@ def format_time(value: datetime) -> str:
     """ISO 8601 in UTC; a naive datetime is refused because PagerDuty would read it in the account's zone."""
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: give it a time zone")
-    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _query_value(value: Any) -> str:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from tools import schemas as s
 from tools import shapes as shape
 from tools.actions import Actions, Call, ToolProblem, incident_key, override_window
-from tools.resolve import ResolutionError, label
+from tools.resolve import label
 from tools.timeparse import human, parse_duration
 
 Settled = dict[str, Any]

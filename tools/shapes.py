@@ -7,7 +7,7 @@ ids, names, status, people, times (always explicit UTC) and links, and drops emp
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from tools.client import PageResult
@@ -58,7 +58,7 @@ def utc(value: Any) -> str | None:
 
 
 def created(item: dict) -> datetime:
-    return parsed(item.get("created_at")) or datetime.min.replace(tzinfo=timezone.utc)
+    return parsed(item.get("created_at")) or datetime.min.replace(tzinfo=UTC)
 
 
 def span_of(since: datetime, until: datetime) -> dict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
@@ -35,7 +35,7 @@ class Context:
     """Everything outside the message itself that a command may need."""
 
     requester: str | None = None
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
     time_zone: str | None = None
     aliases: Mapping[str, str] = field(default_factory=dict)
     shown: tuple[Shown, ...] = ()  # the incidents of the last result that showed any
@@ -58,8 +58,8 @@ def context_of(messages: Sequence[BaseMessage], turn: int, *, requester: str | N
     """The context of the human message at index `turn`."""
     found = [m for msg in messages if isinstance(msg, SystemMessage) for m in _REQUESTER.findall(msg.text)]
     clock = [m for msg in messages if isinstance(msg, SystemMessage) for m in _NOW.findall(msg.text)]
-    now = (datetime.strptime(clock[-1], "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc) if clock
-           else datetime.now(timezone.utc))
+    now = (datetime.strptime(clock[-1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC) if clock
+           else datetime.now(UTC))
     return Context(requester=found[-1] if found else requester, now=now, time_zone=time_zone,
                    aliases=aliases, shown=last_shown(messages[:turn]))
 

@@ -81,7 +81,7 @@ def list_audit_records(sim: Simulator, request: Request) -> Response:
 
 
 @ROUTER.get("/schedules/{id}/audit/records", scope="audit_records.read")
-def list_schedule_audit_records(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def list_schedule_audit_records(sim: Simulator, request: Request, id: str) -> Response:
     if id not in sim.state.schedules:
         raise not_found(f"Schedule {id} not found.")
     return _records(sim, request, id)

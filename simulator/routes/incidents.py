@@ -15,7 +15,7 @@ import operator
 from bisect import bisect_left
 from calendar import monthrange
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache, partial
 from typing import Any
 
@@ -214,14 +214,14 @@ class Renderer:
         self.sim = sim
         self.zone = zone
         self.time: Callable[[datetime | None], str | None] = (
-            _iso if zone is None or zone is timezone.utc else partial(format_time, zone=zone))
+            _iso if zone is None or zone is UTC else partial(format_time, zone=zone))
         self.state = sim.state
         self.sub = sim.state.dataset.subdomain
         self.include = include
         self._activity: ServiceActivity | None = None
 
     @property
-    def nested(self) -> "Renderer":
+    def nested(self) -> Renderer:
         """Expansions go one level deep, as PagerDuty's do: an included object's own references stay references."""
         return Renderer(self.sim, zone=self.zone) if self.include else self
 
@@ -515,7 +515,7 @@ def _sort_keys(request: Request) -> list[tuple[str, bool]]:
 
 
 @ROUTER.get("/incidents/{id}", scope="incidents.read")
-def get_incident(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002 - PagerDuty's name
+def get_incident(sim: Simulator, request: Request, id: str) -> Response:
     renderer = Renderer(sim, _includes(request, INCIDENT_INCLUDES))
     engine.catch_up(sim)
     return Response(200, {"incident": renderer.incident(_incident(sim, id), with_body=True)})
@@ -542,7 +542,7 @@ def create_incident(sim: Simulator, request: Request) -> Response:
 
 
 @ROUTER.put("/incidents/{id}", scope="incidents.write", requires_from=True)
-def update_incident(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def update_incident(sim: Simulator, request: Request, id: str) -> Response:
     change = _update(request.json_object("incident"))
     incident = _incident(sim, id)
     engine.update(sim, incident, _actor(request), change)
@@ -581,7 +581,7 @@ def update_incidents(sim: Simulator, request: Request) -> Response:
 
 
 @ROUTER.put("/incidents/{id}/merge", scope="incidents.write", requires_from=True)
-def merge_incidents(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def merge_incidents(sim: Simulator, request: Request, id: str) -> Response:
     sources = request.json_object().get("source_incidents")
     if not isinstance(sources, list) or not sources:
         raise invalid_input("source_incidents must be a non-empty list of incident references.")
@@ -592,7 +592,7 @@ def merge_incidents(sim: Simulator, request: Request, id: str) -> Response:  # n
 
 
 @ROUTER.post("/incidents/{id}/snooze", scope="incidents.write", requires_from=True)
-def snooze_incident(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def snooze_incident(sim: Simulator, request: Request, id: str) -> Response:
     duration = request.json_object().get("duration")
     if not isinstance(duration, int) or isinstance(duration, bool):
         raise invalid_input("duration must be an integer number of seconds.")
@@ -605,14 +605,14 @@ def snooze_incident(sim: Simulator, request: Request, id: str) -> Response:  # n
 
 
 @ROUTER.get("/incidents/{id}/notes", scope="incidents.read")
-def list_notes(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def list_notes(sim: Simulator, request: Request, id: str) -> Response:
     incident = _incident(sim, id)
     renderer = Renderer(sim)
     return Response(200, {"notes": [renderer.note(n) for n in sim.state.notes_by_incident.get(incident.id, ())]})
 
 
 @ROUTER.post("/incidents/{id}/notes", scope="incidents.write", requires_from=True)
-def create_note(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def create_note(sim: Simulator, request: Request, id: str) -> Response:
     content = _str(request.json_object("note"), "content", required=True, where="note")
     note = engine.add_note(sim, _incident(sim, id), _actor(request), content)  # type: ignore[arg-type]
     return Response(200, {"note": Renderer(sim).note(note)})
@@ -636,7 +636,7 @@ def _log_entries(sim: Simulator, request: Request, entries: list[LogEntry]) -> R
 
 
 @ROUTER.get("/incidents/{id}/log_entries", scope="incidents.read")
-def list_incident_log_entries(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def list_incident_log_entries(sim: Simulator, request: Request, id: str) -> Response:
     engine.catch_up(sim)
     incident = _incident(sim, id)
     return _log_entries(sim, request, sim.state.log_entries_by_incident.get(incident.id, []))
@@ -649,7 +649,7 @@ def list_log_entries(sim: Simulator, request: Request) -> Response:
 
 
 @ROUTER.get("/log_entries/{id}", scope="incidents.read")
-def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:
     renderer = Renderer(sim, _includes(request, LOG_INCLUDES), request.zone_param())
     engine.catch_up(sim)
     entry = sim.state.log_entries_by_id.get(id)
@@ -662,7 +662,7 @@ def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:  # noq
 
 
 @ROUTER.get("/incidents/{id}/alerts", scope="incidents.read")
-def list_alerts(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def list_alerts(sim: Simulator, request: Request, id: str) -> Response:
     statuses = _enum_list(request, "statuses", ("triggered", "resolved"))
     renderer = Renderer(sim, _includes(request, ALERT_INCLUDES))
     sort = request.param("sort_by") or "created_at"
@@ -678,7 +678,7 @@ def list_alerts(sim: Simulator, request: Request, id: str) -> Response:  # noqa:
 
 
 @ROUTER.get("/incidents/{id}/alerts/{alert_id}", scope="incidents.read")
-def get_alert(sim: Simulator, request: Request, id: str, alert_id: str) -> Response:  # noqa: A002
+def get_alert(sim: Simulator, request: Request, id: str, alert_id: str) -> Response:
     incident = _incident(sim, id)
     alert = sim.state.alerts.get(alert_id)
     if alert is None or alert.incident_id != incident.id:
@@ -687,7 +687,7 @@ def get_alert(sim: Simulator, request: Request, id: str, alert_id: str) -> Respo
 
 
 @ROUTER.post("/incidents/{id}/responder_requests", scope="incidents.write")
-def create_responder_request(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def create_responder_request(sim: Simulator, request: Request, id: str) -> Response:
     data = request.json_object()
     requester_id = data.get("requester_id")
     if not isinstance(requester_id, str) or not requester_id:

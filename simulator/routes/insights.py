@@ -68,7 +68,7 @@ def _detailed(sim: Simulator, request: Request):
 
 
 @ROUTER.get("/incidents/{id}/past_incidents", scope="incidents.read")
-def past_incidents(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def past_incidents(sim: Simulator, request: Request, id: str) -> Response:
     limit = request.int_param("limit", 5)
     if not 1 <= limit <= 999:
         raise invalid_input("limit must be between 1 and 999.")
@@ -86,7 +86,7 @@ def past_incidents(sim: Simulator, request: Request, id: str) -> Response:  # no
 
 
 @ROUTER.get("/incidents/{id}/related_incidents", scope="incidents.read")
-def related_incidents(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def related_incidents(sim: Simulator, request: Request, id: str) -> Response:
     render = _detailed(sim, request)
     incident = _incident(sim, id)
     related = sorted((other for other in sim.state.incidents.values()
@@ -102,7 +102,7 @@ def related_incidents(sim: Simulator, request: Request, id: str) -> Response:  #
 
 
 @ROUTER.get("/incidents/{id}/outlier_incident", scope="incidents.read")
-def outlier_incident(sim: Simulator, request: Request, id: str) -> Response:  # noqa: A002
+def outlier_incident(sim: Simulator, request: Request, id: str) -> Response:
     render = _detailed(sim, request)
     incident = _incident(sim, id)
     now = sim.now()
@@ -117,7 +117,7 @@ def outlier_incident(sim: Simulator, request: Request, id: str) -> Response:  # 
     before = [i for i in on_service if template(i.title) == mined and i.number < incident.number]
     category = "outlier" if not before else "rare" if share < RARE_SHARE else "frequent"
     days = max((now - since) / timedelta(days=1), 1 / 24)
-    cluster = hashlib.md5(f"{incident.service_id}/{mined}".encode()).hexdigest()  # noqa: S324 (an id, not security)
+    cluster = hashlib.md5(f"{incident.service_id}/{mined}".encode()).hexdigest()
     rendered = dict(render(incident), occurrence={
         "count": count, "frequency": round(count / days, 4), "category": category,
         "since": format_time(since), "until": format_time(now)})

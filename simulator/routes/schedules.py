@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Set
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from .. import oncall
 from ..clock import known_zone
@@ -20,10 +20,19 @@ from ..models import Override, Schedule
 from ..oncall import OnCallEntry, Span
 from ..state import State
 from .audit import record_override
-from .directory import (includes, list_response, lookup, policy_ref, render_policy, render_schedule_basic,
-                        render_user, schedule_ref, user_ref)
+from .directory import (
+    includes,
+    list_response,
+    lookup,
+    policy_ref,
+    render_policy,
+    render_schedule_basic,
+    render_user,
+    schedule_ref,
+    user_ref,
+)
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
 ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future", and a range to 90 days
 # Our own bound, which PagerDuty does not publish: rendering costs a span per turn, and a window of
