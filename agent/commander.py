@@ -203,7 +203,7 @@ class Commander:
 
     def pending(self, thread_id: str) -> list[ApprovalRequest]:
         """The approvals on this thread still waiting for a decision."""
-        batch_id, batch = self._batch(thread_id)
+        _batch_id, batch = self._batch(thread_id)
         decided = self._context.audit.decisions([r.id for r in batch]) if batch else {}
         return [r for r in batch if r.id not in decided]
 

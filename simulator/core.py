@@ -132,9 +132,8 @@ class Simulator:
         if route.api == "events":
             return route.handler(self, request, **params)
         token = self._authenticate(request)
-        if route.method != "GET":
-            if token.access == "read-only":
-                raise errors.forbidden("This API token is read-only and cannot be used for this request.")
+        if route.method != "GET" and token.access == "read-only":
+            raise errors.forbidden("This API token is read-only and cannot be used for this request.")
         if token.scopes is not None and route.scope and route.scope not in token.scopes:
             raise errors.forbidden(f"The token is missing the OAuth scope {route.scope}.")
         limits = self.state.dataset.rate_limits

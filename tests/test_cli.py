@@ -165,7 +165,7 @@ def test_pending_lists_every_thread_and_approve_runs_exactly_once(served):
 
 
 def test_reject_needs_a_reason(served):
-    sim, env = served
+    _sim, env = served
     request = asked(env)
     result = run(env, "reject", "t1", request["id"])
     assert result.exit_code == cli.EXIT_USAGE
@@ -229,7 +229,7 @@ def test_arguments_the_tool_refuses_are_refused_and_nothing_is_recorded(served):
 
 
 def test_an_unknown_approval_id_is_refused(served):
-    sim, env = served
+    _sim, env = served
     asked(env)
     result = run(env, "approve", "t1", "apr_000000000000")
     assert result.exit_code == cli.EXIT_ACTION_FAILED
@@ -265,7 +265,7 @@ def test_ask_json_reports_the_answer_approvals_events_and_thread(served):
 
 
 def test_ask_json_while_waiting_exits_with_the_waiting_code(served):
-    sim, env = served
+    _sim, env = served
     result = run(env, "ask", TRIGGER, "--json")
     assert result.exit_code == cli.EXIT_WAITING_FOR_APPROVAL
     report = json.loads(result.stdout)
@@ -343,7 +343,7 @@ def test_resume_with_nothing_to_resume(env):
 
 
 def test_audit_shows_requests_decisions_and_writes(served):
-    sim, env = served
+    _sim, env = served
     run(env, "ask", TRIGGER, "--approve-all", "--thread", "t1")
 
     table = run(env, "audit")

@@ -290,7 +290,7 @@ def test_it_is_the_incident_the_conversation_showed_last(commander: Commander, s
 def test_covering_someones_shift_finds_their_schedule_then_overrides_it(commander: Commander, sim: Any) -> None:
     before = set(sim.state.overrides)
 
-    turn, asked = run(commander, "have Chen Wei cover for Bilal for 4h")
+    _turn, asked = run(commander, "have Chen Wei cover for Bilal for 4h")
 
     (new,) = [sim.state.overrides[o] for o in set(sim.state.overrides) - before]
     assert asked == ["create_override"] and new.user_id == user_id(sim, "chen.wei@acme.example")

@@ -81,7 +81,7 @@ def test_full_account_key_with_a_from_user(pagerduty):
 
 
 def test_account_key_without_a_from_user_says_which_setting_to_add(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, _ = doctor(env | {"PAGERDUTY_API_KEY": TOKENS["full"]})
     assert code == cli.EXIT_CONFIGURATION
     assert checks["From user"][0] == "fail" and "set PAGERDUTY_FROM_EMAIL" in checks["From user"][1]
@@ -89,7 +89,7 @@ def test_account_key_without_a_from_user_says_which_setting_to_add(pagerduty):
 
 
 def test_a_from_user_that_does_not_exist(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, _ = doctor(env | {"PAGERDUTY_API_KEY": TOKENS["full"], "PAGERDUTY_FROM_EMAIL": "nobody@acme.example"})
     assert code == cli.EXIT_CONFIGURATION
     assert checks["From user"] == ("fail", "no PagerDuty user has the email nobody@acme.example; set "
@@ -110,7 +110,7 @@ def test_read_only_key_fails_the_write_check_and_says_what_to_do(pagerduty):
 
 
 def test_read_only_key_in_read_only_mode_is_fine(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, _ = doctor(env | {"PAGERDUTY_API_KEY": TOKENS["read-only"], "PAGERDUTY_FROM_EMAIL": ALICE,
                                     "PAGERDUTY_READ_ONLY": "true"})
     assert code == cli.EXIT_OK
@@ -118,7 +118,7 @@ def test_read_only_key_in_read_only_mode_is_fine(pagerduty):
 
 
 def test_user_key_acts_as_its_user(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, _ = doctor(env | {"PAGERDUTY_API_KEY": TOKENS["user"]})
     assert code == cli.EXIT_OK
     assert checks["PagerDuty key"] == ("ok", f"user API key of Alice Moreno <{ALICE}>")
@@ -127,7 +127,7 @@ def test_user_key_acts_as_its_user(pagerduty):
 
 
 def test_oauth_token_without_write_scope_names_the_missing_scope(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, _ = doctor(env | {"PAGERDUTY_API_KEY": TOKENS["oauth-read"], "PAGERDUTY_TOKEN_KIND": "bearer"})
     assert code == cli.EXIT_CONFIGURATION
     assert checks["PagerDuty key"] == ("ok", "OAuth token of Bilal Khan <bilal.khan@acme.example>")
@@ -136,7 +136,7 @@ def test_oauth_token_without_write_scope_names_the_missing_scope(pagerduty):
 
 
 def test_a_bad_key_gets_a_401_that_says_what_to_check(pagerduty):
-    sim, env = pagerduty
+    _sim, env = pagerduty
     code, checks, table = doctor(env | {"PAGERDUTY_API_KEY": "bad-key-0123456789ab", "PAGERDUTY_FROM_EMAIL": ALICE})
 
     assert code == cli.EXIT_CONFIGURATION
@@ -195,21 +195,21 @@ def test_a_model_that_calls_tools(model_endpoint):
 
 def test_a_model_that_writes_its_tool_call_as_text_is_fine(model_endpoint):
     probe = '```json\n{"name": "report_ready", "arguments": {"ready": true}}\n```'
-    fake, env = model_endpoint(says(probe), says(probe))
+    _fake, env = model_endpoint(says(probe), says(probe))
     code, checks, _ = doctor(env)
     assert code == cli.EXIT_OK
     assert checks["model"][0] == "ok" and "writes tool calls as text" in checks["model"][1]
 
 
 def test_a_model_that_answers_in_words_is_a_warning(model_endpoint):
-    fake, env = model_endpoint(says("ready"), says("ready"))
+    _fake, env = model_endpoint(says("ready"), says("ready"))
     code, checks, _ = doctor(env)
     assert code == cli.EXIT_OK
     assert checks["model"][0] == "warn" and "may not support tool calling" in checks["model"][1]
 
 
 def test_a_refused_model_key(model_endpoint):
-    fake, env = model_endpoint(Broken(401, json.dumps({"error": {
+    _fake, env = model_endpoint(Broken(401, json.dumps({"error": {
         "message": "Incorrect API key provided: sk-test-secret-key.", "type": "invalid_request_error",
         "code": "invalid_api_key"}})))
     code, checks, table = doctor(env)

@@ -266,7 +266,7 @@ def test_responder_requests_page_users_and_a_policys_on_call(sim):
     mark = len(entries(sim, incident))
     request = engine.request_responders(sim, incident, ALICE, "Join the bridge",
                                         [("user_reference", TOM), ("escalation_policy_reference", "P1J8HF7")])
-    expected = list(dict.fromkeys([TOM] + on_call(sim, "P1J8HF7", 1)))
+    expected = list(dict.fromkeys([TOM, *on_call(sim, "P1J8HF7", 1)]))
     assert request.user_ids == expected and incident.responder_request_ids == [request.id]
     assert entries(sim, incident, mark) == [("notify_log_entry", incident.service_id, u) for u in expected]
     assert code_of(lambda: engine.request_responders(

@@ -85,7 +85,7 @@ def test_steps_stream_into_one_updating_output_then_the_answer_as_markdown_and_o
     outputs = showing(lambda: chat("oncall API Gateway"))
 
     steps = [o for o in outputs if o.transient]
-    [display_id] = {o.transient["display_id"] for o in steps}
+    [_display_id] = {o.transient["display_id"] for o in steps}
     assert [o.update for o in steps] == [False, True]  # shown once, then updated in place
     assert "⏳ Finding who is on call (service: API Gateway)" in steps[0].data["text/markdown"]
     assert "✅ Finding who is on call" in steps[-1].data["text/markdown"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -97,7 +98,7 @@ def test_final_spans_are_sorted_disjoint_joined_and_inside_the_window(scenario):
     spans = final_spans(schedule, overs, since, until)
     for span in spans:
         assert since <= span.start < span.end <= until
-    for before, after in zip(spans, spans[1:]):
+    for before, after in itertools.pairwise(spans):
         assert before.end <= after.start
         assert not (before.end == after.start and before.user_id == after.user_id)
 
@@ -134,7 +135,7 @@ def test_an_instant_query_returns_the_shift_the_window_query_has_there(scenario,
 @SETTINGS
 @given(scenarios(), fractions)
 def test_the_newest_override_covering_an_instant_decides_who_is_on_call(scenario, spread):
-    schedule, overs, since, until = scenario
+    schedule, overs, _since, _until = scenario
     for override in overs:
         for at in instants(override.start, override.end, spread):
             covering = [(o.created_at or datetime.min.replace(tzinfo=UTC), i, o.user_id)
@@ -262,7 +263,7 @@ def test_handoffs_keep_their_local_wall_clock_time_across_both_dst_changes(zone,
     since, until = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
     spans = final_spans(schedule, [], since, until)
     assert spans[0].start == since and spans[-1].end == until
-    assert all(before.end == after.start for before, after in zip(spans, spans[1:]))
+    assert all(before.end == after.start for before, after in itertools.pairwise(spans))
     length = timedelta(seconds=turn)
     k = (wall(spans[1].start, local) - origin) // length
     handoff_times = set()

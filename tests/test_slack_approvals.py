@@ -64,7 +64,7 @@ def test_approve_creates_the_incident_as_the_requester_and_replaces_the_card(wor
     assert not is_card(update.args)  # no buttons left to click
     outcome = world.said(card.args["thread_ts"], "Triggered: #")
     assert outcome.args["attachments"][0]["color"] == "#E01E5A"
-    [incident] = created(world, "Checkout down")
+    [_incident] = created(world, "Checkout down")
     [write] = world.writes()
     assert write.actor_id == world.sim.state.users_by_email["bilal.khan@acme.example"].id  # From: the requester
     decision = next(e for e in world.commander.audit() if e.action == "decision")

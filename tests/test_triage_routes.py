@@ -135,7 +135,7 @@ def test_override_writes_are_audited_and_paged_by_cursor(sim, demo_dataset, cloc
         records = [r for page in pages for r in page]
         assert [len(p) for p in pages] == [2, 2, 2]
         assert [r["action"] for r in records] == ["delete"] + ["create"] * 5
-        assert [r["details"]["resource"]["id"] for r in records] == [made[0]] + made[::-1]
+        assert [r["details"]["resource"]["id"] for r in records] == [made[0], *made[::-1]]
         times = [parse_time(r["execution_time"], "t") for r in records]
         assert times == sorted(times, reverse=True)
         assert records[0]["root_resource"]["id"] == schedule.id

@@ -134,7 +134,7 @@ class Preconditions:
     # --- schedules ---
 
     def create_override(self, call: Call, a: s.CreateOverride) -> Settled | None:
-        start, end = override_window(call.now, a.start, a.end, a.time_zone)
+        _start, end = override_window(call.now, a.start, a.end, a.time_zone)
         if end <= call.now:
             raise ToolProblem(f"the cover would end at {human(end)}, which has already passed.",
                               "give an end time in the future.")
