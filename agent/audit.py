@@ -161,7 +161,8 @@ class AuditLog:
                         if since > at - lease and not _gone(owner)]
                 if not live:
                     self._conn.execute(
-                        "INSERT OR REPLACE INTO ic_resumes (batch_id, thread_id, claimed_at, owner) VALUES (?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO ic_resumes (batch_id, thread_id, claimed_at, owner) "
+                        "VALUES (?, ?, ?, ?)",
                         (claim, thread_id, at.isoformat(), this_process()))
             except BaseException:
                 self._conn.execute("ROLLBACK")

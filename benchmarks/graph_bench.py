@@ -118,7 +118,7 @@ def measure(bare_turn: Callable[[str], None], ours_turn: Callable[[str], None], 
             start = time.perf_counter()
             turn(f"timed-{n}")
             timings.append((time.perf_counter() - start) * 1000 / rounds)
-    ratios = [o / b for o, b in zip(ours_ms, bare_ms)]
+    ratios = [o / b for o, b in zip(ours_ms, bare_ms, strict=True)]
     return statistics.median(bare_ms), statistics.median(ours_ms), statistics.median(ratios)
 
 

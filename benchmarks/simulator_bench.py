@@ -73,7 +73,8 @@ def serve(kind: str, port: int, dataset_name: str) -> None:
             if scope["type"] != "http":
                 return
             await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)

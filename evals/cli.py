@@ -41,9 +41,10 @@ def eval_command(
     model: str | None = typer.Option(None, "--model", help="scripted (the default), command, or openai:MODEL."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server for openai:MODEL."),
     trials: int = typer.Option(1, "--trials", min=1, help="Trials per scenario (pass^1…pass^K)."),
-    tags: list[str] | None = typer.Option(None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
+    tags: list[str] | None = typer.Option(
+        None, "--tags", help="Only scenarios with any of these tags (repeat or comma-separate)."),
     concurrency: int | None = typer.Option(None, "--concurrency", min=1, help="Trials run at once (processes; "
-                                              "threads for openai:MODEL). Default 2, and 1 for openai:MODEL."),
+                                           "threads for openai:MODEL). Default 2, and 1 for openai:MODEL."),
     as_json: bool = typer.Option(False, "--json", help="Print the JSON record on stdout."),
     output: Path | None = typer.Option(None, "--output", help="Write the JSON record here."),
     report: Path | None = typer.Option(None, "--report", help="Write the Markdown report here."),

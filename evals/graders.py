@@ -195,7 +195,8 @@ def _unmatched_in_order(expected: list[Expected], asked: list[tuple[str, dict]],
     """The first expected approval not found, in order, among the requests (None when all are)."""
     position = 0
     for item in expected:
-        while position < len(asked) and not (asked[position][0] == item.tool and subset(item.match, asked[position][1], names)):
+        while position < len(asked) and not (asked[position][0] == item.tool
+                                             and subset(item.match, asked[position][1], names)):
             position += 1
         if position == len(asked):
             return item

@@ -317,7 +317,7 @@ def run_mutants(prepared: list[Prepared], *, per_kind: int | None = None, concur
         p.scenario.reference_turns())))
     jobs = [Job(m.prepared, m.planner()) for m in found] + [Job(p, control) for p in prepared]
     done = run_jobs(jobs, concurrency=concurrency, grade=grade)
-    return Outcome(list(zip(found, done[:len(found)])), done[len(found):])
+    return Outcome(list(zip(found, done[:len(found)], strict=True)), done[len(found):])
 
 
 def report(outcome: Outcome) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from evals.scenario import Step
 
-Reply = Union[str, list[dict[str, Any]]]
+Reply: TypeAlias = str | list[dict[str, Any]]
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def markdown(data: dict[str, Any], robustness: list[dict[str, Any]] | None = Non
         approvals = "; ".join(dict.fromkeys(", ".join(t["approvals"]) or "none" for t in trials))
         failure = next((t["failure"] for t in trials if t["failure"]), "")
         seconds = sum(t["metrics"]["wall_seconds"] for t in trials) / len(trials)
-        lines.append(f"| {r['id']} | {sum(rewards) / len(rewards):.2f} | {sum(x == 1.0 for x in rewards)}/{len(rewards)}"
+        passed = sum(x == 1.0 for x in rewards)
+        lines.append(f"| {r['id']} | {sum(rewards) / len(rewards):.2f} | {passed}/{len(rewards)}"
                      f" | {_cell(approvals)} | {calls} ({r['reference_calls']} / {r['api_call_limit']})"
                      f" | {sum(t['metrics']['retries_429'] for t in trials)} | {seconds:.2f} | {_cell(failure)} |")
         failures += [(r["id"], t) for t in trials if t["reward"] != 1.0]
@@ -114,7 +115,8 @@ def robustness_markdown(rows: list[dict[str, Any]]) -> str:
              f"| mistake | runs | {' | '.join(OUTCOMES)} | example |", "|---|---|" + "---|" * len(OUTCOMES) + "---|"]
     for row in rows:
         counts = " | ".join(str(row["counts"].get(outcome, 0)) for outcome in OUTCOMES)
-        example = next((e for e in row["examples"] if ": recovered: " not in e), row["examples"][0] if row["examples"] else "")
+        fallback = row["examples"][0] if row["examples"] else ""
+        example = next((e for e in row["examples"] if ": recovered: " not in e), fallback)
         lines.append(f"| {row['kind']} | {row['runs']} | {counts} | {_cell(example[:220])} |")
     return "\n".join(lines)
 

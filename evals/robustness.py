@@ -128,9 +128,11 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
                     played = [[reply_of(x) for x in xs] for xs in turns]
                     played[t].insert(s + 1, [{"name": call.tool, "args": call.args}])
                     fault = FaultRule(method="POST", path="/incidents", status=429, times=1, reset_seconds=20)
-                    world = prepared.scenario.world.model_copy(update={"faults": [*prepared.scenario.world.faults, fault]})
+                    faults = [*prepared.scenario.world.faults, fault]
+                    world = prepared.scenario.world.model_copy(update={"faults": faults})
                     scenario = prepared.scenario.model_copy(update={"world": world})
-                    return Injection(kind, dataclasses.replace(prepared, scenario=scenario), played, call.tool, call.args)
+                    injected = dataclasses.replace(prepared, scenario=scenario)
+                    return Injection(kind, injected, played, call.tool, call.args)
                 mutated = MUTATIONS[kind](prepared, call.tool, call.args)
                 if mutated is None:
                     continue
@@ -174,18 +176,19 @@ def _as_the_tool_reads(tool: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def _names_argument(injection: Injection, text: str) -> bool:
     lowered = text.casefold()
-    return any(key.casefold() in lowered or (isinstance(v, str) and v and v.casefold() in lowered)
-               for key, v in injection.arguments.items()) or any(k in lowered for k in TOOL_ARGS[injection.tool].model_fields)
+    named = any(key.casefold() in lowered or (isinstance(v, str) and v and v.casefold() in lowered)
+                for key, v in injection.arguments.items())
+    return named or any(k in lowered for k in TOOL_ARGS[injection.tool].model_fields)
 
 
 def run_robustness(prepared: list[Prepared], *, concurrency: int = 2) -> list[dict[str, Any]]:
     """Per kind of mistake: how many runs, the tally of outcomes and one example of what the tools said."""
     injections = [i for kind in KINDS for i in (inject(p, kind) for p in prepared) if i is not None]
     trajectories = run_jobs([Job(i.prepared, _planner(i)) for i in injections], concurrency=concurrency, grade=grade)
-    judged = [judge(i, t) for i, t in zip(injections, trajectories)]
+    judged = [judge(i, t) for i, t in zip(injections, trajectories, strict=True)]
     rows = []
     for kind in KINDS:
-        mine = [(i, j) for i, j in zip(injections, judged) if i.kind == kind]
+        mine = [(i, j) for i, j in zip(injections, judged, strict=True) if i.kind == kind]
         rows.append({"kind": kind, "runs": len(mine), "counts": dict(Counter(outcome for _, (outcome, _) in mine)),
                      "examples": [f"{i.prepared.scenario.id}: {outcome}: {said}" for i, (outcome, said) in mine]})
     return rows

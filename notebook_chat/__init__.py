@@ -1,5 +1,8 @@
 """The incident commander in Jupyter: `chat = NotebookChat.from_settings()`, then `chat("oncall API Gateway")`."""
 
+from notebook_chat.errors import NotebookError
+from notebook_chat.settings import APPROVAL_MODES, ApprovalMode
+
 NOTEBOOK_EXTRA = ("IPython", "ipywidgets", "matplotlib")
 
 try:
@@ -9,7 +12,5 @@ except ModuleNotFoundError as missing:  # the notebook extra is optional for the
         raise
     raise ModuleNotFoundError(f"The notebook chat needs {missing.name}: install the notebook extra, "
                               "pip install 'incident-commander[notebook]'.", name=missing.name) from None
-from notebook_chat.errors import NotebookError
-from notebook_chat.settings import APPROVAL_MODES, ApprovalMode
 
 __all__ = ["APPROVAL_MODES", "ApprovalMode", "Exchange", "NotebookChat", "NotebookError"]

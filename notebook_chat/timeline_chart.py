@@ -54,7 +54,7 @@ def timeline_figure(data: dict[str, Any]) -> Figure:
     axes.set_xlim(start - pad, end + pad)
     axes.set_ylim(-0.75, len(LANES) + 0.8)
     placed: list[Any] = []
-    for y, (kind, (_, marker, colour)) in zip(range(len(LANES), 0, -1), LANES.items()):
+    for y, (kind, (_, marker, colour)) in zip(range(len(LANES), 0, -1), LANES.items(), strict=True):
         axes.axhline(y, color="#eeeeee", linewidth=1, zorder=0)
         for at, label in _grouped((at, label) for k, at, label in marks if k == kind):
             axes.plot(at, y, marker=marker, color=colour, markersize=12 if marker == "*" else 8, linestyle="none",

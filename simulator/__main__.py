@@ -7,6 +7,7 @@ so both commands can be piped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC
 from pathlib import Path
@@ -106,10 +107,8 @@ def serve(
     server = _simulator_server(sim, "https" if tls_cert else "http", state, host=host, port=port,
                                log_level="warning", lifespan="on", ssl_certfile=str(tls_cert) if tls_cert else None,
                                ssl_keyfile=str(tls_key) if tls_key else None)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         server.run()
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
-        pass
 
 
 @app.command("import")

@@ -258,8 +258,8 @@ class Page:
             raise invalid_input("limit must be at least 1 and offset at least 0.")
         limit = min(limit, 100)
         if offset + limit > cls.MAX_WINDOW:
-            raise invalid_input("Offset+limit exceeds maximum allowed value of 10000. Please try to refine your "
-                                "search to reduce the returned set of records below this number, like adding a date range")
+            raise invalid_input("Offset+limit exceeds maximum allowed value of 10000. Please try to refine your search "
+                                "to reduce the returned set of records below this number, like adding a date range")
         return cls(limit, offset, request.bool_param("total"))
 
     def wrap(self, root: str, items: list, render: Callable[[Any], Any]) -> dict:

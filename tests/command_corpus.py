@@ -494,7 +494,8 @@ def reply_to(text: str, shown: tuple[int, ...] = (), tz: str | None = None) -> A
 def run(case: Case) -> Outcome:
     reply = reply_to(case.text, case.shown, case.tz)
     calls = [(tc["name"], tc["args"]) for tc in reply.tool_calls]
-    if (isinstance(case.expect, list) and calls == case.expect) or (isinstance(case.expect, str) and not calls and case.expect in reply.text):
+    if (isinstance(case.expect, list) and calls == case.expect) or (
+            isinstance(case.expect, str) and not calls and case.expect in reply.text):
         kind = "understood"
     elif not calls:
         kind = "asked"

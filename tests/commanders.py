@@ -6,11 +6,9 @@ surfaces build it; only the outside world is injected (model, HTTP transport, cl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from agent.commander import Commander
 from agent.planners.scripted import ScriptedChatModel
@@ -40,12 +38,6 @@ class DiesAfterWrite(httpx.BaseTransport):
             self.fired = True
             raise ProcessKilled
         return response
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request, tmp_path: Path) -> str:
-    """Every graph test runs on both checkpointers: in memory and a SQLite file."""
-    return ":memory:" if request.param == "memory" else str(tmp_path / "checkpoints.sqlite")
 
 
 def build(sim: Simulator, clock: Any, script: Any, store: str = ":memory:", *,

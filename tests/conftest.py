@@ -1,13 +1,20 @@
-"""Shared fixtures: a demo-organisation simulator on a fixed clock, and clients for each kind of token."""
+"""Shared fixtures: a demo-organisation simulator on a fixed clock, clients for each kind of token, the checkpoint
+stores every graph test runs on, and the command line's environment."""
 
 from __future__ import annotations
 
+import ssl
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+import pagerduty
 import pytest
+import trustme
+from servers import running_server
 
 from simulator import ManualClock, Simulator
+from simulator.asgi import SimulatorApp
 from simulator.datasets import load_dataset
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -70,4 +77,49 @@ def api(sim, account_token, demo_dataset):
 @pytest.fixture
 def api_no_from(sim, account_token):
     with make_client(sim, account_token) as client:
+        yield client
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request, tmp_path: Path) -> str:
+    """Every graph test runs on both checkpointers: in memory and a SQLite file."""
+    return ":memory:" if request.param == "memory" else str(tmp_path / "checkpoints.sqlite")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str | None]:
+    """The command line's environment: no keys (embedded defaults), a checkpoint file of its own, a wide terminal."""
+    return {"IC_CHECKPOINT_DB": str(tmp_path / "ic.sqlite"), "IC_REQUESTER": "dana", "COLUMNS": "200",
+            "OPENAI_API_KEY": None, "OPENAI_BASE_URL": None, "IC_APPROVAL_POLICY": None,
+            "PAGERDUTY_API_KEY": None, "PAGERDUTY_API_HOST": None, "PAGERDUTY_FROM_EMAIL": None,
+            "PAGERDUTY_TOKEN_KIND": None, "PAGERDUTY_READ_ONLY": None}
+
+
+@pytest.fixture
+def https_sim(sim, tmp_path):
+    """The demo simulator over HTTPS with a throwaway CA (PagerDuty's own client refuses plain http): (url, context)."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    with running_server(SimulatorApp(sim), ssl_certfile=str(cert_path), ssl_keyfile=str(key_path)) as url:
+        yield url, _ssl_context(ca)
+
+
+def _ssl_context(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
+
+
+@pytest.fixture
+def official(https_sim, demo_dataset):
+    """PagerDuty's own Python client on `https_sim`, with an account token and no retries."""
+    url, context = https_sim
+    token = token_for(demo_dataset)
+    client = pagerduty.RestApiV2Client(token.token, default_from=demo_dataset.users[0].email,
+                                       base_url=url, verify=context)
+    client.max_network_attempts = 1
+    with client:  # closing its keep-alive connection lets the server stop at once
         yield client

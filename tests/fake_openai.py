@@ -12,7 +12,7 @@ import asyncio
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 MODEL = "fake-gpt"
 
@@ -38,7 +38,7 @@ class Stall:
 
 
 # One scripted reply: an assistant message ({"content", "tool_calls"}), a broken answer, or a stall.
-Reply = Union[dict[str, Any], Broken, Stall]
+Reply: TypeAlias = dict[str, Any] | Broken | Stall
 
 
 def says(text: str) -> dict[str, Any]:

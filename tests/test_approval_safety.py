@@ -12,15 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from commanders import (  # noqa: F401  (store is a fixture)
-    build,
-    incident_in,
-    open_incident,
-    said,
-    store,
-    update_call,
-    writes,
-)
+from commanders import build, incident_in, open_incident, said, update_call, writes
 from langchain_core.messages import ToolMessage
 
 from agent.approvals import ApprovalError, Decision

@@ -29,15 +29,6 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str | None]:
-    """No keys (embedded defaults), a checkpoint file of this test's own, a wide terminal."""
-    return {"IC_CHECKPOINT_DB": str(tmp_path / "ic.sqlite"), "IC_REQUESTER": "dana", "COLUMNS": "200",
-            "OPENAI_API_KEY": None, "OPENAI_BASE_URL": None, "IC_APPROVAL_POLICY": None,
-            "PAGERDUTY_API_KEY": None, "PAGERDUTY_API_HOST": None, "PAGERDUTY_FROM_EMAIL": None,
-            "PAGERDUTY_TOKEN_KIND": None, "PAGERDUTY_READ_ONLY": None}
-
-
-@pytest.fixture
 def served(env):
     """A demo organisation behind real HTTP, kept across invocations: (simulator, env pointing at it)."""
     sim = Simulator.from_dataset("demo")

@@ -268,7 +268,8 @@ def test_create_incident_is_retried_on_5xx_and_network_errors_because_its_key_ma
     created = connect(from_email=from_alice).create_incident(payload, incident_key="thread-7/call-4")
     assert not created.already_existed
     assert len(calls(sim, "POST", "/incidents")) == 2 and len(fake_time.sleeps) == 1
-    assert [i.id for i in sim.state.incidents.values() if i.incident_key == "thread-7/call-4"] == [created.incident["id"]]
+    keyed = [i.id for i in sim.state.incidents.values() if i.incident_key == "thread-7/call-4"]
+    assert keyed == [created.incident["id"]]
 
 
 def test_other_400s_from_create_incident_are_raised(sim, connect, from_alice):

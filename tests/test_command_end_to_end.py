@@ -333,7 +333,8 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
     assert (entry.actor, entry.outcome.split(":")[0]) == (APPROVER, "failed, not confirmed by PagerDuty")
 
 
-def test_paging_twice_for_the_same_alert_opens_one_incident_and_says_nothing_new(commander: Commander, sim: Any) -> None:
+def test_paging_twice_for_the_same_alert_opens_one_incident_and_says_nothing_new(
+        commander: Commander, sim: Any) -> None:
     before = len(sim.state.incidents)
     first, _ = run(commander, "API Gateway latency alert — page whoever is on call")
     again, asked = run(commander, "API Gateway latency alert — page whoever is on call", thread="t2")

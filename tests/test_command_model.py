@@ -206,13 +206,6 @@ def test_words_are_never_taken_for_incidents_or_for_all_of_yours(text: str) -> N
     assert PENDING not in reply.additional_kwargs  # nothing a bare "yes" could run
 
 
-@pytest.mark.parametrize("text", ["change Payments API Deployed v2.14.0", "alert Search heap above 95%",
-                                  "alert resolve Search"])
-def test_an_event_without_quoted_summary_or_dedup_key_shows_the_usage(text: str) -> None:
-    reply = ask(text)  # an unquoted summary cannot be told apart from the service name: never guess the split
-    assert not reply.tool_calls and reply.content.startswith("Usage: `")
-
-
 def test_a_duration_without_a_unit_is_asked_about_not_guessed() -> None:
     reply = ask("snooze 269 30")
     assert not reply.tool_calls and "say e.g. `30m`, `2h` or `1d`" in reply.content

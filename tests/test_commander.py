@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from commanders import (  # noqa: F401  (store is a fixture)
+from commanders import (
     DiesAfterWrite,
     ProcessKilled,
     ack_both,
@@ -15,7 +15,6 @@ from commanders import (  # noqa: F401  (store is a fixture)
     incident_in,
     open_incident,
     said,
-    store,
     update_call,
     writes,
 )
@@ -118,7 +117,7 @@ def test_expired_approvals_are_refused_but_can_still_be_rejected(sim, clock, sto
     request = commander.send("t1", "open it").pending[0]
     clock.advance(timedelta(minutes=15).total_seconds())
 
-    with pytest.raises(ApprovalError, match="expired at .*reject it and ask again"):
+    with pytest.raises(ApprovalError, match=r"expired at .*reject it and ask again"):
         commander.decide("t1", request.id, "approve", "omar")
     assert commander.pending("t1") == [request]
 
@@ -134,7 +133,7 @@ def test_nonces_are_single_use_and_must_match(sim, clock, store):
     with pytest.raises(ApprovalError, match="nonce does not match"):
         commander.decide("t1", one.id, "approve", "omar", nonce=two.nonce)
     commander.decide("t1", one.id, "approve", "omar", nonce=one.nonce)
-    with pytest.raises(ApprovalError, match="already decided.*nonce cannot be used again"):
+    with pytest.raises(ApprovalError, match=r"already decided.*nonce cannot be used again"):
         commander.decide("t1", one.id, "reject", "mallory", nonce=one.nonce)  # still in the held batch
     commander.decide("t1", two.id, "approve", "omar", nonce=two.nonce)
     with pytest.raises(ApprovalError, match=r"already decided \(approve by omar\)"):
@@ -166,7 +165,7 @@ def test_an_invalid_edit_is_refused_and_nothing_is_recorded(sim, clock, store):
     commander = build(sim, clock, [[CREATE], "Opened."], store)
     request = commander.send("t1", "open it").pending[0]
 
-    with pytest.raises(ApprovalError, match="edited arguments are not valid.*title"):
+    with pytest.raises(ApprovalError, match=r"edited arguments are not valid.*title"):
         commander.decide("t1", request.id, "edit", "omar", arguments={"service": "API Gateway", "title": ""})
     assert [e.action for e in commander.audit("t1")] == ["message", "approval_requested"]
     assert commander.decide("t1", request.id, "approve", "omar").status == "answered"

@@ -137,9 +137,9 @@ def test_a_dangling_reference_is_named(tmp_path):
 def test_unreadable_and_unknown_datasets(tmp_path):
     path = tmp_path / "garbled.yaml"
     path.write_text("users: [unclosed\n")
-    with pytest.raises(DatasetError, match="garbled.yaml: cannot read"):
+    with pytest.raises(DatasetError, match=r"garbled\.yaml: cannot read"):
         load_dataset(path)
-    with pytest.raises(DatasetError, match="no bundled dataset named 'nope'.*demo"):
+    with pytest.raises(DatasetError, match=r"no bundled dataset named 'nope'.*demo"):
         load_dataset("nope")
     with pytest.raises(DatasetError, match="does not exist"):
         load_dataset(tmp_path / "missing.yaml")

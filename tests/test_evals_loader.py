@@ -63,7 +63,8 @@ def test_yaml_that_does_not_parse_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("change", "message"), [
     (('turns: ["ack {{page.number}}"]', 'turns: ["ack {{pager.number}}"]'), "no setup action is named 'pager'"),
     (("action: acknowledge", "action: acknowledge, colour: red"), "unknown argument 'colour'"),
-    (("    match: {incident: \"{{page.number}}\"}", "    match: {incident: \"1\"}"), "no rule under `approvals` matches"),
+    (("    match: {incident: \"{{page.number}}\"}", "    match: {incident: \"1\"}"),
+     "no rule under `approvals` matches"),
     (("service: API Gateway}", "service: Nowhere}"), "setup names service 'Nowhere'"),
 ])
 def test_problems_found_when_preparing_name_the_file(tmp_path: Path, change: tuple[str, str], message: str) -> None:

@@ -8,7 +8,7 @@ end a turn with "Could not finish", never an exception.
 from __future__ import annotations
 
 import pytest
-from commanders import ack_both, build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import ack_both, build, open_incident, said, update_call, writes
 from langchain_core.messages import SystemMessage, ToolMessage
 
 from agent.planners.scripted import ScriptedChatModel

@@ -10,43 +10,9 @@ from datetime import timedelta
 
 import pagerduty
 import pytest
-import trustme
 from conftest import token_for
-from servers import running_server
-
-from simulator.asgi import SimulatorApp
 
 pytestmark = pytest.mark.network
-
-
-@pytest.fixture
-def https_sim(sim, tmp_path):
-    ca = trustme.CA()
-    cert = ca.issue_cert("127.0.0.1", "localhost")
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_path))
-    cert.private_key_pem.write_to_path(str(key_path))
-    with running_server(SimulatorApp(sim), ssl_certfile=str(cert_path), ssl_keyfile=str(key_path)) as url:
-        yield url, _ssl_context(ca)
-
-
-def _ssl_context(ca: trustme.CA):
-    import ssl
-
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
-
-
-@pytest.fixture
-def official(https_sim, demo_dataset):
-    url, context = https_sim
-    token = token_for(demo_dataset)
-    client = pagerduty.RestApiV2Client(token.token, default_from=demo_dataset.users[0].email,
-                                       base_url=url, verify=context)
-    client.max_network_attempts = 1
-    with client:  # closing its keep-alive connection lets the server stop at once
-        yield client
 
 
 def test_iterates_every_incident_exactly_once(official, sim):

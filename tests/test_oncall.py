@@ -29,7 +29,10 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def layer(lid: str, users: list[str], *, start: datetime = utc(2026, 1, 1), virtual_start: datetime | None = None,
+NEW_YEAR = utc(2026, 1, 1)
+
+
+def layer(lid: str, users: list[str], *, start: datetime = NEW_YEAR, virtual_start: datetime | None = None,
           turn: int = WEEK, end: datetime | None = None, restrictions: list[dict] | None = None) -> dict:
     return dict(id=lid, name=lid, start=start, end=end, rotation_virtual_start=virtual_start or start,
                 rotation_turn_length_seconds=turn, user_ids=users, restrictions=restrictions or [])

@@ -6,7 +6,7 @@ import re
 import shlex
 from pathlib import Path
 
-from test_cli import env, run  # noqa: F401  (env is a fixture)
+from test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 

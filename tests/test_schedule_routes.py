@@ -49,7 +49,7 @@ def test_schedule_renders_layers_and_final_schedule_from_the_oncall_rules(api, s
     assert as_spans(final["rendered_schedule_entries"]) == spans(oncall.final_spans(schedule, [], since, until))
     assert final["rendered_coverage_percentage"] == 100
     assert [layer["id"] for layer in body["schedule_layers"]] == [layer.id for layer in reversed(schedule.layers)]
-    for rendered, layer in zip(body["schedule_layers"], reversed(schedule.layers)):
+    for rendered, layer in zip(body["schedule_layers"], reversed(schedule.layers), strict=True):
         assert as_spans(rendered["rendered_schedule_entries"]) == spans(
             oncall.layer_spans(layer, schedule.time_zone, since, until))
         assert [u["user"]["id"] for u in rendered["users"]] == layer.user_ids
@@ -241,7 +241,7 @@ def test_oncalls_now_match_the_escalation_rules(api, sim):
     expected = [e for p in sim.state.escalation_policies.values()
                 for e in oncall.oncalls([p], sim.state.schedules, {}, NOW, NOW)]
     assert body["total"] == len(expected) == len(body["oncalls"])
-    for row, entry in zip(body["oncalls"], expected):
+    for row, entry in zip(body["oncalls"], expected, strict=True):
         assert (row["escalation_policy"]["id"], row["escalation_level"], row["user"]["id"]) == (
             entry.escalation_policy_id, entry.escalation_level, entry.user_id)
         if entry.schedule_id is None:

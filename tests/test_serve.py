@@ -15,7 +15,6 @@ import pagerduty
 import pytest
 from conftest import ACCEPT, auth_header, token_for
 from servers import running_server
-from test_official_client import https_sim, official  # noqa: F401  (HTTPS fixtures PagerDuty's client needs)
 
 from simulator.asgi import SimulatorApp
 from simulator.state import State
@@ -26,20 +25,19 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.network
 def test_serves_health_and_users_over_http(sim, account_token, demo_dataset):
     user = demo_dataset.users[0]
-    with running_server(SimulatorApp(sim)) as url:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Token token={account_token.token}",
-                                                  "Accept": ACCEPT}) as client:
-            health = client.get("/healthz")
-            assert health.status_code == 200 and health.json() == {"status": "ok", "dataset": "Acme Cloud"}
-            answer = client.get(f"/users/{user.id}")
-            assert answer.status_code == 200 and answer.json()["user"]["email"] == user.email
-            assert answer.headers["ratelimit-limit"] == "960"
-            assert client.get("/users/PNOPE00").status_code == 404
-            assert client.get("/users", headers={"Authorization": "Token token=wrong"}).status_code == 401
+    headers = {"Authorization": f"Token token={account_token.token}", "Accept": ACCEPT}
+    with running_server(SimulatorApp(sim)) as url, httpx.Client(base_url=url, headers=headers) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.json() == {"status": "ok", "dataset": "Acme Cloud"}
+        answer = client.get(f"/users/{user.id}")
+        assert answer.status_code == 200 and answer.json()["user"]["email"] == user.email
+        assert answer.headers["ratelimit-limit"] == "960"
+        assert client.get("/users/PNOPE00").status_code == 404
+        assert client.get("/users", headers={"Authorization": "Token token=wrong"}).status_code == 401
 
 
 @pytest.mark.network
-def test_official_client_tells_account_keys_from_user_keys(official, https_sim, demo_dataset):  # noqa: F811
+def test_official_client_tells_account_keys_from_user_keys(official, https_sim, demo_dataset):
     """python-pagerduty reads the key type off `GET /users/me`: 400 with PagerDuty's string `error` for account keys."""
     url, context = https_sim
     user_client = pagerduty.RestApiV2Client(token_for(demo_dataset, kind="user").token, base_url=url, verify=context)

@@ -92,7 +92,7 @@ def test_unreadable_times_say_which_forms_work(text):
 
 @pytest.mark.parametrize("text", ["", "   "])
 def test_an_empty_time_is_refused_by_the_name_of_its_argument(text):
-    with pytest.raises(TimeParseError, match="^since is empty; give a time, one of: ISO 8601"):
+    with pytest.raises(TimeParseError, match=r"^since is empty; give a time, one of: ISO 8601"):
         parse_time(text, now=NOW, past=True, name="since")
 
 

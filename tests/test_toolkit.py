@@ -413,12 +413,14 @@ def test_an_override_ending_at_a_clock_time_ends_on_its_start_day(call):
 
 
 def test_pinned_fixes_an_overrides_times_as_read_now_and_leaves_other_tools_alone(toolkit):
-    args = {"schedule": "Payments Primary", "user": "dana", "start": "09:00", "end": "+8h", "time_zone": "Europe/Berlin"}
+    args = {"schedule": "Payments Primary", "user": "dana", "start": "09:00", "end": "+8h",
+            "time_zone": "Europe/Berlin"}
     assert toolkit.pinned("create_override", args) == {"schedule": "Payments Primary", "user": "dana",
                                                        "start": "2026-11-21T08:00:00Z", "end": "2026-11-21T16:00:00Z"}
     unreadable = {**args, "start": "someday"}
     assert toolkit.pinned("create_override", unreadable) == unreadable
-    assert toolkit.pinned("snooze_incident", {"incident": "268", "duration": "1h"}) == {"incident": "268", "duration": "1h"}
+    snooze = {"incident": "268", "duration": "1h"}
+    assert toolkit.pinned("snooze_incident", snooze) == snooze
 
 
 def test_manage_incidents_in_one_request(call, sim):
@@ -619,7 +621,8 @@ def test_malformed_arguments_are_refused_before_any_request(call, name, args, pr
     ("create_override", {"schedule": "platform", "user": "dana", "end": "+8h"},
      "'platform' matches 2 schedules: Platform Primary (P0302XS), Platform Secondary (PJJXE84); pass one id."),
     ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "-1h"}, "must be after the start"),
-    ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "someday"}, "cannot read end 'someday'"),
+    ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "someday"},
+     "cannot read end 'someday'"),
     ("add_responders", {"incident": "269", "responders": ["nobody"]}, "No user or escalation policy matches"),
     ("who_is_on_call", {"service": "API Gateway", "time_zone": "Mars/Base", "at": "09:00"}, "unknown time zone"),
 ])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from commanders import build, open_incident, said, store, update_call, writes  # noqa: F401  (store is a fixture)
+from commanders import build, open_incident, said, update_call, writes
 from langchain_core.messages import ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 

@@ -324,7 +324,8 @@ def _query_value(value: Any) -> str:
 
 
 def encode_params(params: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Query pairs as PagerDuty reads them: lists become repeated `name[]=v`, booleans `true`/`false`, None is left out."""
+    """Query pairs as PagerDuty reads them: lists become repeated `name[]=v`, booleans `true`/`false`, None is
+    left out."""
     pairs: list[tuple[str, str]] = []
     for name, value in (params or {}).items():
         if value is None:

@@ -23,6 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
 
 from agent.planners.answers import ToolResult, answer, in_zone
 from agent.planners.conversation import Pending, clarify, context_of, pending_question
@@ -38,7 +39,7 @@ class CommandModel(BaseChatModel):
 
     requester: str | None = None
     time_zone: str | None = None  # the requester's IANA zone, for times said without one (else UTC)
-    aliases: dict[str, str] = {}  # what people call things → the names PagerDuty uses
+    aliases: dict[str, str] = Field(default_factory=dict)  # what people call things → the names PagerDuty uses
     tool_names: frozenset[str] | None = None  # None until bind_tools: every tool allowed
     answers_from_code: ClassVar[bool] = True  # its answers are the tool results in words: nothing to ground
 

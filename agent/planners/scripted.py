@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -22,8 +22,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
 # One reply: a message, plain answer text, or tool calls ({"name", "args", optional "id"}).
-Reply = Union[AIMessage, str, list[dict[str, Any]]]
-Script = Union[Sequence[Reply], Callable[[list[BaseMessage]], Reply | None]]
+Reply: TypeAlias = AIMessage | str | list[dict[str, Any]]
+Script: TypeAlias = Sequence[Reply] | Callable[[list[BaseMessage]], Reply | None]
 
 
 class ScriptExhausted(RuntimeError):
