@@ -137,7 +137,7 @@ class Simulator:
         if token.scopes is not None and route.scope and route.scope not in token.scopes:
             raise errors.forbidden(f"The token is missing the OAuth scope {route.scope}.")
         limits = self.state.dataset.rate_limits
-        keys = [(("token", token.token), limits.requests_per_minute)]
+        keys: list[tuple[tuple[str, ...], int]] = [(("token", token.token), limits.requests_per_minute)]
         if route.rate_group is not None:
             keys.append((("token", token.token, route.rate_group), limits.for_operation(route.rate_group)))
         allowed, rate_headers = self.rate_limiter.check(keys, self.now())

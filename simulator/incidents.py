@@ -52,7 +52,7 @@ DEDUP_CONFLICT = "Open incident with matching dedup key already exists on this s
 # Log entries and notes are the bulk of the state (a 10,000-incident history makes ~350,000) and
 # are built here from checked values, so they skip validation and share one empty fields-set:
 # that halves their memory (summaries, which repeat, are interned). Nothing changes them after creation.
-_TRUSTED = frozenset()
+_TRUSTED: set[str] = frozenset()  # type: ignore[assignment]  # pydantic only reads it: frozen on purpose
 
 
 @dataclass(frozen=True)

@@ -353,6 +353,7 @@ def level_user_ids(
         raise ValueError(f"escalation policy {policy.id} has no level {level}")
     users: list[str] = []
     for target in policy.rules[level - 1].targets:
+        user: str | None
         if target.type == "user_reference":
             user = target.id
         else:

@@ -150,9 +150,9 @@ class State:
         for o in self.overrides.values():
             if o.schedule_id not in self.schedules or o.user_id not in self.users:
                 problems.append(f"override {o.id} names an unknown schedule or user")
-        for t in self.tokens.values():
-            if t.user_id is not None and t.user_id not in self.users:
-                problems.append(f"a token names unknown user {t.user_id}")
+        for token in self.tokens.values():
+            if token.user_id is not None and token.user_id not in self.users:
+                problems.append(f"a token names unknown user {token.user_id}")
         for u in self.users.values():
             problems += [f"user {u.id} names unknown team {tid}" for tid in u.team_ids if tid not in self.teams]
         if problems:

@@ -230,7 +230,7 @@ class Actions:
         incident = self.incident(a.incident)
         logs = self.client.list_all(f"/incidents/{incident['id']}/log_entries", "log_entries", limit_items=1000)
         entries = analysis.oldest_first(logs.items)
-        start = shape.parsed(incident["created_at"])
+        start = shape.moment(incident["created_at"])
         end = shape.parsed(incident.get("resolved_at")) or call.now
         changes = self.client.list_all("/change_events", "change_events",
                                        {"since": iso(start - timedelta(hours=2)), "until": iso(end)}, limit_items=100)
@@ -255,7 +255,7 @@ class Actions:
                                         limit_items=200)
             entries = analysis.oldest_first(logs.items)
             found.append({"incident": shape.incident(past), "match": match, "score": round(score, 2),
-                          **analysis.resolution(entries, shape.parsed(past["created_at"])),
+                          **analysis.resolution(entries, shape.moment(past["created_at"])),
                           "notes": [e["note"] for e in analysis.of_type(entries, "annotate_log_entry")
                                     if e.get("note")]})
         return {"incident": shape.incident(incident),
@@ -304,10 +304,10 @@ class Actions:
             change["escalation_level"] = level
         elif a.action == "reassign" and a.assignee:
             change["assignments"] = [{"assignee": shape.reference(call.directory.resolve("user", a.assignee), "user")}]
-        elif a.action == "reassign":
+        elif a.action == "reassign" and a.escalation_policy:
             policy = call.directory.resolve("escalation_policy", a.escalation_policy)
             change["escalation_policy"] = shape.reference(policy, "escalation_policy")
-        elif a.action == "set_priority":
+        elif a.action == "set_priority" and a.priority:
             change["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
         else:
             change[a.action.removeprefix("set_")] = getattr(a, a.action.removeprefix("set_"))
@@ -410,8 +410,8 @@ class Actions:
         user = call.directory.resolve("user", a.user)
         slack = OVERRIDE_DRIFT if relative(a.start) or relative(a.end) else timedelta(0)
         for existing in self.overrides(schedule["id"], start - slack, end + slack):
-            if (existing["user"]["id"] == user["id"] and abs(shape.parsed(existing["start"]) - start) <= slack
-                    and abs(shape.parsed(existing["end"]) - end) <= slack):
+            if (existing["user"]["id"] == user["id"] and abs(shape.moment(existing["start"]) - start) <= slack
+                    and abs(shape.moment(existing["end"]) - end) <= slack):
                 return {"schedule": shape.brief(schedule), "override": shape.override(existing),
                         "unchanged": "an identical override already exists; not created twice"}
         answer = self.client.post(f"/schedules/{schedule['id']}/overrides", {"overrides": [
@@ -446,6 +446,7 @@ class Actions:
         acknowledge/resolve name the alert's key."""
         events, key, service = self.events_target(call, a.routing_key, a.service)
         if a.action == "trigger":
+            assert a.summary and a.source, "SendEvent's validator requires both to trigger"
             result = events.trigger(key, summary=a.summary, source=a.source,
                                     severity=a.severity,  # type: ignore[arg-type]
                                     dedup_key=a.dedup_key or call.key())

@@ -72,7 +72,7 @@ def of_type(entries: list[dict], kind: str) -> list[dict]:
 
 
 def minutes_after(entry: dict, start: datetime) -> float:
-    return round((shape.parsed(entry["created_at"]) - start).total_seconds() / 60, 1)
+    return round((shape.moment(entry["created_at"]) - start).total_seconds() / 60, 1)
 
 
 def oldest_first(entries: list[dict]) -> list[dict]:

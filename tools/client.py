@@ -212,8 +212,9 @@ class RetryingHttp:
                 return self._exchange(method, path, params, json, headers, secrets)
             except (RateLimited, ServerError, NetworkError) as error:
                 limited = isinstance(error, RateLimited)
-                delay = error.reset_in if limited and error.reset_in is not None else self.backoff(attempt)
-                if limited:
+                delay = self.backoff(attempt)
+                if isinstance(error, RateLimited):
+                    delay = error.reset_in if error.reset_in is not None else delay
                     error.reset_in = delay
                     if self.pacer is not None:
                         self.pacer.hold(delay, self.clock())
@@ -264,7 +265,8 @@ class RetryingHttp:
         """One request: the parsed JSON body of a success, else a typed error."""
         started = self.clock()
         try:
-            response = self.http.request(method, path, params=params, json=json, headers=headers)
+            query = tuple(params) if params is not None else None  # httpx types a list of pairs by its values
+            response = self.http.request(method, path, params=query, json=json, headers=headers)
         except httpx.TransportError as exc:
             logger.warning("%s %s -> no answer (%s) elapsed=%.3fs", method, path, type(exc).__name__,
                            self.clock() - started)

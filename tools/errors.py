@@ -150,7 +150,7 @@ def parse_error_body(body: Any) -> tuple[str | None, int | None, list[str]]:
     """(message, code, errors) from the REST body `{"error": {...}}` or the Events body `{"message", "errors"}`."""
     if not isinstance(body, dict):
         return None, None, []
-    inner = body.get("error") if isinstance(body.get("error"), dict) else body
+    inner: dict = body["error"] if isinstance(body.get("error"), dict) else body
     message = inner.get("message")
     code = inner.get("code")
     errors = inner.get("errors")

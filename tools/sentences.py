@@ -54,11 +54,12 @@ class Sentences:
             "set_urgency": f"Set the urgency of {what} to {a.urgency}.",
             "set_title": f"Rename {what} to {a.title!r}.",
         }
-        if a.action == "reassign":
-            target = (self._user(call, a.assignee) if a.assignee else
-                      "escalation policy " + label(call.directory.resolve("escalation_policy", a.escalation_policy)))
-            return f"Reassign {what} to {target}."
-        if a.action == "set_priority":
+        if a.action == "reassign" and a.assignee:
+            return f"Reassign {what} to {self._user(call, a.assignee)}."
+        if a.action == "reassign" and a.escalation_policy:
+            policy = call.directory.resolve("escalation_policy", a.escalation_policy)
+            return f"Reassign {what} to escalation policy {label(policy)}."
+        if a.action == "set_priority" and a.priority:
             return f"Set the priority of {what} to {shape.name_of(call.directory.resolve('priority', a.priority))}."
         return sentences[a.action]
 
@@ -139,4 +140,5 @@ class Sentences:
     def _paged_now(self, policy_id: str) -> list[str]:
         """Who the policy's first level pages right now."""
         rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy_id]}).items
-        return list(dict.fromkeys(shape.name_of(r["user"]) for r in rows if r.get("escalation_level") == 1))
+        names = (shape.name_of(r["user"]) for r in rows if r.get("escalation_level") == 1)
+        return list(dict.fromkeys(name for name in names if name))

@@ -40,7 +40,8 @@ def named(obj: dict) -> dict:
 
 
 def person(obj: Any) -> dict | None:
-    return compact(brief(obj) | {"email": obj.get("email")}) if brief(obj) else None
+    short = brief(obj)
+    return compact(short | {"email": obj.get("email")}) if short else None
 
 
 def reference(entry: dict, kind: str) -> dict:
@@ -49,6 +50,11 @@ def reference(entry: dict, kind: str) -> dict:
 
 def parsed(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def moment(value: str) -> datetime:
+    """A time PagerDuty always sends (an incident's `created_at`, an override's `start`)."""
+    return datetime.fromisoformat(value)
 
 
 def utc(value: Any) -> str | None:

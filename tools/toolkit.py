@@ -168,6 +168,7 @@ class Toolkit:
         if name != "create_override":
             return args
         model = _checked(name, args)
+        assert isinstance(model, s.CreateOverride)
         try:
             start, end = override_window(self._clock.now(), model.start, model.end, model.time_zone)
         except TimeParseError:
@@ -176,6 +177,7 @@ class Toolkit:
 
     def _pinned_escalation(self, args: dict[str, Any]) -> dict[str, Any]:
         model = _checked("update_incident", args)
+        assert isinstance(model, s.UpdateIncident)
         try:
             level = self._actions.current_level(self._actions.incident(model.incident)) + 1
         except (PagerDutyError, ToolProblem):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Sequence, Set
 from datetime import datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..core import ROUTER, Simulator
 from ..errors import invalid_input, not_found
@@ -186,7 +186,7 @@ class ServiceActivity:
 def render_integration(sim: Simulator, service: Service, integration: Integration, full: bool) -> dict:
     url = f"{API_BASE}/services/{service.id}/integrations/{integration.id}"
     html = f"https://{_sub(sim)}.pagerduty.com/services/{service.id}/integrations/{integration.id}"
-    rendered = {"id": integration.id, "type": "events_api_v2_inbound_integration_reference",
+    rendered: dict[str, Any] = {"id": integration.id, "type": "events_api_v2_inbound_integration_reference",
                 "summary": integration.name, "self": url, "html_url": html}
     if full:
         rendered.update(type="events_api_v2_inbound_integration", name=integration.name,

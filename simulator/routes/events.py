@@ -106,10 +106,10 @@ def enqueue(sim: Simulator, request: Request) -> Response:
     dedup_key = _text(data, "dedup_key", "", errors, required=action in ("acknowledge", "resolve"),
                       max_length=MAX_DEDUP_KEY)
     if action != "trigger":
-        if errors:
+        if errors or dedup_key is None:  # required here: a missing key is already among the errors
             return _invalid(*errors)
         (engine.acknowledge_alert if action == "acknowledge" else engine.resolve_alert)(sim, key, dedup_key)
-        return _accepted(dedup_key)  # type: ignore[arg-type]
+        return _accepted(dedup_key)
     payload = data.get("payload")
     if not isinstance(payload, dict):
         return _invalid(*errors, "'payload' is missing or not an object")

@@ -35,7 +35,7 @@ INCIDENT_INCLUDES = ("acknowledgers", "agents", "assignees", "conference_bridge"
                      "escalation_policies", "first_trigger_log_entries", "priorities", "services", "teams", "users")
 LOG_INCLUDES = ("incidents", "services", "channels", "teams")
 ALERT_INCLUDES = ("services", "first_trigger_log_entries", "incidents")
-INCIDENT_SORTS = {"incident_number": operator.attrgetter("number"),
+INCIDENT_SORTS: dict[str, Callable[[Incident], Any]] = {"incident_number": operator.attrgetter("number"),
                   "created_at": operator.attrgetter("created_at"),
                   "resolved_at": lambda i: (i.resolved_at is not None, i.resolved_at or i.created_at),
                   "urgency": lambda i: i.urgency == "high"}
@@ -334,7 +334,7 @@ class Renderer:
     def log_entry(self, entry: LogEntry) -> dict:
         include, state = self.include, self.state
         incident = state.incidents[entry.incident_id]
-        out = {
+        out: dict[str, Any] = {
             "id": entry.id, "type": entry.type, "summary": entry.summary,
             "self": f"{API_BASE}/log_entries/{entry.id}",
             "html_url": f"https://{self.sub}.pagerduty.com/incidents/{entry.incident_id}/log_entries/{entry.id}",
@@ -437,7 +437,7 @@ class _NewestFirst:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: slice) -> list:
+    def __getitem__(self, index: slice) -> Sequence:
         start, stop, _ = index.indices(len(self.items))
         n = len(self.items)
         return self.items[n - stop:n - start][::-1]

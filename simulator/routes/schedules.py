@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Set
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 
 from .. import oncall
 from ..clock import known_zone
@@ -112,7 +113,7 @@ def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], renderi
              "users": [{"user": user_ref(sim, u)} for u in layer.user_ids],
              "restrictions": [r.model_dump(exclude_none=True) for r in layer.restrictions],
              **rendering.subschedule(rendering.spans(
-                 lambda low, high, layer=layer: oncall.layer_spans(layer, schedule.time_zone, low, high)))}
+                 partial(oncall.layer_spans, layer, schedule.time_zone)))}
             for layer in reversed(schedule.layers)]
     if "overrides_subschedule" in parts:
         rendered["overrides_subschedule"] = rendering.subschedule(
