@@ -36,7 +36,7 @@ class Connection:
 
 
 def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | None, clock: Any | None,
-            progress: Progress, state_file: Path | None = None) -> Connection:
+            progress: Progress | None, state_file: Path | None = None) -> Connection:
     """Clients for the configured account, or for the demo organisation when no key is set.
 
     The embedded simulator (no key, no `transport`) is kept in `state_file` when one is given, so the

@@ -112,7 +112,8 @@ def measure(bare_turn: Callable[[str], None], ours_turn: Callable[[str], None], 
     for n in range(2):
         bare_turn(f"warm-{n}")
         ours_turn(f"warm-{n}")
-    bare_ms, ours_ms = [], []
+    bare_ms: list[float] = []
+    ours_ms: list[float] = []
     for n in range(turns):
         for turn, timings in ((bare_turn, bare_ms), (ours_turn, ours_ms)):
             start = time.perf_counter()

@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -65,7 +66,7 @@ def serve(kind: str, port: int, dataset_name: str) -> None:
 
         sim = Simulator.from_dataset(dataset_name)
         sim.state.dataset.rate_limits = NO_LIMITS
-        app = SimulatorApp(sim)
+        app: Any = SimulatorApp(sim)
     else:
         body = json.dumps({"user": {"id": "PXXXXXX", "name": "Bare"}}).encode()
 
@@ -142,7 +143,7 @@ def main() -> None:
     print(f"in-process GET /incidents/{{id}}: {got['sim']:,.0f} req/s; bare MockTransport {got['bare']:,.0f} req/s "
           f"(ratio {got['bare'] / got['sim']:.2f}x)  (goal ≥ 3,000 req/s)")
 
-    params = {"statuses[]": "triggered", "limit": 100, "date_range": "all"}
+    params: dict[str, str | int] = {"statuses[]": "triggered", "limit": 100, "date_range": "all"}
     page = client.get("/incidents", params=params)
     assert page.status_code == 200 and page.json()["incidents"], page.text[:200]
     floor_client = baseline_client(page.content)

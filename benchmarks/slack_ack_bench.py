@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from fake_slack import slack_world  # noqa: E402
+from fake_slack import slack_world  # type: ignore[import-not-found]  # noqa: E402  (tests/ is on the path above)
 
 from simulator import ManualClock, Simulator  # noqa: E402
 

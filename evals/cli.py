@@ -137,7 +137,7 @@ def _planner(model: str, base_url: str | None) -> Planner:
         from agent.planners.openai import chat_model
         from agent.settings import Settings
 
-        settings = Settings(model=name, **({"openai_base_url": base_url} if base_url else {}))
+        settings = Settings(model=name, openai_base_url=base_url) if base_url else Settings(model=name)
         if settings.openai_api_key is None:
             raise UsageProblem("--model openai:… needs OPENAI_API_KEY in the environment (any value for a local "
                                "server that does not check it)")

@@ -85,9 +85,9 @@ def approvals(prepared: Prepared, trajectory: Trajectory, policy: ApprovalPolicy
     missing = _unmatched_in_order(prepared.scenario.expected_approvals(),
                                   [(a.tool, a.arguments) for a in trajectory.approvals], prepared.names)
     if missing is not None:
-        asked = ", ".join(a.tool for a in trajectory.approvals) or "none"
+        requested = ", ".join(a.tool for a in trajectory.approvals) or "none"
         problems.append(f"expected an approval request for {missing.tool} {missing.match or ''} (in order); "
-                        f"requested: {asked}")
+                        f"requested: {requested}")
     return Check(passed=not problems, details=problems)
 
 

@@ -67,7 +67,8 @@ class ReferencePlayer:
 def last_call_failed(messages: list[BaseMessage]) -> bool:
     """Whether a tool result after the last tool-calling reply is an error."""
     for index in range(len(messages) - 1, -1, -1):
-        if isinstance(messages[index], AIMessage) and messages[index].tool_calls:
+        message = messages[index]
+        if isinstance(message, AIMessage) and message.tool_calls:
             results = [m for m in messages[index + 1:] if isinstance(m, ToolMessage)]
             return any(m.status == "error" or m.text.lstrip().startswith("Error") for m in results)
     return False

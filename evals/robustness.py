@@ -125,7 +125,7 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
                 if kind == RETRIED_CREATE:
                     if call.tool != "create_incident":
                         continue
-                    played = [[reply_of(x) for x in xs] for xs in turns]
+                    played: list[list[Reply | Retry]] = [[reply_of(x) for x in xs] for xs in turns]
                     played[t].insert(s + 1, [{"name": call.tool, "args": call.args}])
                     fault = FaultRule(method="POST", path="/incidents", status=429, times=1, reset_seconds=20)
                     faults = [*prepared.scenario.world.faults, fault]
@@ -137,7 +137,8 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
                 if mutated is None:
                     continue
                 original = reply_of(step)
-                wrong = [dict(x, args=mutated) if i == c else x for i, x in enumerate(original)]  # type: ignore[arg-type]
+                assert isinstance(original, list), "a step with a call replies with calls"
+                wrong = [dict(x, args=mutated) if i == c else x for i, x in enumerate(original)]
                 played = [[reply_of(x) for x in xs] for xs in turns]
                 played[t][s:s + 1] = [wrong, Retry(original)]
                 return Injection(kind, prepared, played, call.tool, mutated)

@@ -153,6 +153,7 @@ class _Setup:
                           sleep=self.clock.advance, clock=lambda: self.clock.now().timestamp()) as events:
             sent = events.trigger(routing_key, summary=event.summary, source=event.source, severity=event.severity,
                                   dedup_key=event.dedup_key, custom_details=event.custom_details)
+        assert sent.dedup_key is not None, "PagerDuty names the alert a trigger opened"
         alert = self.sim.state.alerts[self.sim.state.open_alerts[(routing_key, sent.dedup_key)]]
         return self._incident(self.sim.state.incidents[alert.incident_id].model_dump()) | {
             "dedup_key": sent.dedup_key, "routing_key": routing_key}

@@ -38,13 +38,15 @@ FOOTERS: dict[str, str] = {
 }
 DONE = {"approve": "Approved", "reject": "Rejected", "edit": "Edited and approved"}
 
+ExchangeStatus = Literal["answered", "waiting", "failed"]
+
 
 @dataclass
 class Exchange:
     """One request or decision made in this notebook, and how it ended (a row of `history()`)."""
 
     asked: str
-    status: Literal["answered", "waiting", "failed"]
+    status: ExchangeStatus
     text: str
     events: list[ProgressEvent] = field(repr=False)
 
@@ -178,7 +180,7 @@ class NotebookChat:
                 handle.update(Markdown(steps.markdown()))
         pending = self.commander.pending(thread_id or self.thread_id)
         final = next((e for e in reversed(seen) if e.kind in ("answer", "failed", "notice")), None)
-        status = "failed" if final and final.kind == "failed" else "waiting" if pending else "answered"
+        status: ExchangeStatus = "failed" if final and final.kind == "failed" else "waiting" if pending else "answered"
         text = final.message if final else "Waiting for approval: " + "; ".join(r.summary for r in pending)
         exchange = Exchange(asked=asked, status=status, text=text, events=seen)
         self.exchanges.append(exchange)

@@ -51,13 +51,13 @@ def timeline_figure(data: dict[str, Any]) -> Figure:
     figure = Figure(figsize=(10, 4.4), dpi=DPI, layout="constrained")
     renderer = FigureCanvasAgg(figure).get_renderer()
     axes = figure.add_subplot()
-    axes.set_xlim(start - pad, end + pad)
+    axes.set_xlim(start - pad, end + pad)  # type: ignore[arg-type]  # matplotlib's stubs know only floats; it converts dates
     axes.set_ylim(-0.75, len(LANES) + 0.8)
     placed: list[Any] = []
     for y, (kind, (_, marker, colour)) in zip(range(len(LANES), 0, -1), LANES.items(), strict=True):
         axes.axhline(y, color="#eeeeee", linewidth=1, zorder=0)
         for at, label in _grouped((at, label) for k, at, label in marks if k == kind):
-            axes.plot(at, y, marker=marker, color=colour, markersize=12 if marker == "*" else 8, linestyle="none",
+            axes.plot(at, y, marker=marker, color=colour, markersize=12 if marker == "*" else 8, linestyle="none",  # type: ignore[arg-type]
                       zorder=3)
             _label(axes, renderer, placed, at, y, label)
     _mark_durations(axes, renderer, data, start)
