@@ -14,9 +14,9 @@ from collections.abc import Callable
 import ipywidgets as widgets
 
 from agent.approvals import ApprovalRequest
+from agent.wording import human, span
 from notebook_chat.markdown import inline_html
 from notebook_chat.tables import html_table
-from tools.timeparse import human, span
 
 RISK_COLOURS = {"low": "#2ca02c", "medium": "#c99700", "high": "#d62728"}
 _BOX = "border:1px solid #d0d7de;border-left:5px solid {colour};border-radius:6px;padding:6px 12px;margin:6px 0"

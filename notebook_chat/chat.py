@@ -20,8 +20,8 @@ from IPython.display import HTML, Image, Markdown, display
 
 from agent.approvals import ApprovalError, ApprovalRequest, Verdict
 from agent.commander import Commander, ProgressEvent
-from agent.planners.answers import ToolResult
 from agent.settings import Settings
+from agent.wording import ToolResult
 from notebook_chat.card import ApprovalCard, card_html
 from notebook_chat.errors import NotebookError
 from notebook_chat.markdown import StepLog, as_markdown, timeline_headline

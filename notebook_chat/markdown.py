@@ -7,8 +7,7 @@ import re
 from typing import Any
 
 from agent.commander import ProgressEvent
-from agent.planners.answers import when
-from tools.timeparse import span
+from agent.wording import span, when
 
 ARGUMENT_CHARS = 120
 _BULLET = re.compile(r"^(\s*)• ")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from agent.audit import AuditEntry
-from agent.planners.answers import ToolResult, name_of, when
+from agent.wording import ToolResult, name_of, when
 
 _TABLE = "border-collapse:collapse;margin:4px 0 10px 0;font-size:0.9em"
 _HEAD = "text-align:left;border-bottom:2px solid #999;padding:3px 10px 3px 0"

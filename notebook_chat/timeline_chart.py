@@ -16,7 +16,7 @@ from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from tools.timeparse import span
+from agent.wording import span
 
 # Log entry type → (lane, marker, colour); lanes are drawn top to bottom in this order.
 LANES: dict[str, tuple[str, str, str]] = {

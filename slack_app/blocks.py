@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Verdict
-from agent.planners.answers import ToolResult, name_of, oncall_line, when
+from agent.wording import ToolResult, name_of, oncall_line, when
 from slack_app.threads import SlackThread
 
 APPROVE, REJECT, EDIT = "ic_approve", "ic_reject", "ic_edit"

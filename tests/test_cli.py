@@ -15,8 +15,8 @@ import pytest
 from servers import running_server
 from typer.testing import CliRunner
 
-from agent import cli
-from agent.cli import app
+from command_line import cli
+from command_line.cli import app
 from simulator import Simulator
 from simulator.asgi import SimulatorApp
 

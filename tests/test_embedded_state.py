@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent import cli
 from agent.commander import Commander
 from agent.embedded_state import SimulatorStateError
 from agent.planners.command import CommandModel
 from agent.settings import Settings
+from command_line import cli
 from simulator import Simulator, State
 from tools.settings import PagerDutySettings
 

@@ -28,9 +28,9 @@ from rich.markup import escape
 
 import simulator.__main__ as simulator_cli
 import slack_app.cli as slack_cli
-from agent import render
 from agent.redaction import Scrubber
 from agent.settings import Settings
+from command_line import render
 from evals.cli import eval_command
 from tools import generate
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized

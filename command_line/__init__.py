@@ -1,0 +1,1 @@
+"""The `incident-commander` command line: a surface for people at a terminal, like the Slack app and the notebook."""

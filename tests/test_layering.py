@@ -1,0 +1,144 @@
+"""The arrows of DESIGN.md's "The parts and how data flows", checked on every import in the tree.
+
+simulator and tools import nothing of ours; agent imports tools and prompts, and the simulator only where
+the embedded default is wired; the surfaces (command line, Slack, notebook) use agent's public API;
+evals and tests may use everything; the packages form no cycle. Imports inside functions and under
+TYPE_CHECKING count too: a lazy import is still a dependency.
+
+An import the rules forbid but the tree still has is listed in KNOWN with its reason, so a new one fails
+here; an entry that no longer happens fails too, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("simulator", "tools", "prompts", "agent", "evals", "command_line", "slack_app", "notebook_chat")
+SURFACES = ("command_line", "slack_app", "notebook_chat")
+
+# What each package may import of ours, beyond itself (evals: everything).
+MAY_IMPORT: dict[str, set[str]] = {
+    "simulator": set(),
+    "tools": set(),
+    "prompts": set(),
+    "agent": {"tools", "prompts", "simulator"},
+    "evals": set(PACKAGES),
+    **{surface: {"agent"} for surface in SURFACES},
+}
+# agent wires the embedded default (a simulator in process) here, and nowhere else.
+AGENT_USES_THE_SIMULATOR = {"agent.embedded", "agent.embedded_state", "agent.doctor"}
+# agent's public API: what a surface may import.
+AGENT_PUBLIC = {"agent.commander", "agent.approvals", "agent.settings", "agent.audit", "agent.wording",
+                "agent.doctor"}
+
+# (importer, imported): why the rule does not hold yet.
+KNOWN: dict[tuple[str, str], str] = {
+    ("command_line.cli", "slack_app.cli"): "the console script mounts the Slack app's commands",
+    ("command_line.cli", "evals.cli"): "the console script mounts the eval runner's commands",
+    ("command_line.cli", "simulator.__main__"): "the console script mounts the simulator's commands",
+    ("command_line.cli", "tools.generate"): "`tools generate` rebuilds the catalogue: a maintainer's command",
+    ("command_line.cli", "tools.catalog"): "`tools` lists the catalogue; agent has no listing of its own yet",
+    ("command_line.cli", "tools.errors"): "exit codes are chosen by PagerDuty error class; agent does not wrap them",
+    ("command_line.cli", "tools.settings"): "doctor and tools read PagerDuty's settings directly",
+    ("command_line.cli", "tools.toolkit"): "`tools` builds the toolkit to show each tool's approval rule",
+    ("command_line.cli", "agent.embedded"): "`tools` connects to the embedded default to build the toolkit",
+    ("command_line.cli", "agent.embedded_state"): "a corrupt embedded state file gets its own exit message",
+    ("slack_app.relay", "tools.client"): "the person a write is made for is set as ambient state (acting_as)",
+}
+
+
+def modules() -> Iterator[tuple[str, Path]]:
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            yield ".".join(parts[:-1] if parts[-1] == "__init__" else parts), path
+
+
+def imported(name: str, path: Path) -> set[str]:
+    """The modules of ours that `name` imports, relative imports made absolute."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(part for part in (base, node.module) if part)
+            # `from tools import generate` imports the module tools.generate; `from agent.x import y`, agent.x
+            submodules = {f"{module}.{alias.name}" for alias in node.names if _is_module(f"{module}.{alias.name}")}
+            found |= submodules if len(submodules) == len(node.names) else {module, *submodules}
+    return {m for m in found if m.split(".")[0] in PACKAGES}
+
+
+def _is_module(name: str) -> bool:
+    base = ROOT.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def violation(importer: str, target: str) -> bool:
+    source, destination = importer.split(".")[0], target.split(".")[0]
+    if source == destination or source == "evals":
+        return False
+    if destination not in MAY_IMPORT[source]:
+        return True
+    if source == "agent" and destination == "simulator":
+        return importer not in AGENT_USES_THE_SIMULATOR
+    if source in SURFACES:
+        return target not in AGENT_PUBLIC
+    return False
+
+
+EDGES = {(name, target) for name, path in modules() for target in imported(name, path)}
+VIOLATIONS = {edge for edge in EDGES if violation(*edge)}
+
+
+def test_every_package_is_scanned():
+    names = {name for name, _ in modules()}
+    assert {"simulator.core", "tools.client", "agent.graph", "command_line.cli", "slack_app.app"} <= names
+
+
+def test_no_import_breaks_the_layering_beyond_the_known_exceptions():
+    new = sorted(VIOLATIONS - KNOWN.keys())
+    assert not new, "imports against DESIGN.md's layering:\n" + "\n".join(f"{a} imports {b}" for a, b in new)
+
+
+def test_every_known_exception_still_happens():
+    gone = sorted(KNOWN.keys() - VIOLATIONS)
+    assert not gone, "no longer imported, remove from KNOWN: " + ", ".join(f"{a} -> {b}" for a, b in gone)
+
+
+@pytest.mark.parametrize("package", ["simulator", "tools", "prompts"])
+def test_the_lower_layers_import_nothing_of_ours(package):
+    assert not {(a, b) for a, b in EDGES if a.split(".")[0] == package and b.split(".")[0] != package}
+
+
+def test_agent_imports_no_surface_and_not_evals():
+    assert not {(a, b) for a, b in EDGES
+                if a.split(".")[0] == "agent" and b.split(".")[0] in {*SURFACES, "evals"}}
+
+
+def test_the_packages_form_no_cycle():
+    graph: dict[str, set[str]] = defaultdict(set)
+    for a, b in EDGES:
+        if a.split(".")[0] != b.split(".")[0]:
+            graph[a.split(".")[0]].add(b.split(".")[0])
+
+    def reaches(start: str, goal: str, seen: frozenset[str] = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph[start])
+
+    assert not [p for p in PACKAGES if reaches(p, p)]
+
+
+def test_the_checker_sees_a_forbidden_import():
+    """A grader that cannot fail is a defect: a made-up import from the simulator into agent is caught."""
+    assert violation("simulator.core", "agent.commander")
+    assert violation("slack_app.app", "agent.graph")
+    assert violation("agent.graph", "simulator.core")
+    assert not violation("agent.embedded", "simulator")
+    assert not violation("notebook_chat.chat", "agent.commander")
