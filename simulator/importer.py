@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import httpx
 import yaml
+from pydantic import BaseModel
 
 from .http import format_time
 from .models import (
@@ -273,8 +274,9 @@ def write_dataset(dataset: Dataset, path: Path) -> None:
 
 def build_dataset(data: dict) -> Dataset:
     """A dataset from what `read_account` read, with fresh keys: a full and a read-only account key."""
-    tokens = [Token(token=secrets.token_urlsafe(15)[:20]), Token(token=secrets.token_urlsafe(15)[:20], access="read-only")]
-    typed = {"users": User, "teams": Team, "priorities": Priority, "schedules": Schedule,
+    tokens = [Token(token=secrets.token_urlsafe(15)[:20]),
+              Token(token=secrets.token_urlsafe(15)[:20], access="read-only")]
+    typed: dict[str, type[BaseModel]] = {"users": User, "teams": Team, "priorities": Priority, "schedules": Schedule,
              "escalation_policies": EscalationPolicy, "services": Service, "overrides": Override,
              "incidents": Incident, "log_entries": LogEntry, "notes": Note, "alerts": Alert}
     records = {key: [model.model_validate(item) for item in data.get(key, [])] for key, model in typed.items()}

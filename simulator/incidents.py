@@ -712,7 +712,8 @@ def _grouped_into(sim: Simulator, alert: Alert) -> str | None:
 
 
 def _same_content(alert: Alert, other: Alert, fields: list[str], aggregate: str) -> bool:
-    """Content-based grouping: `all` (or `any`) of the fields have one value on both, a value missing on both not counting."""
+    """Content-based grouping: `all` (or `any`) of the fields have one value on both, a value missing on both not
+    counting."""
     matches = [alert.field(f) is not None and alert.field(f) == other.field(f) for f in fields]
     return bool(matches) and (all(matches) if aggregate == "all" else any(matches))
 

@@ -1,4 +1,4 @@
-"""Generated history: deterministic, consistent with the engine's rules and realistic (benchmarks/ measures its speed)."""
+"""Generated history: deterministic, consistent with the engine's rules and realistic (benchmarks/ times it)."""
 
 from __future__ import annotations
 

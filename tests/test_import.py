@@ -54,7 +54,7 @@ def first_difference(mine, theirs, where: str = "") -> str:
             if mine.get(key, "<absent>") != theirs.get(key, "<absent>"):
                 return first_difference(mine.get(key, "<absent>"), theirs.get(key, "<absent>"), f"{where}.{key}")
     if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs):
-        for n, (left, right) in enumerate(zip(mine, theirs)):
+        for n, (left, right) in enumerate(zip(mine, theirs, strict=True)):
             if left != right:
                 return first_difference(left, right, f"{where}[{n}]")
     return f"{where}: {str(mine)[:150]} != {str(theirs)[:150]}"
@@ -79,7 +79,8 @@ def test_an_imported_account_serves_every_object_and_the_same_on_call(sim, clock
             listed = same(original, new, f"/{root}", {"limit": 100})[root]
             assert listed
             for item in listed if root != "priorities" else ():  # priorities have no GET by id
-                same(original, new, f"/{root}/{item['id']}", {"include[]": "integrations"} if root == "services" else {})
+                query = {"include[]": "integrations"} if root == "services" else {}
+                same(original, new, f"/{root}/{item['id']}", query)
         window = {"since": iso(NOW - timedelta(days=3)), "until": iso(NOW + timedelta(days=30))}
         for item in sim.state.schedules.values():
             same(original, new, f"/schedules/{item.id}", window)
@@ -125,13 +126,13 @@ def test_anonymising_renames_people_everywhere_and_consistently(sim, clock, demo
 
 
 def test_a_refused_key_or_an_unreachable_account_fails_clearly(sim, demo_dataset):
-    with httpx.Client(transport=sim.transport(), base_url="https://api.pagerduty.com",
-                      headers={"Authorization": "Token token=not-a-real-key-at-all"}) as client:
-        with pytest.raises(ImportFailed, match="refused the key"):
-            read_account(AccountReader(client, lambda _: None), NOW)
-    with httpx.Client(base_url="http://127.0.0.1:9", timeout=1) as client:
-        with pytest.raises(ImportFailed, match="cannot reach") as caught:
-            read_account(AccountReader(client, lambda _: None), NOW)
+    refused = {"Authorization": "Token token=not-a-real-key-at-all"}
+    with (httpx.Client(transport=sim.transport(), base_url="https://api.pagerduty.com", headers=refused) as client,
+          pytest.raises(ImportFailed, match="refused the key")):
+        read_account(AccountReader(client, lambda _: None), NOW)
+    with (httpx.Client(base_url="http://127.0.0.1:9", timeout=1) as client,
+          pytest.raises(ImportFailed, match="cannot reach") as caught):
+        read_account(AccountReader(client, lambda _: None), NOW)
     assert "not-a-real-key" not in str(caught.value)
 
 

@@ -98,7 +98,8 @@ def test_an_acknowledgement_times_out_and_the_escalation_timer_starts_again(time
     assert escalations == [(stamp(50), "escalate_log_entry", "Escalated to level 2 due to timeout.")]
 
 
-def test_a_snooze_holds_the_acknowledgement_timeout_and_directly_assigned_incidents_do_not_escalate(timed, demo_dataset):
+def test_a_snooze_holds_the_acknowledgement_timeout_and_directly_assigned_incidents_do_not_escalate(
+        timed, demo_dataset):
     sim, clock, api = timed
     snoozed = open_incident(api)
     api.put(f"/incidents/{snoozed}", json={"incident": {"type": "incident_reference", "status": "acknowledged"}})

@@ -87,7 +87,8 @@ def test_iterates_the_audit_trail_by_cursor(official, sim, demo_dataset):
     now = sim.now()
     for hour in range(1, 6):
         official.rpost(f"schedules/{schedule.id}/overrides", json={"overrides": [{
-            "start": (now + timedelta(hours=hour)).isoformat(), "end": (now + timedelta(hours=hour, minutes=30)).isoformat(),
+            "start": (now + timedelta(hours=hour)).isoformat(),
+            "end": (now + timedelta(hours=hour, minutes=30)).isoformat(),
             "user": {"id": demo_dataset.users[1].id, "type": "user_reference"}}]})
     records = list(official.iter_cursor("audit/records", page_size=2))
     assert len(records) == len({r["id"] for r in records}) == 5

@@ -41,7 +41,8 @@ def test_official_client_tells_account_keys_from_user_keys(official, https_sim, 
     """python-pagerduty reads the key type off `GET /users/me`: 400 with PagerDuty's string `error` for account keys."""
     url, context = https_sim
     user_client = pagerduty.RestApiV2Client(token_for(demo_dataset, kind="user").token, base_url=url, verify=context)
-    with user_client:  # closed, so the server's shutdown is not kept waiting on idle connections (the fixture closes the other)
+    with user_client:  # closed, so the server's shutdown is not kept waiting on idle connections (the fixture
+        # closes the other)
         assert official.api_key_access == "account"
         assert user_client.api_key_access == "user"
 

@@ -36,7 +36,8 @@ def record_override(sim: Simulator, request: Request, action: str, schedule: Sch
 
     changed = fields(override, "value") if action != "delete" else fields(override, "before_value")
     if before is not None:
-        changed = [dict(now, before_value=old["value"]) for now, old in zip(changed, fields(before, "value"))]
+        earlier = fields(before, "value")
+        changed = [dict(now, before_value=old["value"]) for now, old in zip(changed, earlier, strict=True)]
     token = request.token
     sim.state.audit_records.append(AuditRecord(
         id=sim.state.ids.new("audit_record"), execution_time=sim.now(), action=action,  # type: ignore[arg-type]
@@ -103,7 +104,8 @@ def _records(sim: Simulator, request: Request, root_id: str | None) -> Response:
     cursor = request.param("cursor")
     after = _after_cursor(cursor) if cursor else None
     found = [r for r in reversed(sim.state.audit_records)
-             if since <= r.execution_time <= until and root_id in (None, r.root_id) and (not roots or r.root_type in roots)
+             if since <= r.execution_time <= until and root_id in (None, r.root_id)
+             and (not roots or r.root_type in roots)
              and (not actions or r.action in actions)
              and (actor_type in (None, "user_reference") or r.actor_id is None)
              and (actor_id is None or r.actor_id == actor_id)

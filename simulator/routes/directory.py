@@ -122,7 +122,8 @@ def render_schedule_basic(sim: Simulator, schedule: Schedule) -> dict:
     """A schedule without its rendered layers: what lists and `include[]=schedules` show."""
     user_ids = list(dict.fromkeys(u for layer in schedule.layers for u in layer.user_ids))
     policies = sorted((p for p in sim.state.escalation_policies.values()
-                       if any(t.type == "schedule_reference" and t.id == schedule.id for r in p.rules for t in r.targets)),
+                       if any(t.type == "schedule_reference" and t.id == schedule.id
+                              for r in p.rules for t in r.targets)),
                       key=lambda p: p.name.lower())  # in name order, like every list, whatever the file's order
     return entity(_sub(sim), "schedule_reference", schedule.id, schedule.name, name=schedule.name,
                   time_zone=schedule.time_zone, description=schedule.description or "",

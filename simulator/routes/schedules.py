@@ -35,7 +35,8 @@ from .directory import (
 
 UTC = UTC
 DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
-ONCALL_FUTURE_LIMIT = timedelta(days=90)  # "On-call shifts are limited to 90 days in the future", and a range to 90 days
+# "On-call shifts are limited to 90 days in the future", and a range to 90 days
+ONCALL_FUTURE_LIMIT = timedelta(days=90)
 # Our own bound, which PagerDuty does not publish: rendering costs a span per turn, and a window of
 # centuries (any client can ask) would hold the server for minutes.
 MAX_RENDER_WINDOW = timedelta(days=366)
