@@ -17,22 +17,11 @@ class SimulatorApp:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await self._lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
-        body = bytearray()
-        while True:  # read it all, but keep no more than one byte past the limit the request is refused at
-            message = await receive()
-            if len(body) <= MAX_BODY_BYTES:
-                body += message.get("body", b"")[:MAX_BODY_BYTES + 1 - len(body)]
-            if not message.get("more_body"):
-                break
+        body = await self._body(receive)
         if scope["path"] == "/healthz":
             await self._send(send, 200, {"content-type": "application/json"},
                              json.dumps({"status": "ok", "dataset": self.simulator.state.dataset.name}).encode())
@@ -52,6 +41,27 @@ class SimulatorApp:
         if response.delay_seconds:
             await asyncio.sleep(response.delay_seconds)
         await self._send(send, response.status, response.headers, response.content())
+
+    @staticmethod
+    async def _lifespan(receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    async def _body(receive) -> bytearray:
+        """All of it, but no more than one byte past the limit the request is refused at."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if len(body) <= MAX_BODY_BYTES:
+                body += message.get("body", b"")[:MAX_BODY_BYTES + 1 - len(body)]
+            if not message.get("more_body"):
+                return body
 
     @staticmethod
     async def _send(send, status: int, headers: dict[str, str], content: bytes) -> None:

@@ -12,7 +12,7 @@ import copy
 import itertools
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -133,30 +133,35 @@ class State:
 
     def check_references(self) -> None:
         """A dataset that points at ids it does not define is rejected at load, not at request time."""
-        problems = []
-        for s in self.services.values():
-            if s.escalation_policy_id not in self.escalation_policies:
-                problems.append(f"service {s.id} names unknown escalation policy {s.escalation_policy_id}")
-        for p in self.escalation_policies.values():
-            for rule in p.rules:
-                for t in rule.targets:
-                    pool = self.users if t.type == "user_reference" else self.schedules
-                    if t.id not in pool:
-                        problems.append(f"escalation policy {p.id} targets unknown {t.type} {t.id}")
-        for sch in self.schedules.values():
-            for layer in sch.layers:
-                problems += [f"schedule {sch.id} layer {layer.id} names unknown user {u}"
-                             for u in layer.user_ids if u not in self.users]
-        for o in self.overrides.values():
-            if o.schedule_id not in self.schedules or o.user_id not in self.users:
-                problems.append(f"override {o.id} names an unknown schedule or user")
-        for token in self.tokens.values():
-            if token.user_id is not None and token.user_id not in self.users:
-                problems.append(f"a token names unknown user {token.user_id}")
-        for u in self.users.values():
-            problems += [f"user {u.id} names unknown team {tid}" for tid in u.team_ids if tid not in self.teams]
+        problems = [*self._unknown_in_services_and_policies(), *self._unknown_in_schedules(),
+                    *self._unknown_in_users_and_tokens()]
         if problems:
             raise ValueError("dataset is inconsistent: " + "; ".join(problems))
+
+    def _unknown_in_services_and_policies(self) -> Iterator[str]:
+        for s in self.services.values():
+            if s.escalation_policy_id not in self.escalation_policies:
+                yield f"service {s.id} names unknown escalation policy {s.escalation_policy_id}"
+        for p in self.escalation_policies.values():
+            for t in (t for rule in p.rules for t in rule.targets):
+                if t.id not in (self.users if t.type == "user_reference" else self.schedules):
+                    yield f"escalation policy {p.id} targets unknown {t.type} {t.id}"
+
+    def _unknown_in_schedules(self) -> Iterator[str]:
+        for sch in self.schedules.values():
+            for layer in sch.layers:
+                yield from (f"schedule {sch.id} layer {layer.id} names unknown user {u}"
+                            for u in layer.user_ids if u not in self.users)
+        for o in self.overrides.values():
+            if o.schedule_id not in self.schedules or o.user_id not in self.users:
+                yield f"override {o.id} names an unknown schedule or user"
+
+    def _unknown_in_users_and_tokens(self) -> Iterator[str]:
+        for token in self.tokens.values():
+            if token.user_id is not None and token.user_id not in self.users:
+                yield f"a token names unknown user {token.user_id}"
+        for u in self.users.values():
+            yield from (f"user {u.id} names unknown team {tid}" for tid in u.team_ids if tid not in self.teams)
 
     # --- incident-side indexes kept in one place so every writer updates them the same way ---
 
