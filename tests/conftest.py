@@ -16,9 +16,14 @@ from servers import running_server
 from simulator import ManualClock, Simulator
 from simulator.asgi import SimulatorApp
 from simulator.datasets import load_dataset
+from tools.client import PagerDutyClient
+from tools.events import EventsClient
+from tools.toolkit import Toolkit, build_toolkit
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ACCEPT = "application/vnd.pagerduty+json;version=2"
+ALICE = "alice.moreno@acme.example"  # PEKVE7N, the demo clients' `From` user
+FULL_TOKEN = "LDDXW0eay3r9TbYzQOyS"  # the demo organisation's full-access account key
 
 
 @pytest.fixture(scope="session")
@@ -123,3 +128,52 @@ def official(https_sim, demo_dataset):
     client.max_network_attempts = 1
     with client:  # closing its keep-alive connection lets the server stop at once
         yield client
+
+
+class FakeTime:
+    """The clients' monotonic clock and sleep: time moves only when they wait, so nothing sleeps for real."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def client_for(sim, dataset, *, access: str = "full", from_email: str | None = ALICE, **settings) -> PagerDutyClient:
+    """An account-token client on `sim` with its own fake time (so rate-limit pacing is per test)."""
+    time = FakeTime()
+    return PagerDutyClient(api_key=token_for(dataset, access=access).token, from_email=from_email,
+                           transport=sim.transport(), sleep=time.sleep, clock=time.monotonic, **settings)
+
+
+@pytest.fixture
+def client(sim, demo_dataset):
+    """An account-token client on the demo simulator, `From` Alice."""
+    with client_for(sim, demo_dataset) as pd:
+        yield pd
+
+
+@pytest.fixture
+def events(sim):
+    """An Events API client on the demo simulator."""
+    time = FakeTime()
+    with EventsClient(transport=sim.transport(), sleep=time.sleep, clock=time.monotonic) as ev:
+        yield ev
+
+
+@pytest.fixture
+def toolkit(client, events, clock) -> Toolkit:
+    """The planner's tools on the demo simulator."""
+    return build_toolkit(client, events, clock=clock)
+
+
+@pytest.fixture
+def served(env):
+    """A demo organisation behind real HTTP, kept across invocations: (simulator, env pointing at it)."""
+    sim = Simulator.from_dataset("demo")
+    with running_server(SimulatorApp(sim)) as url:
+        yield sim, env | {"PAGERDUTY_API_KEY": FULL_TOKEN, "PAGERDUTY_API_HOST": url, "PAGERDUTY_FROM_EMAIL": ALICE}

@@ -12,28 +12,16 @@ import re
 from pathlib import Path
 
 import pytest
-from servers import running_server
 from typer.testing import CliRunner
 
 from command_line import cli
 from command_line.cli import app
 from simulator import Simulator
-from simulator.asgi import SimulatorApp
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "pagerduty-api" / "openapiv3.json"
-FULL_TOKEN = "LDDXW0eay3r9TbYzQOyS"
-ALICE = "alice.moreno@acme.example"
 TRIGGER = 'trigger "Checkout errors" on API Gateway high'
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def served(env):
-    """A demo organisation behind real HTTP, kept across invocations: (simulator, env pointing at it)."""
-    sim = Simulator.from_dataset("demo")
-    with running_server(SimulatorApp(sim)) as url:
-        yield sim, env | {"PAGERDUTY_API_KEY": FULL_TOKEN, "PAGERDUTY_API_HOST": url, "PAGERDUTY_FROM_EMAIL": ALICE}
 
 
 def run(env, *args: str, input: str | None = None):

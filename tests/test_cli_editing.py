@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from commanders import build
-from test_cli import TRIGGER, asked, env, run, served, titled  # noqa: F401  (fixtures)
+from test_cli import asked, run, titled
 
-from agent import cli, render
+from command_line import cli, render
 
 
 def test_approve_set_changes_only_the_named_arguments(served):

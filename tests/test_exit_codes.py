@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_cli import FULL_TOKEN, TRIGGER, env, run, served  # noqa: F401  (fixtures)
+from test_cli import TRIGGER, run
 
-from agent import cli
+from command_line import cli
 
 DEAD_HOST = "http://127.0.0.1:9"  # nothing listens on the discard port
 

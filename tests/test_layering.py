@@ -43,13 +43,11 @@ KNOWN: dict[tuple[str, str], str] = {
     ("command_line.cli", "evals.cli"): "the console script mounts the eval runner's commands",
     ("command_line.cli", "simulator.__main__"): "the console script mounts the simulator's commands",
     ("command_line.cli", "tools.generate"): "`tools generate` rebuilds the catalogue: a maintainer's command",
-    ("command_line.cli", "tools.catalog"): "`tools` lists the catalogue; agent has no listing of its own yet",
     ("command_line.cli", "tools.errors"): "exit codes are chosen by PagerDuty error class; agent does not wrap them",
     ("command_line.cli", "tools.settings"): "doctor and tools read PagerDuty's settings directly",
     ("command_line.cli", "tools.toolkit"): "`tools` builds the toolkit to show each tool's approval rule",
     ("command_line.cli", "agent.embedded"): "`tools` connects to the embedded default to build the toolkit",
     ("command_line.cli", "agent.embedded_state"): "a corrupt embedded state file gets its own exit message",
-    ("slack_app.relay", "tools.client"): "the person a write is made for is set as ambient state (acting_as)",
 }
 
 

@@ -41,8 +41,8 @@ def shell(tmp_path_factory) -> Iterator[InteractiveShell]:
     InteractiveShell.clear_instance()
 
 
-@pytest.fixture
-def make_chat(sim: Any, clock: Any) -> Iterator[Callable[..., NotebookChat]]:
+@pytest.fixture(name="make_chat")  # named so that other modules can import it without shadowing
+def make_chat_fixture(sim: Any, clock: Any) -> Iterator[Callable[..., NotebookChat]]:
     """Chats on the demo simulator, fixed clock and command mode (or `model`), closed after the test."""
     chats: list[NotebookChat] = []
 

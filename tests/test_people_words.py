@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
 
 from fake_slack import slack_world
-from test_notebook_chat import make_chat, shell, showing  # noqa: F401  (fixtures)
+from test_notebook_chat import make_chat_fixture, shell, showing  # noqa: F401  (fixtures: the chat, the IPython shell)
 
 from tools.schemas import TOOL_ARGS
 
@@ -26,7 +27,7 @@ def problems(text: str) -> list[str]:
 def test_the_notebook_shows_people_words(make_chat):
     chat = make_chat()
     for request in REQUESTS:
-        outputs = showing(lambda: chat(request))
+        outputs = showing(partial(chat, request))
         shown = "\n".join(str(v) for o in outputs for k, v in o.data.items() if k.startswith("text/"))
         assert not problems(shown), (request, problems(shown), shown)
 

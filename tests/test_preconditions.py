@@ -9,7 +9,7 @@ import pytest
 from commanders import writes
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.memory import InMemorySaver
-from test_toolkit import client, client_for, events, incident, toolkit  # noqa: F401  (fixtures)
+from test_toolkit import incident
 
 from agent.commander import Commander
 from agent.planners.command import CommandModel
@@ -68,7 +68,8 @@ def test_create_incident_with_an_unknown_assignee_is_refused(toolkit):
 # --- update_incident -----------------------------------------------------------------------------
 
 def test_update_incident_on_a_missing_incident_is_refused(toolkit):
-    assert "Incident 9999 not found" in refusal(toolkit, "update_incident", {"incident": "9999", "action": "acknowledge"})
+    refused = refusal(toolkit, "update_incident", {"incident": "9999", "action": "acknowledge"})
+    assert "Incident 9999 not found" in refused
 
 
 @pytest.mark.parametrize(("number", "action", "why"), [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_toolkit import client_for
+from conftest import client_for
 
 from tools.resolve import Directory, ResolutionError, label, match
 

@@ -116,7 +116,8 @@ def test_the_edit_dialog_speaks_in_words_and_puts_errors_by_their_box(world):
     world.click(card, EDIT)
     dialog = world.slack.wait_call("views.open")[0].args["view"]
     boxes = {b["block_id"]: b for b in dialog["blocks"] if b.get("type") == "input"}
-    assert boxes["arg:title"]["label"]["text"] == "Title" and boxes["arg:title"]["hint"]["text"] == "Short, specific title."
+    title = boxes["arg:title"]
+    assert title["label"]["text"] == "Title" and title["hint"]["text"] == "Short, specific title."
 
     answer = world.submit(dialog, {"arg:title": "no", "arg:service": "API Gateway"})
 

@@ -11,44 +11,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import token_for
+from conftest import client_for
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from simulator import LoggedRequest
-from tools.client import PagerDutyClient
-from tools.events import EventsClient
 from tools.schemas import TOOL_ARGS
 from tools.toolkit import ToolInfo, Toolkit, build_toolkit
 
 BUDGET = 16_000
-ALICE = "alice.moreno@acme.example"  # PEKVE7N, the `From` user
 API_GATEWAY, PAYMENTS_API = "P567AF0", "PWUGXPQ"
 PAYMENTS_PRIMARY, PAYMENTS_POLICY = "PWR0LWS", "PU4A9WY"
 DANA, FREYA, ALICE_ID = "P5N0NSY", "PKM3T7F", "PEKVE7N"
 WRITES = {"create_incident", "update_incident", "manage_incidents", "add_note", "add_responders", "snooze_incident",
           "merge_incidents", "create_override", "delete_override", "send_event", "send_change_event"}
-
-
-class FakeTime:
-    """The clients' monotonic clock and sleep: time moves only when they wait, so nothing sleeps for real."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def client_for(sim, dataset, *, access: str = "full", from_email: str | None = ALICE, **settings) -> PagerDutyClient:
-    """An account-token client on `sim` with its own fake time (so rate-limit pacing is per test)."""
-    time = FakeTime()
-    return PagerDutyClient(api_key=token_for(dataset, access=access).token, from_email=from_email,
-                           transport=sim.transport(), sleep=time.sleep, clock=time.monotonic, **settings)
 
 
 @dataclass
@@ -72,24 +49,6 @@ class Outcome:
     @property
     def writes(self) -> list[tuple[str, str]]:
         return [(r.method, r.path) for r in self.requests if r.is_write]
-
-
-@pytest.fixture
-def client(sim, demo_dataset):
-    with client_for(sim, demo_dataset) as pd:
-        yield pd
-
-
-@pytest.fixture
-def events(sim):
-    time = FakeTime()
-    with EventsClient(transport=sim.transport(), sleep=time.sleep, clock=time.monotonic) as ev:
-        yield ev
-
-
-@pytest.fixture
-def toolkit(client, events, clock) -> Toolkit:
-    return build_toolkit(client, events, clock=clock)
 
 
 @pytest.fixture

@@ -311,8 +311,8 @@ class Actions:
             change["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
         else:
             change[a.action.removeprefix("set_")] = getattr(a, a.action.removeprefix("set_"))
-        updated = self.client.put(f"/incidents/{incident_id}", {"incident": change}, author=self._from(call))["incident"]
-        return shape.incident(updated, detail=True)
+        updated = self.client.put(f"/incidents/{incident_id}", {"incident": change}, author=self._from(call))
+        return shape.incident(updated["incident"], detail=True)
 
     def manage_incidents(self, call: Call, a: s.ManageIncidents) -> dict:
         """Idempotent by absolute arguments: the named incidents and the status to set them to."""

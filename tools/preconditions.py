@@ -79,10 +79,11 @@ class Preconditions:
             return _unchanged(incident, f"its urgency is already {a.urgency}")
         if a.action == "escalate":
             self._escalation_target(incident, a.escalation_level)
-        elif a.action == "reassign":
-            call.directory.resolve(*(("user", a.assignee) if a.assignee else ("escalation_policy",
-                                                                                a.escalation_policy)))
-        elif a.action == "set_priority":
+        elif a.action == "reassign" and a.assignee:
+            call.directory.resolve("user", a.assignee)
+        elif a.action == "reassign" and a.escalation_policy:
+            call.directory.resolve("escalation_policy", a.escalation_policy)
+        elif a.action == "set_priority" and a.priority:
             call.directory.resolve("priority", a.priority)
         return None
 

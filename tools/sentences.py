@@ -69,7 +69,7 @@ class Sentences:
         level = a.escalation_level or self.actions.current_level(incident) + 1
         rows = self.client.list_all("/oncalls", "oncalls", {
             "escalation_policy_ids": [incident["escalation_policy"]["id"]]}).items
-        woken = list(dict.fromkeys(shape.name_of(r["user"]) for r in rows if r.get("escalation_level") == level))
+        woken = shape.names(r["user"] for r in rows if r.get("escalation_level") == level)
         who = f", paging {' and '.join(woken)}" if woken else " (nobody is on call at that level now)"
         return f"Escalate {self._describe(incident)} to level {level}{who}."
 
@@ -103,7 +103,7 @@ class Sentences:
         until = iso(end)[11:16] + " UTC" if start.date() == end.date() else human(end)
         rows = self.client.list_all("/oncalls", "oncalls", {"schedule_ids": [schedule["id"]], "since": iso(start),
                                                              "until": iso(start)}).items
-        replaced = list(dict.fromkeys(shape.name_of(r["user"]) for r in rows if r.get("user")))
+        replaced = shape.names(r["user"] for r in rows if r.get("user"))
         instead = f", instead of {' and '.join(replaced)}" if replaced else ""
         return (f"Cover schedule {shape.name_of(schedule)!r} ({schedule['id']}) with {self._user(call, a.user)} "
                 f"from {human(start)} to {until} ({span((end - start).total_seconds())}){instead}.")
@@ -140,5 +140,4 @@ class Sentences:
     def _paged_now(self, policy_id: str) -> list[str]:
         """Who the policy's first level pages right now."""
         rows = self.client.list_all("/oncalls", "oncalls", {"escalation_policy_ids": [policy_id]}).items
-        names = (shape.name_of(r["user"]) for r in rows if r.get("escalation_level") == 1)
-        return list(dict.fromkeys(name for name in names if name))
+        return shape.names(r["user"] for r in rows if r.get("escalation_level") == 1)

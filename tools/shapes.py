@@ -6,7 +6,7 @@ ids, names, status, people, times (always explicit UTC) and links, and drops emp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,11 @@ def compact(data: dict) -> dict:
 
 def name_of(obj: Any) -> str | None:
     return (obj.get("name") or obj.get("summary")) if isinstance(obj, dict) else None
+
+
+def names(objs: Iterable[Any]) -> list[str]:
+    """Each name once, in order; what has no name is left out."""
+    return list(dict.fromkeys(name for name in map(name_of, objs) if name))
 
 
 def brief(obj: Any) -> dict | None:
