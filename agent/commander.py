@@ -36,6 +36,7 @@ from typing import Any, Literal
 import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
@@ -242,7 +243,7 @@ class Commander:
         with self._thread(thread_id):
             batch_id, batch = self._batch(thread_id)
             request = next((r for r in batch if r.id == approval_id), None)
-            if request is None:
+            if request is None or batch_id is None:
                 raise self._not_pending(thread_id, approval_id)
             now = self._now()
             request.accept(decision, now=now, nonce=nonce)
@@ -427,7 +428,7 @@ class Commander:
         text = final.message if final else "Waiting for approval: " + "; ".join(r.summary for r in pending)
         return Turn(thread_id=thread_id, status=status, text=text, pending=pending, events=collected)
 
-    def _config(self, thread_id: str) -> dict[str, Any]:
+    def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": self.settings.recursion_limit}
 
     def _now(self) -> datetime:
@@ -478,7 +479,8 @@ def _relay(event: ClientProgress) -> None:
     write({"kind": event.kind, "seconds": event.seconds, "message": event.message})
 
 
-def _progress(data: dict[str, Any]) -> ProgressEvent:
+def _progress(data: Any) -> ProgressEvent:
+    """An event a node emitted on the custom stream (a dict; LangGraph types the stream's parts loosely)."""
     kind = data["kind"]
     tool = data.get("tool")
     message = data.get("message") or (step(tool or "") if kind in ("tool_started", "tool_finished") else kind)
