@@ -2,7 +2,8 @@
 
 simulator and tools import nothing of ours; agent imports tools and prompts, and the simulator only where
 the embedded default is wired; the surfaces (command line, Slack, notebook) use agent's public API;
-evals and tests may use everything; the packages form no cycle. Imports inside functions and under
+evals and tests may use everything; the packages form no cycle; the surfaces and the simulator import
+nothing of LangChain or LangGraph, the tools nothing of LangGraph. Imports inside functions and under
 TYPE_CHECKING count too: a lazy import is still a dependency.
 
 An import the rules forbid but the tree still has is listed in KNOWN with its reason, so a new one fails
@@ -60,6 +61,11 @@ def modules() -> Iterator[tuple[str, Path]]:
 
 def imported(name: str, path: Path) -> set[str]:
     """The modules of ours that `name` imports, relative imports made absolute."""
+    return {m for m in every_import(name, path) if m.split(".")[0] in PACKAGES}
+
+
+def every_import(name: str, path: Path) -> set[str]:
+    """Every module `name` imports, ours or not, relative imports made absolute."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -71,7 +77,7 @@ def imported(name: str, path: Path) -> set[str]:
             # `from tools import generate` imports the module tools.generate; `from agent.x import y`, agent.x
             submodules = {f"{module}.{alias.name}" for alias in node.names if _is_module(f"{module}.{alias.name}")}
             found |= submodules if len(submodules) == len(node.names) else {module, *submodules}
-    return {m for m in found if m.split(".")[0] in PACKAGES}
+    return found
 
 
 def _is_module(name: str) -> bool:
@@ -119,6 +125,17 @@ def test_the_lower_layers_import_nothing_of_ours(package):
 def test_agent_imports_no_surface_and_not_evals():
     assert not {(a, b) for a, b in EDGES
                 if a.split(".")[0] == "agent" and b.split(".")[0] in {*SURFACES, "evals"}}
+
+
+@pytest.mark.parametrize(("packages", "foreign"), [
+    (SURFACES, {"langgraph", "langchain_core", "langchain_openai"}),  # the surfaces know nothing of LangGraph
+    (("simulator",), {"langgraph", "langchain_core", "langchain_openai"}),  # the simulator is only PagerDuty
+    (("tools",), {"langgraph"}),  # the tools know nothing of the graph
+])
+def test_what_a_layer_does_not_know(packages, foreign):
+    known = {(name, m) for name, path in modules() if name.split(".")[0] in packages
+             for m in every_import(name, path) if m.split(".")[0] in foreign}
+    assert not known
 
 
 def test_the_packages_form_no_cycle():
