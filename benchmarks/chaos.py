@@ -141,12 +141,14 @@ CASES = [
          lambda sim, _: sum(1 for r in sim.state.responder_requests.values()
                             if r.incident_id == LATENCY and any(t.id == FREYA for t in r.targets))),
     Case("snooze_incident", {"incident": LATENCY, "duration": "1h"}, _log_entries(LATENCY, "snooze_log_entry")),
-    Case("merge_incidents", {"target": LATENCY, "sources": [RESETS]}, _successful("PUT", f"/incidents/{LATENCY}/merge")),
+    Case("merge_incidents", {"target": LATENCY, "sources": [RESETS]},
+         _successful("PUT", f"/incidents/{LATENCY}/merge")),
     Case("create_override", {"schedule": "Payments Primary", "user": "freya", "start": "2026-11-22T08:00:00Z",
                              "end": "2026-11-22T16:00:00Z"},
          lambda sim, _: sum(1 for o in sim.state.overrides.values()
                             if o.user_id == FREYA and o.start == datetime(2026, 11, 22, 8, tzinfo=UTC))),
-    Case("delete_override", {"schedule": "Payments Primary"}, _successful("DELETE", None), setup=_override_for_deletion),
+    Case("delete_override", {"schedule": "Payments Primary"}, _successful("DELETE", None),
+         setup=_override_for_deletion),
     Case("send_event", {"service": "API Gateway", "summary": "Chaos probe alert", "source": "chaos-host"},
          lambda sim, _: sum(1 for a in sim.state.alerts.values() if a.summary == "Chaos probe alert")),
     Case("send_change_event", {"service": "API Gateway", "summary": "Chaos probe deploy"},

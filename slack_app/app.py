@@ -241,8 +241,9 @@ class SlackSurface:
     def on_reason(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         dialog = DialogContext.load(view["private_metadata"])
         typed = (((view.get("state") or {}).get("values") or {}).get(REASON_BLOCK) or {}).get(REASON_INPUT) or {}
-        reason = typed.get("value") if isinstance(typed.get("value"), str) else ""
-        self._decide_in_dialog(ack, client, body, dialog, "reject", REASON_BLOCK, reason=reason.strip())
+        reason = typed.get("value")
+        self._decide_in_dialog(ack, client, body, dialog, "reject", REASON_BLOCK,
+                               reason=reason.strip() if isinstance(reason, str) else "")
 
     @_reported
     def on_edited(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:

@@ -64,4 +64,5 @@ def serve(host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.
         else:
             err.print(f"Slack requests: http://{host}:{port}{EVENTS_PATH} · health: http://{host}:{port}{HEALTH_PATH}")
             assert slack_settings.signing_secret is not None  # check_setup makes sure in HTTP mode
-            uvicorn.run(SlackServer(bolt, slack_settings.signing_secret.get_secret_value()), host=host, port=port, log_level="info")
+            server = SlackServer(bolt, slack_settings.signing_secret.get_secret_value())
+            uvicorn.run(server, host=host, port=port, log_level="info")

@@ -218,8 +218,8 @@ class RetryingHttp:
                     error.reset_in = delay
                     if self.pacer is not None:
                         self.pacer.hold(delay, self.clock())
-                if limited and waited + delay > self.max_wait:
-                    raise self._too_long(error, delay, waited) from None
+                    if waited + delay > self.max_wait:
+                        raise self._too_long(error, delay, waited) from None
                 if not (limited or retry_failures) or attempt >= self.max_attempts or waited + delay > self.max_wait:
                     raise
                 self._wait(delay, error)
