@@ -61,7 +61,7 @@ AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
 
 def plan(state: State, runtime: Runtime[RunContext],
-         config: RunnableConfig) -> Command[Literal["review", "act", "plan", "__end__"]]:
+         config: RunnableConfig) -> Command[str]:  # goes to review, act, plan or END
     """Ask the model for the next step; build approval requests for the calls that need a person.
 
     A plan that needs nobody's approval goes straight to `act` (or back here when every call was
@@ -70,10 +70,8 @@ def plan(state: State, runtime: Runtime[RunContext],
     ctx = runtime.context
     messages = state["messages"]
     calls = 1 if isinstance(messages[-1], HumanMessage) else state.get("model_calls", 0) + 1
-    if calls > ctx.max_model_calls:
-        return _finish(ctx, messages, f"it needed more than {ctx.max_model_calls} planning steps")
-    if state["remaining_steps"] <= STEPS_PER_ROUND:
-        return _finish(ctx, messages, "it reached the step limit for one request")
+    if limit := _limit_reached(ctx, state, calls):
+        return _finish(ctx, messages, limit)
     thread_id = config["configurable"]["thread_id"]
     reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, state, config)), ctx)
     update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
@@ -85,10 +83,7 @@ def plan(state: State, runtime: Runtime[RunContext],
         return Command(goto=END, update=update | {"messages": [_answer(ctx, messages, reply)]})
     refused: dict[str, str] = {}
     approvals: list[dict[str, Any]] = []
-    for bad in reply.invalid_tool_calls:
-        refused[bad["id"]] = _unreadable(bad)
-        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
-                         tool=bad["name"], outcome=refused[bad["id"]])
+    _refuse_unreadable(ctx, thread_id, reply.invalid_tool_calls, refused)
     ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
     settled: dict[str, str] = {}
     for call in reply.tool_calls:
@@ -114,7 +109,7 @@ def plan(state: State, runtime: Runtime[RunContext],
         elif summary is not None:
             arguments = ctx.toolkit.validate(call["name"], call["args"])  # as the tool reads them
             request = ApprovalRequest.new(  # what the approver sees: secrets masked
-                thread_id=thread_id, tool_call_id=call["id"], tool=call["name"], arguments=redacted(arguments),
+                thread_id=thread_id, tool_call_id=call["id"] or "", tool=call["name"], arguments=redacted(arguments),
                 summary=scrubbed(summary + _left_out(ignored), arguments),
                 risk=ctx.policy.risk_of(call["name"], call["args"]),
                 requester=state["requester"], now=ctx.clock.now(), ttl=ctx.approval_ttl)
@@ -221,10 +216,10 @@ def _route(plan: AIMessage, decisions: dict[str, Decision], refused: dict[str, s
     decision that let it run, who asked: PagerDuty records them as the author, and when it was proposed).
     An approved call runs with the arguments its request showed (times pinned when it was proposed), an
     edited one with the edit; secrets come back from the call."""
-    replies = [_error(bad, refused[bad["id"]]) for bad in plan.invalid_tool_calls]
+    replies = [_error(bad, refused[bad["id"] or ""]) for bad in plan.invalid_tool_calls]
     sends: list[Send] = []
     for call in plan.tool_calls:
-        decision = decisions.get(call["id"])
+        decision = decisions.get(call["id"] or "")
         if call["name"] == MORE_TOOLS:
             replies.append(ToolMessage(MORE_TOOLS_REPLY, tool_call_id=call["id"] or "", name=MORE_TOOLS))
         elif (call["id"] or "") in refused:
@@ -253,7 +248,7 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
     ctx = runtime.context
     # The arguments as the tool reads them: what the approver saw, and what the audit records.
     args, ignored = ctx.toolkit.tidy(task["call"]["name"], task["call"]["args"])
-    call = {**task["call"], "args": ctx.toolkit.validate(task["call"]["name"], args)}
+    call: ToolCall = {**task["call"], "args": ctx.toolkit.validate(task["call"]["name"], args)}
     tool = ctx.tools[call["name"]]
     decision = Decision.model_validate(task["decision"]) if task["decision"] else None
     actor = decision.approver if decision else AUTO
@@ -294,15 +289,37 @@ def _ignored_notice(tool: BaseTool, ignored: list[str]) -> str:
     return f"Note: ignored {', '.join(repr(k) for k in ignored)}, which {tool.name} does not take ({takes}).\n"
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+Graph = CompiledStateGraph[State, RunContext, InputState, State]
+
+
+def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> Graph:
     """The compiled graph; the model, tools and policy come with each run as `RunContext`."""
     builder = StateGraph(State, context_schema=RunContext, input_schema=InputState)
-    builder.add_node("plan", plan, destinations=("review", "act", "plan", END))
+    # LangGraph's node protocols have no (state, runtime, config) shape, though it calls nodes so at run time.
+    builder.add_node("plan", plan, destinations=("review", "act", "plan", END))  # type: ignore[call-overload]
     builder.add_node("review", review, destinations=("act", "plan"))
-    builder.add_node("act", act, input_schema=ActTask)
+    builder.add_node("act", act, input_schema=ActTask)  # type: ignore[call-overload]
     builder.add_edge(START, "plan")
     builder.add_edge("act", "plan")
     return builder.compile(checkpointer=checkpointer, name="incident-commander")
+
+
+def _limit_reached(ctx: RunContext, state: State, calls: int) -> str | None:
+    """Why this request may not plan again (the model-call budget or the graph's step limit), or None."""
+    if calls > ctx.max_model_calls:
+        return f"it needed more than {ctx.max_model_calls} planning steps"
+    if state["remaining_steps"] <= STEPS_PER_ROUND:
+        return "it reached the step limit for one request"
+    return None
+
+
+def _refuse_unreadable(ctx: RunContext, thread_id: str, bad_calls: list[InvalidToolCall],
+                       refused: dict[str, str]) -> None:
+    """Calls whose arguments could not be read are refused (and audited) before anything else is looked at."""
+    for bad in bad_calls:
+        refused[bad["id"] or ""] = _unreadable(bad)
+        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
+                         tool=bad["name"], outcome=refused[bad["id"] or ""])
 
 
 def _finish(ctx: RunContext, messages: list[Any], why: str) -> Command:

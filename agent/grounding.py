@@ -74,8 +74,9 @@ _VERBS = "|".join(CLAIM_WORDS.values())
 _START = r"(?:^|(?<=[.!?\n•*\-—:]))\s*"
 # "Opened #12", "I paged Chen", "I've acknowledged it", "Chen has been paged", "we escalated …"
 _CLAIMS = [
-    re.compile(_START + rf"(?:I|We)?\s*(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b(?!\s+(?:\d|(?:by|to|at|on|in|incidents|since|"
-               rf"until|for|yesterday|today|earlier|ago)\b))", re.I | re.M),
+    re.compile(_START + rf"(?:I|We)?\s*(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b"
+               rf"(?!\s+(?:\d|(?:by|to|at|on|in|incidents|since|until|for|yesterday|today|earlier|ago)\b))",
+               re.I | re.M),
     re.compile(rf"\b(?:I|we)\s+(?:have\s+|'ve\s+|just\s+)?({_VERBS})\b", re.I),
     re.compile(rf"\b(?:has|have)\s+(?:now\s+|just\s+)?been\s+({_VERBS})\b", re.I),
 ]
@@ -170,9 +171,9 @@ def claims(answer: str) -> list[str]:
 
 def _results(turn: Sequence[BaseMessage]) -> list[ToolResult]:
     """The turn's tool results with the arguments of the calls that produced them."""
-    calls = {c["id"]: c for m in turn if isinstance(m, AIMessage) for c in m.tool_calls}
-    return [ToolResult(m.name or "", calls.get(m.tool_call_id, {}).get("args", {}), m.text, m.status)
-            for m in turn if isinstance(m, ToolMessage) and m.tool_call_id in calls]
+    args = {c["id"]: c["args"] for m in turn if isinstance(m, AIMessage) for c in m.tool_calls}
+    return [ToolResult(m.name or "", args[m.tool_call_id], m.text, m.status)
+            for m in turn if isinstance(m, ToolMessage) and m.tool_call_id in args]
 
 
 def supported_claims(tool: str, args: dict[str, Any]) -> set[str]:

@@ -39,7 +39,7 @@ def repaired(reply: AIMessage, offered: Collection[str]) -> tuple[AIMessage, str
         form, payloads = "fenced JSON", _FENCE.findall(text)
     else:
         form, payloads = "bare JSON", [text]
-    calls: list[dict[str, Any]] = []
+    calls: list[tuple[str, dict[str, Any]]] = []
     for payload in payloads:
         found = _calls(payload, offered)
         if not found:
@@ -76,7 +76,7 @@ def _call(value: Any, offered: Collection[str]) -> tuple[str, dict[str, Any]] | 
     if isinstance(value.get("function"), dict):
         value = value["function"]
     name = next((value[k] for k in ("name", "function", "tool") if isinstance(value.get(k), str)), None)
-    args = next((value[k] for k in ("arguments", "parameters", "args") if k in value), {})
+    args: Any = next((value[k] for k in ("arguments", "parameters", "args") if k in value), {})
     if isinstance(args, str):
         try:
             args = json.loads(args) if args.strip() else {}

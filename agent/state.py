@@ -112,7 +112,7 @@ class RunContext:
             tools = self.toolkit.tools if names is None else [self.tools[name] for name in names]
             definitions = [definition(t) for t in tools] + ([] if names is None else [MORE_TOOLS_DEFINITION])
             # One call when required: a small model constrained to calls and free to make many repeats them.
-            choice = {"tool_choice": "required", "parallel_tool_calls": False} if must_call else {}
+            choice: dict[str, Any] = {"tool_choice": "required", "parallel_tool_calls": False} if must_call else {}
             self._planners[key] = self.model.bind_tools(definitions, **choice)
         return self._planners[key]
 

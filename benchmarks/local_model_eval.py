@@ -26,6 +26,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,8 @@ class Calls(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         message = getattr(response.generations[0][0], "message", None)
         usage = getattr(message, "usage_metadata", None) or {}
-        self._record(run_id, usage.get("input_tokens", 0), (usage.get("input_token_details") or {}).get("cache_read", 0))
+        cached = (usage.get("input_token_details") or {}).get("cache_read", 0)
+        self._record(run_id, usage.get("input_tokens", 0), cached)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A call that timed out counts with its seconds (at least the timeout) and no tokens."""
@@ -233,7 +235,7 @@ def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int
     }
 
 
-def _median(values: list[float], digits: int = 1) -> float | None:
+def _median(values: Sequence[float], digits: int = 1) -> float | None:
     return round(statistics.median(values), digits) if values else None
 
 

@@ -80,7 +80,7 @@ def eval_command(
             prepared = [prepare(s) for s in scenarios if s.id in {t.scenario for t in recorded}]
         else:
             planner = _planner(model or "scripted", base_url)
-            concurrency = concurrency or default_concurrency(planner)
+            workers = concurrency or default_concurrency(planner)
             prepared = [prepare(s) for s in scenarios]
             if not any(planner.turns(p.scenario) for p in prepared):
                 raise UsageProblem(f"none of the selected scenarios has a form for the {planner.tier} tier")
@@ -99,10 +99,10 @@ def eval_command(
                           wall_seconds=time.perf_counter() - started) | {"regraded_from": str(regrade)}
             mistakes = None
         else:
-            results = _run(prepared, planner, trials, concurrency, prices, err)
+            results = _run(prepared, planner, trials, workers, prices, err)
             data = record(prepared, results, tier=planner.tier, model=planner.name, trials=trials,
                           wall_seconds=time.perf_counter() - started)
-            mistakes = run_robustness(prepared, concurrency=concurrency or 2) if robustness else None
+            mistakes = run_robustness(prepared, concurrency=workers) if robustness else None
             if mistakes is not None:
                 data["robustness"] = mistakes
         # Re-graded trials are not written next to --output by default: that file may be the one read.

@@ -44,7 +44,8 @@ def test_a_supported_claim_is_shown_with_the_receipt_under_it():
 
 
 def test_a_claim_beyond_the_writes_is_withheld_and_the_reads_are_reported():
-    messages = turn(("who_is_on_call", {"service": "Checkout"}, json.dumps([{"level": 1, "user": {"name": "Chen Wei"}}])))
+    on_call = json.dumps([{"level": 1, "user": {"name": "Chen Wei"}}])
+    messages = turn(("who_is_on_call", {"service": "Checkout"}, on_call))
     text = grounded("Paged Chen Wei.", messages, WRITES)
     assert text.startswith("I could not give a reliable answer: my draft was not shown because it said "
                            "something was paged, which did not happen.")

@@ -276,7 +276,8 @@ def test_a_description_of_what_a_lookup_found_is_not_taken_for_a_claim(served, s
 
 def test_facts_given_without_any_lookup_are_not_shown(served, sim, clock):
     fake, url = served
-    fake.script = [says("Jordan is on call; see https://acme.pagerduty.com/schedules/P1 or write jordan@acme.example")] * 2
+    unlooked = "Jordan is on call; see https://acme.pagerduty.com/schedules/P1 or write jordan@acme.example"
+    fake.script = [says(unlooked)] * 2
     with commander_on(url, sim, clock) as commander:
         turn = commander.send("t1", "who is on call?")
 
