@@ -20,6 +20,7 @@ from collections import Counter
 from importlib.metadata import entry_points
 from pathlib import Path
 
+import typer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ WORDS = ["ack", "resolve", "escalate", "note", "show", "oncall", "trigger", "ove
 COMMANDS = ["ask", "show", "pending", "approve", "reject", "resume", "audit", "tools"]
 
 
-def command_line_app() -> object:
+def command_line_app() -> typer.Typer:
     """The Typer app behind the `incident-commander` console script, wherever it lives."""
     [script] = entry_points(group="console_scripts", name="incident-commander")
     return importlib.import_module(script.value.split(":")[0]).app

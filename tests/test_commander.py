@@ -177,7 +177,7 @@ def test_an_edit_is_checked_against_pagerduty_as_a_proposal_is(sim, clock, store
     commander = build(sim, clock, [[update_call(incident, "acknowledge")], "Done."], store)
     request = commander.send("t1", "ack it").pending[0]
 
-    with pytest.raises(ApprovalError, match="cannot run: Could not update the incident: .*9999"):
+    with pytest.raises(ApprovalError, match=r"cannot run: Could not update the incident: .*9999"):
         commander.decide("t1", request.id, "edit", "omar", arguments={"incident": "9999"})
     with pytest.raises(ApprovalError, match="would change nothing"):
         commander.decide("t1", request.id, "edit", "omar", arguments={"incident": resolved.id, "action": "resolve"})
