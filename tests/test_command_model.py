@@ -126,21 +126,6 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
                              "source": "deploy-bot"})]),
     ("change Search 'Raised the heap to 32 GB'",
      [("send_change_event", {"service": "Search", "summary": "Raised the heap to 32 GB"})]),
-    ('alert Search "Search drill: index lag" warning source drill-runner key search-drill-42',
-     [("send_event", {"service": "Search", "summary": "Search drill: index lag", "severity": "warning",
-                      "source": "drill-runner", "dedup_key": "search-drill-42", "action": "trigger"})]),
-    ('alert "API Gateway" "5xx above 3%"',
-     [("send_event", {"service": "API Gateway", "summary": "5xx above 3%", "action": "trigger",
-                      "source": "API Gateway"})]),
-    ("alert resolve Search search-drill-42",
-     [("send_event", {"service": "Search", "dedup_key": "search-drill-42", "action": "resolve"})]),
-    ("alert ack API Gateway Key-9aB",
-     [("send_event", {"service": "API Gateway", "dedup_key": "Key-9aB", "action": "acknowledge"})]),
-    ('change Payments API "Deployed payments-api v2.14.0" source deploy-bot',
-     [("send_change_event", {"service": "Payments API", "summary": "Deployed payments-api v2.14.0",
-                             "source": "deploy-bot"})]),
-    ("change Search 'Raised the heap to 32 GB'",
-     [("send_change_event", {"service": "Search", "summary": "Raised the heap to 32 GB"})]),
 ]
 
 
