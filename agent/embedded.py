@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from agent.embedded_state import SavedOrganisation
-from simulator import Simulator, State
+from simulator import Account, Simulator
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient, Progress
 from tools.events import EventsClient
@@ -75,7 +75,7 @@ def _embedded(clock: Any | None, state_file: Path | None) -> tuple[Simulator, ht
     return simulator, store.transport(simulator), f"kept in {state_file}"
 
 
-def _acts_as_demo_user(state: State) -> bool:
+def _acts_as_demo_user(state: Account) -> bool:
     """A saved organisation is usable when the token and user `demo_credentials` name are still in it."""
     credentials = demo_credentials()
     return credentials["api_key"] in state.tokens and credentials["from_email"].lower() in state.users_by_email

@@ -24,8 +24,7 @@ from typing import Any
 
 import httpx
 
-from simulator import Simulator, State
-from simulator.transport import SimulatorTransport
+from simulator import Account, Simulator
 
 
 class SimulatorStateError(ValueError):
@@ -35,7 +34,7 @@ class SimulatorStateError(ValueError):
 class SavedOrganisation:
     """One simulator state file and the lock that serialises the processes writing it."""
 
-    def __init__(self, path: Path, usable: Callable[[State], bool]) -> None:
+    def __init__(self, path: Path, usable: Callable[[Account], bool]) -> None:
         """`usable` says whether a loaded state is one the commander can act in (e.g. its token exists)."""
         self.path = path
         self._usable = usable
@@ -55,7 +54,7 @@ class SavedOrganisation:
 
     def transport(self, simulator: Simulator) -> httpx.BaseTransport:
         """What the clients use instead of `simulator.transport()`, so every request goes through the file."""
-        return _WriteThroughTransport(SimulatorTransport(simulator), self)
+        return _WriteThroughTransport(simulator, self)
 
     def refresh(self, simulator: Simulator) -> None:
         """Take another process's saved changes, if there are any (the caller holds `simulator.lock`).
@@ -84,10 +83,10 @@ class SavedOrganisation:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _load(self) -> State:
+    def _load(self) -> Account:
         signature = self._signature()
         try:
-            state = State.load(self.path)
+            state = Account.load(self.path)
         except (ValueError, KeyError, TypeError, AttributeError) as error:  # JSON, schema or reference errors
             raise self._unusable(_first_line(error)) from None
         if not self._usable(state):
@@ -95,7 +94,7 @@ class SavedOrganisation:
         self._seen = signature
         return state
 
-    def _save(self, state: State) -> None:
+    def _save(self, state: Account) -> None:
         state.save(self.path)  # a temporary file, then os.replace
         self._seen = self._signature()
 
@@ -115,11 +114,11 @@ class SavedOrganisation:
 class _WriteThroughTransport(httpx.BaseTransport):
     """The simulator's transport, with the organisation reloaded when stale and saved after every write."""
 
-    def __init__(self, inner: SimulatorTransport, store: SavedOrganisation) -> None:
-        self.inner, self.store = inner, store
+    def __init__(self, simulator: Simulator, store: SavedOrganisation) -> None:
+        self.simulator, self.inner, self.store = simulator, simulator.transport(), store
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        simulator = self.inner.simulator
+        simulator = self.simulator
         if request.method == "GET":
             with simulator.lock:
                 self.store.refresh(simulator)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulator import State
+from simulator import Account
 from tools.resolve import match
 
 KIND_OF: dict[str, str] = {
@@ -41,7 +41,7 @@ class Names:
     """Incident number (as text) and id (case-folded) → id."""
 
     @classmethod
-    def of(cls, state: State) -> Names:
+    def of(cls, state: Account) -> Names:
         def listed(pool: Mapping[str, Any]) -> list[dict[str, Any]]:
             return [{"id": e.id, "name": e.name} for e in pool.values()]
 

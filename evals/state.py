@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from evals.matching import Names, subset
 from evals.scenario import StateCheck
-from simulator import State
+from simulator import Account
 
 Entities = dict[str, dict[str, Any]]
 _GENERATED_KEY = re.compile(r"(?:ic-)?[0-9a-f]{32}")  # made up by the tool (ic-…) or by PagerDuty
@@ -37,7 +37,7 @@ class FieldDiff(BaseModel):
         return f"{self.entity} · {self.field}: expected {self.expected!r}, got {self.actual!r}"
 
 
-def canonical(state: State, known_incidents: set[str] | None = None, known_overrides: set[str] | None = None
+def canonical(state: Account, known_incidents: set[str] | None = None, known_overrides: set[str] | None = None
               ) -> Entities:
     """Every incident, override and change event as comparable plain data, with every field a write can
     change. What the run created (not in `known_*`) is keyed by service (or schedule and user) and order,
@@ -109,7 +109,7 @@ def _numbered(keys: dict[Any, str]) -> dict[Any, str]:
     return out
 
 
-def _alert(state: State, alert: Any) -> str:
+def _alert(state: Account, alert: Any) -> str:
     """An Events API alert as graded: its service (where the routing key led), dedup key, text and severity.
     A key nobody chose (the tool's `ic-…`, or PagerDuty's when none was sent) differs on every run, so
     only that it was made up counts."""
@@ -159,7 +159,7 @@ def check(entities: Entities, item: StateCheck, names: Names | None = None) -> s
     return None
 
 
-def _target(state: State, target: Any) -> str:
+def _target(state: Account, target: Any) -> str:
     pool = state.users if target.type == "user_reference" else state.escalation_policies
     entity = pool.get(target.id)
     return entity.name if entity is not None else target.id

@@ -15,14 +15,14 @@ from typing import Any
 
 from agent.embedded import demo_credentials
 from evals.scenario import Pick, ScenarioError, SetupAction, World
-from simulator import ManualClock, Simulator, State
+from simulator import Account, ManualClock, Simulator
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 from tools.timeparse import parse_duration
 
-_SNAPSHOTS: dict[tuple[str, str], State] = {}
+_SNAPSHOTS: dict[tuple[str, str], Account] = {}
 _SNAPSHOTS_LOCK = threading.Lock()
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\.([a-z_]+)\s*\}\}")
 
@@ -89,7 +89,7 @@ def render(value: Any, bindings: dict[str, dict[str, Any]]) -> Any:
     return value
 
 
-def _snapshot(world: World) -> State:
+def _snapshot(world: World) -> Account:
     key = (world.dataset, world.now.isoformat())
     with _SNAPSHOTS_LOCK:
         if key not in _SNAPSHOTS:

@@ -4,11 +4,12 @@ Imports nothing else of this project. Use it in-process through an httpx transpo
 `python -m simulator serve`.
 """
 
-from .clock import ManualClock, SystemClock
+from .account import Account
+from .clock import Clock, ManualClock, SystemClock
 from .core import LoggedRequest, Simulator
 from .errors import ApiError
 from .faults import FaultRule
 from .models import Dataset
-from .state import State
 
-__all__ = ["ApiError", "Dataset", "FaultRule", "LoggedRequest", "ManualClock", "Simulator", "State", "SystemClock"]
+__all__ = ["Account", "ApiError", "Clock", "Dataset", "FaultRule", "LoggedRequest", "ManualClock", "Simulator",
+           "SystemClock"]

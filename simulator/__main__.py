@@ -18,11 +18,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .account import Account
 from .asgi import SimulatorApp
 from .core import Simulator
 from .datasets import load_dataset
 from .models import Dataset, Token
-from .state import State
 
 if TYPE_CHECKING:  # uvicorn is imported by `serve` alone: `demo` and the commander's CLI start faster without it
     import uvicorn
@@ -45,7 +45,7 @@ def account_token(dataset: Dataset) -> Token:
 def build_simulator(dataset: str, state_file: Path | None, requests_per_minute: int | None) -> Simulator:
     """A saved state when there is one (it carries its dataset), else a fresh account from the dataset."""
     if state_file is not None and state_file.exists():
-        sim = Simulator(State.load(state_file))
+        sim = Simulator(Account.load(state_file))
     else:
         sim = Simulator.from_dataset(load_dataset(dataset))
     if requests_per_minute is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from .core import SimulatedNetworkError, Simulator
+from .core import Simulator
+from .faults import SimulatedNetworkError
 from .http import MAX_BODY_BYTES, Request
 
 

@@ -21,6 +21,13 @@ def known_zone(name: str) -> ZoneInfo | None:
 
 
 class Clock(Protocol):
+    """Where "now" comes from: wall time as an aware datetime.
+
+    The same shape as the clock the tools and the agent take (`tools.clock.Clock`). The simulator
+    imports nothing of the project, so it declares its own; a Protocol is structural, so one clock
+    object (say a `ManualClock` a test moves) serves the simulator and the commander alike.
+    """
+
     def now(self) -> datetime: ...
 
 

@@ -1,4 +1,4 @@
-"""The simulator: state + clock + the request pipeline every way in goes through.
+"""The simulator: an account + a clock + the request pipeline every way in goes through.
 
 Order of checks follows PagerDuty: unknown path, authentication, access level and OAuth scope,
 rate limit, the `From` header, then the operation itself. Any `ApiError` becomes PagerDuty's
@@ -13,24 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from . import errors
+from . import errors, routes
+from .account import Account
 from .clock import Clock, ManualClock, SystemClock
+from .datasets import load_dataset
 from .errors import ApiError
-from .faults import FaultRule, Faults
+from .faults import FaultRule, Faults, SimulatedNetworkError
+from .history import generate_history
 from .http import Request, Response, Route, Router
-from .models import Dataset
+from .models import Dataset, Token
 from .ratelimit import RateLimiter
-from .state import State
-
-ROUTER = Router()  # route modules register on import (see simulator/routes/__init__.py)
-
-
-class SimulatedNetworkError(Exception):
-    """A fault rule asked for a dropped connection or a timeout; transports map it to their own error."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind  # "drop" or "timeout"
+from .transport import SimulatorTransport
 
 
 @dataclass(frozen=True)
@@ -52,12 +45,16 @@ class LoggedRequest:
 
 
 class Simulator:
-    def __init__(self, state: State, clock: Clock | None = None) -> None:
-        from . import routes  # noqa: F401  (registers every endpoint on ROUTER)
+    """One PagerDuty account answering requests: `state` is the account, `clock` its time.
 
+    `router` defaults to every endpoint (`routes.api()`); the engine and the routes see only the
+    account and the clock, never the simulator.
+    """
+
+    def __init__(self, state: Account, clock: Clock | None = None, router: Router | None = None) -> None:
         self.state = state
         self.clock = clock or (ManualClock(state.dataset.now) if state.dataset.now else SystemClock())
-        self.router = ROUTER
+        self.router = router or routes.api()
         self.rate_limiter = RateLimiter()
         self.faults = Faults()
         self.request_log: list[LoggedRequest] = []
@@ -66,31 +63,26 @@ class Simulator:
     @classmethod
     def from_dataset(cls, dataset: Dataset | str = "demo", clock: Clock | None = None) -> Simulator:
         """Build from a Dataset or a dataset name/path; history is generated with the simulator's own rules."""
-        from .datasets import load_dataset
-        from .history import generate_history
-
         if isinstance(dataset, str):
             dataset = load_dataset(dataset)
-        sim = cls(State.from_dataset(dataset), clock)
+        sim = cls(Account.from_dataset(dataset), clock)
         if dataset.history is not None:
-            generate_history(sim, dataset.history)
+            generate_history(sim.state, sim.clock, dataset.history)
         return sim
 
     # --- conveniences for tests, evals and the CLI ---
 
-    def transport(self):
-        from .transport import SimulatorTransport
-
+    def transport(self) -> SimulatorTransport:
         return SimulatorTransport(self)
 
     def add_fault(self, **fields: Any) -> FaultRule:
         return self.faults.add(**fields)
 
-    def snapshot(self) -> State:
+    def snapshot(self) -> Account:
         with self.lock:
             return self.state.snapshot()
 
-    def restore(self, snapshot: State) -> None:
+    def restore(self, snapshot: Account) -> None:
         """Put the account back as it was; rate-limit windows, faults and the request log start afresh."""
         with self.lock:
             self.state = snapshot.snapshot()
@@ -129,8 +121,8 @@ class Simulator:
             return response
 
     def _dispatch(self, route: Route, params: dict[str, str], request: Request) -> Response:
-        if route.api == "events":
-            return route.handler(self, request, **params)
+        if route.api == "events":  # no token; each routing key has its own limit, checked once the key is known
+            return route.handler(self.state, self.clock, request, limiter=self.rate_limiter)
         token = self._authenticate(request)
         if route.method != "GET" and token.access == "read-only":
             raise errors.forbidden("This API token is read-only and cannot be used for this request.")
@@ -144,12 +136,12 @@ class Simulator:
         if not allowed:
             raise errors.rate_limited(rate_headers)
         request.actor_id = self._actor(route, token, request)
-        response = route.handler(self, request, **params)
+        response = route.handler(self.state, self.clock, request, **params)
         for name, value in rate_headers.items():
             response.headers.setdefault(name, value)
         return response
 
-    def _authenticate(self, request: Request):
+    def _authenticate(self, request: Request) -> Token:
         header = request.headers.get("authorization", "")
         if header.startswith("Token token="):
             token = self.state.tokens.get(header[len("Token token="):].strip())
@@ -163,7 +155,7 @@ class Simulator:
                 return token
         raise errors.unauthorized()
 
-    def _actor(self, route: Route, token, request: Request) -> str | None:
+    def _actor(self, route: Route, token: Token, request: Request) -> str | None:
         """User tokens act as their user; account tokens act as the `From` user where one is given or required."""
         if token.kind == "user" and token.user_id:
             return token.user_id

@@ -8,6 +8,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class SimulatedNetworkError(Exception):
+    """A fault rule asked for a dropped connection or a timeout; transports map it to their own error."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind  # "drop" or "timeout"
+
+
 class FaultRule(BaseModel):
     """Which requests to break and how.
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from . import incidents as engine
-from .core import Simulator
+from .account import Account
+from .clock import Clock, ManualClock
 from .incidents import Actor
 from .models import HistorySpec, Incident, Service
 
@@ -74,14 +75,14 @@ class _Story:
     responder: str | None = None  # who acknowledged, and writes the notes and resolves
 
 
-def generate_history(sim: Simulator, spec: HistorySpec) -> None:
-    """Add `spec.incidents` incidents over the `spec.days` before `sim.now()`, the same for the same seed."""
-    services = [s for s in sim.state.services.values() if s.status != "disabled"]
+def generate_history(account: Account, clock: Clock, spec: HistorySpec) -> None:
+    """Add `spec.incidents` incidents over the `spec.days` before `clock.now()`, the same for the same seed."""
+    services = [s for s in account.services.values() if s.status != "disabled"]
     if spec.incidents == 0 or not services:
         return
     rng = random.Random(spec.seed)
-    now = sim.now()
-    users = list(sim.state.users)
+    now = clock.now()
+    users = list(account.users)
     steps: list[tuple[datetime, int, str, _Story, str | None]] = []
     n_open = min(spec.open_incidents, spec.incidents)
     for number, start in enumerate(_start_times(rng, now, spec, n_open)):
@@ -95,10 +96,10 @@ def generate_history(sim: Simulator, spec: HistorySpec) -> None:
             # Whole seconds, as PagerDuty shows them; the index keeps same-time steps in order.
             steps.append((when.replace(microsecond=0), len(steps), action, story, text))
     steps.sort(key=lambda step: (step[0], step[1]))
-    with engine.clock_at(sim, steps[0][0]) as clock:
-        for at, _, action, story, text in steps:
-            clock.set(at)
-            _run(sim, action, story, text)
+    past = ManualClock(steps[0][0])  # the engine acts at each step's moment, not at `now`
+    for at, _, action, story, text in steps:
+        past.set(at)
+        _run(account, past, action, story, text)
 
 
 def _start_times(rng: random.Random, now: datetime, spec: HistorySpec, n_open: int) -> list[datetime]:
@@ -147,30 +148,32 @@ def _plan(rng: random.Random, story: _Story, start: datetime, now: datetime, spe
     return steps
 
 
-def _run(sim: Simulator, action: str, story: _Story, text: str | None) -> None:
+def _run(account: Account, clock: Clock, action: str, story: _Story, text: str | None) -> None:
     """One step of a story, through the same engine calls live requests make."""
     if action == "trigger":
         if story.routing_key:
-            alert = engine.trigger_alert(sim, story.routing_key, summary=story.title, severity=story.severity,
-                                         source=f"{story.dedup_key.rsplit('-', 1)[0]}-prod", dedup_key=story.dedup_key)
-            story.incident = sim.state.incidents[alert.incident_id]
+            alert = engine.trigger_alert(account, clock, story.routing_key, summary=story.title,
+                                         severity=story.severity, source=f"{story.dedup_key.rsplit('-', 1)[0]}-prod",
+                                         dedup_key=story.dedup_key)
+            story.incident = account.incidents[alert.incident_id]
         else:
-            story.incident = engine.create(sim, Actor.user(story.creator, "web_trigger"),
+            story.incident = engine.create(account, clock, Actor.user(story.creator, "web_trigger"),
                                            service_id=story.service.id, title=story.title)
         return
     incident = story.incident
     assert incident is not None
     if action == "escalate" and incident.status == "triggered":
-        policy = sim.state.escalation_policies[incident.escalation_policy_id]
+        policy = account.escalation_policies[incident.escalation_policy_id]
         if len(policy.rules) > 1:
-            engine.escalate(sim, incident, Actor("service_reference", incident.service_id, "timeout"), 2)
+            engine.escalate(account, clock, incident, Actor("service_reference", incident.service_id, "timeout"), 2)
     elif action == "acknowledge":
         assignees = [a.user_id for a in incident.assignments]
         story.responder = assignees[0] if assignees else story.creator
-        engine.acknowledge(sim, incident, Actor.user(story.responder, "website"))
+        engine.acknowledge(account, clock, incident, Actor.user(story.responder, "website"))
     elif action == "note":
-        engine.add_note(sim, incident, Actor.user(story.responder or story.creator, "website"), text or "")
+        engine.add_note(account, clock, incident, Actor.user(story.responder or story.creator, "website"), text or "")
     elif action == "resolve_event":
-        engine.resolve_alert(sim, story.routing_key, story.dedup_key)  # type: ignore[arg-type]
+        engine.resolve_alert(account, clock, story.routing_key, story.dedup_key)  # type: ignore[arg-type]
     elif action == "resolve":
-        engine.resolve(sim, incident, Actor.user(story.responder or story.creator, "website"), resolution=text)
+        engine.resolve(account, clock, incident, Actor.user(story.responder or story.creator, "website"),
+                       resolution=text)

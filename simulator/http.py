@@ -204,12 +204,19 @@ class Router:
             rate_group: str | None = None, api: str = "rest") -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             regex = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$")
-            route = Route(method, pattern, regex, handler, scope, requires_from, rate_group, api)
-            self.routes.append(route)
-            if "{" not in pattern:
-                self._static[(method, pattern)] = route
+            self._keep(Route(method, pattern, regex, handler, scope, requires_from, rate_group, api))
             return handler
         return register
+
+    def include(self, other: Router) -> None:
+        """Answer `other`'s routes too, after this router's own."""
+        for route in other.routes:
+            self._keep(route)
+
+    def _keep(self, route: Route) -> None:
+        self.routes.append(route)
+        if "{" not in route.pattern:
+            self._static[(route.method, route.pattern)] = route
 
     def get(self, pattern: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.add("GET", pattern, **kw)

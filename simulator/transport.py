@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import httpx
 
-from .clock import ManualClock
-from .core import SimulatedNetworkError, Simulator
-from .http import Request
+from .clock import Clock, ManualClock
+from .faults import SimulatedNetworkError
+from .http import Request, Response
+
+
+class Answers(Protocol):
+    """What the transport needs of a simulator: its pipeline, and the clock a slow answer moves."""
+
+    clock: Clock
+
+    def handle(self, request: Request) -> Response: ...
 
 
 class SimulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -21,7 +30,7 @@ class SimulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     real clock it sleeps through the injectable `sleep`.
     """
 
-    def __init__(self, simulator: Simulator, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, simulator: Answers, sleep: Callable[[float], None] = time.sleep) -> None:
         self.simulator = simulator
         self.sleep = sleep
 

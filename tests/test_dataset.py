@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from simulator.account import Account
 from simulator.datasets import BUNDLED_DIR, DatasetError, load_dataset
-from simulator.state import State
 
 REQUIRED_SERVICES = {"API Gateway", "Payments API", "Checkout", "Database", "Frontend Cache"}
 
 
 def test_demo_loads_and_its_references_hold(demo_dataset):
-    state = State.from_dataset(demo_dataset)  # raises on any dangling id
+    state = Account.from_dataset(demo_dataset)  # raises on any dangling id
     assert demo_dataset.name == "Acme Cloud"
     assert demo_dataset.now is None, "the demo follows the real clock unless a test pins one"
     assert len(state.routing_keys) == sum(len(s.integrations) for s in demo_dataset.services)
@@ -131,7 +131,7 @@ def test_a_dangling_reference_is_named(tmp_path):
     path = tmp_path / "dangling.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ValueError, match="unknown escalation policy PNOPE00"):
-        State.from_dataset(load_dataset(path))
+        Account.from_dataset(load_dataset(path))
 
 
 def test_unreadable_and_unknown_datasets(tmp_path):

@@ -18,7 +18,7 @@ from agent.embedded_state import SimulatorStateError
 from agent.planners.command import CommandModel
 from agent.settings import Settings
 from command_line import cli
-from simulator import Simulator, State
+from simulator import Account, Simulator
 from tools.settings import PagerDutySettings
 
 PAGE = "page whoever is on call for API Gateway: latency"
@@ -35,7 +35,7 @@ def embedded(store: str, **settings) -> Commander:
                                    model=CommandModel(), pagerduty_settings=PagerDutySettings(api_key=None))
 
 
-def titled(state: State, title: str) -> list:
+def titled(state: Account, title: str) -> list:
     return [i for i in state.incidents.values() if i.title == title]
 
 
@@ -48,7 +48,7 @@ def test_an_approval_in_a_second_commander_lands_in_the_organisation_a_third_one
     with embedded(store) as second:
         done = second.decide("t1", asked.pending[0].id, "approve", "omar")
     assert done.status == "answered" and done.text.startswith("Triggered:")
-    [saved] = titled(State.load(tmp_path / "simulator-state.json"), "latency")
+    [saved] = titled(Account.load(tmp_path / "simulator-state.json"), "latency")
     assert saved.status == "triggered" and saved.service_id == "P567AF0"
 
     with embedded(store) as third:
@@ -67,7 +67,7 @@ def test_commanders_open_side_by_side_see_and_keep_each_others_changes(tmp_path)
         listed = one.send("c", "incidents open")
 
     assert "queue stuck" in listed.text and "disk full" in listed.text
-    saved = State.load(tmp_path / "simulator-state.json")
+    saved = Account.load(tmp_path / "simulator-state.json")
     assert len(titled(saved, "disk full")) == 1 and len(titled(saved, "queue stuck")) == 1
 
 
@@ -77,7 +77,7 @@ def test_an_explicit_state_file_is_used_instead_of_the_default(tmp_path):
         asked = commander.send("t1", PAGE)
         commander.decide("t1", asked.pending[0].id, "approve", "omar")
 
-    assert titled(State.load(chosen), "latency")
+    assert titled(Account.load(chosen), "latency")
     assert not (tmp_path / "simulator-state.json").exists()
 
 

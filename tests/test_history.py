@@ -8,14 +8,14 @@ from datetime import timedelta
 import pytest
 from conftest import NOW
 
-from simulator import ManualClock, Simulator, State
+from simulator import Account, ManualClock, Simulator
 from simulator.history import generate_history
 from simulator.models import HistorySpec
 
 
 def build(dataset, spec):
-    sim = Simulator(State.from_dataset(dataset.model_copy(update={"history": None})), ManualClock(NOW))
-    generate_history(sim, spec)
+    sim = Simulator(Account.from_dataset(dataset.model_copy(update={"history": None})), ManualClock(NOW))
+    generate_history(sim.state, sim.clock, spec)
     return sim
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import ACCEPT, NOW, auth_header, make_client, token_for
 from servers import running_server
 
-from simulator import Simulator, State
+from simulator import Account, Simulator
 from simulator.asgi import SimulatorApp
 from simulator.datasets import load_dataset
 from simulator.importer import AccountReader, ImportFailed, anonymise, build_dataset, read_account, write_dataset
@@ -37,7 +37,7 @@ def imported(sim, clock, demo_dataset, tmp_path, *, days: int, rename: bool = Fa
         data = read_account(reader, clock.now(), days)
     path = tmp_path / "org.yaml"
     write_dataset(build_dataset(anonymise(data) if rename else data), path)
-    return Simulator(State.from_dataset(load_dataset(path)), clock), waits, reader.requests
+    return Simulator(Account.from_dataset(load_dataset(path)), clock), waits, reader.requests
 
 
 def same(original, copy, path: str, params: dict | None = None) -> dict:

@@ -50,7 +50,7 @@ def test_an_unacknowledged_incident_escalates_after_its_levels_delay(timed):
     assert sim.state.incidents[incident_id].escalation_level == 1
     clock.advance(60)
     shown = api.get(f"/incidents/{incident_id}").json()["incident"]
-    level_two = on_call(sim, sim.state.escalation_policies["P1J8HF7"], 2)
+    level_two = on_call(sim.state, sim.clock, sim.state.escalation_policies["P1J8HF7"], 2)
     assert sim.state.incidents[incident_id].escalation_level == 2
     assert [a["assignee"]["id"] for a in shown["assignments"]] == level_two
     assert shown["status"] == "triggered"

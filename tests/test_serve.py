@@ -16,8 +16,8 @@ import pytest
 from conftest import ACCEPT, auth_header, token_for
 from servers import running_server
 
+from simulator.account import Account
 from simulator.asgi import SimulatorApp
-from simulator.state import State
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +82,7 @@ def test_serve_command_keeps_state_across_restarts(tmp_path, demo_dataset):
     assert process.returncode == 0, errors
     assert "state saved" in errors
     incident_id = created.json()["incident"]["id"]
-    assert incident_id in State.load(state_file).incidents
+    assert incident_id in Account.load(state_file).incidents
     process, url = _serve("--state", str(state_file))
     try:
         again = httpx.get(f"{url}/incidents/{incident_id}", headers=headers)

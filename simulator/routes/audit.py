@@ -11,11 +11,14 @@ import base64
 import binascii
 from datetime import datetime, timedelta
 
-from ..core import ROUTER, Simulator
+from ..account import Account
+from ..clock import Clock
 from ..errors import invalid_date_range, invalid_input, not_found
-from ..http import Request, Response, format_time
+from ..http import Request, Response, Router, format_time
 from ..models import AuditRecord, Override, Schedule
 from ..render import api_url, ref
+
+ROUTES = Router()
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -27,8 +30,8 @@ ACTOR_TYPES = ("user_reference", "api_key_reference", "app_reference")
 METHOD_TYPES = ("browser", "oauth", "api_token", "identity_provider", "other")
 
 
-def record_override(sim: Simulator, request: Request, action: str, schedule: Schedule, override: Override,
-                    before: Override | None = None) -> None:
+def record_override(account: Account, clock: Clock, request: Request, action: str, schedule: Schedule,
+                    override: Override, before: Override | None = None) -> None:
     """Write the audit record of an override created, cut short (update) or deleted through the API."""
     def fields(item: Override, key: str) -> list[dict]:
         return [{"name": "start", key: format_time(item.start)}, {"name": "end", key: format_time(item.end)},
@@ -39,8 +42,8 @@ def record_override(sim: Simulator, request: Request, action: str, schedule: Sch
         earlier = fields(before, "value")
         changed = [dict(now, before_value=old["value"]) for now, old in zip(changed, earlier, strict=True)]
     token = request.token
-    sim.state.audit_records.append(AuditRecord(
-        id=sim.state.ids.new("audit_record"), execution_time=sim.now(), action=action,  # type: ignore[arg-type]
+    account.audit_records.append(AuditRecord(
+        id=account.ids.new("audit_record"), execution_time=clock.now(), action=action,  # type: ignore[arg-type]
         root_type="schedules", root_id=schedule.id, resource_type="override", resource_id=override.id,
         actor_id=request.actor_id, token_suffix=token.token[-4:] if token else "", fields=changed))
 
@@ -58,9 +61,9 @@ def _after_cursor(value: str) -> tuple[datetime, str]:
         raise invalid_input("cursor is not a cursor this API returned.") from None
 
 
-def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
+def _window(clock: Clock, request: Request) -> tuple[datetime, datetime]:
     since, until = request.time_param("since"), request.time_param("until")
-    until = until or (sim.now() if since is None else since + DEFAULT_WINDOW)
+    until = until or (clock.now() if since is None else since + DEFAULT_WINDOW)
     since = since or until - DEFAULT_WINDOW
     if until < since:
         raise invalid_date_range("until must not be before since.")
@@ -76,24 +79,24 @@ def _choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None
     return value
 
 
-@ROUTER.get("/audit/records", scope="audit_records.read")
-def list_audit_records(sim: Simulator, request: Request) -> Response:
-    return _records(sim, request, None)
+@ROUTES.get("/audit/records", scope="audit_records.read")
+def list_audit_records(account: Account, clock: Clock, request: Request) -> Response:
+    return _records(account, clock, request, None)
 
 
-@ROUTER.get("/schedules/{id}/audit/records", scope="audit_records.read")
-def list_schedule_audit_records(sim: Simulator, request: Request, id: str) -> Response:
-    if id not in sim.state.schedules:
+@ROUTES.get("/schedules/{id}/audit/records", scope="audit_records.read")
+def list_schedule_audit_records(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    if id not in account.schedules:
         raise not_found(f"Schedule {id} not found.")
-    return _records(sim, request, id)
+    return _records(account, clock, request, id)
 
 
-def _records(sim: Simulator, request: Request, root_id: str | None) -> Response:
+def _records(account: Account, clock: Clock, request: Request, root_id: str | None) -> Response:
     """One page of the records (of one root resource, or all), newest first, after the cursor."""
     limit = request.int_param("limit", DEFAULT_LIMIT)
     if not 1 <= limit <= MAX_LIMIT:
         raise invalid_input(f"limit must be between 1 and {MAX_LIMIT}.")
-    since, until = _window(sim, request)
+    since, until = _window(clock, request)
     roots = set(request.list_param("root_resource_types"))
     actions = set(request.list_param("actions"))
     if roots - set(ROOT_TYPES) or actions - set(ACTIONS):
@@ -103,7 +106,7 @@ def _records(sim: Simulator, request: Request, root_id: str | None) -> Response:
     suffix = request.param("method_truncated_token")
     cursor = request.param("cursor")
     after = _after_cursor(cursor) if cursor else None
-    found = [r for r in reversed(sim.state.audit_records)
+    found = [r for r in reversed(account.audit_records)
              if since <= r.execution_time <= until and root_id in (None, r.root_id)
              and (not roots or r.root_type in roots)
              and (not actions or r.action in actions)
@@ -112,15 +115,15 @@ def _records(sim: Simulator, request: Request, root_id: str | None) -> Response:
              and method_type in (None, "api_token") and (suffix is None or r.token_suffix == suffix)
              and (after is None or (r.execution_time, r.id) < after)]
     page = found[:limit]
-    return Response(200, {"records": [_render(sim, r) for r in page], "limit": limit,
+    return Response(200, {"records": [_render(account, r) for r in page], "limit": limit,
                           "next_cursor": _cursor(page[-1]) if len(found) > limit else None})
 
 
-def _render(sim: Simulator, record: AuditRecord) -> dict:
-    sub = sim.state.dataset.subdomain
-    schedule = sim.state.schedules.get(record.root_id)
-    actors = [ref(sub, "user_reference", record.actor_id, sim.state.users[record.actor_id].name)] \
-        if record.actor_id in sim.state.users else []
+def _render(account: Account, record: AuditRecord) -> dict:
+    sub = account.dataset.subdomain
+    schedule = account.schedules.get(record.root_id)
+    actors = [ref(sub, "user_reference", record.actor_id, account.users[record.actor_id].name)] \
+        if record.actor_id in account.users else []
     resource = {"id": record.resource_id, "type": f"{record.resource_type}_reference",
                 "summary": f"{record.resource_type.capitalize()} {record.resource_id}",
                 "self": f"{api_url('schedule_reference', record.root_id)}/overrides/{record.resource_id}",

@@ -2,7 +2,8 @@
 
 No authentication: the routing key names the integration, and so the service. Errors use the
 Events API's own body, `{"status", "message", "errors"}`, not the REST API's, and each routing key
-has its own rate limit. An acknowledge or resolve for a key with no open alert is accepted and dropped.
+has its own rate limit (the simulator hands its `limiter` to these routes alone). An acknowledge or
+resolve for a key with no open alert is accepted and dropped.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from .. import incidents as engine
-from ..core import ROUTER, Simulator
+from ..account import Account
+from ..clock import Clock
 from ..errors import ApiError
-from ..http import Request, Response, parse_time
+from ..http import Request, Response, Router, parse_time
+from ..ratelimit import RateLimiter
+
+ROUTES = Router()
 
 SEVERITIES = ("critical", "error", "warning", "info")
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -25,7 +30,7 @@ def _invalid(*errors: str) -> Response:
     return Response(400, {"status": "invalid event", "message": "Event object is invalid", "errors": list(errors)})
 
 
-def _event(sim: Simulator, request: Request) -> tuple[dict, str] | Response:
+def _event(account: Account, clock: Clock, request: Request, limiter: RateLimiter) -> tuple[dict, str] | Response:
     """The event object and its routing key, once both are usable; else the answer to send."""
     try:
         data = request.json()
@@ -34,21 +39,21 @@ def _event(sim: Simulator, request: Request) -> tuple[dict, str] | Response:
     if not isinstance(data, dict):
         return Response(400, {"status": "Unrecognized object", "message": "Event object format is unrecognized",
                               "errors": ["JSON parse error"]})
-    key = _routing_key(sim, data)
+    key = _routing_key(account, clock, data, limiter)
     return key if isinstance(key, Response) else (data, key)
 
 
-def _routing_key(sim: Simulator, data: dict) -> str | Response:
+def _routing_key(account: Account, clock: Clock, data: dict, limiter: RateLimiter) -> str | Response:
     """The event's routing key, once it is known and under its rate limit; else the answer to send."""
     key = data.get("routing_key")
     if not isinstance(key, str) or not key:
         return _invalid("'routing_key' is missing or blank")
     if len(key) != 32:
         return _invalid("Length of 'routing_key' is incorrect (should be 32 characters)")
-    if key not in sim.state.routing_keys:
+    if key not in account.routing_keys:
         return _invalid("'routing_key' does not match any Events API v2 integration")
-    limit = sim.state.dataset.rate_limits.events_per_minute_per_routing_key
-    allowed, _ = sim.rate_limiter.check([(("routing_key", key), limit)], sim.now())
+    limit = account.dataset.rate_limits.events_per_minute_per_routing_key
+    allowed, _ = limiter.check([(("routing_key", key), limit)], clock.now())
     if not allowed:
         return Response(429, {"status": "throttle event",
                               "message": "Requests for this service are arriving too quickly. Please retry later."})
@@ -92,10 +97,10 @@ def _timestamp(payload: dict, errors: list[str]) -> datetime | None:
     return None
 
 
-@ROUTER.post("/v2/enqueue", api="events")
-def enqueue(sim: Simulator, request: Request) -> Response:
+@ROUTES.post("/v2/enqueue", api="events")
+def enqueue(account: Account, clock: Clock, request: Request, *, limiter: RateLimiter) -> Response:
     """Trigger, acknowledge or resolve an alert; 202 with the dedup key (generated for a trigger without one)."""
-    event = _event(sim, request)
+    event = _event(account, clock, request, limiter)
     if isinstance(event, Response):
         return event
     data, key = event
@@ -108,7 +113,7 @@ def enqueue(sim: Simulator, request: Request) -> Response:
     if action != "trigger":
         if errors or dedup_key is None:  # required here: a missing key is already among the errors
             return _invalid(*errors)
-        (engine.acknowledge_alert if action == "acknowledge" else engine.resolve_alert)(sim, key, dedup_key)
+        (engine.acknowledge_alert if action == "acknowledge" else engine.resolve_alert)(account, clock, key, dedup_key)
         return _accepted(dedup_key)
     payload = data.get("payload")
     if not isinstance(payload, dict):
@@ -124,8 +129,8 @@ def enqueue(sim: Simulator, request: Request) -> Response:
               if (value := _text(payload, name, "payload.", errors, required=False, max_length=MAX_SUMMARY))}
     if errors:
         return _invalid(*errors)
-    alert = engine.trigger_alert(sim, key, summary=summary, severity=severity, source=source,  # type: ignore[arg-type]
-                                 dedup_key=dedup_key, custom_details=details, fields=fields)
+    alert = engine.trigger_alert(account, clock, key, summary=summary, severity=severity,  # type: ignore[arg-type]
+                                 source=source, dedup_key=dedup_key, custom_details=details, fields=fields)
     return _accepted(alert.alert_key)
 
 
@@ -133,10 +138,10 @@ def _accepted(dedup_key: str) -> Response:
     return Response(202, {"status": "success", "message": "Event processed", "dedup_key": dedup_key})
 
 
-@ROUTER.post("/v2/change/enqueue", api="events")
-def enqueue_change(sim: Simulator, request: Request) -> Response:
+@ROUTES.post("/v2/change/enqueue", api="events")
+def enqueue_change(account: Account, clock: Clock, request: Request, *, limiter: RateLimiter) -> Response:
     """Record a change event (a deploy, a config change) on the routing key's service; it pages nobody."""
-    event = _event(sim, request)
+    event = _event(account, clock, request, limiter)
     if isinstance(event, Response):
         return event
     data, key = event
@@ -150,6 +155,6 @@ def enqueue_change(sim: Simulator, request: Request) -> Response:
     timestamp = _timestamp(payload, errors)
     if errors:
         return _invalid(*errors)
-    engine.record_change(sim, key, summary=summary, source=source, timestamp=timestamp,  # type: ignore[arg-type]
-                         custom_details=details)
+    engine.record_change(account, clock, key, summary=summary,  # type: ignore[arg-type]
+                         source=source, timestamp=timestamp, custom_details=details)
     return Response(202, {"status": "success", "message": "Change event processed"})

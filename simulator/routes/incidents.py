@@ -20,13 +20,16 @@ from functools import lru_cache, partial
 from typing import Any
 
 from .. import incidents as engine
-from ..core import ROUTER, Simulator
+from ..account import Account
+from ..clock import Clock
 from ..errors import ApiError, invalid_date_range, invalid_input, not_found
-from ..http import Page, Request, Response, format_time
+from ..http import Page, Request, Response, Router, format_time
 from ..incidents import Actor, IncidentUpdate
 from ..models import Alert, ChangeEvent, Incident, LogEntry, Note, ResponderRequest
 from ..render import API_BASE, ref
 from .directory import ServiceActivity, render_policy, render_priority, render_service, render_team, render_user
+
+ROUTES = Router()
 
 MAX_BULK = 250
 STATUSES = ("triggered", "acknowledged", "resolved")
@@ -188,8 +191,8 @@ def _actor(request: Request) -> Actor:
     return Actor.user(request.actor_id)
 
 
-def _incident(sim: Simulator, id_or_number: str) -> Incident:
-    incident = sim.state.find_incident(id_or_number)
+def _incident(account: Account, id_or_number: str) -> Incident:
+    incident = account.find_incident(id_or_number)
     if incident is None:
         raise not_found(f"Incident {id_or_number} not found.")
     return incident
@@ -210,47 +213,46 @@ def _cached_ref(subdomain: str, kind: str, id_: str, summary: str | None) -> dic
 class Renderer:
     """Records → PagerDuty JSON for one request; `include` expands references into the directory's full objects."""
 
-    def __init__(self, sim: Simulator, include: frozenset[str] = frozenset(), zone: tzinfo | None = None) -> None:
-        self.sim = sim
+    def __init__(self, account: Account, include: frozenset[str] = frozenset(), zone: tzinfo | None = None) -> None:
+        self.account = account
         self.zone = zone
         self.time: Callable[[datetime | None], str | None] = (
             _iso if zone is None or zone is UTC else partial(format_time, zone=zone))
-        self.state = sim.state
-        self.sub = sim.state.dataset.subdomain
+        self.sub = account.dataset.subdomain
         self.include = include
         self._activity: ServiceActivity | None = None
 
     @property
     def nested(self) -> Renderer:
         """Expansions go one level deep, as PagerDuty's do: an included object's own references stay references."""
-        return Renderer(self.sim, zone=self.zone) if self.include else self
+        return Renderer(self.account, zone=self.zone) if self.include else self
 
     # references, or the full objects when included
 
     def user(self, user_id: str, expand: bool = False) -> dict:
-        user = self.state.users[user_id]
+        user = self.account.users[user_id]
         if expand:
-            return render_user(self.sim, user)
+            return render_user(self.account, user)
         return _cached_ref(self.sub, "user_reference", user_id, user.name)
 
     def service(self, service_id: str, expand: bool = False) -> dict:
-        service = self.state.services[service_id]
+        service = self.account.services[service_id]
         if expand:
             if self._activity is None:  # one pass over the incidents, however many services are shown
-                self._activity = ServiceActivity.of(self.sim)
-            return render_service(self.sim, service, self._activity)
+                self._activity = ServiceActivity.of(self.account)
+            return render_service(self.account, service, self._activity)
         return _cached_ref(self.sub, "service_reference", service_id, service.name)
 
     def policy(self, policy_id: str, expand: bool = False) -> dict:
-        policy = self.state.escalation_policies[policy_id]
+        policy = self.account.escalation_policies[policy_id]
         if expand:
-            return render_policy(self.sim, policy)
+            return render_policy(self.account, policy)
         return _cached_ref(self.sub, "escalation_policy_reference", policy_id, policy.name)
 
     def team(self, team_id: str, expand: bool = False) -> dict:
-        team = self.state.teams[team_id]
+        team = self.account.teams[team_id]
         if expand:
-            return render_team(self.sim, team)
+            return render_team(self.account, team)
         return _cached_ref(self.sub, "team_reference", team_id, team.name)
 
     def agent(self, agent_type: str | None, agent_id: str | None, service_id: str, expand: bool = False) -> dict:
@@ -258,7 +260,7 @@ class Renderer:
         if agent_type == "user_reference" and agent_id:
             return self.user(agent_id, expand)
         if agent_type == "integration_reference" and agent_id:
-            integration = next(i for i in self.state.services[service_id].integrations if i.id == agent_id)
+            integration = next(i for i in self.account.services[service_id].integrations if i.id == agent_id)
             return {"id": agent_id, "type": "integration_reference", "summary": integration.name,
                     "self": f"{API_BASE}/services/{service_id}/integrations/{agent_id}",
                     "html_url": f"https://{self.sub}.pagerduty.com/services/{service_id}/integrations/{agent_id}"}
@@ -277,11 +279,11 @@ class Renderer:
     # full objects
 
     def incident(self, incident: Incident, with_body: bool = False) -> dict:
-        state, include = self.state, self.include
+        account, include = self.account, self.include
         expand_users = "users" in include
-        alerts = state.alerts_by_incident.get(incident.id, ())
+        alerts = account.alerts_by_incident.get(incident.id, ())
         triggered = sum(1 for a in alerts if a.status == "triggered")
-        trigger = state.log_entries_by_incident[incident.id][0]
+        trigger = account.log_entries_by_incident[incident.id][0]
         status_agent = ("user_reference", incident.last_status_change_by) if incident.last_status_change_by \
             else ("service_reference", incident.service_id)
         out = {
@@ -314,12 +316,12 @@ class Renderer:
         }
         out["resolved_at"] = self.time(incident.resolved_at)
         out["priority"] = (None if incident.priority_id is None
-                           else render_priority(self.sim, state.priorities[incident.priority_id]))
+                           else render_priority(self.account, account.priorities[incident.priority_id]))
         if incident.merged_into is not None:
             out["resolve_reason"] = {"type": "merge_resolve_reason",
-                                     "incident": self.incident_ref(state.incidents[incident.merged_into])}
+                                     "incident": self.incident_ref(account.incidents[incident.merged_into])}
         if incident.responder_request_ids:
-            requests = [state.responder_requests[r] for r in incident.responder_request_ids]
+            requests = [account.responder_requests[r] for r in incident.responder_request_ids]
             out["responder_requests"] = [self.responder_request(r) for r in requests]
             out["incidents_responders"] = [responder for r in requests for responder in self._responders(r)]
         if with_body and incident.body_details is not None:
@@ -327,13 +329,13 @@ class Renderer:
         return out
 
     def _acknowledger(self, acknowledger_id: str, expand: bool) -> dict:
-        if acknowledger_id in self.state.users:
+        if acknowledger_id in self.account.users:
             return self.user(acknowledger_id, expand)
         return self.service(acknowledger_id, expand)
 
     def log_entry(self, entry: LogEntry) -> dict:
-        include, state = self.include, self.state
-        incident = state.incidents[entry.incident_id]
+        include, account = self.include, self.account
+        incident = account.incidents[entry.incident_id]
         out: dict[str, Any] = {
             "id": entry.id, "type": entry.type, "summary": entry.summary,
             "self": f"{API_BASE}/log_entries/{entry.id}",
@@ -355,21 +357,21 @@ class Renderer:
         elif entry.type == "assign_log_entry" and entry.user_id:
             out["assignees"] = [self.user(entry.user_id)]
         elif entry.type == "acknowledge_log_entry":
-            timeout = state.services[entry.service_id].acknowledgement_timeout
+            timeout = account.services[entry.service_id].acknowledgement_timeout
             if timeout is not None:
                 out["acknowledgement_timeout"] = timeout
         return out
 
     def note(self, note: Note) -> dict:
-        incident = self.state.incidents[note.incident_id]
+        incident = self.account.incidents[note.incident_id]
         return {"id": note.id,
                 "user": self.user(note.user_id) if note.user_id else self.service(incident.service_id),
                 "channel": {"summary": "The PagerDuty website or APIs"}, "content": note.content,
                 "created_at": self.time(note.created_at), "updated_at": self.time(note.created_at)}
 
     def alert(self, alert: Alert) -> dict:
-        include, incident = self.include, self.state.incidents[alert.incident_id]
-        trigger = self.state.log_entries_by_incident[incident.id][0]
+        include, incident = self.include, self.account.incidents[alert.incident_id]
+        trigger = self.account.log_entries_by_incident[incident.id][0]
         return {
             "id": alert.id, "type": "alert", "summary": alert.summary,
             "self": f"{API_BASE}/incidents/{alert.incident_id}/alerts/{alert.id}",
@@ -384,15 +386,15 @@ class Renderer:
         }
 
     def responder_request(self, request: ResponderRequest) -> dict:
-        incident = self.state.incidents[request.incident_id]
+        incident = self.account.incidents[request.incident_id]
         responders = self._responders(request)
         targets = []
         for target in request.targets:
             if target.type == "user_reference":
-                summary = self.state.users[target.id].name
+                summary = self.account.users[target.id].name
                 mine = [r for r in responders if r["user"]["id"] == target.id]
             else:
-                summary = self.state.escalation_policies[target.id].name
+                summary = self.account.escalation_policies[target.id].name
                 mine = [r for r in responders if summary in r["escalation_policy_requests"]]
             targets.append({"responder_request_target": {
                 "type": target.type.removesuffix("_reference"), "id": target.id, "summary": summary,
@@ -403,9 +405,9 @@ class Renderer:
 
     def _responders(self, request: ResponderRequest) -> list[dict]:
         """One responder per user paged; `escalation_policy_requests` names the policies that reached them."""
-        incident_ref = self.incident_ref(self.state.incidents[request.incident_id])
+        incident_ref = self.incident_ref(self.account.incidents[request.incident_id])
         direct = {t.id for t in request.targets if t.type == "user_reference"}
-        policies = [self.state.escalation_policies[t.id].name for t in request.targets
+        policies = [self.account.escalation_policies[t.id].name for t in request.targets
                     if t.type == "escalation_policy_reference"]
         requester, at = self.user(request.requester_id), self.time(request.requested_at)
         return [{"state": "pending", "user": self.user(user_id), "incident": incident_ref, "updated_at": at,
@@ -417,13 +419,13 @@ class Renderer:
         out = {"id": event.id, "type": "change_event", "summary": event.summary,
                "self": f"{API_BASE}/change_events/{event.id}", "html_url": None,
                "timestamp": self.time(event.timestamp),
-               "services": [self.service(s) for s in event.service_ids if s in self.state.services],
+               "services": [self.service(s) for s in event.service_ids if s in self.account.services],
                "links": [], "images": [], "custom_details": event.custom_details or {}}
         if event.source is not None:
             out["source"] = event.source
-        if event.routing_key is not None and event.routing_key in self.state.routing_keys:
+        if event.routing_key is not None and event.routing_key in self.account.routing_keys:
             out["routing_key"] = event.routing_key
-            out["integration"] = {"id": self.state.routing_keys[event.routing_key][1],
+            out["integration"] = {"id": self.account.routing_keys[event.routing_key][1],
                                   "type": "inbound_integration_reference"}
         return out
 
@@ -450,34 +452,33 @@ def _paged(request: Request, root: str, items: Sequence, render: Callable[[Any],
 # --- incidents ---
 
 
-@ROUTER.get("/incidents", scope="incidents.read")
-def list_incidents(sim: Simulator, request: Request) -> Response:
+@ROUTES.get("/incidents", scope="incidents.read")
+def list_incidents(account: Account, clock: Clock, request: Request) -> Response:
     """Classic-paginated incidents, oldest first by default, inside PagerDuty's since/until window."""
     page = Page.from_request(request)
     statuses = _enum_list(request, "statuses", STATUSES)
     urgencies = _enum_list(request, "urgencies", URGENCIES)
-    renderer = Renderer(sim, _includes(request, INCIDENT_INCLUDES), request.zone_param())
+    renderer = Renderer(account, _includes(request, INCIDENT_INCLUDES), request.zone_param())
     sorts = _sort_keys(request)
     date_range = request.param("date_range")
     if date_range not in (None, "", "all"):
         raise invalid_input("date_range must be all.")
-    since, until = (None, None) if date_range == "all" else _window(request, sim.now(), 1, 6)
-    engine.catch_up(sim)
-    state = sim.state
+    since, until = (None, None) if date_range == "all" else _window(request, clock.now(), 1, 6)
+    engine.catch_up(account, clock)
     if statuses and "resolved" not in statuses:  # only open ones: the open-incident index is far smaller
-        items = sorted(map(state.incidents.__getitem__, state.open_incident_keys.values()),
+        items = sorted(map(account.incidents.__getitem__, account.open_incident_keys.values()),
                        key=operator.attrgetter("number"))
     else:
-        items = list(state.incidents.values())
+        items = list(account.incidents.values())
     items = _in_window(items, since, until)
-    for predicate in _incident_filters(sim, request, statuses, urgencies):
+    for predicate in _incident_filters(account, request, statuses, urgencies):
         items = list(filter(predicate, items))
     for field, descending in reversed(sorts):
         items.sort(key=INCIDENT_SORTS[field], reverse=descending)
     return Response(200, page.wrap("incidents", items, renderer.incident))
 
 
-def _incident_filters(sim: Simulator, request: Request, statuses: set[str], urgencies: set[str]
+def _incident_filters(account: Account, request: Request, statuses: set[str], urgencies: set[str]
                       ) -> list[Callable[[Incident], bool]]:
     filters: list[Callable[[Incident], bool]] = []
     if statuses:
@@ -495,7 +496,7 @@ def _incident_filters(sim: Simulator, request: Request, statuses: set[str], urge
         filters.append(lambda i: any(a.user_id in user_ids for a in i.assignments))
     key = request.param("incident_key")
     if key:
-        alerts = sim.state.alerts_by_incident
+        alerts = account.alerts_by_incident
         filters.append(lambda i: i.incident_key == key or any(a.alert_key == key for a in alerts.get(i.id, ())))
     return filters
 
@@ -514,22 +515,22 @@ def _sort_keys(request: Request) -> list[tuple[str, bool]]:
     return parsed
 
 
-@ROUTER.get("/incidents/{id}", scope="incidents.read")
-def get_incident(sim: Simulator, request: Request, id: str) -> Response:
-    renderer = Renderer(sim, _includes(request, INCIDENT_INCLUDES))
-    engine.catch_up(sim)
-    return Response(200, {"incident": renderer.incident(_incident(sim, id), with_body=True)})
+@ROUTES.get("/incidents/{id}", scope="incidents.read")
+def get_incident(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    renderer = Renderer(account, _includes(request, INCIDENT_INCLUDES))
+    engine.catch_up(account, clock)
+    return Response(200, {"incident": renderer.incident(_incident(account, id), with_body=True)})
 
 
-@ROUTER.post("/incidents", scope="incidents.write", requires_from=True, rate_group="incident_create")
-def create_incident(sim: Simulator, request: Request) -> Response:
+@ROUTES.post("/incidents", scope="incidents.write", requires_from=True, rate_group="incident_create")
+def create_incident(account: Account, clock: Clock, request: Request) -> Response:
     data = request.json_object("incident")
     _incident_type(data, ("incident",))
     service = data.get("service")
     if service is None:
         raise invalid_input("incident.service is required.")
     incident = engine.create(
-        sim, Actor.user(_actor(request).agent_id, "web_trigger"),
+        account, clock, Actor.user(_actor(request).agent_id, "web_trigger"),
         service_id=_ref_id(service, "incident.service", "service"),
         title=_title(data, "incident", required=True),  # type: ignore[arg-type]
         urgency=_enum(data, "urgency", URGENCIES),
@@ -538,19 +539,19 @@ def create_incident(sim: Simulator, request: Request) -> Response:
         details=_details(data.get("body")),
         assignee_ids=_assignee_ids(data),
         escalation_policy_id=_optional_ref(data, "escalation_policy", "escalation_policy"))
-    return Response(201, {"incident": Renderer(sim).incident(incident, with_body=True)})
+    return Response(201, {"incident": Renderer(account).incident(incident, with_body=True)})
 
 
-@ROUTER.put("/incidents/{id}", scope="incidents.write", requires_from=True)
-def update_incident(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.put("/incidents/{id}", scope="incidents.write", requires_from=True)
+def update_incident(account: Account, clock: Clock, request: Request, id: str) -> Response:
     change = _update(request.json_object("incident"))
-    incident = _incident(sim, id)
-    engine.update(sim, incident, _actor(request), change)
-    return Response(200, {"incident": Renderer(sim).incident(incident, with_body=True)})
+    incident = _incident(account, id)
+    engine.update(account, clock, incident, _actor(request), change)
+    return Response(200, {"incident": Renderer(account).incident(incident, with_body=True)})
 
 
-@ROUTER.put("/incidents", scope="incidents.write", requires_from=True, rate_group="incident_bulk_update")
-def update_incidents(sim: Simulator, request: Request) -> Response:
+@ROUTES.put("/incidents", scope="incidents.write", requires_from=True, rate_group="incident_bulk_update")
+def update_incidents(account: Account, clock: Clock, request: Request) -> Response:
     """Up to 250 incidents in one request; all are checked before any is changed."""
     items = request.json_object().get("incidents")
     if not isinstance(items, list) or not items:
@@ -558,74 +559,74 @@ def update_incidents(sim: Simulator, request: Request) -> Response:
     if len(items) > MAX_BULK:
         raise ApiError(413, 2001, "Request Entity Too Large", [f"At most {MAX_BULK} incidents can be updated at once."])
     actor = _actor(request)
-    engine.catch_up(sim)
+    engine.catch_up(account, clock)
     work: list[tuple[Incident, IncidentUpdate]] = []
     for n, item in enumerate(items):
         where = f"incidents[{n}]"
         if not isinstance(item, dict):
             raise invalid_input(f"{where} must be an object.")
         incident_id = _str(item, "id", required=True, where=where)
-        incident = sim.state.find_incident(incident_id)  # type: ignore[arg-type]
+        incident = account.find_incident(incident_id)  # type: ignore[arg-type]
         if incident is None:
             raise invalid_input(f"{where}: incident {incident_id} not found.")
         if any(incident is seen for seen, _ in work):
             raise invalid_input(f"{where}: incident {incident_id} is listed more than once.")
         change = _update(item, where)
-        engine.check_update(sim, incident, change)
+        engine.check_update(account, incident, change)
         work.append((incident, change))
     for incident, change in work:
-        engine.update(sim, incident, actor, change)
-    renderer = Renderer(sim)
+        engine.update(account, clock, incident, actor, change)
+    renderer = Renderer(account)
     return Response(200, {"incidents": [renderer.incident(i) for i, _ in work], "limit": len(work), "offset": 0,
                           "more": False, "total": len(work) if request.bool_param("total") else None})
 
 
-@ROUTER.put("/incidents/{id}/merge", scope="incidents.write", requires_from=True)
-def merge_incidents(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.put("/incidents/{id}/merge", scope="incidents.write", requires_from=True)
+def merge_incidents(account: Account, clock: Clock, request: Request, id: str) -> Response:
     sources = request.json_object().get("source_incidents")
     if not isinstance(sources, list) or not sources:
         raise invalid_input("source_incidents must be a non-empty list of incident references.")
-    target = _incident(sim, id)
-    found = [_incident(sim, _ref_id(s, "source_incidents[]", "incident")) for s in sources]
-    engine.merge(sim, target, found, _actor(request))
-    return Response(200, {"incident": Renderer(sim).incident_ref(target)})  # the spec answers a reference
+    target = _incident(account, id)
+    found = [_incident(account, _ref_id(s, "source_incidents[]", "incident")) for s in sources]
+    engine.merge(account, clock, target, found, _actor(request))
+    return Response(200, {"incident": Renderer(account).incident_ref(target)})  # the spec answers a reference
 
 
-@ROUTER.post("/incidents/{id}/snooze", scope="incidents.write", requires_from=True)
-def snooze_incident(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.post("/incidents/{id}/snooze", scope="incidents.write", requires_from=True)
+def snooze_incident(account: Account, clock: Clock, request: Request, id: str) -> Response:
     duration = request.json_object().get("duration")
     if not isinstance(duration, int) or isinstance(duration, bool):
         raise invalid_input("duration must be an integer number of seconds.")
-    incident = _incident(sim, id)
-    engine.snooze(sim, incident, _actor(request), duration)
-    return Response(201, {"incident": Renderer(sim).incident(incident)})
+    incident = _incident(account, id)
+    engine.snooze(account, clock, incident, _actor(request), duration)
+    return Response(201, {"incident": Renderer(account).incident(incident)})
 
 
 # --- notes ---
 
 
-@ROUTER.get("/incidents/{id}/notes", scope="incidents.read")
-def list_notes(sim: Simulator, request: Request, id: str) -> Response:
-    incident = _incident(sim, id)
-    renderer = Renderer(sim)
-    return Response(200, {"notes": [renderer.note(n) for n in sim.state.notes_by_incident.get(incident.id, ())]})
+@ROUTES.get("/incidents/{id}/notes", scope="incidents.read")
+def list_notes(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    incident = _incident(account, id)
+    renderer = Renderer(account)
+    return Response(200, {"notes": [renderer.note(n) for n in account.notes_by_incident.get(incident.id, ())]})
 
 
-@ROUTER.post("/incidents/{id}/notes", scope="incidents.write", requires_from=True)
-def create_note(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.post("/incidents/{id}/notes", scope="incidents.write", requires_from=True)
+def create_note(account: Account, clock: Clock, request: Request, id: str) -> Response:
     content = _str(request.json_object("note"), "content", required=True, where="note")
-    note = engine.add_note(sim, _incident(sim, id), _actor(request), content)  # type: ignore[arg-type]
-    return Response(200, {"note": Renderer(sim).note(note)})
+    note = engine.add_note(account, clock, _incident(account, id), _actor(request), content)  # type: ignore[arg-type]
+    return Response(200, {"note": Renderer(account).note(note)})
 
 
 # --- log entries ---
 
 
-def _log_entries(sim: Simulator, request: Request, entries: list[LogEntry]) -> Response:
+def _log_entries(account: Account, clock: Clock, request: Request, entries: list[LogEntry]) -> Response:
     """Newest first, as PagerDuty lists them; `is_overview` leaves out the notifications."""
     page = Page.from_request(request)
-    renderer = Renderer(sim, _includes(request, LOG_INCLUDES), request.zone_param())
-    since, until = _window(request, sim.now(), None, None)
+    renderer = Renderer(account, _includes(request, LOG_INCLUDES), request.zone_param())
+    since, until = _window(request, clock.now(), None, None)
     overview = request.bool_param("is_overview")
     team_ids = set(request.list_param("team_ids"))
     items: Sequence[LogEntry] = _in_window(entries, since, until) if since or until else entries
@@ -635,24 +636,24 @@ def _log_entries(sim: Simulator, request: Request, entries: list[LogEntry]) -> R
     return Response(200, page.wrap("log_entries", _NewestFirst(items), renderer.log_entry))  # type: ignore[arg-type]
 
 
-@ROUTER.get("/incidents/{id}/log_entries", scope="incidents.read")
-def list_incident_log_entries(sim: Simulator, request: Request, id: str) -> Response:
-    engine.catch_up(sim)
-    incident = _incident(sim, id)
-    return _log_entries(sim, request, sim.state.log_entries_by_incident.get(incident.id, []))
+@ROUTES.get("/incidents/{id}/log_entries", scope="incidents.read")
+def list_incident_log_entries(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    engine.catch_up(account, clock)
+    incident = _incident(account, id)
+    return _log_entries(account, clock, request, account.log_entries_by_incident.get(incident.id, []))
 
 
-@ROUTER.get("/log_entries", scope="incidents.read")
-def list_log_entries(sim: Simulator, request: Request) -> Response:
-    engine.catch_up(sim)
-    return _log_entries(sim, request, sim.state.log_entries)
+@ROUTES.get("/log_entries", scope="incidents.read")
+def list_log_entries(account: Account, clock: Clock, request: Request) -> Response:
+    engine.catch_up(account, clock)
+    return _log_entries(account, clock, request, account.log_entries)
 
 
-@ROUTER.get("/log_entries/{id}", scope="incidents.read")
-def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:
-    renderer = Renderer(sim, _includes(request, LOG_INCLUDES), request.zone_param())
-    engine.catch_up(sim)
-    entry = sim.state.log_entries_by_id.get(id)
+@ROUTES.get("/log_entries/{id}", scope="incidents.read")
+def get_log_entry(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    renderer = Renderer(account, _includes(request, LOG_INCLUDES), request.zone_param())
+    engine.catch_up(account, clock)
+    entry = account.log_entries_by_id.get(id)
     if entry is None:
         raise not_found(f"Log entry {id} not found.")
     return Response(200, {"log_entry": renderer.log_entry(entry)})
@@ -661,33 +662,33 @@ def get_log_entry(sim: Simulator, request: Request, id: str) -> Response:
 # --- alerts and responders ---
 
 
-@ROUTER.get("/incidents/{id}/alerts", scope="incidents.read")
-def list_alerts(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.get("/incidents/{id}/alerts", scope="incidents.read")
+def list_alerts(account: Account, clock: Clock, request: Request, id: str) -> Response:
     statuses = _enum_list(request, "statuses", ("triggered", "resolved"))
-    renderer = Renderer(sim, _includes(request, ALERT_INCLUDES))
+    renderer = Renderer(account, _includes(request, ALERT_INCLUDES))
     sort = request.param("sort_by") or "created_at"
     if sort not in ("created_at", "resolved_at", "created_at:asc", "created_at:desc", "resolved_at:asc",
                     "resolved_at:desc"):
         raise invalid_input("sort_by must be created_at or resolved_at, with :asc or :desc.")
-    incident = _incident(sim, id)
+    incident = _incident(account, id)
     key = request.param("alert_key")
-    alerts = [a for a in sim.state.alerts_by_incident.get(incident.id, ())
+    alerts = [a for a in account.alerts_by_incident.get(incident.id, ())
               if (not statuses or a.status in statuses) and (not key or a.alert_key == key)]
     alerts.sort(key=_by_created_at, reverse=sort.endswith(":desc"))  # alerts keep no resolve time of their own
     return _paged(request, "alerts", alerts, renderer.alert)
 
 
-@ROUTER.get("/incidents/{id}/alerts/{alert_id}", scope="incidents.read")
-def get_alert(sim: Simulator, request: Request, id: str, alert_id: str) -> Response:
-    incident = _incident(sim, id)
-    alert = sim.state.alerts.get(alert_id)
+@ROUTES.get("/incidents/{id}/alerts/{alert_id}", scope="incidents.read")
+def get_alert(account: Account, clock: Clock, request: Request, id: str, alert_id: str) -> Response:
+    incident = _incident(account, id)
+    alert = account.alerts.get(alert_id)
     if alert is None or alert.incident_id != incident.id:
         raise not_found(f"Alert {alert_id} not found on incident {incident.id}.")
-    return Response(200, {"alert": Renderer(sim, _includes(request, ALERT_INCLUDES)).alert(alert)})
+    return Response(200, {"alert": Renderer(account, _includes(request, ALERT_INCLUDES)).alert(alert)})
 
 
-@ROUTER.post("/incidents/{id}/responder_requests", scope="incidents.write")
-def create_responder_request(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.post("/incidents/{id}/responder_requests", scope="incidents.write")
+def create_responder_request(account: Account, clock: Clock, request: Request, id: str) -> Response:
     data = request.json_object()
     requester_id = data.get("requester_id")
     if not isinstance(requester_id, str) or not requester_id:
@@ -697,9 +698,9 @@ def create_responder_request(sim: Simulator, request: Request, id: str) -> Respo
     if not isinstance(raw_targets, list) or not raw_targets:
         raise invalid_input("responder_request_targets must be a non-empty list.")
     targets = [_responder_target(item) for item in raw_targets]
-    incident = _incident(sim, id)
-    made = engine.request_responders(sim, incident, requester_id, message, targets)  # type: ignore[arg-type]
-    return Response(200, {"responder_request": Renderer(sim).responder_request(made)})
+    incident = _incident(account, id)
+    made = engine.request_responders(account, clock, incident, requester_id, message, targets)  # type: ignore[arg-type]
+    return Response(200, {"responder_request": Renderer(account).responder_request(made)})
 
 
 def _responder_target(item: Any) -> tuple[str, str]:
@@ -714,23 +715,22 @@ def _responder_target(item: Any) -> tuple[str, str]:
 # --- change events ---
 
 
-@ROUTER.get("/change_events", scope="change_events.read")
-def list_change_events(sim: Simulator, request: Request) -> Response:
+@ROUTES.get("/change_events", scope="change_events.read")
+def list_change_events(account: Account, clock: Clock, request: Request) -> Response:
     """Newest first; team and integration filters go through the events' services and routing keys."""
     page = Page.from_request(request)
-    since, until = _window(request, sim.now(), None, None)
-    state = sim.state
+    since, until = _window(request, clock.now(), None, None)
     team_ids = set(request.list_param("team_ids"))
     integration_ids = set(request.list_param("integration_ids"))
-    events: Iterable[ChangeEvent] = state.change_events
+    events: Iterable[ChangeEvent] = account.change_events
     if since or until:
         events = [e for e in events
                   if (since is None or e.timestamp >= since) and (until is None or e.timestamp < until)]
     if team_ids:
-        events = [e for e in events if any(not team_ids.isdisjoint(state.services[s].team_ids)
-                                           for s in e.service_ids if s in state.services)]
+        events = [e for e in events if any(not team_ids.isdisjoint(account.services[s].team_ids)
+                                           for s in e.service_ids if s in account.services)]
     if integration_ids:
-        events = [e for e in events if e.routing_key in state.routing_keys
-                  and state.routing_keys[e.routing_key][1] in integration_ids]
+        events = [e for e in events if e.routing_key in account.routing_keys
+                  and account.routing_keys[e.routing_key][1] in integration_ids]
     ordered = sorted(events, key=operator.attrgetter("timestamp"), reverse=True)
-    return Response(200, page.wrap("change_events", ordered, Renderer(sim).change_event))
+    return Response(200, page.wrap("change_events", ordered, Renderer(account).change_event))

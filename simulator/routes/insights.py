@@ -18,12 +18,15 @@ import hashlib
 import re
 from datetime import timedelta
 
-from ..core import ROUTER, Simulator
+from ..account import Account
+from ..clock import Clock
 from ..errors import invalid_input, not_found
-from ..http import Request, Response, format_time
+from ..http import Request, Response, Router, format_time
 from ..models import Incident
 from ..render import API_BASE
 from .incidents import Renderer
+
+ROUTES = Router()
 
 PAST_WINDOW = timedelta(days=183)
 RELATED_WINDOW = timedelta(hours=1)
@@ -33,8 +36,8 @@ RARE_SHARE = 0.1
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
-def _incident(sim: Simulator, id_or_number: str) -> Incident:
-    incident = sim.state.find_incident(id_or_number)
+def _incident(account: Account, id_or_number: str) -> Incident:
+    incident = account.find_incident(id_or_number)
     if incident is None:
         raise not_found(f"Incident {id_or_number} not found.")
     return incident
@@ -60,21 +63,21 @@ def _brief(incident: Incident) -> dict:
             "self": f"{API_BASE}/incidents/{incident.id}", "title": incident.title}
 
 
-def _detailed(sim: Simulator, request: Request):
+def _detailed(account: Account, request: Request):
     details = set(request.list_param("additional_details"))
     if details - {"incident"}:
         raise invalid_input("additional_details[] takes incident only.")
-    return Renderer(sim).incident if "incident" in details else _brief
+    return Renderer(account).incident if "incident" in details else _brief
 
 
-@ROUTER.get("/incidents/{id}/past_incidents", scope="incidents.read")
-def past_incidents(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.get("/incidents/{id}/past_incidents", scope="incidents.read")
+def past_incidents(account: Account, clock: Clock, request: Request, id: str) -> Response:
     limit = request.int_param("limit", 5)
     if not 1 <= limit <= 999:
         raise invalid_input("limit must be between 1 and 999.")
-    incident = _incident(sim, id)
+    incident = _incident(account, id)
     earliest = incident.created_at - PAST_WINDOW
-    scored = [(similarity(incident.title, other.title), other) for other in sim.state.incidents.values()
+    scored = [(similarity(incident.title, other.title), other) for other in account.incidents.values()
               if other.service_id == incident.service_id and other.id != incident.id
               and earliest <= other.created_at < incident.created_at]
     scored = sorted((pair for pair in scored if pair[0] > 0), key=lambda p: (-p[0], -p[1].number))
@@ -85,11 +88,11 @@ def past_incidents(sim: Simulator, request: Request, id: str) -> Response:
     return Response(200, body)
 
 
-@ROUTER.get("/incidents/{id}/related_incidents", scope="incidents.read")
-def related_incidents(sim: Simulator, request: Request, id: str) -> Response:
-    render = _detailed(sim, request)
-    incident = _incident(sim, id)
-    related = sorted((other for other in sim.state.incidents.values()
+@ROUTES.get("/incidents/{id}/related_incidents", scope="incidents.read")
+def related_incidents(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    render = _detailed(account, request)
+    incident = _incident(account, id)
+    related = sorted((other for other in account.incidents.values()
                       if other.service_id != incident.service_id
                       and abs(other.created_at - incident.created_at) <= RELATED_WINDOW
                       and similarity(incident.title, other.title) > 0),
@@ -101,16 +104,16 @@ def related_incidents(sim: Simulator, request: Request, id: str) -> Response:
                                                 for other in related]})
 
 
-@ROUTER.get("/incidents/{id}/outlier_incident", scope="incidents.read")
-def outlier_incident(sim: Simulator, request: Request, id: str) -> Response:
-    render = _detailed(sim, request)
-    incident = _incident(sim, id)
-    now = sim.now()
+@ROUTES.get("/incidents/{id}/outlier_incident", scope="incidents.read")
+def outlier_incident(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    render = _detailed(account, request)
+    incident = _incident(account, id)
+    now = clock.now()
     since = request.time_param("since") or now - OUTLIER_DEFAULT_WINDOW
     if since > now:
         raise invalid_input("since must not be in the future.")
     mined = template(incident.title)
-    on_service = [i for i in sim.state.incidents.values()
+    on_service = [i for i in account.incidents.values()
                   if i.service_id == incident.service_id and since <= i.created_at <= now]
     count = sum(1 for i in on_service if template(i.title) == mined)
     share = count / len(on_service) if on_service else 0.0

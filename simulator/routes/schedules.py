@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import partial
 
 from .. import oncall
-from ..clock import known_zone
-from ..core import ROUTER, Simulator
+from ..account import Account
+from ..clock import Clock, known_zone
 from ..errors import ApiError, invalid_date_range, invalid_input, not_found
-from ..http import Page, Request, Response, format_time, parse_time
+from ..http import Page, Request, Response, Router, format_time, parse_time
 from ..models import Override, Schedule
 from ..oncall import OnCallEntry, Span
-from ..state import State
 from .audit import record_override
 from .directory import (
     includes,
@@ -32,6 +31,8 @@ from .directory import (
     schedule_ref,
     user_ref,
 )
+
+ROUTES = Router()
 
 UTC = UTC
 DEFAULT_WINDOW = timedelta(weeks=2)  # PagerDuty renders two weeks when one bound (or none) is given
@@ -49,11 +50,11 @@ SCHEDULE_PARTS = frozenset({"schedule_layers", "final_schedule", "overrides_subs
 # --- request parsing ---
 
 
-def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
+def _window(clock: Clock, request: Request) -> tuple[datetime, datetime]:
     """`since`/`until` for rendering: one bound defaults to two weeks from the other, none to now + 2 weeks."""
     since, until = request.time_param("since"), request.time_param("until")
     if since is None:
-        since = sim.now() if until is None else until - DEFAULT_WINDOW
+        since = clock.now() if until is None else until - DEFAULT_WINDOW
     if until is None:
         until = since + DEFAULT_WINDOW
     if until < since:
@@ -63,10 +64,10 @@ def _window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
     return since, until
 
 
-def _overrides_by_schedule(state: State) -> dict[str, list[Override]]:
+def _overrides_by_schedule(account: Account) -> dict[str, list[Override]]:
     """Every schedule's overrides in creation order (the order `oncall` uses to settle overlaps)."""
     grouped: dict[str, list[Override]] = defaultdict(list)
-    for override in state.overrides.values():
+    for override in account.overrides.values():
         grouped[override.schedule_id].append(override)
     return grouped
 
@@ -77,8 +78,8 @@ def _overrides_by_schedule(state: State) -> dict[str, list[Override]]:
 class Rendering:
     """How a request wants schedule entries rendered: the window, the zone, and whether to overflow."""
 
-    def __init__(self, sim: Simulator, since: datetime, until: datetime, zone: tzinfo, overflow: bool) -> None:
-        self.sim, self.since, self.until, self.zone, self.overflow = sim, since, until, zone, overflow
+    def __init__(self, account: Account, since: datetime, until: datetime, zone: tzinfo, overflow: bool) -> None:
+        self.account, self.since, self.until, self.zone, self.overflow = account, since, until, zone, overflow
 
     def spans(self, compute: Callable[[datetime, datetime], list[Span]]) -> list[Span]:
         """Spans in the window: clipped to it, or with overflow whole where they cross a bound."""
@@ -96,14 +97,14 @@ class Rendering:
 
     def entry(self, span: Span) -> dict:
         return {"start": format_time(span.start, self.zone), "end": format_time(span.end, self.zone),
-                "user": user_ref(self.sim, span.user_id)}
+                "user": user_ref(self.account, span.user_id)}
 
 
-def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], rendering: Rendering) -> dict:
+def render_schedule(account: Account, schedule: Schedule, parts: Set[str], rendering: Rendering) -> dict:
     """A schedule with the parts asked for. Layers are listed highest first, as PagerDuty's GET lists
     them (the reverse of the order they are written in, which is lowest first)."""
-    rendered = render_schedule_basic(sim, schedule)
-    overrides = _overrides_by_schedule(sim.state).get(schedule.id, [])
+    rendered = render_schedule_basic(account, schedule)
+    overrides = _overrides_by_schedule(account).get(schedule.id, [])
     zone = rendering.zone
     if "schedule_layers" in parts:
         rendered["schedule_layers"] = [
@@ -111,7 +112,7 @@ def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], renderi
              **({"end": format_time(layer.end, zone)} if layer.end else {}),
              "rotation_virtual_start": format_time(layer.rotation_virtual_start, zone),
              "rotation_turn_length_seconds": layer.rotation_turn_length_seconds,
-             "users": [{"user": user_ref(sim, u)} for u in layer.user_ids],
+             "users": [{"user": user_ref(account, u)} for u in layer.user_ids],
              "restrictions": [r.model_dump(exclude_none=True) for r in layer.restrictions],
              **rendering.subschedule(rendering.spans(
                  partial(oncall.layer_spans, layer, schedule.time_zone)))}
@@ -125,60 +126,60 @@ def render_schedule(sim: Simulator, schedule: Schedule, parts: Set[str], renderi
     return rendered
 
 
-@ROUTER.get("/schedules", scope="schedules.read")
-def list_schedules(sim: Simulator, request: Request) -> Response:
+@ROUTES.get("/schedules", scope="schedules.read")
+def list_schedules(account: Account, clock: Clock, request: Request) -> Response:
     parts = includes(request) & SCHEDULE_PARTS
-    since, until = _window(sim, request)
+    since, until = _window(clock, request)
     zone = request.zone_param("UTC")
 
     def render(schedule: Schedule) -> dict:
-        return render_schedule(sim, schedule, parts, Rendering(sim, since, until, zone, overflow=False))
+        return render_schedule(account, schedule, parts, Rendering(account, since, until, zone, overflow=False))
 
-    return list_response(request, "schedules", sim.state.schedules.values(), render, team_filter=True)
-
-
-@ROUTER.get("/schedules/{id}", scope="schedules.read")
-def get_schedule(sim: Simulator, request: Request, id: str) -> Response:
-    schedule = lookup(sim.state.schedules, id, "Schedule")
-    since, until = _window(sim, request)
-    rendering = Rendering(sim, since, until, request.zone_param(schedule.time_zone), request.bool_param("overflow"))
-    return Response(200, {"schedule": render_schedule(sim, schedule, SCHEDULE_PARTS, rendering)})
+    return list_response(request, "schedules", account.schedules.values(), render, team_filter=True)
 
 
-@ROUTER.get("/schedules/{id}/users", scope="users.read")
-def list_schedule_users(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.get("/schedules/{id}", scope="schedules.read")
+def get_schedule(account: Account, clock: Clock, request: Request, id: str) -> Response:
+    schedule = lookup(account.schedules, id, "Schedule")
+    since, until = _window(clock, request)
+    rendering = Rendering(account, since, until, request.zone_param(schedule.time_zone), request.bool_param("overflow"))
+    return Response(200, {"schedule": render_schedule(account, schedule, SCHEDULE_PARTS, rendering)})
+
+
+@ROUTES.get("/schedules/{id}/users", scope="users.read")
+def list_schedule_users(account: Account, clock: Clock, request: Request, id: str) -> Response:
     """Everyone the final schedule has on call in the window (two weeks from now by default), first on first."""
-    schedule = lookup(sim.state.schedules, id, "Schedule")
-    since, until = _window(sim, request)
-    overrides = _overrides_by_schedule(sim.state).get(schedule.id, [])
+    schedule = lookup(account.schedules, id, "Schedule")
+    since, until = _window(clock, request)
+    overrides = _overrides_by_schedule(account).get(schedule.id, [])
     user_ids = dict.fromkeys(span.user_id for span in oncall.final_spans(schedule, overrides, since, until))
-    return Response(200, {"users": [render_user(sim, sim.state.users[u]) for u in user_ids]})
+    return Response(200, {"users": [render_user(account, account.users[u]) for u in user_ids]})
 
 
 # --- overrides ---
 
 
-def render_override(sim: Simulator, override: Override) -> dict:
+def render_override(account: Account, override: Override) -> dict:
     return {"id": override.id, "start": format_time(override.start, UTC), "end": format_time(override.end, UTC),
-            "user": user_ref(sim, override.user_id)}
+            "user": user_ref(account, override.user_id)}
 
 
-@ROUTER.get("/schedules/{id}/overrides", scope="schedules.read")
-def list_overrides(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.get("/schedules/{id}/overrides", scope="schedules.read")
+def list_overrides(account: Account, clock: Clock, request: Request, id: str) -> Response:
     """Overrides meeting [since, until) (both required); `editable` keeps future ones, ids only."""
-    lookup(sim.state.schedules, id, "Schedule")
+    lookup(account.schedules, id, "Schedule")
     since, until = request.time_param("since"), request.time_param("until")
     if since is None or until is None:
         raise invalid_input("since and until are required.")
     if until < since:
         raise invalid_date_range("until must not be before since.")
-    now = sim.now()
-    found = [o for o in _overrides_by_schedule(sim.state).get(id, []) if o.end > since and o.start < until]
+    now = clock.now()
+    found = [o for o in _overrides_by_schedule(account).get(id, []) if o.end > since and o.start < until]
     if request.param("editable") is not None:
         return Response(200, {"overrides": [{"id": o.id} for o in found if o.start > now]})
     rendered = []
     for override in found:
-        item = render_override(sim, override)
+        item = render_override(account, override)
         if not request.bool_param("overflow"):
             item["start"] = format_time(max(override.start, since), UTC)
             item["end"] = format_time(min(override.end, until), UTC)
@@ -200,14 +201,15 @@ def _override_time(value: object, name: str, zone: tzinfo | None) -> datetime:
     return parsed.replace(tzinfo=zone).astimezone(UTC) if naive else parsed
 
 
-def _create_override(sim: Simulator, request: Request, schedule: Schedule, item: object) -> tuple[dict, list[str]]:
+def _create_override(account: Account, clock: Clock, request: Request, schedule: Schedule,
+                     item: object) -> tuple[dict, list[str]]:
     """Validate and store one requested override: its rendering, and the errors that stopped it (if any)."""
     if not isinstance(item, dict):
         return {}, ["Each override must be an object."]
     user = item.get("user")
     user_id = user.get("id") if isinstance(user, dict) else None
     echo = {"start": item.get("start"), "end": item.get("end"),
-            "user": user_ref(sim, user_id) if isinstance(user_id, str) else user}
+            "user": user_ref(account, user_id) if isinstance(user_id, str) else user}
     errors: list[str] = []
     zone: tzinfo | None = None
     if item.get("time_zone") is not None:
@@ -223,26 +225,26 @@ def _create_override(sim: Simulator, request: Request, schedule: Schedule, item:
     if not isinstance(user_id, str) or (isinstance(user, dict) and user.get("type", "user_reference")
                                         not in ("user_reference", "user")):
         errors.append("user must be a user reference with an id.")
-    elif user_id not in sim.state.users:
+    elif user_id not in account.users:
         errors.append(f"User {user_id} not found.")
     if len(times) == 2 and times["end"] <= times["start"]:
         errors.append("Override must end after its start")
     if errors:
         return echo, errors
-    override = Override(id=sim.state.ids.new("override"), schedule_id=schedule.id, user_id=user_id,
-                        start=times["start"], end=times["end"], created_at=sim.now())
-    sim.state.overrides[override.id] = override
-    record_override(sim, request, "create", schedule, override)
-    return render_override(sim, override), []
+    override = Override(id=account.ids.new("override"), schedule_id=schedule.id, user_id=user_id,
+                        start=times["start"], end=times["end"], created_at=clock.now())
+    account.overrides[override.id] = override
+    record_override(account, clock, request, "create", schedule, override)
+    return render_override(account, override), []
 
 
-@ROUTER.post("/schedules/{id}/overrides", scope="schedules.write")
-def create_overrides(sim: Simulator, request: Request, id: str) -> Response:
+@ROUTES.post("/schedules/{id}/overrides", scope="schedules.write")
+def create_overrides(account: Account, clock: Clock, request: Request, id: str) -> Response:
     """201 with a bare array of per-item results: a bad item fails alone, the others are created.
 
     The deprecated single form `{"override": {...}}` answers `{"override": ...}`, or 400 if it is bad.
     """
-    schedule = lookup(sim.state.schedules, id, "Schedule")
+    schedule = lookup(account.schedules, id, "Schedule")
     body = request.json_object()
     if "overrides" in body:
         items = body["overrides"]
@@ -250,44 +252,44 @@ def create_overrides(sim: Simulator, request: Request, id: str) -> Response:
             raise invalid_input("overrides must be a non-empty array.")
         results = []
         for item in items:
-            rendered, errors = _create_override(sim, request, schedule, item)
+            rendered, errors = _create_override(account, clock, request, schedule, item)
             results.append({"status": 400, "errors": errors, "override": rendered} if errors
                            else {"status": 201, "override": rendered})
         return Response(201, results)
     if isinstance(body.get("override"), dict):
-        rendered, errors = _create_override(sim, request, schedule, body["override"])
+        rendered, errors = _create_override(account, clock, request, schedule, body["override"])
         if errors:
             raise invalid_input(*errors)
         return Response(201, {"override": rendered})
     raise invalid_input('The request body must have an "overrides" array.')
 
 
-@ROUTER.delete("/schedules/{id}/overrides/{override_id}", scope="schedules.write")
-def delete_override(sim: Simulator, request: Request, id: str, override_id: str) -> Response:
+@ROUTES.delete("/schedules/{id}/overrides/{override_id}", scope="schedules.write")
+def delete_override(account: Account, clock: Clock, request: Request, id: str, override_id: str) -> Response:
     """204 for a future override; one under way is cut short at now (200); a past one cannot go."""
-    schedule = lookup(sim.state.schedules, id, "Schedule")
-    override = sim.state.overrides.get(override_id)
+    schedule = lookup(account.schedules, id, "Schedule")
+    override = account.overrides.get(override_id)
     if override is None or override.schedule_id != id:
         raise not_found(f"Override {override_id} not found on schedule {id}.")
-    now = sim.now()
+    now = clock.now()
     if override.end <= now:
         raise invalid_input("Past overrides cannot be deleted.")
     if override.start < now:
         before = override.model_copy()
         override.end = now
-        record_override(sim, request, "update", schedule, override, before)
-        return Response(200, {"override": render_override(sim, override)})
-    del sim.state.overrides[override_id]
-    record_override(sim, request, "delete", schedule, override)
+        record_override(account, clock, request, "update", schedule, override, before)
+        return Response(200, {"override": render_override(account, override)})
+    del account.overrides[override_id]
+    record_override(account, clock, request, "delete", schedule, override)
     return Response(204)
 
 
 # --- on-calls ---
 
 
-def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime]:
+def _oncall_window(clock: Clock, request: Request) -> tuple[datetime, datetime]:
     """Both bounds default to now (a lone bound in the future pulls the other along); at most 90 days ahead."""
-    now = sim.now()
+    now = clock.now()
     since, until = request.time_param("since"), request.time_param("until")
     if since is None:
         since = min(now, until) if until is not None else now
@@ -302,19 +304,18 @@ def _oncall_window(sim: Simulator, request: Request) -> tuple[datetime, datetime
     return since, until
 
 
-@ROUTER.get("/oncalls", scope="oncalls.read", rate_group="oncalls")
-def list_oncalls(sim: Simulator, request: Request) -> Response:
+@ROUTES.get("/oncalls", scope="oncalls.read", rate_group="oncalls")
+def list_oncalls(account: Account, clock: Clock, request: Request) -> Response:
     page = Page.from_request(request)
-    since, until = _oncall_window(sim, request)
+    since, until = _oncall_window(clock, request)
     zone = request.zone_param("UTC")
-    state = sim.state
     policy_ids = request.list_param("escalation_policy_ids")
-    policies = [state.escalation_policies[p] for p in dict.fromkeys(policy_ids) if p in state.escalation_policies] \
-        if policy_ids else list(state.escalation_policies.values())
+    policies = [account.escalation_policies[p] for p in dict.fromkeys(policy_ids) if p in account.escalation_policies] \
+        if policy_ids else list(account.escalation_policies.values())
     user_ids = set(request.list_param("user_ids"))
     schedule_ids = set(request.list_param("schedule_ids"))
-    overrides = _overrides_by_schedule(state)
-    rows = [entry for entry in oncall.oncalls(policies, state.schedules, overrides, since, until)
+    overrides = _overrides_by_schedule(account)
+    rows = [entry for entry in oncall.oncalls(policies, account.schedules, overrides, since, until)
             if (not user_ids or entry.user_id in user_ids)
             and (not schedule_ids or (entry.schedule_id or "null") in schedule_ids)]
     if request.bool_param("earliest"):
@@ -324,17 +325,17 @@ def list_oncalls(sim: Simulator, request: Request) -> Response:
     def render(entry: OnCallEntry) -> dict:
         """A permanent on-call (a user the policy names directly) has null schedule, start and end, as
         PagerDuty sends them (the spec does not mark them nullable; the contract test declares it)."""
-        policy = state.escalation_policies[entry.escalation_policy_id]
+        policy = account.escalation_policies[entry.escalation_policy_id]
         rendered = {
-            "escalation_policy": render_policy(sim, policy) if "escalation_policies" in include
-            else policy_ref(sim, policy.id),
+            "escalation_policy": render_policy(account, policy) if "escalation_policies" in include
+            else policy_ref(account, policy.id),
             "escalation_level": entry.escalation_level,
-            "user": render_user(sim, state.users[entry.user_id]) if "users" in include
-            else user_ref(sim, entry.user_id),
+            "user": render_user(account, account.users[entry.user_id]) if "users" in include
+            else user_ref(account, entry.user_id),
         }
-        schedule = state.schedules.get(entry.schedule_id or "")
+        schedule = account.schedules.get(entry.schedule_id or "")
         rendered["schedule"] = None if schedule is None else (
-            render_schedule_basic(sim, schedule) if "schedules" in include else schedule_ref(sim, schedule.id))
+            render_schedule_basic(account, schedule) if "schedules" in include else schedule_ref(account, schedule.id))
         rendered["start"], rendered["end"] = format_time(entry.start, zone), format_time(entry.end, zone)
         return rendered
 

@@ -1,8 +1,8 @@
-"""The account's state in memory, with the indexes every endpoint needs to answer fast.
+"""The PagerDuty account the simulator holds, in memory, with the indexes every endpoint needs to answer fast.
 
 Directory data (users, schedules, policies, services …) comes from the dataset and only
 overrides change at run time; incidents, log entries, notes, alerts and change events grow
-as the API is used. The whole state can be snapshotted and restored (evals reset between trials)
+as the API is used. The whole account can be snapshotted and restored (evals reset between trials)
 and written to / read from a JSON file (`serve --state FILE`).
 """
 
@@ -67,7 +67,9 @@ class IdMaker:
 
 
 @dataclass
-class State:
+class Account:
+    """Everything one PagerDuty account holds: its directory, its incidents and their history."""
+
     dataset: Dataset
     tokens: dict[str, Token] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
@@ -98,7 +100,7 @@ class State:
     ids: IdMaker = field(default_factory=IdMaker)
 
     @classmethod
-    def from_dataset(cls, dataset: Dataset) -> State:
+    def from_dataset(cls, dataset: Dataset) -> Account:
         state = cls(dataset=dataset)
         state.tokens = {t.token: t for t in dataset.tokens}
         state.users = {u.id: u for u in dataset.users}
@@ -214,7 +216,7 @@ class State:
 
     # --- snapshots ---
 
-    def snapshot(self) -> State:
+    def snapshot(self) -> Account:
         """An independent copy; restoring it undoes everything done since."""
         return copy.deepcopy(self)
 
@@ -239,7 +241,7 @@ class State:
         return [(a, open_keys.get(a.id)) for a in self.alerts.values()]
 
     @classmethod
-    def from_json(cls, data: dict) -> State:
+    def from_json(cls, data: dict) -> Account:
         dataset = Dataset.model_validate(data["dataset"])
         # The saved records include the dataset's own incidents: add them once, from the saved lists.
         state = cls.from_dataset(dataset.model_copy(update={"history": None, "incidents": [], "log_entries": [],
@@ -267,5 +269,5 @@ class State:
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> State:
+    def load(cls, path: Path) -> Account:
         return cls.from_json(json.loads(path.read_text()))
