@@ -56,9 +56,10 @@ from agent.planners.failures import PlanningFailed
 from agent.planners.scripted import ScriptedChatModel
 from agent.redaction import SECRET_ARGUMENTS, Scrubber
 from agent.settings import Settings, os_user
-from agent.state import Clock, RunContext, UTCClock
+from agent.state import RunContext
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
+from tools.clock import Clock, SystemClock
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized, UnconfirmedWrite
 from tools.settings import PagerDutySettings
 from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, step
@@ -160,7 +161,7 @@ class Commander:
         scrub = Scrubber(*(s.get_secret_value() for s in (settings.openai_api_key, pd_settings.api_key) if s))
         audit = AuditLog(settings.checkpoint_path, scrub)
         closers.append(audit.close)
-        context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or UTCClock(),
+        context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or SystemClock(),
                              system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
                              approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=scrub,
                              # What the planner says of itself: a model served over HTTP reads a smaller toolset

@@ -19,6 +19,7 @@ from agent.embedded_state import SavedOrganisation
 from simulator import Account, Simulator
 from simulator.datasets import load_dataset
 from tools.client import PagerDutyClient, Progress
+from tools.clock import Clock
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 
@@ -35,7 +36,7 @@ class Connection:
     """One line saying the commander is not on a real PagerDuty account, or None."""
 
 
-def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | None, clock: Any | None,
+def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | None, clock: Clock | None,
             progress: Progress | None, state_file: Path | None = None) -> Connection:
     """Clients for the configured account, or for the demo organisation when no key is set.
 
@@ -56,13 +57,13 @@ def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | Non
         credentials = demo_credentials()
     timing: dict[str, Any] = {}
     if clock is not None and hasattr(clock, "advance"):
-        timing = {"sleep": clock.advance, "clock": lambda: clock.now().timestamp()}
+        timing = {"sleep": clock.advance, "monotonic": lambda: clock.now().timestamp()}
     return Connection(client=PagerDutyClient(settings, transport=transport, progress=progress, **credentials, **timing),
                       events=EventsClient(settings, transport=transport, progress=progress, **timing),
                       simulator=simulator, notice=notice)
 
 
-def _embedded(clock: Any | None, state_file: Path | None) -> tuple[Simulator, httpx.BaseTransport, str]:
+def _embedded(clock: Clock | None, state_file: Path | None) -> tuple[Simulator, httpx.BaseTransport, str]:
     """The demo organisation, its transport, and where it is kept."""
     def build() -> Simulator:
         return Simulator.from_dataset(DEMO_DATASET, clock=clock)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cached_property
-from typing import Annotated, Any, NotRequired, Protocol
+from typing import Annotated, Any, NotRequired
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AnyMessage, ToolCall
@@ -25,6 +25,7 @@ from agent.approvals import ApprovalPolicy
 from agent.audit import AuditLog
 from agent.redaction import Scrubber
 from agent.toolsets import MORE_TOOLS_DEFINITION
+from tools.clock import Clock
 from tools.definitions import definition
 from tools.toolkit import Toolkit
 
@@ -67,17 +68,6 @@ class ActTask(TypedDict):
     proposed_at: NotRequired[str]
     """When the planner proposed the call (ISO 8601): nothing it writes can be older, so a replayed write
     looks in PagerDuty from here for what it already did."""
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class UTCClock:
-    """The real clock; tests pass a manual one."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass(frozen=True, kw_only=True)

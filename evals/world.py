@@ -142,7 +142,7 @@ class _Setup:
         by = next((a.by for a in (action.update, action.note) if a is not None and a.by), None)
         credentials = demo_credentials() | ({"from_email": by} if by else {})
         return PagerDutyClient(PagerDutySettings(api_key=None), transport=self.sim.transport(), **credentials,
-                               sleep=self.clock.advance, clock=lambda: self.clock.now().timestamp())
+                               sleep=self.clock.advance, monotonic=lambda: self.clock.now().timestamp())
 
     def _event(self, event: Any) -> dict[str, Any]:
         service = self.sim.state.services[self._service(event.service)]
@@ -150,7 +150,7 @@ class _Setup:
             raise ScenarioError(f"service {service.name!r} has no Events API integration")
         routing_key = service.integrations[0].routing_key
         with EventsClient(PagerDutySettings(api_key=None), transport=self.sim.transport(),
-                          sleep=self.clock.advance, clock=lambda: self.clock.now().timestamp()) as events:
+                          sleep=self.clock.advance, monotonic=lambda: self.clock.now().timestamp()) as events:
             sent = events.trigger(routing_key, summary=event.summary, source=event.source, severity=event.severity,
                                   dedup_key=event.dedup_key, custom_details=event.custom_details)
         assert sent.dedup_key is not None, "PagerDuty names the alert a trigger opened"

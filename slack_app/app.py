@@ -14,7 +14,6 @@ import re
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import App
@@ -23,7 +22,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 
 from agent.approvals import ApprovalError, Verdict
-from agent.commander import Commander
+from agent.commander import Clock, Commander, SystemClock
 from slack_app.blocks import (
     APPROVE,
     ARGUMENT_BLOCK,
@@ -65,7 +64,6 @@ BOLT_LOG.addFilter(_ClientGiven())
 
 LISTENER_THREADS = 16  # conversations running at once; each holds a thread while the commander works
 LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
-Clock = Callable[[], datetime]
 
 
 class SetupError(ValueError):
@@ -119,7 +117,7 @@ def build_app(commander: Commander, settings: SlackSettings, *, client: WebClien
                                                              settings.app_token) if s))
     people = people or People(client, settings)
     surface = SlackSurface(commander, people, Decider(commander, people, two_person_rule=settings.two_person_rule),
-                           clock or (lambda: datetime.now(UTC)), public=settings.public_replies)
+                           clock or SystemClock(), public=settings.public_replies)
     app.command(settings.command)(surface.on_command)
     app.event("message")(surface.on_message)
     app.action(APPROVE)(surface.on_approve)
@@ -313,7 +311,7 @@ class SlackSurface:
                    events: Any, reason: str | None = None) -> None:
         """Replace the card (so it cannot be clicked twice), then run what the decision allows in the thread."""
         summary = request.summary if request is not None else "this change"
-        text, blocks = decided_card(summary, verdict, user, self._clock(), reason)
+        text, blocks = decided_card(summary, verdict, user, self._clock.now(), reason)
         try:
             client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)
         except SLACK_FAILURES as exc:
@@ -323,7 +321,7 @@ class SlackSurface:
             return
         outcome = (f":white_check_mark: Done. {ended.message}" if ended.kind == "answer" and ended.problem is None
                    else f":warning: Not done: {ended.message}")
-        text, blocks = decided_card(summary, verdict, user, self._clock(), reason, outcome=outcome)
+        text, blocks = decided_card(summary, verdict, user, self._clock.now(), reason, outcome=outcome)
         try:
             client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)
         except SLACK_FAILURES as exc:

@@ -147,7 +147,7 @@ def client_for(sim, dataset, *, access: str = "full", from_email: str | None = A
     """An account-token client on `sim` with its own fake time (so rate-limit pacing is per test)."""
     time = FakeTime()
     return PagerDutyClient(api_key=token_for(dataset, access=access).token, from_email=from_email,
-                           transport=sim.transport(), sleep=time.sleep, clock=time.monotonic, **settings)
+                           transport=sim.transport(), sleep=time.sleep, monotonic=time.monotonic, **settings)
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def client(sim, demo_dataset):
 def events(sim):
     """An Events API client on the demo simulator."""
     time = FakeTime()
-    with EventsClient(transport=sim.transport(), sleep=time.sleep, clock=time.monotonic) as ev:
+    with EventsClient(transport=sim.transport(), sleep=time.sleep, monotonic=time.monotonic) as ev:
         yield ev
 
 

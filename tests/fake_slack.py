@@ -338,6 +338,6 @@ def slack_world(sim: Any, clock: Any, **slack_settings: Any) -> Iterator[World]:
             checkpointer=InMemorySaver(), clock=clock, pagerduty_settings=PagerDutySettings(api_key=None)) as commander:
         app = build_app(commander, SlackSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET,
                                                  api_url=slack.api_url, **settings),
-                        client=WebClient(token=BOT_TOKEN, base_url=slack.api_url), clock=clock.now)
+                        client=WebClient(token=BOT_TOKEN, base_url=slack.api_url), clock=clock)
         with running_server(SlackServer(app, SIGNING_SECRET)) as url, httpx.Client(base_url=url, timeout=WAIT) as http:
             yield World(slack, http, commander, sim, clock)

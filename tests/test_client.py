@@ -88,7 +88,7 @@ def connect(sim, fake_time, demo_dataset, events_seen):
         config = PagerDutySettings(**{**DEFAULTS, "api_key": token.token,
                                       "token_kind": "bearer" if token.bearer else "token", **settings})
         return PagerDutyClient(config, transport=transport or (target or sim).transport(), sleep=fake_time.sleep,
-                               clock=fake_time.monotonic, progress=events_seen.append, rng=random.Random(7))
+                               monotonic=fake_time.monotonic, progress=events_seen.append, rng=random.Random(7))
 
     return make
 
@@ -449,7 +449,7 @@ def test_a_pacer_lasts_as_long_as_its_clock_and_no_longer(demo_dataset, sim) -> 
     assert shared_pacer(token.token, lasting.monotonic) is pacer  # a new method object of the same clock
     dropped = FakeTime()
     client = PagerDutyClient(PagerDutySettings(**{**DEFAULTS, "api_key": token.token}), transport=sim.transport(),
-                             sleep=dropped.sleep, clock=dropped.monotonic)
+                             sleep=dropped.sleep, monotonic=dropped.monotonic)
     assert client.get("/teams")["teams"]
     tick = lambda: 0.0  # noqa: E731 - a clock of its own, as each embedded connection makes
     gone = [weakref.ref(shared_pacer(token.token, dropped.monotonic)), weakref.ref(shared_pacer(token.token, tick))]
@@ -467,7 +467,7 @@ def test_a_pacer_lasts_as_long_as_its_clock_and_no_longer(demo_dataset, sim) -> 
 @pytest.fixture
 def events(sim, fake_time, events_seen):
     settings = PagerDutySettings(events_host="https://events.pagerduty.com", max_attempts=5, max_wait=120)
-    return EventsClient(settings, transport=sim.transport(), sleep=fake_time.sleep, clock=fake_time.monotonic,
+    return EventsClient(settings, transport=sim.transport(), sleep=fake_time.sleep, monotonic=fake_time.monotonic,
                         progress=events_seen.append, rng=random.Random(3))
 
 

@@ -20,7 +20,7 @@ def no_sleep(seconds: float) -> None:
 
 def client_for(sim: Simulator, token) -> PagerDutyClient:
     settings = PagerDutySettings(api_key=token.token, api_host="https://api.pagerduty.com", max_attempts=5)
-    return PagerDutyClient(settings, transport=sim.transport(), sleep=no_sleep, clock=lambda: 0.0)
+    return PagerDutyClient(settings, transport=sim.transport(), sleep=no_sleep, monotonic=lambda: 0.0)
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ DEDUP_CONFLICT = "matching dedup key already exists"
 OPEN_STATUSES = ("triggered", "acknowledged")
 
 Sleep = Callable[[float], None]
-Clock = Callable[[], float]
+Monotonic = Callable[[], float]  # seconds that only go forward (time.monotonic): measures waits, never tells the time
 
 
 def _no_answer(exc: httpx.TransportError) -> str:
@@ -138,19 +138,19 @@ class TokenPacer:
             return max(0.0, self._resume_at - now)
 
 
-# Pacers live as long as the object their clock belongs to, so a process that makes many clocks (one per
+# Pacers live as long as the object their timer belongs to, so a process that makes many timers (one per
 # eval trial) does not keep a pacer for each forever; `time.monotonic` lives as long as the process.
 _PACERS: weakref.WeakKeyDictionary[Any, dict[tuple[str, Any], TokenPacer]] = weakref.WeakKeyDictionary()
 _PACERS_LOCK = threading.Lock()
 
 
-def shared_pacer(secret: str, clock: Clock) -> TokenPacer:
-    """The pacer for this token, keyed by a hash (never the token itself) and by the clock its deadlines use.
+def shared_pacer(secret: str, monotonic: Monotonic) -> TokenPacer:
+    """The pacer for this token, keyed by a hash (never the token itself) and by the timer its deadlines use.
 
     A bound method is filed under its object: each attribute access makes a new method object, and
     clients built with `fake.monotonic` one after another must still share one pacer.
     """
-    owner, which = (clock.__self__, clock.__func__) if inspect.ismethod(clock) else (clock, None)
+    owner, which = (monotonic.__self__, monotonic.__func__) if inspect.ismethod(monotonic) else (monotonic, None)
     key = (hashlib.sha256(secret.encode()).hexdigest(), which)
     with _PACERS_LOCK:
         return _PACERS.setdefault(owner, {}).setdefault(key, TokenPacer())
@@ -179,7 +179,7 @@ class RetryingHttp:
     """
 
     def __init__(self, *, base_url: str, headers: Mapping[str, str], timeout: float, max_attempts: int,
-                 max_wait: float, transport: httpx.BaseTransport | None, sleep: Sleep, clock: Clock,
+                 max_wait: float, transport: httpx.BaseTransport | None, sleep: Sleep, monotonic: Monotonic,
                  progress: Progress | None, rng: random.Random, pacer: TokenPacer | None,
                  secrets: tuple[str, ...] = ()) -> None:
         self.http = httpx.Client(base_url=base_url, headers=dict(headers), timeout=httpx.Timeout(timeout),
@@ -187,7 +187,7 @@ class RetryingHttp:
         self.max_attempts = max_attempts
         self.max_wait = max_wait
         self.sleep = sleep
-        self.clock = clock
+        self.monotonic = monotonic
         self.progress = progress
         self.rng = rng
         self.pacer = pacer
@@ -217,7 +217,7 @@ class RetryingHttp:
                     delay = error.reset_in if error.reset_in is not None else delay
                     error.reset_in = delay
                     if self.pacer is not None:
-                        self.pacer.hold(delay, self.clock())
+                        self.pacer.hold(delay, self.monotonic())
                     if waited + delay > self.max_wait:
                         raise self._too_long(error, delay, waited) from None
                 if not (limited or retry_failures) or attempt >= self.max_attempts or waited + delay > self.max_wait:
@@ -229,7 +229,7 @@ class RetryingHttp:
         """Hold while another client of this token has seen the budget run out; returns the seconds waited."""
         if self.pacer is None:
             return 0.0
-        delay = self.pacer.wait_for(self.clock())
+        delay = self.pacer.wait_for(self.monotonic())
         if not delay:
             return 0.0
         error = RateLimited("Rate limit for this API key is exhausted", status=None, method=method, path=path,
@@ -263,13 +263,13 @@ class RetryingHttp:
     def _exchange(self, method: str, path: str, params: list[tuple[str, str]] | None, json: Any,
                   headers: Mapping[str, str] | None, secrets: tuple[str, ...] = ()) -> Any:
         """One request: the parsed JSON body of a success, else a typed error."""
-        started = self.clock()
+        started = self.monotonic()
         try:
             query = tuple(params) if params is not None else None  # httpx types a list of pairs by its values
             response = self.http.request(method, path, params=query, json=json, headers=headers)
         except httpx.TransportError as exc:
             logger.warning("%s %s -> no answer (%s) elapsed=%.3fs", method, path, type(exc).__name__,
-                           self.clock() - started)
+                           self.monotonic() - started)
             raise NetworkError(f"No answer from PagerDuty at {self.http.base_url.host} ({_no_answer(exc)})",
                                sent=not isinstance(exc, httpx.ConnectError),
                                method=method, path=path) from None
@@ -277,11 +277,11 @@ class RetryingHttp:
         remaining = None if raw_remaining is None else int(raw_remaining)
         reset = _header_number(response, "ratelimit-reset")
         if self.pacer is not None:
-            self.pacer.observe(remaining, reset, self.clock())
+            self.pacer.observe(remaining, reset, self.monotonic())
         request_id = response.headers.get("x-request-id")
         logger.log(logging.DEBUG if response.is_success else logging.WARNING,
                    "%s %s -> %s x-request-id=%s ratelimit-remaining=%s elapsed=%.3fs", method, path,
-                   response.status_code, request_id, remaining, self.clock() - started)
+                   response.status_code, request_id, remaining, self.monotonic() - started)
         try:
             body = response.json() if response.content else None
         except ValueError:
@@ -404,7 +404,7 @@ class PagerDutyClient:
                  host: str | None = None, from_email: str | None = None,
                  token_kind: Literal["token", "bearer"] | None = None, read_only: bool | None = None,
                  transport: httpx.BaseTransport | None = None, sleep: Sleep = time.sleep,
-                 clock: Clock = time.monotonic, progress: Progress | None = None,
+                 monotonic: Monotonic = time.monotonic, progress: Progress | None = None,
                  rng: random.Random | None = None) -> None:
         self.settings = resolve_settings(settings, api_key=api_key, api_host=host, from_email=from_email,
                                          token_kind=token_kind, read_only=read_only)
@@ -416,8 +416,8 @@ class PagerDutyClient:
             base_url=self.settings.api_host,
             headers={"Authorization": authorization, "Accept": ACCEPT, "User-Agent": USER_AGENT},
             timeout=self.settings.timeout, max_attempts=self.settings.max_attempts,
-            max_wait=self.settings.max_wait, transport=transport, sleep=sleep, clock=clock, progress=progress,
-            rng=rng or random.Random(), pacer=shared_pacer(secret, clock), secrets=(secret,))
+            max_wait=self.settings.max_wait, transport=transport, sleep=sleep, monotonic=monotonic, progress=progress,
+            rng=rng or random.Random(), pacer=shared_pacer(secret, monotonic), secrets=(secret,))
         self._from_lock = threading.Lock()
         self._from_email = self.settings.from_email
         self._account_token = False  # learnt from GET /users/me; such a token needs PAGERDUTY_FROM_EMAIL

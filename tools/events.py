@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
-from .client import USER_AGENT, Clock, Progress, RetryingHttp, Sleep, format_time, resolve_settings
+from .client import USER_AGENT, Monotonic, Progress, RetryingHttp, Sleep, format_time, resolve_settings
 from .errors import InvalidInput
 from .settings import PagerDutySettings
 
@@ -47,13 +47,13 @@ class EventsClient:
 
     def __init__(self, settings: PagerDutySettings | None = None, *, host: str | None = None,
                  transport: httpx.BaseTransport | None = None, sleep: Sleep = time.sleep,
-                 clock: Clock = time.monotonic, progress: Progress | None = None,
+                 monotonic: Monotonic = time.monotonic, progress: Progress | None = None,
                  rng: random.Random | None = None) -> None:
         self.settings = resolve_settings(settings, events_host=host)
         self._http = RetryingHttp(
             base_url=self.settings.events_host, headers={"Accept": "application/json", "User-Agent": USER_AGENT},
             timeout=self.settings.timeout, max_attempts=self.settings.max_attempts,
-            max_wait=self.settings.max_wait, transport=transport, sleep=sleep, clock=clock, progress=progress,
+            max_wait=self.settings.max_wait, transport=transport, sleep=sleep, monotonic=monotonic, progress=progress,
             rng=rng or random.Random(), pacer=None)
 
     def __repr__(self) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from tools.timeparse import Clock
+from tools.clock import Clock
 
 MAX_LISTED = 2000  # directory entries read per kind; bigger accounts fall back to a query search
 MAX_CANDIDATES = 8

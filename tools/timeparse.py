@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 FORMS = ("ISO 8601 (2026-11-20T09:00:00Z)", "'now'", "'-24h'", "'+8h'", "'30m'", "'24h ago'",
@@ -35,17 +34,6 @@ ZONE_NAMES = {"utc": "UTC", "gmt": "UTC", "z": "UTC",
               "jst": "Asia/Tokyo", "sgt": "Asia/Singapore", "aest": "Australia/Sydney", "aedt": "Australia/Sydney"}
 _IANA = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+")
 _SPOKEN_PREFIX = re.compile(r"^(?:at|on)\s+")
-
-
-class Clock(Protocol):
-    """Where "now" comes from; tests pass a manual clock (the simulator's fits)."""
-
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class TimeParseError(ValueError):

@@ -26,6 +26,7 @@ from tools import schemas as s
 from tools.actions import SETUP_PROBLEM, Actions, Call, ToolProblem, override_window
 from tools.catalog import load_catalog
 from tools.client import PagerDutyClient
+from tools.clock import Clock, SystemClock
 from tools.errors import (
     ConfigurationError,
     Forbidden,
@@ -42,7 +43,7 @@ from tools.events import EventsClient
 from tools.preconditions import Preconditions
 from tools.resolve import Directory, ResolutionError
 from tools.sentences import Sentences
-from tools.timeparse import Clock, SystemClock, TimeParseError, iso
+from tools.timeparse import TimeParseError, iso
 
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
 # What small models put in optional arguments they mean to leave out. Artifact ids such as "null" or "" are
