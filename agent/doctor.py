@@ -85,9 +85,11 @@ class _Identity:
     refused: bool = False  # 401 or unreachable: nothing else can be checked
 
 
-def diagnose(settings: Settings, pagerduty: PagerDutySettings,
+def diagnose(settings: Settings, pagerduty: PagerDutySettings | None = None,
              transport: httpx.BaseTransport | None = None) -> Report:
-    """Run every check; `transport` replaces the network (the CLI passes none)."""
+    """Run every check; `pagerduty` replaces the environment's PagerDuty settings and `transport` the network
+    (the CLI passes neither)."""
+    pagerduty = pagerduty or PagerDutySettings()
     quick = pagerduty.model_copy(update={"max_attempts": 1, "max_wait": 0.0})  # report a 429, do not wait it out
     if pagerduty.api_key is None and transport is None:
         transport = Simulator.from_dataset(DEMO_DATASET).transport()

@@ -3,8 +3,8 @@
 With no `PAGERDUTY_API_KEY`, the commander talks to the in-process simulator (or to the transport a
 test or eval hands in) with the demo organisation's full-access token, acting as its first user.
 This is where the commander is wired to the simulator (agent/embedded_state.py keeps its organisation
-in a file); the only other agent modules importing the simulator are the doctor, which checks a demo
-organisation, and the CLI, which attaches the simulator's own commands.
+in a file); the only other agent module importing the simulator is the doctor, which checks a demo
+organisation.
 """
 
 from __future__ import annotations

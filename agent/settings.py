@@ -10,14 +10,27 @@ import getpass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.planners.phrasing import read_aliases
+from tools.settings import PagerDutySettings
 from tools.timeparse import zone
 
 DEFAULT_CHECKPOINT_DB = "~/.incident-commander/checkpoints.sqlite"
 STATE_FILE_NAME = "simulator-state.json"
+
+
+def settings_problem(error: ValidationError) -> str:
+    """A settings error (the agent's or PagerDuty's) as one line naming the variable, without the value (it
+    may be a secret)."""
+    prefix = "PAGERDUTY_" if error.title == PagerDutySettings.__name__ else ""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        name = prefix + str(item["loc"][0]).upper() if item["loc"] else error.title
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(message if name in message else f"{name}: {message}")
+    return "; ".join(problems)
 
 
 def os_user() -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAM = [sys.executable, "-c", "from command_line.cli import main; main()"]  # the command line of this tree
+PROGRAM = [sys.executable, "-c", "from command_line.main import main; main()"]  # the command line of this tree
 
 
 def canaries() -> dict[str, str]:

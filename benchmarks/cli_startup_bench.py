@@ -60,7 +60,7 @@ def medians(contenders: dict[str, list[str]], runs: int) -> dict[str, float]:
 
 def import_costs(args: list[str]) -> tuple[Counter[str], int]:
     """Microseconds of import time per top-level package while the command runs, and their total."""
-    code = "from command_line.cli import main; main()"
+    code = "from command_line.main import main; main()"
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run([sys.executable, "-X", "importtime", "-c", code, *args], env=embedded_env(tmp),
                               cwd=tmp, capture_output=True, text=True)

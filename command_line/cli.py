@@ -3,8 +3,8 @@
 Data (answers, tables, JSON) goes to stdout and everything for a person watching (steps, notices,
 errors) to stderr, so any command can be piped. Each command builds its own Commander from the
 environment and closes it; pending approvals and the audit trail live in the checkpoint database, so
-a later process can list and decide what an earlier one left waiting. The Slack app and the eval
-runner keep their commands in their own packages; this module only attaches them.
+a later process can list and decide what an earlier one left waiting. The simulator, the Slack app and
+the eval runner keep their commands in their own packages; `command_line.main` mounts them beside these.
 """
 
 from __future__ import annotations
@@ -19,22 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
-import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-import simulator.__main__ as simulator_cli
-import slack_app.cli as slack_cli
 from agent.redaction import Scrubber
-from agent.settings import Settings
+from agent.settings import Settings, settings_problem
 from command_line import render
-from evals.cli import eval_command
 from tools import generate
-from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized
-from tools.settings import PagerDutySettings
 
 if TYPE_CHECKING:  # the commander's modules load LangGraph and LangChain: imported by the commands that run them
     from agent.approvals import ApprovalRequest, Verdict
@@ -62,8 +56,6 @@ app = typer.Typer(name=render.PROGRAM, no_args_is_help=True, add_completion=Fals
                   epilog=EXIT_CODES_HELP)
 tools_app = typer.Typer(no_args_is_help=True, help="The PagerDuty tools the planner can call.")
 app.add_typer(tools_app, name="tools")
-app.add_typer(simulator_cli.app, name="sim")
-app.add_typer(slack_cli.app, name="slack")
 
 
 @app.callback()
@@ -98,22 +90,11 @@ def _fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def settings_problem(error: ValidationError) -> str:
-    """A settings error as one line naming the variable, without the value (it may be a secret)."""
-    prefix = "PAGERDUTY_" if error.title == PagerDutySettings.__name__ else ""
-    problems = []
-    for item in error.errors(include_input=False, include_url=False):
-        name = prefix + str(item["loc"][0]).upper() if item["loc"] else error.title
-        message = item["msg"].removeprefix("Value error, ")
-        problems.append(message if name in message else f"{name}: {message}")
-    return "; ".join(problems)
-
-
 @contextmanager
 def _reported() -> Iterator[None]:
     """Known failures become one line on stderr and an exit code, never a traceback."""
     from agent.approvals import ApprovalError, PolicyError  # loads LangChain: only once a command runs
-    from agent.embedded_state import SimulatorStateError  # loads the simulator: likewise
+    from agent.failures import ACTION_FAILURES, SETUP_FAILURES  # loads the simulator: likewise
 
     try:
         yield
@@ -126,14 +107,12 @@ def _reported() -> Iterator[None]:
     except ApprovalError as error:
         _fail(f"{str(error).rstrip('. ')}. Nothing was recorded; `{render.PROGRAM} pending` lists what is waiting.",
               EXIT_ACTION_FAILED)
-    except (ConfigurationError, Unauthorized, NetworkError) as error:
+    except SETUP_FAILURES as error:
         _fail(str(error), EXIT_CONFIGURATION)
-    except PagerDutyError as error:
+    except ACTION_FAILURES as error:
         _fail(str(error), EXIT_ACTION_FAILED)
     except sqlite3.Error as error:
         _fail(f"checkpoint DB: {error}; set IC_CHECKPOINT_DB to a writable SQLite file", EXIT_CONFIGURATION)
-    except SimulatorStateError as error:
-        _fail(str(error), EXIT_CONFIGURATION)
     except OSError as error:
         _fail(f"{error}; check the paths in IC_CHECKPOINT_DB, IC_SIMULATOR_STATE, IC_APPROVAL_POLICY or the "
               "command's options", EXIT_CONFIGURATION)
@@ -482,33 +461,18 @@ def audit(thread: Annotated[str | None, typer.Option("--thread", help="Only this
 @tools_app.command("list")
 def tools_list(json_out: JsonOption = False) -> None:
     """Each tool: read or write, its approval rule, and what it does."""
-    from agent.approvals import ApprovalPolicy  # these load LangChain: only for this command
-    from agent.embedded import connect
-    from tools.toolkit import build_toolkit
+    from agent.tool_list import list_tools  # loads LangChain: only for this command
 
     with _reported():
-        settings, pagerduty = Settings(), PagerDutySettings()
-        # Listing sends nothing to PagerDuty, so no simulator (or account) is needed behind the client.
-        connection = connect(pagerduty, transport=httpx.MockTransport(_sends_nothing), clock=None, progress=None)
-        try:
-            toolkit = build_toolkit(connection.client, connection.events, read_only=pagerduty.read_only)
-            policy = ApprovalPolicy.load(settings.approval_policy)
-            policy.check(toolkit.tools)
-            rows = [{"name": t.name, "kind": toolkit.info(t.name).kind, "approval": policy.rule(t),
-                     "description": render.first_sentence(t.description)} for t in toolkit.tools]
-        finally:
-            connection.client.close()
-            connection.events.close()
-    if toolkit.read_only:
+        listing = list_tools(Settings())
+    rows = [{"name": t.name, "kind": t.kind, "approval": t.approval,
+             "description": render.first_sentence(t.description)} for t in listing.tools]
+    if listing.read_only:
         _say("[yellow]Read-only mode (PAGERDUTY_READ_ONLY): write tools are not offered.[/]")
     if json_out:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         _show(render.tools_table(rows))
-
-
-def _sends_nothing(request: httpx.Request) -> httpx.Response:
-    raise AssertionError(f"tools list must not call PagerDuty ({request.method} {request.url.path})")
 
 
 @tools_app.command("generate")
@@ -544,7 +508,7 @@ def doctor(json_out: JsonOption = False) -> None:
     from agent.doctor import diagnose  # loads LangChain and the simulator: only for this command
 
     with _reported():
-        report = diagnose(Settings(), PagerDutySettings())
+        report = diagnose(Settings())
     if json_out:
         typer.echo(json.dumps({"target": report.target, "ok": not report.failed,
                                "checks": [vars(c) for c in report.checks]}, ensure_ascii=False, indent=2))
@@ -553,10 +517,3 @@ def doctor(json_out: JsonOption = False) -> None:
     if report.failed:
         _say("[red]Some checks failed; each says what to change. Run doctor again afterwards.[/]")
         raise typer.Exit(EXIT_CONFIGURATION)
-
-
-app.command("eval")(eval_command)  # after the conversation commands, so --help lists those first
-
-
-def main() -> None:
-    app(prog_name=render.PROGRAM)

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from command_line import cli
-from command_line.cli import app
+from command_line.main import app
 from simulator import Simulator
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "pagerduty-api" / "openapiv3.json"
