@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from langchain_core.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.schemas import TOOL_ARGS
+from tools.toolkit import ToolInfo
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 Rule = Literal["auto", "approve", "deny"]
 Risk = Literal["low", "medium", "high"]
@@ -78,17 +82,21 @@ class ApprovalPolicy(BaseModel):
         except (OSError, yaml.YAMLError, ValueError) as exc:
             raise PolicyError(f"approval policy {path}: {exc}") from exc
 
-    def rule(self, tool: BaseTool) -> Rule:
-        """The rule for a tool; a tool without metadata is treated as a destructive write."""
-        meta = tool.metadata or {}
-        kind = meta.get("kind", "write")
+    def rule(self, tool: BaseTool | ToolInfo) -> Rule:
+        """The rule for a tool (a LangChain tool, or the toolkit's facts about one); a tool without metadata is
+        treated as a destructive write."""
+        if isinstance(tool, ToolInfo):
+            kind, destructive = tool.kind, tool.destructive
+        else:
+            meta = tool.metadata or {}
+            kind, destructive = meta.get("kind", "write"), meta.get("destructive", True)
         rule = self.tools.get(tool.name, self.reads if kind == "read" else self.writes)
-        if rule == "auto" and kind != "read" and meta.get("destructive", True):
+        if rule == "auto" and kind != "read" and destructive:
             raise PolicyError(f"approval policy: {tool.name} changes PagerDuty destructively and cannot be "
                               "'auto'; use 'approve' or 'deny'")
         return rule
 
-    def check(self, tools: list[BaseTool]) -> None:
+    def check(self, tools: Iterable[BaseTool | ToolInfo]) -> None:
         """Fail at start-up, not at 3 a.m.: every tool has a legal rule, and a typo cannot hide a `deny`."""
         for tool in tools:
             self.rule(tool)
@@ -112,6 +120,8 @@ class ApprovalRequest(BaseModel):
     tool: str
     arguments: dict[str, Any]
     summary: str = Field(description="What will happen, in one sentence, with names resolved.")
+    names: dict[str, str] = Field(default_factory=dict, description=(
+        "How people know each id or name in the arguments, id in brackets: 'P567AF0' → 'API Gateway (P567AF0)'."))
     risk: Risk
     requester: str
     created_at: datetime
@@ -119,10 +129,11 @@ class ApprovalRequest(BaseModel):
 
     @classmethod
     def new(cls, *, thread_id: str, tool_call_id: str, tool: str, arguments: dict[str, Any], summary: str,
-            risk: Risk, requester: str, now: datetime, ttl: timedelta) -> ApprovalRequest:
+            risk: Risk, requester: str, now: datetime, ttl: timedelta,
+            names: dict[str, str] | None = None) -> ApprovalRequest:
         return cls(id=f"apr_{secrets.token_hex(6)}", nonce=secrets.token_urlsafe(16), thread_id=thread_id,
-                   tool_call_id=tool_call_id, tool=tool, arguments=arguments, summary=summary, risk=risk,
-                   requester=requester, created_at=now, expires_at=now + ttl)
+                   tool_call_id=tool_call_id, tool=tool, arguments=arguments, summary=summary, names=names or {},
+                   risk=risk, requester=requester, created_at=now, expires_at=now + ttl)
 
     def accept(self, verdict: Verdict, *, now: datetime, nonce: str | None) -> None:
         """Refuse a decision with the wrong nonce, or an approval after expiry (a rejection is always allowed)."""

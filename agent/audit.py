@@ -22,6 +22,8 @@ from pydantic import BaseModel
 from agent.approvals import ApprovalError, ApprovalRequest, Decision
 from agent.redaction import Scrubber
 
+AUTO = "policy:auto"  # the actor of calls the approval policy runs without asking anyone
+
 Action = Literal["message", "approval_requested", "decision", "refused", "repaired", "api_write", "tool_call"]
 
 _SCHEMA = """
@@ -41,6 +43,10 @@ CREATE TABLE IF NOT EXISTS ic_decisions (
     nonce TEXT NOT NULL UNIQUE,
     thread_id TEXT NOT NULL,
     decision TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ic_thread_links (
+    alias TEXT PRIMARY KEY,
+    thread_id TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS ic_resumes (
     batch_id TEXT PRIMARY KEY,
@@ -94,6 +100,17 @@ class AuditLog:
         with self._lock:
             self._insert(AuditEntry(at=at, thread_id=thread_id, actor=actor, action=action, tool=tool,
                                     arguments=self._scrub.value(arguments), outcome=self._scrub(outcome)))
+
+    def link(self, alias: str, thread_id: str) -> None:
+        """Make `alias` another name of the conversation `thread_id` (the first link of an alias stays)."""
+        with self._lock:
+            self._conn.execute("INSERT OR IGNORE INTO ic_thread_links VALUES (?, ?)", (alias, thread_id))
+
+    def linked(self, alias: str) -> str | None:
+        """The conversation `alias` is another name of, if it is one."""
+        with self._lock:
+            row = self._conn.execute("SELECT thread_id FROM ic_thread_links WHERE alias = ?", (alias,)).fetchone()
+        return row[0] if row else None
 
     def entries(self, thread_id: str | None = None) -> list[AuditEntry]:
         """Oldest first; all threads when `thread_id` is None."""

@@ -29,13 +29,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -44,25 +43,25 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.config import get_stream_writer
 from langgraph.errors import GraphRecursionError
 from langgraph.types import Command
-from pydantic import BaseModel
 
-from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Decision, Verdict, is_rejection
-from agent.audit import AuditEntry, AuditLog, ThreadInfo
-from agent.embedded import connect
+from agent.approvals import ApprovalError, ApprovalRequest, Decision, Verdict
+from agent.audit import AuditEntry, ThreadInfo
+from agent.events import Problem, ProgressEvent, Turn, problem_of
 from agent.graph import build_graph
-from agent.planners.answers import for_people
-from agent.planners.command import NOT_UNDERSTOOD, REFUSED
+from agent.planners.answers import ToolResult, for_people
 from agent.planners.failures import PlanningFailed
-from agent.planners.scripted import ScriptedChatModel
-from agent.redaction import SECRET_ARGUMENTS, Scrubber
-from agent.settings import Settings, os_user
+from agent.reads import QuickTurns, readable
+from agent.redaction import SECRET_ARGUMENTS
+from agent.settings import Settings
 from agent.state import RunContext
+from agent.wiring import Wiring
 from prompts import system_prompt
 from tools.client import ProgressEvent as ClientProgress
-from tools.clock import Clock, SystemClock
+from tools.clock import Clock
+from tools.clock import SystemClock as SystemClock  # the real clock, for surfaces that take one
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized, UnconfirmedWrite
 from tools.settings import PagerDutySettings
-from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, step
+from tools.toolkit import InvalidArguments, step
 
 # How long a claim on a run keeps other resumes out. A claimer still alive may be inside one write that
 # takes up to PAGERDUTY_MAX_WAIT (120 s by default) of waits plus PAGERDUTY_MAX_ATTEMPTS (5) requests of
@@ -71,118 +70,67 @@ from tools.toolkit import InvalidArguments, build_toolkit, is_setup_problem, ste
 # A constant, not a setting: every process sharing the database must agree on it.
 RESUME_LEASE = timedelta(minutes=15)
 
-Problem = Literal["failed", "not_understood", "setup"]
-"""What went wrong in a turn: its last step failed or was refused; the request was not understood; or
-PagerDuty (or the model) cannot be used as configured — bad key, unreachable host, no From user."""
-
-EventKind = Literal["tool_started", "tool_finished", "rate_limit_wait", "retry_wait", "approval_needed",
-                    "decision_recorded", "notice", "answer", "failed"]
-
-
-class ProgressEvent(BaseModel):
-    """Something to show while a turn runs; `answer` and `failed` end a turn."""
-
-    kind: EventKind
-    message: str
-    tool: str | None = None
-    seconds: float | None = None
-    ok: bool | None = None
-    approval: ApprovalRequest | None = None
-    arguments: dict[str, Any] | None = None
-    """`tool_started`: the call's arguments, for surfaces that show what runs."""
-    problem: Problem | None = None
-    """`answer` and `failed`: what went wrong, if anything (surfaces turn it into exit codes or a mark)."""
-    result: str | None = None
-    """`tool_finished`: the tool's output (compact JSON or an "Error: …" paragraph), for surfaces that draw
-    tables or charts from the data rather than from the answer's sentences."""
-
-
-class Turn(BaseModel):
-    """The outcome of `send`, `decide` or `resume`.
-
-    `answered`: `text` is the reply. `waiting`: `pending` lists the approvals still undecided.
-    `failed`: the run stopped before finishing; `text` says what happened and `resume` retries it.
-    """
-
-    thread_id: str
-    status: Literal["answered", "waiting", "failed"]
-    text: str
-    pending: list[ApprovalRequest] = []
-    events: list[ProgressEvent] = []
-
-
 class Commander:
     """Conversations with the incident-response graph, keyed by thread id."""
 
-    def __init__(self, *, context: RunContext, checkpointer: BaseCheckpointSaver, settings: Settings,
-                 notices: list[str] | None = None, simulator: Any = None,
-                 closers: list[Callable[[], None]] | None = None) -> None:
-        self.settings = settings
+    def __init__(self, *, context: RunContext, checkpointer: BaseCheckpointSaver, wiring: Wiring,
+                 notices: list[str] | None = None, closers: list[Callable[[], None]] | None = None) -> None:
+        self.settings = wiring.settings
         self.notices = list(notices or [])
-        """One line per embedded default in use (simulator, command mode), for surfaces to show at start."""
-        self.simulator = simulator
+        """At most one line: which embedded defaults are in use (simulator, command mode), shown at start."""
+        self.simulator = wiring.connection.simulator
         """The embedded simulator when there is no PagerDuty key, else None."""
+        self._wiring = wiring
         self._context = context
         self.scrub = context.scrub
         """The one secret filter: every event message and answer passes it; surfaces `learn` their own secrets."""
         self._graph = build_graph(checkpointer)
-        self._closers = list(closers or [])
+        self._quick_turns = QuickTurns(wiring.settings.checkpoint_path)
+        self._closers = [*wiring.closers, *(closers or []), self._quick_turns.close]
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, model: BaseChatModel | None = None,
                       transport: httpx.BaseTransport | None = None, checkpointer: BaseCheckpointSaver | None = None,
-                      clock: Clock | None = None, pagerduty_settings: PagerDutySettings | None = None) -> Commander:
-        """Wire everything from settings; each argument replaces one default (tests pass them all).
+                      clock: Clock | None = None, pagerduty_settings: PagerDutySettings | None = None,
+                      wiring: Wiring | None = None) -> Commander:
+        """Wire everything from settings; each argument replaces one default (tests pass them all), and
+        `wiring` the parts a quick read already wired (`agent.reads`).
 
         No PagerDuty key → the demo organisation (on `transport` if given, else an embedded simulator kept
         in `settings.simulator_state_path`); no OpenAI key and no `model` → command mode. A `clock` with
         `advance` (a manual clock) also drives PagerDuty rate-limit waits.
         """
-        settings = settings or Settings()
-        pd_settings = pagerduty_settings or PagerDutySettings()
-        connection = connect(pd_settings, transport=transport, clock=clock, progress=_relay,
-                             state_file=settings.simulator_state_path)
-        toolkit = build_toolkit(connection.client, connection.events, read_only=pd_settings.read_only, clock=clock)
-        policy = ApprovalPolicy.load(settings.approval_policy)
-        policy.check(toolkit.tools)
-        notices = [connection.notice] if connection.notice else []
-        if connection.notice and not settings.requester:
-            notices.append(f"You act as the demo user {connection.client.from_email()} (IC_REQUESTER names "
-                           "someone else).")
+        wiring = wiring or Wiring.from_settings(settings, transport=transport, clock=clock,
+                                                pagerduty_settings=pagerduty_settings)
+        settings = wiring.settings
+        wiring.relay.fallback = _relay
+        command_mode = False
         if model is None:
-            model, notice = default_model(settings)
-            notices += [notice] if notice else []
-        closers: list[Callable[[], None]] = [connection.client.close, connection.events.close]
+            model, command_mode = default_model(settings)
+        notice = wiring.notice(command_mode=command_mode)
+        closers: list[Callable[[], None]] = []
         if checkpointer is None:
             checkpointer, close = open_checkpointer(settings.checkpoint_path)
             closers += [close] if close else []
-        scrub = Scrubber(*(s.get_secret_value() for s in (settings.openai_api_key, pd_settings.api_key) if s))
-        audit = AuditLog(settings.checkpoint_path, scrub)
-        closers.append(audit.close)
-        context = RunContext(model=model, toolkit=toolkit, policy=policy, audit=audit, clock=clock or SystemClock(),
-                             system_prompt=system_prompt(), max_model_calls=settings.max_model_calls,
-                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=scrub,
+        wiring.policy.check(wiring.toolkit.tools)
+        context = RunContext(model=model, toolkit=wiring.toolkit, policy=wiring.policy, audit=wiring.audit,
+                             clock=clock or wiring.clock, system_prompt=system_prompt(),
+                             max_model_calls=settings.max_model_calls,
+                             approval_ttl=timedelta(minutes=settings.approval_ttl_minutes), scrub=wiring.scrub,
                              # What the planner says of itself: a model served over HTTP reads a smaller toolset
                              # faster; command mode writes its answers from the results.
                              focused_tools=getattr(model, "toolset", "all") == "focused",
                              nudge_to_look_up=getattr(model, "nudge_to_look_up", False),
                              answers_from_code=getattr(model, "answers_from_code", False))
-        return cls(context=context, checkpointer=checkpointer, settings=settings, notices=notices,
-                   simulator=connection.simulator, closers=closers)
+        return cls(context=context, checkpointer=checkpointer, wiring=wiring, notices=[notice] if notice else [],
+                   closers=closers)
 
-    @cached_property
+    @property
     def requester(self) -> str:
-        """Who is asking when a surface does not say: `IC_REQUESTER`, else the PagerDuty user writes are made
-        as (`PAGERDUTY_FROM_EMAIL`, a user token's own user, the embedded demo's user). With neither, the OS
-        account name, which PagerDuty does not know: writes are then refused before anyone is asked."""
-        if self.settings.requester:
-            return self.settings.requester
-        try:
-            return self._context.toolkit.default_author()
-        except ConfigurationError:
-            return os_user()
+        """Who is asking when a surface does not say (see `Wiring.requester`)."""
+        return self._wiring.requester
 
     # --- conversations ---
 
@@ -193,15 +141,33 @@ class Commander:
     def stream(self, thread_id: str, text: str, requester: str | None = None) -> Iterator[ProgressEvent]:
         """`send`, as progress events while it runs."""
         requester = requester or self.requester
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a terminal's non-UTF-8 bytes
+        text = readable(text)
         with self._thread(thread_id):
             blocked = self._blocked(thread_id)
             if blocked is not None:
                 yield blocked
                 return
+            begun = self._begun_quickly(thread_id)
             self._context.audit.record(at=self._now(), thread_id=thread_id, actor=requester, action="message",
                                        outcome=text[:1000])
-            yield from self._run(thread_id, {"messages": [HumanMessage(text)], "requester": requester})
+            yield from self._run(thread_id, {"messages": [*begun, HumanMessage(text)], "requester": requester})
+
+    def _begun_quickly(self, thread_id: str) -> list[BaseMessage]:
+        """The turn a quick read answered on this thread (`agent.reads`), as the conversation's first messages,
+        when the graph has not run on it yet; else nothing."""
+        if self._graph.get_state(self._config(thread_id)).values.get("messages"):
+            return []
+        turn = self._quick_turns.turn(thread_id)
+        if turn is None:
+            return []
+        messages: list[BaseMessage] = [HumanMessage(turn["text"])]
+        for calls in turn["rounds"]:
+            messages.append(AIMessage("", tool_calls=[{"name": c["name"], "args": c["args"], "id": c["id"],
+                                                       "type": "tool_call"} for c in calls]))
+            messages += [ToolMessage(c["content"], tool_call_id=c["id"], name=c["name"], status=c["status"])
+                         for c in calls]
+        outcome = {"outcome": turn["outcome"]} if turn["outcome"] else {}
+        return [*messages, AIMessage(turn["reply"], additional_kwargs=turn["pending"], response_metadata=outcome)]
 
     def pending(self, thread_id: str) -> list[ApprovalRequest]:
         """The approvals on this thread still waiting for a decision."""
@@ -214,8 +180,9 @@ class Commander:
         would run, to show before anyone approves it. `ApprovalError` when the result does not validate."""
         arguments = self._revalidate(request, None if changes is None else {**request.arguments, **changes})
         self._would_run(request, arguments)
-        return request.model_copy(update={"arguments": arguments,
-                                          "summary": self._context.toolkit.describe(request.tool, arguments)})
+        toolkit = self._context.toolkit
+        return request.model_copy(update={"arguments": arguments, "summary": toolkit.describe(request.tool, arguments),
+                                          "names": toolkit.names(arguments)})
 
     def argument_help(self, tool: str) -> dict[str, tuple[str, list[str] | None]]:
         """Each argument of `tool`: what it is, and its allowed values where they are fixed (for edit forms)."""
@@ -277,6 +244,15 @@ class Commander:
             else:
                 yield ProgressEvent(kind="notice", message="Nothing to resume on this thread.")
 
+    def link(self, alias: str, thread_id: str) -> None:
+        """Let `alias` lead to the conversation `thread_id`: a surface's second name for it, such as the Slack
+        thread a private conversation opened for its approval card, where replies continue it."""
+        self._context.audit.link(alias, thread_id)
+
+    def conversation(self, thread_id: str) -> str:
+        """The conversation `thread_id` names: the one it was linked to, else itself."""
+        return self._context.audit.linked(thread_id) or thread_id
+
     def audit(self, thread_id: str | None = None) -> list[AuditEntry]:
         """Every message, approval request, decision and tool call (of one thread, or all), oldest first."""
         return self._context.audit.entries(thread_id)
@@ -309,13 +285,14 @@ class Commander:
             return
         except UnconfirmedWrite as exc:  # the run stopped at that write: a resume repeats it, once
             yield ProgressEvent(kind="failed", problem="failed" if exc.may_have_happened else "setup",
-                                message=_unconfirmed(exc, thread_id))
+                                message=_unconfirmed(exc), resumable=True)
             return
         except Exception as exc:  # a surface shows this; the checkpoint keeps the run resumable
             setup = isinstance(exc, (ConfigurationError, Unauthorized, NetworkError, PlanningFailed))
-            yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", message=self.scrub(
-                f"Could not finish: {_reason(exc)}. The thread is saved where it stopped: resume it to retry "
-                "(a repeated PagerDuty change is recognised, not doubled)."))
+            yield ProgressEvent(kind="failed", problem="setup" if setup else "failed", resumable=True,
+                                message=self.scrub(f"Could not finish: {_reason(exc)}. The conversation is saved "
+                                                   "where it stopped: resume it to retry (a repeated PagerDuty "
+                                                   "change is recognised, not doubled)."))
             return
         pending = self.pending(thread_id)
         for request in pending:
@@ -372,12 +349,12 @@ class Commander:
                                  + "; ".join(r.summary for r in pending))
         snapshot = self._graph.get_state(self._config(thread_id))
         if snapshot.interrupts:  # every request decided, yet the graph never went on: its claimer died
-            return ProgressEvent(kind="failed", message="Every request on this thread is decided, but the "
-                                 "approved changes have not run yet; run resume to carry them out before "
-                                 "asking something new.")
+            return ProgressEvent(kind="failed", resumable=True, message="Every request in this conversation is "
+                                 "decided, but the approved changes have not run yet; resume it to carry them out "
+                                 "before asking something new.")
         if snapshot.next:
-            return ProgressEvent(kind="failed", message="The last request on this thread stopped before "
-                                 "finishing; resume the thread to complete it before asking something new.")
+            return ProgressEvent(kind="failed", resumable=True, message="The last request in this conversation "
+                                 "stopped before finishing; resume it to complete it before asking something new.")
         return None
 
     def _batch(self, thread_id: str) -> tuple[str | None, list[ApprovalRequest]]:
@@ -444,22 +421,17 @@ class Commander:
             yield
 
 
-def default_model(settings: Settings) -> tuple[BaseChatModel, str | None]:
-    """ChatOpenAI with a key; otherwise command mode, with the line that says so."""
+def default_model(settings: Settings) -> tuple[BaseChatModel, bool]:
+    """ChatOpenAI with a key; otherwise command mode, and whether it is."""
     if settings.openai_api_key is not None:
         from agent.planners.openai import chat_model
 
-        return chat_model(settings), None
-    try:
-        from agent.planners.command import CommandModel
-    except ImportError:
-        text = "No planner available: set OPENAI_API_KEY (command mode is not installed)."
-        return ScriptedChatModel(script=lambda _: text), text
+        return chat_model(settings), False
+    from agent.planners.command import CommandModel
     from agent.planners.phrasing import read_aliases
 
-    model = CommandModel(requester=settings.requester, time_zone=settings.time_zone,
-                         aliases=read_aliases(settings.aliases))
-    return model, "No OPENAI_API_KEY: command mode (type `help`)."
+    return CommandModel(requester=settings.requester, time_zone=settings.time_zone,
+                        aliases=read_aliases(settings.aliases)), True
 
 
 def open_checkpointer(path: str) -> tuple[BaseCheckpointSaver, Callable[[], None] | None]:
@@ -490,33 +462,32 @@ def _progress(data: Any) -> ProgressEvent:
 
 
 def _problem(messages: list[Any]) -> Problem | None:
-    """What went wrong in the step that ended the turn: the reply says the request was not understood, or
-    the tool calls it answers (the last round) failed or were refused — for PagerDuty's settings, or not."""
+    """What went wrong in the step that ended the turn (see `problem_of`): the last round is the tool replies
+    just before the answer."""
     last = messages[-1]
     outcome = last.response_metadata.get("outcome") if isinstance(last, AIMessage) else None
-    if outcome in (NOT_UNDERSTOOD, REFUSED):
-        return "not_understood" if outcome == NOT_UNDERSTOOD else "failed"
-    final: list[ToolMessage] = []
+    final: list[ToolResult] = []
     for message in reversed(messages[:-1]):
         if not isinstance(message, ToolMessage):
             break
-        final.append(message)
-    failed = [m.text for m in final if (m.status == "error" or m.text.lstrip().startswith("Error"))
-              and not is_rejection(m.text)]
-    if any(map(is_setup_problem, failed)):
-        return "setup"
-    return "failed" if failed else None
+        final.append(ToolResult(message.name or "", {}, message.text, message.status))
+    return problem_of(outcome, final)
 
 
-def _unconfirmed(exc: UnconfirmedWrite, thread_id: str) -> str:
-    """Whether the change may have happened, and how to finish it."""
-    resume = f"resume this conversation (incident-commander resume {thread_id})"
+def _unconfirmed(exc: UnconfirmedWrite) -> str:
+    """Whether the change may have happened, and that resuming finishes it (each surface says how)."""
     if exc.may_have_happened:
         return (f"Not confirmed: asked to {exc.doing}, PagerDuty {exc.said()}, so the change may have happened "
-                f"or not. To finish it, {resume}: a change that already happened is recognised, not made twice.")
+                "or not. Resume this conversation to finish it: a change that already happened is recognised, "
+                "not made twice.")
     return (f"Not done: could not {exc.doing}: {exc.said()}, so nothing was changed. Once PagerDuty can be "
-            f"reached, {resume} to finish it.")
+            "reached, resume this conversation to finish it.")
 
 
 def _reason(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, (PagerDutyError, PlanningFailed)) else f"{type(exc).__name__}: {exc}"
+    """Why a run stopped, in words: PagerDuty's and the model's errors say it themselves; anything else is
+    unexpected, and people are not shown the exception's class."""
+    if isinstance(exc, (PagerDutyError, PlanningFailed)):
+        return str(exc)
+    return f"something unexpected went wrong inside the agent ({exc})" if str(exc) else \
+        "something unexpected went wrong inside the agent"

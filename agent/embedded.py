@@ -33,7 +33,7 @@ class Connection:
     simulator: Simulator | None
     """The embedded simulator when the commander built one (the notebook demo inspects it)."""
     notice: str | None
-    """One line saying the commander is not on a real PagerDuty account, or None."""
+    """A few words saying the commander is not on a real PagerDuty account, or None."""
 
 
 def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | None, clock: Clock | None,
@@ -49,11 +49,10 @@ def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | Non
     credentials: dict[str, Any] = {}
     if settings.api_key is None:
         if transport is None:
-            simulator, transport, kept = _embedded(clock, state_file)
-            notice = ("No PAGERDUTY_API_KEY: working on the built-in simulator's demo organisation "
-                      f"({simulator.state.dataset.name}, {kept}); nothing real is paged.")
+            simulator, transport = _embedded(clock, state_file)
+            notice = f"Demo: {simulator.state.dataset.name} on the built-in PagerDuty simulator, nothing real is paged"
         else:
-            notice = "No PAGERDUTY_API_KEY: using the demo organisation's token on the given transport."
+            notice = "Demo: the demo organisation's token on the given transport"
         credentials = demo_credentials()
     timing: dict[str, Any] = {}
     if clock is not None and hasattr(clock, "advance"):
@@ -63,17 +62,17 @@ def connect(settings: PagerDutySettings, *, transport: httpx.BaseTransport | Non
                       simulator=simulator, notice=notice)
 
 
-def _embedded(clock: Clock | None, state_file: Path | None) -> tuple[Simulator, httpx.BaseTransport, str]:
-    """The demo organisation, its transport, and where it is kept."""
+def _embedded(clock: Clock | None, state_file: Path | None) -> tuple[Simulator, httpx.BaseTransport]:
+    """The demo organisation and its transport (kept in `state_file`, if given)."""
     def build() -> Simulator:
         return Simulator.from_dataset(DEMO_DATASET, clock=clock)
 
     if state_file is None:
         simulator = build()
-        return simulator, simulator.transport(), "for this process only"
+        return simulator, simulator.transport()
     store = SavedOrganisation(state_file, usable=_acts_as_demo_user)
     simulator = store.load_or_build(build, clock)
-    return simulator, store.transport(simulator), f"kept in {state_file}"
+    return simulator, store.transport(simulator)
 
 
 def _acts_as_demo_user(state: Account) -> bool:

@@ -14,7 +14,7 @@ import logging
 import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
@@ -27,12 +27,14 @@ from rich.markup import escape
 
 from agent.redaction import Scrubber
 from agent.settings import Settings, settings_problem
+from agent.wording import in_zone
 from command_line import render
 from tools import generate
 
 if TYPE_CHECKING:  # the commander's modules load LangGraph and LangChain: imported by the commands that run them
     from agent.approvals import ApprovalRequest, Verdict
     from agent.commander import Commander, ProgressEvent
+    from agent.reads import QuickReads
 
 EXIT_OK = 0
 EXIT_ACTION_FAILED = 1
@@ -127,19 +129,37 @@ def _commander() -> Iterator[Commander]:
 
     commander = Commander.from_settings()
     try:
-        for notice in commander.notices:
-            _say(f"[dim]{escape(notice)}[/]")
+        _notices(commander.notices)
         yield commander
     finally:
         commander.close()
 
 
-def _follow(events: Iterable[ProgressEvent]) -> list[ProgressEvent]:
-    """Show each event on stderr as it happens; return them all."""
+@contextmanager
+def _quick_reads() -> Iterator[QuickReads]:
+    """Quick reads from the environment (a Commander on the same parts for the rest); says which embedded
+    defaults they use."""
+    from agent.reads import QuickReads  # loads the tools and the simulator, not LangChain
+
+    with QuickReads.from_settings() as quick:
+        _notices(quick.notices)
+        yield quick
+
+
+def _notices(notices: list[str]) -> None:
+    for notice in notices:
+        _say(f"[dim]{escape(notice)}[/]")
+
+
+def _follow(events: Iterable[ProgressEvent], thread_id: str) -> list[ProgressEvent]:
+    """Show each event on stderr as it happens (a run that stopped: with the command that finishes it); return
+    them all."""
     seen = []
     for event in events:
         if (line := render.event_line(event)) is not None:
             _say(line)
+        if event.kind == "failed" and event.resumable:
+            _say(f"To finish it: [bold]{escape(render.PROGRAM)} resume {escape(thread_id)}[/]")
         seen.append(event)
     return seen
 
@@ -155,15 +175,18 @@ class Outcome:
     text: str
     pending: list[ApprovalRequest]
     events: list[ProgressEvent]
+    zone: str | None = None
+    """The person's time zone (IC_TIME_ZONE), for the times of what is still pending."""
 
     @classmethod
-    def of(cls, commander: Commander, thread_id: str, events: list[ProgressEvent]) -> Outcome:
+    def of(cls, commander: Commander | QuickReads, thread_id: str, events: list[ProgressEvent]) -> Outcome:
+        """Where the thread stands (a quick read leaves nothing pending)."""
         pending = commander.pending(thread_id)
         final = next((e for e in reversed(events) if e.kind in ("answer", "failed", "notice")), None)
         status: Literal["answered", "waiting", "failed"] = (
             "failed" if final is not None and final.kind == "failed" else "waiting" if pending else "answered")
         text = final.message if final is not None else "Waiting for approval."
-        return cls(status, text, pending, events)
+        return cls(status, text, pending, events, commander.settings.time_zone)
 
     @property
     def exit_code(self) -> int:
@@ -190,7 +213,8 @@ def _finish(outcome: Outcome) -> NoReturn:
     if answer is not None and answer.message:
         typer.echo(answer.message)
     if outcome.pending:
-        _print_pending(outcome.pending)
+        with in_zone(outcome.zone):
+            _print_pending(outcome.pending)
     raise typer.Exit(outcome.exit_code)
 
 
@@ -242,22 +266,21 @@ def ask(
     if approve_all and reject_all:
         raise typer.BadParameter("choose one of --approve-all and --reject-all", param_hint="--approve-all")
     thread_id = thread or new_thread_id("ask")
-    decided: dict[str, str] = {}
-    with _reported(), _commander() as commander:
+    decided: dict[str, Verdict] = {}
+    with _reported(), _quick_reads() as quick:
         _say(f"thread: {escape(thread_id)}")
-        me = commander.requester
-        events = _follow(commander.stream(thread_id, text, me))
-        while approve_all or reject_all:
-            raised = {e.approval.id for e in events if e.kind == "approval_needed" and e.approval is not None}
-            waiting = [r for r in commander.pending(thread_id) if r.id in raised]  # never what others left here
-            if not waiting:
-                break
-            for request in waiting:
-                verdict: Verdict = "approve" if approve_all else "reject"
-                reason = None if approve_all else f"rejected by {me} with --reject-all"
-                events += _follow(commander.stream_decide(thread_id, request.id, verdict, me, reason=reason))
-                decided[request.id] = verdict
-        outcome = Outcome.of(commander, thread_id, events)
+        me = quick.requester
+        answered = quick.stream(thread_id, text, me)
+        if answered is not None:  # a read: answered without the graph
+            events = _follow(answered, thread_id)
+            outcome = Outcome.of(quick, thread_id, events)
+        else:
+            with closing(quick.commander()) as commander:
+                events = _follow(commander.stream(thread_id, text, me), thread_id)
+                if approve_all or reject_all:
+                    events += _decide_all(commander, thread_id, events, me, "approve" if approve_all else "reject",
+                                          decided)
+                outcome = Outcome.of(commander, thread_id, events)
     if not json_out:
         _finish(outcome)
     seen = {e.approval.id: e.approval for e in events if e.approval is not None}
@@ -270,11 +293,27 @@ def ask(
     raise typer.Exit(outcome.exit_code)
 
 
+def _decide_all(commander: Commander, thread_id: str, events: list[ProgressEvent], me: str, verdict: Verdict,
+                decided: dict[str, Verdict]) -> list[ProgressEvent]:
+    """Decide every request this command raised (never what others left waiting on the thread), and the ones
+    the run raises after them, until none is left; `decided` records each verdict."""
+    seen: list[ProgressEvent] = []
+    while True:
+        raised = {e.approval.id for e in [*events, *seen] if e.kind == "approval_needed" and e.approval is not None}
+        waiting = [r for r in commander.pending(thread_id) if r.id in raised]
+        if not waiting:
+            return seen
+        for request in waiting:
+            reason = None if verdict == "approve" else f"rejected by {me} with --reject-all"
+            seen += _follow(commander.stream_decide(thread_id, request.id, verdict, me, reason=reason), thread_id)
+            decided[request.id] = verdict
+
+
 @app.command()
 def chat(thread: ThreadOption = None) -> None:
     """A conversation: type requests, see each step, and approve, edit or reject changes as they come."""
     thread_id = thread or new_thread_id("chat")
-    with _reported(), _commander() as commander:
+    with _reported(), _commander() as commander, in_zone(commander.settings.time_zone):
         _say(f"thread: {escape(thread_id)} · /quit (or end of input) leaves")
         me = commander.requester
         staying = _review(commander, thread_id, me)
@@ -283,12 +322,13 @@ def chat(thread: ThreadOption = None) -> None:
             if text is None or text.strip() in QUIT:
                 break
             if text.strip():
-                _print_answer(_follow(commander.stream(thread_id, text, me)))
+                _print_answer(_follow(commander.stream(thread_id, text, me), thread_id))
                 staying = _review(commander, thread_id, me)
         left = commander.pending(thread_id)
     if left:
         _say("Still waiting for approval; decide later with:")
-        _print_pending(left)
+        with in_zone(commander.settings.time_zone):
+            _print_pending(left)
         raise typer.Exit(EXIT_WAITING_FOR_APPROVAL)
 
 
@@ -330,7 +370,7 @@ def _review(commander: Commander, thread_id: str, me: str) -> bool:
         verdict = "edit" if arguments is not None else verdict
         try:
             _print_answer(_follow(commander.stream_decide(thread_id, request.id, verdict, me,
-                                                          arguments=arguments, reason=reason)))
+                                                          arguments=arguments, reason=reason), thread_id))
         except ApprovalError as error:
             _say(f"[red]{escape(str(error))}[/] — choose again.")
     return True
@@ -338,7 +378,7 @@ def _review(commander: Commander, thread_id: str, me: str) -> bool:
 
 def _show_request(title: str, request: ApprovalRequest) -> None:
     _say(f"\n[bold yellow]{title}[/] ({request.risk} risk) [dim]{request.id}[/]\n  {escape(request.summary)}"
-         f"\n  [dim]{escape(render.arguments_line(request.arguments))}[/]")
+         f"\n  [dim]{escape(render.arguments_line(request))}[/]")
 
 
 def _ask_decision(request: ApprovalRequest) -> tuple[Verdict, dict[str, Any] | None, str | None] | None:
@@ -381,13 +421,15 @@ def pending(thread: Annotated[str | None, typer.Option("--thread", help="Only th
     with _reported(), _commander() as commander:
         threads = [thread] if thread else [t.thread_id for t in commander.threads()]
         requests = [(r, commander.expired(r)) for t in threads for r in commander.pending(t)]
+        zone = commander.settings.time_zone
     hidden = sum(expired for _, expired in requests) if not show_all else 0
     requests = [(r, expired) for r, expired in requests if show_all or not expired]
     if json_out:
         typer.echo(json.dumps([render.approval_record(r) | {"expired": expired} for r, expired in requests],
                               ensure_ascii=False, indent=2))
     elif requests:
-        typer.echo("\n\n".join(render.approval_block(r, expired=expired) for r, expired in requests))
+        with in_zone(zone):
+            typer.echo("\n\n".join(render.approval_block(r, expired=expired) for r, expired in requests))
     else:
         _say("Nothing is waiting for approval" + (f" on thread {escape(thread)}." if thread else "."))
     if hidden:
@@ -428,7 +470,7 @@ def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: di
             reason: str | None = None) -> NoReturn:
     with _reported(), _commander() as commander:
         events = _follow(commander.stream_decide(thread_id, approval_id, verdict, commander.requester,
-                                                 arguments=arguments, reason=reason))
+                                                 arguments=arguments, reason=reason), thread_id)
         outcome = Outcome.of(commander, thread_id, events)
     _finish(outcome)
 
@@ -437,7 +479,7 @@ def _decide(thread_id: str, approval_id: str, verdict: Verdict, *, arguments: di
 def resume(thread: Annotated[str, typer.Argument(help="The conversation id.")]) -> None:
     """Finish a run that stopped on an error; a repeated PagerDuty change is recognised, not doubled."""
     with _reported(), _commander() as commander:
-        outcome = Outcome.of(commander, thread, _follow(commander.stream_resume(thread)))
+        outcome = Outcome.of(commander, thread, _follow(commander.stream_resume(thread), thread))
     _finish(outcome)
 
 

@@ -42,7 +42,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 AGENT_USES_THE_SIMULATOR = {"agent.embedded", "agent.embedded_state", "agent.doctor"}
 # agent's public API: what a surface may import.
 AGENT_PUBLIC = {"agent.commander", "agent.approvals", "agent.settings", "agent.audit", "agent.wording",
-                "agent.doctor", "agent.redaction", "agent.failures", "agent.tool_list"}
+                "agent.doctor", "agent.redaction", "agent.failures", "agent.tool_list", "agent.reads"}
 # The console script's entry mounts each package's commands, and imports nothing else.
 COMPOSITION_ROOT = "command_line.main"
 COMMAND_MODULES = {"command_line.cli", "simulator.__main__", "slack_app.cli", "evals.cli"}

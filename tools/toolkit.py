@@ -5,6 +5,9 @@ tool's body (`tools.actions`) resolves names, calls PagerDuty and shapes the ans
 PagerDuty or the resolver refused becomes one short "Error: … Next: …" paragraph. The graph
 therefore never sees an exception for a 4xx, a rate limit or an unknown name: the model reads what
 went wrong and what to try instead.
+
+LangChain itself is loaded only when the tools are first asked for as LangChain tools
+(`tools.langchain_tools`): a read answered outside the graph (`Toolkit.read`) never loads it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, get_args, get_origin
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
-from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool, ToolException
 from pydantic import ValidationError
 
 from tools import schemas as s
@@ -41,9 +43,12 @@ from tools.errors import (
 )
 from tools.events import EventsClient
 from tools.preconditions import Preconditions
-from tools.resolve import Directory, ResolutionError
+from tools.resolve import Directory, ResolutionError, label
 from tools.sentences import Sentences
 from tools.timeparse import TimeParseError, iso
+
+if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
 
 REQUESTER = "requester"  # the run config key naming who is asking, hence who PagerDuty records as writing
 # What small models put in optional arguments they mean to leave out. Artifact ids such as "null" or "" are
@@ -51,6 +56,14 @@ REQUESTER = "requester"  # the run config key naming who is asking, hence who Pa
 FILLERS = frozenset({"default"})
 KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
+# The arguments that name something people know by a name, and what they may name (responders: either).
+NAMED: dict[str, tuple[str, ...]] = {
+    "service": ("service",), "assignee": ("user",), "user": ("user",), "escalation_policy": ("escalation_policy",),
+    "schedule": ("schedule",), "priority": ("priority",), "team": ("team",),
+    "responders": ("user", "escalation_policy"),
+    "incident": ("incident",), "incidents": ("incident",), "target": ("incident",), "sources": ("incident",),
+}
+MAX_NAMED = 10  # names looked up per argument: a bulk change's card names its first incidents
 
 # What each tool does, as the tail of "could not …" in its error messages.
 DOING: dict[str, str] = {
@@ -106,20 +119,29 @@ class Toolkit:
     """The tools for one PagerDuty account, plus describe/validate/info for the approval step."""
 
     def __init__(self, client: PagerDutyClient, events: EventsClient | None, *, read_only: bool,
-                 clock: Clock) -> None:
+                 clock: Clock, time_zone: str | None = None) -> None:
         self._client = client
         self._clock = clock
         self._directories: OrderedDict[str, Directory] = OrderedDict()
         self._lock = threading.Lock()
         self._actions = Actions(client, events)
-        self._sentences = Sentences(self._actions)
+        self._sentences = Sentences(self._actions, time_zone)
         self._preconditions = Preconditions(self._actions)
         catalog = load_catalog()
         self._info = {name: ToolInfo(name, catalog.tool(name).kind, catalog.tool(name).destructive)
                       for name in s.TOOL_ARGS}
         self.read_only = read_only or client.settings.read_only
-        self.tools: list[BaseTool] = [self._tool(name, catalog.tool(name).description) for name in s.TOOL_ARGS
-                                      if not (self.read_only and self._info[name].kind == "write")]
+        self.offered = [name for name in s.TOOL_ARGS if not (self.read_only and self._info[name].kind == "write")]
+        """The names of the tools this account may use (every write left out when read-only)."""
+
+    @cached_property
+    def tools(self) -> list[BaseTool]:
+        """The offered tools as LangChain tools, for the planner."""
+        from tools.langchain_tools import structured_tool  # LangChain loads here, not for `read`
+
+        catalog = load_catalog()
+        return [structured_tool(name, catalog.tool(name).description, self._info[name], self._invoke)
+                for name in self.offered]
 
     def info(self, name: str) -> ToolInfo:
         try:
@@ -199,6 +221,30 @@ class Toolkit:
             settled = self._preconditions.check(name, call, model)
         return None if settled is None else json.dumps(settled, ensure_ascii=False, separators=(",", ":"))
 
+    def names(self, args: dict[str, Any]) -> dict[str, str]:
+        """How people know each id or name in a write's arguments, its id in brackets: 'P567AF0' → 'API Gateway
+        (P567AF0)', '268' → '#268 API p99 latency (PQ001ZD)'. Looked up as the sentence writer just looked them
+        up (the conversation's directory, the incident); what cannot be looked up is left out."""
+        found: dict[str, str] = {}
+        for field, value in args.items():
+            for ref in (value if isinstance(value, list) else [value])[:MAX_NAMED]:
+                if field in NAMED and isinstance(ref, str) and (shown := self._name_of(NAMED[field], ref)):
+                    found[ref] = shown
+        return found
+
+    def _name_of(self, kinds: tuple[str, ...], ref: str) -> str | None:
+        for kind in kinds:
+            try:
+                if kind == "incident":
+                    incident = self._actions.incident(ref)
+                    return f"#{incident.get('incident_number')} {incident.get('title')} ({incident['id']})"
+                entry = self._directory("").resolve(kind, ref)
+                if entry.get("name") or entry.get("summary"):  # an id beyond the listing is not a name
+                    return label(entry)
+            except TOOL_ERRORS:
+                continue
+        return None
+
     def describe(self, name: str, args: dict[str, Any]) -> str:
         """One sentence for an approval card, with ids resolved to names (falls back to the values given)."""
         model = _checked(name, args)
@@ -211,29 +257,28 @@ class Toolkit:
 
     # --- running ---
 
-    def _tool(self, name: str, description: str) -> StructuredTool:
-        def run(config: RunnableConfig, **args: Any) -> str:
-            return self._invoke(name, args, config, None)
-
-        def run_keyed(config: RunnableConfig, tool_call_id: Annotated[str, InjectedToolCallId], **args: Any) -> str:
-            return self._invoke(name, args, config, tool_call_id)
-
-        info = self._info[name]
-        return StructuredTool(name=name, description=description, args_schema=s.TOOL_ARGS[name],
-                              func=run_keyed if name in KEYED_TOOLS else run,
-                              metadata={"kind": info.kind, "destructive": info.destructive},
-                              handle_validation_error=lambda error: "Error: " + argument_problems(name, error),
-                              handle_tool_error=True)
-
-    def _invoke(self, name: str, args: dict[str, Any], config: RunnableConfig | None, tool_call_id: str | None) -> str:
+    def _invoke(self, name: str, args: dict[str, Any], configurable: dict[str, Any], tool_call_id: str | None) -> str:
         """The one path every tool takes: run it, answer compact JSON, or raise its error as text."""
-        configurable = (config or {}).get("configurable") or {}
         call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER),
                           configurable.get("proposed_at"))
         model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
         with _as_tool_error(name, writes=self._info[name].kind == "write"):
             result = getattr(self._actions, name)(call, model)
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
+
+    def read(self, name: str, args: dict[str, Any], *, thread_id: str, requester: str | None) -> tuple[str, bool]:
+        """A read tool's answer outside the graph, as the planner would read it, and whether it succeeded: its
+        compact JSON, or the "Error: …" text its LangChain tool would answer (no exception for either)."""
+        if self._info[name].kind != "read":
+            raise ValueError(f"{name} changes PagerDuty: it runs through the graph, after approval")
+        try:
+            model = _checked(name, args)
+            result = getattr(self._actions, name)(self._call(thread_id, None, requester), model)
+        except InvalidArguments as error:
+            return f"Error: {error}", False
+        except TOOL_ERRORS as error:
+            return tool_error_text(name, error), False
+        return json.dumps(result, ensure_ascii=False, separators=(",", ":")), True
 
     def _call(self, thread_id: str | None, tool_call_id: str | None, requester: str | None = None,
               proposed_at: str | None = None) -> Call:
@@ -252,9 +297,10 @@ class Toolkit:
 
 
 def build_toolkit(client: PagerDutyClient, events: EventsClient | None = None, *, read_only: bool = False,
-                  clock: Clock | None = None) -> Toolkit:
-    """The toolkit for `client`'s account; read-only (flag or client setting) leaves every write tool out."""
-    return Toolkit(client, events, read_only=read_only, clock=clock or SystemClock())
+                  clock: Clock | None = None, time_zone: str | None = None) -> Toolkit:
+    """The toolkit for `client`'s account; read-only (flag or client setting) leaves every write tool out;
+    approval sentences say times in `time_zone` (an IANA name) with UTC beside them."""
+    return Toolkit(client, events, read_only=read_only, clock=clock or SystemClock(), time_zone=time_zone)
 
 
 # --- errors as text ----------------------------------------------------------------------------
@@ -291,22 +337,32 @@ def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
         raise InvalidArguments(name, error) from None
 
 
+TOOL_ERRORS = (ResolutionError, TimeParseError, ToolProblem, PagerDutyError)
+"""What a tool (or its precondition) may find wrong, or PagerDuty refuse: answered as text, not raised on."""
+
+
 @contextmanager
 def _as_tool_error(name: str, *, writes: bool = False) -> Iterator[None]:
     """What a tool (or its precondition) found wrong, or PagerDuty refused, as the one paragraph of text the
     planner reads (`ToolException`); a write PagerDuty did not confirm stops the run instead (`UnconfirmedWrite`)."""
     try:
         yield
-    except (ResolutionError, TimeParseError) as error:
-        raise ToolException(_could_not(name, error)) from None
-    except ToolProblem as error:
-        raise ToolException(_refused(name, error)) from None
-    except (ServerError, NetworkError) as error:
-        if writes:
+    except TOOL_ERRORS as error:
+        if writes and isinstance(error, (ServerError, NetworkError)):
             raise UnconfirmedWrite(DOING[name], error) from error
-        raise ToolException(pagerduty_problem(DOING[name], error)) from None
-    except PagerDutyError as error:
-        raise ToolException(pagerduty_problem(DOING[name], error)) from None
+        from langchain_core.tools import ToolException  # already loaded wherever a tool runs in the graph
+
+        raise ToolException(tool_error_text(name, error)) from None
+
+
+def tool_error_text(name: str, error: Exception) -> str:
+    """The paragraph the planner reads for one of `TOOL_ERRORS`."""
+    if isinstance(error, (ResolutionError, TimeParseError)):
+        return _could_not(name, error)
+    if isinstance(error, ToolProblem):
+        return _refused(name, error)
+    assert isinstance(error, PagerDutyError)
+    return pagerduty_problem(DOING[name], error)
 
 
 def _refused(name: str, problem: ToolProblem) -> str:

@@ -12,26 +12,28 @@ turns give "it" its incident, and a question the model asked carries how the ans
 
 from __future__ import annotations
 
-import hashlib
-import json
+import re
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
-from agent.planners.answers import ToolResult, answer, in_zone
-from agent.planners.conversation import Pending, clarify, context_of, pending_question
-from agent.planners.grammar import Call, NotUnderstood, Parsed, Reply, Steps, help_text, parse, plan
+from agent.planners.answers import ToolResult, in_zone
+from agent.planners.conversation import PENDING, Context, Pending, Shown, shown_in
+from agent.planners.grammar import Steps, help_text
+from agent.planners.turns import NOT_UNDERSTOOD, REFUSED, Said, next_move, read, tool_calls
 
-# A reply's `response_metadata["outcome"]` when the command was not understood, or cannot run here.
-NOT_UNDERSTOOD = "not_understood"
-REFUSED = "refused"
+__all__ = ["NOT_UNDERSTOOD", "REFUSED", "CommandModel"]
+
+_REQUESTER = re.compile(r"^\s*Requester:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
+_NOW = re.compile(r"^\s*Current time:\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2})", re.MULTILINE | re.IGNORECASE)
 
 
 class CommandModel(BaseChatModel):
@@ -71,40 +73,55 @@ class CommandModel(BaseChatModel):
         turn = humans[-1]
         context = context_of(messages, turn, requester=self.requester, time_zone=self.time_zone,
                              aliases=self.aliases)
-        try:
-            parsed = parse(messages[turn].text, context, pending_question(messages, turn))
-            steps = results_since(messages[turn + 1:])
-            if steps and any(r.rejected for r in steps[-1]):
-                return AIMessage(answer(steps[-1], parsed.command.done, context.now))
-            following = plan(parsed, steps)
-        except Reply as reply:
-            return said(str(reply), reply.pending, understood=not isinstance(reply, NotUnderstood))
-        if following is None:
-            return finished(parsed, steps[-1])
-        if isinstance(following, str):
-            return AIMessage(following)
+        parsed = read(messages[turn].text, context, pending_question(messages, turn))
+        following = next_move(parsed, results_since(messages[turn + 1:]))
+        if isinstance(following, Said):
+            return said(following)
         allowed = self.tool_names
         unavailable = sorted({c.name for c in following if allowed is not None and c.name not in allowed})
         if unavailable:
-            return AIMessage(f"`{parsed.command.words[0]}` changes PagerDuty, which is not allowed here "
-                             "(read-only mode). Nothing was changed.", response_metadata={"outcome": REFUSED})
+            assert not isinstance(parsed, Said)
+            return said(Said(f"`{parsed.command.words[0]}` changes PagerDuty, which is not allowed here "
+                             "(read-only mode). Nothing was changed.", outcome=REFUSED))
         return AIMessage("", tool_calls=tool_calls(following, already=_calls_so_far(messages)))
 
 
-def said(text: str, pending: Pending | None = None, *, understood: bool = True) -> AIMessage:
+def said(reply: Said) -> AIMessage:
     """A reply in words; a question keeps, in the message itself, how an answer continues the request, and
-    a reply to something not understood says so in its metadata (surfaces exit non-zero on it)."""
-    return AIMessage(text, additional_kwargs=pending.as_kwargs() if pending else {},
-                     response_metadata={} if understood else {"outcome": NOT_UNDERSTOOD})
+    a reply to something not understood or refused says so in its metadata."""
+    return AIMessage(reply.text, additional_kwargs=reply.pending.as_kwargs() if reply.pending else {},
+                     response_metadata={"outcome": reply.outcome} if reply.outcome else {})
 
 
-def finished(parsed: Parsed, results: Sequence[ToolResult]) -> AIMessage:
-    """The answer to a finished command: a name that fitted several things (or nothing) becomes a question,
-    and the times it used are said back in the zone they were said in."""
-    if len(results) == 1 and results[0].error and (question := clarify(results[0].content, parsed.text)):
-        return said(*question)
-    times = "".join(f"({t}.)\n" for t in parsed.times)
-    return AIMessage(times + answer(results, parsed.command.done, parsed.context.now))
+def context_of(messages: Sequence[BaseMessage], turn: int, *, requester: str | None, time_zone: str | None,
+               aliases: dict[str, str]) -> Context:
+    """The context of the human message at index `turn`: who asks and when (the graph's `Requester:` and
+    `Current time:` lines win), and the incidents shown last."""
+    found = [m for msg in messages if isinstance(msg, SystemMessage) for m in _REQUESTER.findall(msg.text)]
+    clock = [m for msg in messages if isinstance(msg, SystemMessage) for m in _NOW.findall(msg.text)]
+    now = (datetime.strptime(clock[-1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC) if clock
+           else datetime.now(UTC))
+    return Context(requester=found[-1] if found else requester, now=now, time_zone=time_zone,
+                   aliases=aliases, shown=last_shown(messages[:turn]))
+
+
+def last_shown(messages: Sequence[BaseMessage]) -> tuple[Shown, ...]:
+    """The incidents of the most recent tool result that showed any: what "it" refers to."""
+    for message in reversed(messages):
+        if isinstance(message, ToolMessage):
+            shown = shown_in(ToolResult(message.name or "", {}, message.text, message.status))
+            if shown:
+                return shown
+    return ()
+
+
+def pending_question(messages: Sequence[BaseMessage], turn: int) -> Pending | None:
+    """The question the agent asked just before the human message at `turn`, if it asked one."""
+    before = [m for m in messages[:turn] if not isinstance(m, SystemMessage)]
+    if not before or not isinstance(before[-1], AIMessage):
+        return None
+    saved = before[-1].additional_kwargs.get(PENDING)
+    return Pending(tuple(saved.get("options") or ()), saved.get("confirm")) if saved else None
 
 
 def results_since(messages: Sequence[BaseMessage]) -> Steps:
@@ -118,15 +135,6 @@ def results_since(messages: Sequence[BaseMessage]) -> Steps:
             if step:
                 steps.append(step)
     return steps
-
-
-def tool_calls(calls: list[Call], already: int) -> list[dict[str, Any]]:
-    """Tool calls with ids that are unique in the conversation and the same on every replay."""
-    out = []
-    for n, c in enumerate(calls, start=already + 1):
-        digest = hashlib.sha1(f"{n}:{c.name}:{json.dumps(c.args, sort_keys=True)}".encode()).hexdigest()[:8]
-        out.append({"name": c.name, "args": c.args, "id": f"cmd-{n}-{digest}", "type": "tool_call"})
-    return out
 
 
 def _calls_so_far(messages: Sequence[BaseMessage]) -> int:

@@ -2,24 +2,20 @@
 last shown (for "it" and "that one"), and the question it asked last (so an answer continues the request).
 
 The model keeps no state of its own: all of this is read again from the messages on every turn, so a
-checkpoint replay gives the same result.
+checkpoint replay gives the same result (`agent.planners.command` reads it; nothing here knows LangChain).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage, ToolMessage
-
 from agent.planners.answers import ToolResult, incident_line
 
 PENDING = "command_mode_pending"  # the AIMessage field that carries a question's ways to continue
-_REQUESTER = re.compile(r"^\s*Requester:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
-_NOW = re.compile(r"^\s*Current time:\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2})", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,37 +49,8 @@ class Pending:
         return {PENDING: {"options": list(self.options), "confirm": self.confirm}}
 
 
-def context_of(messages: Sequence[BaseMessage], turn: int, *, requester: str | None, time_zone: str | None,
-               aliases: Mapping[str, str]) -> Context:
-    """The context of the human message at index `turn`."""
-    found = [m for msg in messages if isinstance(msg, SystemMessage) for m in _REQUESTER.findall(msg.text)]
-    clock = [m for msg in messages if isinstance(msg, SystemMessage) for m in _NOW.findall(msg.text)]
-    now = (datetime.strptime(clock[-1], "%Y-%m-%d %H:%M").replace(tzinfo=UTC) if clock
-           else datetime.now(UTC))
-    return Context(requester=found[-1] if found else requester, now=now, time_zone=time_zone,
-                   aliases=aliases, shown=last_shown(messages[:turn]))
-
-
-def last_shown(messages: Sequence[BaseMessage]) -> tuple[Shown, ...]:
-    """The incidents of the most recent tool result that showed any: what "it" refers to."""
-    for message in reversed(messages):
-        if isinstance(message, ToolMessage):
-            shown = _incidents(ToolResult(message.name or "", {}, message.text, message.status))
-            if shown:
-                return shown
-    return ()
-
-
-def pending_question(messages: Sequence[BaseMessage], turn: int) -> Pending | None:
-    """The question the agent asked just before the human message at `turn`, if it asked one."""
-    before = [m for m in messages[:turn] if not isinstance(m, SystemMessage)]
-    if not before or not isinstance(before[-1], AIMessage):
-        return None
-    saved = before[-1].additional_kwargs.get(PENDING)
-    return Pending(tuple(saved.get("options") or ()), saved.get("confirm")) if saved else None
-
-
-def _incidents(result: ToolResult) -> tuple[Shown, ...]:
+def shown_in(result: ToolResult) -> tuple[Shown, ...]:
+    """The incidents a tool result shows, for "it" and "that one" on the next turn."""
     data = result.data
     if result.error or not isinstance(data, (dict, list)):
         return ()

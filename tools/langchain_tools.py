@@ -1,0 +1,33 @@
+"""The toolkit's tools as LangChain tools: the one module of `tools` that loads LangChain.
+
+Loading LangChain costs a process about a second, which a read answered outside the graph does not pay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import InjectedToolCallId, StructuredTool
+
+from tools import schemas as s
+from tools.toolkit import KEYED_TOOLS, ToolInfo, argument_problems
+
+Invoke = Callable[[str, dict[str, Any], dict[str, Any], "str | None"], str]
+"""(tool name, validated arguments, the run's `configurable`, tool-call id) → the result text."""
+
+
+def structured_tool(name: str, description: str, info: ToolInfo, invoke: Invoke) -> StructuredTool:
+    """One tool: its schema checks the arguments (a refusal is an "Error: …" result), and `invoke` runs it."""
+    def run(config: RunnableConfig, **args: Any) -> str:
+        return invoke(name, args, config.get("configurable") or {}, None)
+
+    def run_keyed(config: RunnableConfig, tool_call_id: Annotated[str, InjectedToolCallId], **args: Any) -> str:
+        return invoke(name, args, config.get("configurable") or {}, tool_call_id)
+
+    return StructuredTool(name=name, description=description, args_schema=s.TOOL_ARGS[name],
+                          func=run_keyed if name in KEYED_TOOLS else run,
+                          metadata={"kind": info.kind, "destructive": info.destructive},
+                          handle_validation_error=lambda error: "Error: " + argument_problems(name, error),
+                          handle_tool_error=True)
