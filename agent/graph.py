@@ -46,6 +46,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
 from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
+from agent.audit import AUTO
 from agent.grounding import changes_of, grounded, receipt, this_turn
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
@@ -57,7 +58,6 @@ from tools.toolkit import REQUESTER
 LOOK_IT_UP = ("You answered without calling a tool. Call the tool that gets the facts or makes the change the "
               "request needs now (for example who_is_on_call, list_incidents or create_incident).")
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
-AUTO = "policy:auto"  # the audit actor for calls the policy runs without asking
 
 
 def plan(state: State, runtime: Runtime[RunContext],
@@ -110,7 +110,7 @@ def plan(state: State, runtime: Runtime[RunContext],
             arguments = ctx.toolkit.validate(call["name"], call["args"])  # as the tool reads them
             request = ApprovalRequest.new(  # what the approver sees: secrets masked
                 thread_id=thread_id, tool_call_id=call["id"] or "", tool=call["name"], arguments=redacted(arguments),
-                summary=scrubbed(summary + _left_out(ignored), arguments),
+                summary=scrubbed(summary + _left_out(ignored), arguments), names=ctx.toolkit.names(arguments),
                 risk=ctx.policy.risk_of(call["name"], call["args"]),
                 requester=state["requester"], now=ctx.clock.now(), ttl=ctx.approval_ttl)
             approvals.append(request.model_dump(mode="json"))

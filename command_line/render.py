@@ -7,12 +7,13 @@ line decides by approval id, and a nonce is only worth something while nobody el
 
 from __future__ import annotations
 
-import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
+
+from agent.wording import arguments_for_people, when
 
 if TYPE_CHECKING:  # types only: importing the commander here would load LangGraph for `--help`
     from agent.approvals import ApprovalRequest
@@ -64,20 +65,19 @@ def decide_commands(request: ApprovalRequest, *, expired: bool = False) -> list[
     return [*([] if expired else approve), f"{PROGRAM} reject {where} --reason '<why>'"]
 
 
-def arguments_line(arguments: dict[str, Any]) -> str:
-    """The arguments as `--set` would change them: 'incident=PQ001ZD · action=acknowledge'."""
-    shown = (f"{k}={v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}" for k, v in arguments.items())
-    return "arguments: " + " · ".join(shown)
+def arguments_line(request: ApprovalRequest) -> str:
+    """The arguments as people read them: 'incident: #268 API p99 latency (PQ001ZD) · action: acknowledge'."""
+    return "with " + " · ".join(f"{label}: {value}" for label, value in arguments_for_people(request))
 
 
 def approval_block(request: ApprovalRequest, *, expired: bool = False) -> str:
     """A pending approval as plain text: what it does, with what, who asked, and the commands that decide it."""
-    until = (f"EXPIRED at {request.expires_at:%Y-%m-%d %H:%M} UTC, reject it and ask again" if expired
-             else f"expires {request.expires_at:%Y-%m-%d %H:%M} UTC")
+    expires = when(request.expires_at.isoformat())
+    until = f"EXPIRED at {expires}, reject it and ask again" if expired else f"expires {expires}"
     lines = [f"{request.id} · thread {request.thread_id} · {request.risk} risk · requested by {request.requester}"
              f" · {until}",
              f"  {request.summary}",
-             f"  {arguments_line(request.arguments)}",
+             f"  {arguments_line(request)}",
              *(f"  {command}" for command in decide_commands(request, expired=expired))]
     return "\n".join(lines)
 

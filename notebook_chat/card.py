@@ -8,13 +8,12 @@ their results are written into the card's own output area.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable
 
 import ipywidgets as widgets
 
 from agent.approvals import ApprovalRequest
-from agent.wording import human, span
+from agent.wording import arguments_for_people, span, when
 from notebook_chat.markdown import inline_html
 from notebook_chat.tables import html_table
 
@@ -25,14 +24,14 @@ _BOX = "border:1px solid #d0d7de;border-left:5px solid {colour};border-radius:6p
 def card_html(request: ApprovalRequest, footer: str) -> str:
     """The card's text; `footer` says how to decide (or how it was decided), with `code` in backticks."""
     colour = RISK_COLOURS.get(request.risk, "#777777")
-    arguments = html_table(["Argument", "Value"], [(k, _value(v)) for k, v in request.arguments.items()])
+    arguments = html_table(["Argument", "Value"], arguments_for_people(request))
     valid = span((request.expires_at - request.created_at).total_seconds())
     return (f'<div style="{_BOX.format(colour=colour)}">'
             f'<div><b>Approval needed</b> · <span style="color:{colour}"><b>{html.escape(request.risk)} risk</b></span>'
             '</div>'
             f'<p style="margin:6px 0">{html.escape(request.summary)}</p>{arguments}'
             f'<div style="font-size:0.85em;color:#555">Requested by {html.escape(request.requester)} · '
-            f'expires {html.escape(human(request.expires_at))} ({valid} after the request) · '
+            f'expires {html.escape(when(request.expires_at.isoformat()))} ({valid} after the request) · '
             f'<code>{html.escape(request.id)}</code></div>'
             f'<div style="font-size:0.85em;color:#555;margin-top:4px">{inline_html(footer)}</div></div>')
 
@@ -64,6 +63,3 @@ class ApprovalCard:
             control.disabled = True
         self.status.value = f"<b>{html.escape(text)}</b>"
 
-
-def _value(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -21,7 +21,7 @@ from IPython.display import HTML, Image, Markdown, display
 from agent.approvals import ApprovalError, ApprovalRequest, Verdict
 from agent.commander import Commander, ProgressEvent
 from agent.settings import Settings
-from agent.wording import ToolResult
+from agent.wording import ToolResult, in_zone
 from notebook_chat.card import ApprovalCard, card_html
 from notebook_chat.errors import NotebookError
 from notebook_chat.markdown import StepLog, as_markdown, timeline_headline
@@ -104,9 +104,10 @@ class NotebookChat:
         if data is None or exchange.status != "answered":
             self._present(exchange, retry=f"chat.timeline({incident!r})")
             return
-        display(Markdown(timeline_headline(data)))
-        display(Image(data=timeline_png(data), format="png"))
-        display(HTML(timeline_table(data)))
+        with in_zone(self.commander.settings.time_zone):
+            display(Markdown(timeline_headline(data)))
+            display(Image(data=timeline_png(data), format="png"))
+            display(HTML(timeline_table(data)))
 
     def resume(self) -> None:
         """Finish a run that stopped on an error; a change already made is recognised, not made twice."""
@@ -145,7 +146,8 @@ class NotebookChat:
     def audit(self, all_threads: bool = False) -> None:
         """The audit trail of this chat's thread (or of every thread) as a table."""
         entries = self.commander.audit(None if all_threads else self.thread_id)
-        display(HTML(audit_table(entries, with_thread=all_threads)))
+        with in_zone(self.commander.settings.time_zone):
+            display(HTML(audit_table(entries, with_thread=all_threads)))
 
     @property
     def last(self) -> Exchange | None:
@@ -187,6 +189,11 @@ class NotebookChat:
         return exchange
 
     def _present(self, exchange: Exchange, retry: str = "chat.resume()") -> None:
+        """Show an exchange's outcome, tables and cards, times in the configured zone with UTC beside them."""
+        with in_zone(self.commander.settings.time_zone):
+            self._show(exchange, retry)
+
+    def _show(self, exchange: Exchange, retry: str) -> None:
         if exchange.status == "failed":
             display(Markdown(f"⚠️ {as_markdown(exchange.text)}\n\nRun `{retry}` to retry."))
         elif exchange.status == "waiting" and not exchange.asked_for_approval:  # held up by an earlier request

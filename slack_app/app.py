@@ -23,6 +23,7 @@ from slack_sdk import WebClient
 
 from agent.approvals import ApprovalError, Verdict
 from agent.commander import Clock, Commander, SystemClock
+from agent.wording import in_zone
 from slack_app.blocks import (
     APPROVE,
     ARGUMENT_BLOCK,
@@ -44,7 +45,7 @@ from slack_app.blocks import (
 from slack_app.decisions import Decider
 from slack_app.errors import SLACK_FAILURES, Refusal, slack_problem
 from slack_app.people import People
-from slack_app.relay import ThreadRelay
+from slack_app.relay import RESUME_HINT, ThreadRelay
 from slack_app.settings import SlackSettings
 from slack_app.threads import PRIVATE, SlackThread
 
@@ -63,6 +64,7 @@ BOLT_LOG = logging.getLogger("slack_bolt.App")
 BOLT_LOG.addFilter(_ClientGiven())
 
 LISTENER_THREADS = 16  # conversations running at once; each holds a thread while the commander works
+RESUME_WORDS = frozenset({"resume", "retry"})  # a reply that finishes a run that stopped (the relay's hint)
 LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
 
 
@@ -184,8 +186,14 @@ class SlackSurface:
 
         if not self._public:  # answered to the requester alone; a thread opens only for an approval card
             agent_thread = SlackThread(team, channel, f"{PRIVATE}{uuid.uuid4().hex}")
+
+            def open_linked_thread() -> SlackThread:  # a reply in it continues this conversation
+                opened = open_thread()
+                self._commander.link(opened.thread_id, agent_thread.thread_id)
+                return opened
+
             relay = ThreadRelay(client, self._commander, None, requester_user=user, fallback=reply,
-                                opener=open_thread)
+                                opener=open_linked_thread)
             relay.run(self._commander.stream(agent_thread.thread_id, text, email))
             return
         try:
@@ -205,7 +213,8 @@ class SlackSurface:
                 or request.headers.get("x-slack-retry-num")):
             return
         thread = SlackThread(context.team_id or body.get("team_id", ""), event["channel"], thread_ts)
-        if not self._commander.audit(thread.thread_id):
+        conversation = self._commander.conversation(thread.thread_id)  # a private conversation's card thread
+        if not self._commander.audit(conversation):
             return
         user = event["user"]
         try:
@@ -215,7 +224,8 @@ class SlackSurface:
             return
         text = LEADING_MENTION.sub("", event.get("text") or "").strip() or "help"
         relay = ThreadRelay(client, self._commander, thread, requester_user=user)
-        relay.run(self._commander.stream(thread.thread_id, text, email))
+        relay.run(self._commander.stream_resume(conversation) if text.lower().rstrip(".!") in RESUME_WORDS
+                  else self._commander.stream(conversation, text, email))
 
     # --- approvals ---
 
@@ -311,6 +321,11 @@ class SlackSurface:
                    events: Any, reason: str | None = None) -> None:
         """Replace the card (so it cannot be clicked twice), then run what the decision allows in the thread."""
         summary = request.summary if request is not None else "this change"
+        with in_zone(self._commander.settings.time_zone):
+            self._decided(client, card, user, verdict, summary, events, reason)
+
+    def _decided(self, client: WebClient, card: DialogContext, user: str, verdict: Verdict, summary: str,
+                 events: Any, reason: str | None) -> None:
         text, blocks = decided_card(summary, verdict, user, self._clock.now(), reason)
         try:
             client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)
@@ -320,7 +335,7 @@ class SlackSurface:
         if verdict == "reject" or ended is None:
             return
         outcome = (f":white_check_mark: Done. {ended.message}" if ended.kind == "answer" and ended.problem is None
-                   else f":warning: Not done: {ended.message}")
+                   else f":warning: Not done: {ended.message}" + (RESUME_HINT if ended.resumable else ""))
         text, blocks = decided_card(summary, verdict, user, self._clock.now(), reason, outcome=outcome)
         try:
             client.chat_update(channel=card.channel, ts=card.message_ts, text=text, blocks=blocks)

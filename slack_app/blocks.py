@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from agent.approvals import ApprovalRequest, Verdict
-from agent.wording import ToolResult, name_of, oncall_line, when
+from agent.wording import ToolResult, arguments_for_people, name_of, oncall_line, when
 from slack_app.threads import SlackThread
 
 APPROVE, REJECT, EDIT = "ic_approve", "ic_reject", "ic_edit"
@@ -128,7 +128,8 @@ def editable(request: ApprovalRequest) -> bool:
 
 
 def approval_card(request: ApprovalRequest, requester_user: str | None = None) -> tuple[str, list[dict[str, Any]]]:
-    """The card asking for a decision: the sentence, the exact arguments, who asked, until when; buttons."""
+    """The card asking for a decision: the sentence, the exact arguments in words, who asked, until when;
+    buttons."""
     ref = CardRef(request.thread_id, request.id, request.nonce).value()
     who = f"<@{requester_user}> ({escape(request.requester)})" if requester_user else escape(request.requester)
     approve: dict[str, Any] = {"type": "button", "action_id": APPROVE, "text": _plain("Approve"), "style": "primary",
@@ -141,11 +142,11 @@ def approval_card(request: ApprovalRequest, requester_user: str | None = None) -
                          "value": ref}]
     if editable(request):
         buttons.append({"type": "button", "action_id": EDIT, "text": _plain("Edit"), "value": ref})
-    arguments = json.dumps(request.arguments, indent=2, ensure_ascii=False, sort_keys=True)
+    arguments = "\n".join(f"*{escape(label)}*: {escape(value)}" for label, value in arguments_for_people(request))
     blocks = [
         {"type": "header", "text": _plain("Approval needed", 150)},
         section(f"*{escape(request.summary)}*"),
-        section(f"```{_clip(escape(arguments), SECTION_LIMIT - 6)}```"),
+        section(arguments or "No arguments."),
         context(f"Requested by {who} · {request.risk} risk · expires {slack_time(request.expires_at, '{time}')}"),
         {"type": "actions", "block_id": "ic_decide", "elements": buttons},
     ]

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 
 from agent.approvals import ApprovalError, ApprovalRequest
 from agent.commander import Commander, ProgressEvent
+from agent.wording import in_zone
 from slack_app.blocks import answer_message, approval_card, context, escape, section
 from slack_app.errors import SLACK_FAILURES, slack_problem
 from slack_app.threads import SlackThread
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 WITHDRAWN_BY = "Incident Commander (Slack)"
 PROGRESS_LINES = 8  # the progress message shows the latest steps only
+RESUME_HINT = " Reply `resume` in this thread to finish it."
 PROGRESS_KINDS = frozenset({"tool_started", "tool_finished", "rate_limit_wait", "retry_wait"})
 
 
@@ -50,8 +52,9 @@ class ThreadRelay:
     def run(self, events: Iterator[ProgressEvent]) -> ProgressEvent | None:
         """Relay a run, then withdraw the cards Slack refused; the event that ended it (answer or failure)."""
         self._ended = None
-        for request, problem in self._relay(events):
-            self._withdraw(request, problem)
+        with in_zone(self._commander.settings.time_zone):  # times in cards and fallback texts, UTC beside them
+            for request, problem in self._relay(events):
+                self._withdraw(request, problem)
         return self._ended
 
     def _relay(self, events: Iterator[ProgressEvent]) -> list[tuple[ApprovalRequest, str]]:
@@ -73,7 +76,8 @@ class ThreadRelay:
                 self._say(**answer_message(event.message, results))
             elif event.kind in ("failed", "notice"):
                 mark = ":warning: " if event.kind == "failed" else ""
-                self._say(text=event.message, blocks=[section(mark + escape(event.message))])
+                text = event.message + (RESUME_HINT if event.resumable and self._thread is not None else "")
+                self._say(text=text, blocks=[section(mark + escape(text))])
         return unposted
 
     def _withdraw(self, request: ApprovalRequest, problem: str) -> None:

@@ -328,7 +328,7 @@ def test_a_pagerduty_outage_on_an_approved_change_is_said_plainly_and_audited(co
 
     assert asked == ["update_incident"] and status(sim, incident) == "triggered"
     assert turn.text.startswith("Not confirmed: asked to update the incident, PagerDuty answered 500")
-    assert "may have happened" in turn.text and "incident-commander resume t1" in turn.text
+    assert "may have happened" in turn.text and "Resume this conversation" in turn.text
     [entry] = [e for e in commander.audit("t1") if e.action == "tool_call"]
     assert (entry.actor, entry.outcome.split(":")[0]) == (APPROVER, "failed, not confirmed by PagerDuty")
 

@@ -382,3 +382,19 @@ def test_the_chat_introduces_itself_with_the_embedded_defaults(make_chat):
     chat = make_chat(mode="widgets")
     text = chat._repr_markdown_()
     assert "approvals: `widgets`" in text and "demo organisation" in text and "`nb`" in text
+
+
+def test_tables_and_cards_show_the_persons_zone_with_utc_and_names_not_ids(sim, clock):
+    berlin = "Europe/Berlin"
+    chat = NotebookChat.from_settings(
+        Settings(checkpoint_db=":memory:", requester=ME, time_zone=berlin), approval_mode="manual", thread_id="nb",
+        model=CommandModel(time_zone=berlin), transport=sim.transport(), checkpointer=InMemorySaver(), clock=clock,
+        pagerduty_settings=PagerDutySettings(api_key=None))
+    try:
+        tables = "".join(of_kind(showing(lambda: chat("incidents open")), "text/html"))
+        assert "CET (" in tables and " UTC)" in tables
+        card = "".join(of_kind(showing(lambda: chat(PAGE)), "text/html"))
+    finally:
+        chat.close()
+    assert "API Gateway (P" in card and "CET (" in card
+    assert "service" in card and "create_incident" not in card

@@ -19,7 +19,9 @@ def test_an_unconfirmed_write_says_it_may_have_happened_and_resume_finishes_it_o
     failed = commander.decide("t1", request.id, "approve", "omar")
 
     assert failed.status == "failed"
-    assert "may have" in failed.text and "incident-commander resume t1" in failed.text
+    assert "may have" in failed.text and "Resume this conversation" in failed.text
+    assert failed.events[-1].resumable  # each surface says how to resume there
+    assert "incident-commander" not in failed.text
     for word in ("PUT", "/incidents", "Error", "ServerError", "NetworkError", incident.id):
         assert word not in failed.text
     assert incident.status == "triggered"
@@ -56,7 +58,8 @@ def test_a_write_that_never_reached_pagerduty_says_nothing_changed_and_resume_fi
     failed = commander.decide("t1", request.id, "approve", "omar")
 
     assert failed.status == "failed" and failed.events[-1].problem == "setup"
-    assert "nothing was changed" in failed.text and "incident-commander resume t1" in failed.text
+    assert "nothing was changed" in failed.text and "resume this conversation" in failed.text
+    assert failed.events[-1].resumable
     assert "may have" not in failed.text and not writes(sim)
     network.down = False
     assert commander.resume("t1").status == "answered"

@@ -47,7 +47,7 @@ def test_card_shows_the_change_and_nothing_is_written_before_a_decision(world):
     card = ask(world)
     text = json.dumps(card.args["blocks"])
     assert "Create a HIGH-urgency incident 'Checkout down' on API Gateway" in text
-    assert '\\"title\\": \\"Checkout down\\"' in text  # the exact arguments
+    assert "*title*: Checkout down" in text and "*service*: API Gateway (P" in text  # the exact arguments, in words
     assert f"<@{REQUESTER}> (bilal.khan@acme.example)" in text and "expires" in text
     assert button(card, APPROVE)["style"] == "primary" and "confirm" in button(card, APPROVE)  # high risk
     assert button(card, REJECT)["style"] == "danger"

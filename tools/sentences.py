@@ -12,15 +12,18 @@ from tools import schemas as s
 from tools import shapes as shape
 from tools.actions import Actions, Call, override_window
 from tools.resolve import label
-from tools.timeparse import human, iso, parse_duration, span
+from tools.timeparse import iso, local, parse_duration, span
+from tools.timeparse import zone as tz
 
 
 class Sentences:
-    """One sentence per write, with names and current on-call filled in; reads get a plain fallback."""
+    """One sentence per write, with names and current on-call filled in, and times in the approver's zone
+    (`time_zone`, with UTC beside them); reads get a plain fallback."""
 
-    def __init__(self, actions: Actions) -> None:
+    def __init__(self, actions: Actions, time_zone: str | None = None) -> None:
         self.actions = actions
         self.client = actions.client
+        self.time_zone = time_zone
 
     def sentence(self, name: str, call: Call, a: BaseModel) -> str:
         write = getattr(self, name, None)
@@ -91,7 +94,7 @@ class Sentences:
         length = parse_duration(a.duration)
         incident = self.actions.incident(a.incident)
         return (f"Snooze {self._describe(incident)} for {span(length.total_seconds())} "
-                f"(until about {human(call.now + length)}); it pages again after that.")
+                f"(until about {local(call.now + length, self.time_zone)}); it pages again after that.")
 
     def merge_incidents(self, call: Call, a: s.MergeIncidents) -> str:
         sources = "; ".join(self._which(ref) for ref in a.sources)
@@ -100,13 +103,15 @@ class Sentences:
     def create_override(self, call: Call, a: s.CreateOverride) -> str:
         start, end = override_window(call.now, a.start, a.end, a.time_zone)
         schedule = call.directory.resolve("schedule", a.schedule)
-        until = iso(end)[11:16] + " UTC" if start.date() == end.date() else human(end)
+        zone = tz(self.time_zone)
+        until = local(end, self.time_zone)
+        until = until[11:] if start.astimezone(zone).date() == end.astimezone(zone).date() else until
         rows = self.client.list_all("/oncalls", "oncalls", {"schedule_ids": [schedule["id"]], "since": iso(start),
                                                              "until": iso(start)}).items
         replaced = shape.names(r["user"] for r in rows if r.get("user"))
         instead = f", instead of {' and '.join(replaced)}" if replaced else ""
         return (f"Cover schedule {shape.name_of(schedule)!r} ({schedule['id']}) with {self._user(call, a.user)} "
-                f"from {human(start)} to {until} ({span((end - start).total_seconds())}){instead}.")
+                f"from {local(start, self.time_zone)} to {until} ({span((end - start).total_seconds())}){instead}.")
 
     def delete_override(self, call: Call, a: s.DeleteOverride) -> str:
         schedule = call.directory.resolve("schedule", a.schedule)
