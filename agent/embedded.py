@@ -10,6 +10,7 @@ organisation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,13 @@ def _acts_as_demo_user(state: Account) -> bool:
 
 def demo_credentials() -> dict[str, Any]:
     """The demo organisation's full-access account token, acting as its first user."""
+    token, email = _demo_account()
+    return {"api_key": token, "from_email": email, "token_kind": "token"}
+
+
+@cache
+def _demo_account() -> tuple[str, str]:
+    """(token, email), read from the dataset once per process."""
     dataset = load_dataset(DEMO_DATASET)
     token = next(t for t in dataset.tokens if t.kind == "account" and t.access == "full" and not t.bearer)
-    return {"api_key": token.token, "from_email": dataset.users[0].email, "token_kind": "token"}
+    return token.token, dataset.users[0].email

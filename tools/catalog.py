@@ -197,4 +197,5 @@ def load_catalog() -> Catalog:
     """The catalogue shipped with the package."""
     data = package_data()
     return Catalog(json.loads(data.joinpath("catalog.json").read_text(encoding="utf-8")),
-                   yaml.safe_load(data.joinpath("overlay.yaml").read_text(encoding="utf-8")))
+                   yaml.load(data.joinpath("overlay.yaml").read_text(encoding="utf-8"),  # libyaml when installed
+                             Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))

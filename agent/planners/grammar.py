@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -107,10 +108,12 @@ class Command:
     follow_up: FollowUp | None = None
     done: str = ""  # how a successful change is announced, e.g. "Acknowledged"
     example: str = ""  # what people would type, shown in `help` and in suggestions
-    compiled: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "compiled", tuple(_compile(p, self.words) for p in self.patterns))
+    @cached_property
+    def compiled(self) -> tuple[tuple[re.Pattern[str], dict[str, str]], ...]:
+        """The patterns as regular expressions, compiled when first tried: compiling all of them takes a
+        process most of a second, and a command matches long before the last one."""
+        return tuple(_compile(p, self.words) for p in self.patterns)
 
     @property
     def writes(self) -> bool:
@@ -715,7 +718,13 @@ COMMANDS: tuple[Command, ...] = (
             _tool("send_change_event"), _change_recorded, done="Recorded",
             example='change Payments API "Deployed v2.14.0"'),
 )
-_PATTERNS = [(command, regex, kinds) for command in COMMANDS for regex, kinds in command.compiled]
+
+
+def _patterns() -> Iterator[tuple[Command, re.Pattern[str], dict[str, str]]]:
+    """Every pattern in the table's order, each command's compiled as it is reached."""
+    for command in COMMANDS:
+        for regex, kinds in command.compiled:
+            yield command, regex, kinds
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -782,7 +791,7 @@ def match(text: str, context: Context) -> Parsed | None:
     """The first pattern that matches all of `text`, bound; a name with words left over (`payments
     during the holidays`) is said to be not understood only if no other pattern reads the text."""
     leftover: Leftover | None = None
-    for command, regex, kinds in _PATTERNS:
+    for command, regex, kinds in _patterns():
         found = regex.fullmatch(text)
         if found:
             try:
