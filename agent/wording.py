@@ -25,7 +25,7 @@ def arguments_for_people(request: ApprovalRequest) -> list[tuple[str, str]]:
             return ", ".join(map(shown, value))
         if not isinstance(value, str):
             return json.dumps(value, ensure_ascii=False)
-        return request.names.get(value) or value
+        return request.names.get(value) or when(value)  # an ISO moment in the person's zone, UTC beside it
 
     return [(field.replace("_", " "), shown(value).replace("_", " ") if field == "action" else shown(value))
             for field, value in request.arguments.items()]

@@ -79,7 +79,7 @@ READS: list[tuple[str, list[str], list[str]]] = [  # text, tools called in order
     ("oncall API Gateway", ["who_is_on_call"], [f"Level 1: Bilal Khan ({ME}) via Platform Primary from "]),
     ("who is on call for Payments API?", ["who_is_on_call"], ["Level 1: Jonas Becker"]),
     ("oncall Platform Primary", ["who_is_on_call"] * 3, ["Level 1: Bilal Khan"]),
-    ("oncall policy Payments Escalation at tomorrow 09:00", ["who_is_on_call"], ["at: 2026-11-21 09:00 UTC"]),
+    ("oncall policy Payments Escalation at tomorrow 09:00", ["who_is_on_call"], ["As of 2026-11-21 09:00 UTC:"]),
     ("oncall Nowhere", ["who_is_on_call"] * 4,
      ["No service, escalation policy, schedule or team is called “Nowhere”"]),
     ("incidents", ["list_incidents"], ["[triggered, high]"]),

@@ -363,7 +363,7 @@ def test_a_single_incident_shows_its_other_fields_unless_brief() -> None:
 
 def test_oncall_reads_level_person_schedule_and_end() -> None:
     assert describe({"at": "2026-11-20T12:00:00Z", "oncalls": ONCALLS}).splitlines() == [
-        "at: 2026-11-20 12:00 UTC",
+        "As of 2026-11-20 12:00 UTC:",
         f"• Level 1: Dana Reyes ({ME}) via Core Backend from 2026-11-20 09:00 UTC until 2026-11-21 09:00 UTC",
         "• Level 2: Sam Lee (sam@example.com) via Core Backend until further notice"]
 
@@ -376,7 +376,7 @@ def test_oncall_across_policies_is_grouped_by_policy() -> None:
 
 def test_nobody_on_call_says_the_tools_notice() -> None:
     text = describe({"at": "2026-11-20T12:00:00Z", "oncalls": [], "notice": "nobody is on call for that then"})
-    assert text.splitlines() == ["at: 2026-11-20 12:00 UTC", "nobody is on call for that then"]
+    assert text.splitlines() == ["As of 2026-11-20 12:00 UTC:", "nobody is on call for that then"]
 
 
 def test_wrappers_show_their_fields_and_entities_inside() -> None:

@@ -352,7 +352,7 @@ def test_escalate_asks_for_the_level_when_the_assignee_holds_several(call, sim, 
     opened = call("create_incident", {"service": "API Gateway", "title": "Gateway probe"}).data
     result = call("update_incident", {"incident": opened["id"], "action": "escalate"}, call_id="call-2")
     assert not result.ok and not result.writes
-    assert "at levels 1 and 3 of escalation policy" in result.text
+    assert "at levels 1 and 3 of escalation policy Platform Escalation (P" in result.text  # named, id in brackets
     assert "Next: ask the user which level to escalate to, then pass it as escalation_level." in result.text
     assert call("update_incident", {"incident": opened["id"], "action": "escalate", "escalation_level": 2},
                 call_id="call-3").ok

@@ -14,6 +14,7 @@ from fake_slack import is_card, slack_world
 from test_cli import TRIGGER, run
 
 from agent.commander import Commander
+from agent.planners.answers import describe
 from agent.settings import Settings
 from agent.wiring import Wiring
 from agent.wording import arguments_for_people, in_zone
@@ -23,13 +24,14 @@ from tools.schemas import TOOL_ARGS
 from tools.settings import PagerDutySettings
 
 BARE_ID = re.compile(r"(?<![(\w])P[A-Z0-9]{6}(?![\w)])")  # a PagerDuty id not in brackets
+ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # a machine's time, not a person's
 TOOL_NAME = re.compile(r"\b(?:" + "|".join(TOOL_ARGS) + r")\b")
 OVERRIDE = 'override "Platform Primary" with Chen Wei from tomorrow 09:00 until tomorrow 17:00'
 
 
 def model_facing(text: str) -> list[str]:
     """What a person should never read: bare ids, tool names, raw argument dumps, guidance for a planner."""
-    found = BARE_ID.findall(text) + TOOL_NAME.findall(text)
+    found = BARE_ID.findall(text) + TOOL_NAME.findall(text) + ISO_TIME.findall(text)
     found += [s for s in ('{"', '":', "=", "Call find_", "Next:", "tell the user") if s in text]
     return found
 
@@ -122,3 +124,12 @@ def test_a_stopped_run_on_the_command_line_says_the_command_that_finishes_it(ser
     assert "To finish it: incident-commander resume t1" in failed.stderr
     sim.faults.clear()
     assert run(env, "resume", "t1").exit_code == cli.EXIT_OK
+
+
+def test_answers_say_moments_and_who_acted_in_sentences_not_fields():
+    on_call = describe({"at": "2026-11-20T12:00:00Z", "oncalls": []})
+    acked = describe({"acknowledged_by": [{"user": "Olivia Grant", "at": "2026-09-11T22:53:00Z",
+                                           "minutes_after_trigger": 21}]})
+    assert on_call.startswith("As of 2026-11-20 12:00 UTC:")
+    assert "Olivia Grant at 2026-09-11 22:53 UTC (21 min after the trigger)" in acked
+    assert "user:" not in acked and "at:" not in acked

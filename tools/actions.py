@@ -504,8 +504,9 @@ class Actions:
         levels = sorted(level for level, users in self._on_call_levels(incident).items() if users & assignees)
         if len(levels) > 1:
             held = ", ".join(map(str, levels[:-1])) + f" and {levels[-1]}"
+            policy = incident["escalation_policy"]
             raise ToolProblem(f"its assignees are on call at levels {held} of escalation policy "
-                              f"{incident['escalation_policy']['id']}, so the level it is at now is unclear.",
+                              f"{label(policy)}, so the level it is at now is unclear.",
                               "ask the user which level to escalate to, then pass it as escalation_level.")
         return levels[0] if levels else 1
 

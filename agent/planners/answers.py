@@ -177,6 +177,10 @@ def line(item: dict[str, Any]) -> str:
     if stamp and text:
         who = name_of(item.get("by") or item.get("user") or item.get("agent"))
         return f"{when(stamp)}  {text}" + (f" — {who}" if who and who not in str(text) else "")
+    if "user" in item and item.get("at"):  # someone acting at a moment: 'Olivia Grant at … (21 min after trigger)'
+        after = item.get("minutes_after_trigger")
+        return f"{name_of(item['user'])} at {when(item['at'])}" + (
+            f" ({span(after * 60)} after the trigger)" if isinstance(after, (int, float)) else "")
     name, extra = name_of({k: v for k, v in item.items() if k != "id"}), _scalars(item, skip={"name", "email"})
     email = f" ({item['email']})" if item.get("email") else ""
     return " — ".join(filter(None, [name + email, extra])) or json.dumps(item, ensure_ascii=False)
@@ -231,7 +235,8 @@ def _oncall_listing(items: list[dict[str, Any]], indent: str) -> str:
 def _fields(item: dict[str, Any], skip: set[str], now: datetime | None = None) -> list[str]:
     """'key: value' lines for the fields worth reading, in the tool's order; a moment ('created_at') with how
     long ago it was, given `now`."""
-    return [f"{_label(k)}: {_value(v, k)}{_ago(v, now) if k.endswith('_at') else ''}" for k, v in item.items()
+    return [f"As of {_value(v, k)}:" if k == "at" else  # the moment a listing is for ('who is on call at …')
+            f"{_label(k)}: {_value(v, k)}{_ago(v, now) if k.endswith('_at') else ''}" for k, v in item.items()
             if k not in skip | _PLUMBING and v not in (None, "", [], {}) and _value(v, k)
             and not (k == "window" and isinstance(v, str))]  # 'any age (open incidents)': the planner's note
 
