@@ -158,7 +158,7 @@ def test_a_batch_decided_by_a_process_that_died_blocks_new_messages_until_resume
 
     blocked = reborn.send("t1", "what else is open?")
 
-    assert blocked.status == "failed" and "approved changes have not run yet; run resume" in blocked.text
+    assert blocked.status == "failed" and "approved changes have not run yet; resume it" in blocked.text
     assert model.received == [] and writes(sim) == []
     assert said(reborn.resume("t1").text) == "Resolved."
     assert [w.path for w in writes(sim)] == [f"/incidents/{incident.id}"]

@@ -38,7 +38,7 @@ def test_pending_shows_the_arguments_and_how_to_change_one(served):
     _, env = served
     request = asked(env)
     listing = run(env, "pending").stdout
-    assert "arguments: service=API Gateway · title=Checkout errors · urgency=high" in listing
+    assert "with service: API Gateway (P" in listing and "· title: Checkout errors · urgency: high" in listing
     assert f"approve t1 {request['id']} --set service=VALUE" in listing and "<JSON>" not in listing
 
 

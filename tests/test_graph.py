@@ -265,7 +265,7 @@ def test_a_pagerduty_5xx_on_an_approved_write_stops_the_run_and_reaches_the_audi
 
     turn = commander.decide("t1", request.id, "approve", "omar")
 
-    assert turn.status == "failed" and "PagerDuty answered 503" in turn.text and "resume" in turn.text
+    assert turn.status == "failed" and "PagerDuty answered 503" in turn.text and "resume" in turn.text.lower()
     assert sim.state.incidents[incident.id].status == incident.status
     assert not tool_results(model)  # resumable: the planner has not been told it failed
     trail = [(e.action, e.actor, e.outcome) for e in commander.audit("t1")][-3:]

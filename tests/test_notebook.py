@@ -68,7 +68,7 @@ def test_the_walkthrough_runs_unattended_with_auto_approve(tmp_path, kernel_env)
     client_for(notebook, tmp_path).execute(env=kernel_env("auto-approve"))  # a failing cell raises
 
     [status] = cell_of(notebook, "from notebook_chat import NotebookChat\n\nchat = NotebookChat.from_settings()\nchat")
-    assert "approvals: `auto-approve`" in shown(status) and "demo organisation" in shown(status)
+    assert "approvals: `auto-approve`" in shown(status) and "built-in PagerDuty simulator" in shown(status)
 
     before, after = cell_of(notebook, 'chat("oncall API Gateway")')
     assert "<table" in shown(before) and "Dana Whitfield" not in shown(before)

@@ -233,7 +233,7 @@ def test_the_turn_resumes_once_the_model_endpoint_is_back(served, sim, clock):
 
         turn = commander.resume("t1")
 
-    assert blocked.status == "failed" and "resume the thread" in blocked.text
+    assert blocked.status == "failed" and "resume it to complete it" in blocked.text
     assert (turn.status, said(turn.text)) == ("answered", f"{ON_CALL} is on call.")
     assert fake.requests[-2]["messages"][-2] == {"role": "user", "content": "who is on call for API Gateway?"}
 
