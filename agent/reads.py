@@ -37,11 +37,10 @@ from tools.toolkit import step
 
 if TYPE_CHECKING:
     from agent.approvals import ApprovalRequest
-    from agent.commander import Commander
 
 
 class QuickReads:
-    """Reads answered at once; `commander()` for everything else."""
+    """Reads answered at once; everything else goes to a `Commander` on the wiring they `hand_over`."""
 
     def __init__(self, wiring: Wiring) -> None:
         self._wiring = wiring
@@ -87,12 +86,10 @@ class QuickReads:
         """Nothing: a quick read asks nobody for anything."""
         return []
 
-    def commander(self) -> Commander:
-        """The graph, on the same wiring; it closes the wiring from now on."""
-        from agent.commander import Commander  # loads LangGraph: only for what is not a quick read
-
+    def hand_over(self) -> Wiring:
+        """The wiring, for a `Commander` to run what is not a quick read; whoever takes it closes it."""
         self._closed = True
-        return Commander.from_settings(wiring=self._wiring)
+        return self._wiring
 
     def close(self) -> None:
         if not self._closed:

@@ -146,6 +146,13 @@ def _quick_reads() -> Iterator[QuickReads]:
         yield quick
 
 
+def _graph_on(quick: QuickReads) -> Commander:
+    """A Commander on the parts quick reads already wired, for what is not a quick read."""
+    from agent.commander import Commander  # loads LangGraph: only for what is not a quick read
+
+    return Commander.from_settings(wiring=quick.hand_over())
+
+
 def _notices(notices: list[str]) -> None:
     for notice in notices:
         _say(f"[dim]{escape(notice)}[/]")
@@ -275,7 +282,7 @@ def ask(
             events = _follow(answered, thread_id)
             outcome = Outcome.of(quick, thread_id, events)
         else:
-            with closing(quick.commander()) as commander:
+            with closing(_graph_on(quick)) as commander:
                 events = _follow(commander.stream(thread_id, text, me), thread_id)
                 if approve_all or reject_all:
                     events += _decide_all(commander, thread_id, events, me, "approve" if approve_all else "reject",

@@ -107,7 +107,7 @@ def test_the_graph_goes_on_from_a_quick_read(sim, clock, tmp_path):
 
 
 def test_a_read_in_the_command_line_loads_neither_langchain_nor_langgraph(tmp_path):
-    script = ("import sys\nfrom command_line.cli import main\nsys.argv = ['incident-commander', 'ask', "
+    script = ("import sys\nfrom command_line.main import main\nsys.argv = ['incident-commander', 'ask', "
               "'oncall API Gateway']\ntry:\n    main()\nexcept SystemExit as end:\n    code = end.code\n"
               "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'langchain_core', 'langgraph', 'langsmith'})\n"
               "print('RESULT', code, ','.join(loaded))\n")

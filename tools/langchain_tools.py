@@ -10,16 +10,18 @@ from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import InjectedToolCallId, StructuredTool
+from pydantic import ValidationError
 
 from tools import schemas as s
-from tools.toolkit import KEYED_TOOLS, ToolInfo, argument_problems
 
 Invoke = Callable[[str, dict[str, Any], dict[str, Any], "str | None"], str]
 """(tool name, validated arguments, the run's `configurable`, tool-call id) → the result text."""
 
 
-def structured_tool(name: str, description: str, info: ToolInfo, invoke: Invoke) -> StructuredTool:
-    """One tool: its schema checks the arguments (a refusal is an "Error: …" result), and `invoke` runs it."""
+def structured_tool(name: str, description: str, metadata: dict[str, Any], invoke: Invoke, *, keyed: bool,
+                    refusal: Callable[[ValidationError], str]) -> StructuredTool:
+    """One tool: its schema checks the arguments (`refusal` says what is wrong, as an "Error: …" result),
+    `invoke` runs it, and a `keyed` tool also receives its call id (its idempotency key comes from it)."""
     def run(config: RunnableConfig, **args: Any) -> str:
         return invoke(name, args, config.get("configurable") or {}, None)
 
@@ -27,7 +29,5 @@ def structured_tool(name: str, description: str, info: ToolInfo, invoke: Invoke)
         return invoke(name, args, config.get("configurable") or {}, tool_call_id)
 
     return StructuredTool(name=name, description=description, args_schema=s.TOOL_ARGS[name],
-                          func=run_keyed if name in KEYED_TOOLS else run,
-                          metadata={"kind": info.kind, "destructive": info.destructive},
-                          handle_validation_error=lambda error: "Error: " + argument_problems(name, error),
-                          handle_tool_error=True)
+                          func=run_keyed if keyed else run, metadata=metadata,
+                          handle_validation_error=lambda error: "Error: " + refusal(error), handle_tool_error=True)

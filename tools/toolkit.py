@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 
 from pydantic import ValidationError
@@ -140,7 +140,10 @@ class Toolkit:
         from tools.langchain_tools import structured_tool  # LangChain loads here, not for `read`
 
         catalog = load_catalog()
-        return [structured_tool(name, catalog.tool(name).description, self._info[name], self._invoke)
+        return [structured_tool(name, catalog.tool(name).description,
+                                {"kind": self._info[name].kind, "destructive": self._info[name].destructive},
+                                self._invoke, keyed=name in KEYED_TOOLS,
+                                refusal=partial(argument_problems, name))
                 for name in self.offered]
 
     def info(self, name: str) -> ToolInfo:
