@@ -1,8 +1,8 @@
 """`Commander`: the one API every surface uses (Slack, notebook, terminal, evals).
 
-It owns the compiled graph, the checkpointer, the PagerDuty clients and the audit log, and speaks
-only in its own plain types — `Turn`, `ProgressEvent`, `ApprovalRequest` — so no surface touches
-LangGraph.
+It owns the compiled graph, the checkpointer, the PagerDuty clients, and the audit log, the decision
+ledger and the run leases (one SQLite file), and speaks only in its own plain types — `Turn`,
+`ProgressEvent`, `ApprovalRequest` — so no surface touches LangGraph.
 
 Approvals in a batch: one plan can ask for several approvals at once (one `interrupt`). Each decision
 is stored as it arrives (in the audit database, so another process can add the next one) and
@@ -48,6 +48,8 @@ from agent.approvals import ApprovalError, ApprovalRequest, Decision, Verdict
 from agent.audit import AuditEntry, ThreadInfo
 from agent.events import Problem, ProgressEvent, Turn, problem_of
 from agent.graph import build_graph
+from agent.leases import RunLeases
+from agent.ledger import DecisionLedger
 from agent.planners.answers import ToolResult, for_people
 from agent.planners.failures import PlanningFailed
 from agent.reads import QuickTurns, readable
@@ -82,6 +84,8 @@ class Commander:
         """The embedded simulator when there is no PagerDuty key, else None."""
         self._wiring = wiring
         self._context = context
+        self._ledger = DecisionLedger(wiring.database)
+        self._leases = RunLeases(wiring.database)
         self.scrub = context.scrub
         """The one secret filter: every event message and answer passes it; surfaces `learn` their own secrets."""
         self._graph = build_graph(checkpointer)
@@ -172,7 +176,7 @@ class Commander:
     def pending(self, thread_id: str) -> list[ApprovalRequest]:
         """The approvals on this thread still waiting for a decision."""
         _batch_id, batch = self._batch(thread_id)
-        decided = self._context.audit.decisions([r.id for r in batch]) if batch else {}
+        decided = self._ledger.decisions([r.id for r in batch]) if batch else {}
         return [r for r in batch if r.id not in decided]
 
     def preview(self, request: ApprovalRequest, changes: dict[str, Any] | None) -> ApprovalRequest:
@@ -222,7 +226,7 @@ class Commander:
                 arguments = decided.arguments
             answer = Decision(approval_id=approval_id, verdict=decision, approver=approver,
                               arguments=arguments if decision == "edit" else None, reason=reason, decided_at=now)
-            self._context.audit.decide(request, answer)
+            self._ledger.record(request, answer)
             yield ProgressEvent(kind="decision_recorded", tool=request.tool, approval=decided,
                                 message=f"{approver}: {decision} — {decided.summary}")
             yield from self._resume_batch(thread_id, batch_id, batch, taking_over=False)
@@ -311,7 +315,7 @@ class Commander:
     def _resume_batch(self, thread_id: str, batch_id: str, batch: list[ApprovalRequest],
                       taking_over: bool) -> Iterator[ProgressEvent]:
         """Resume once every request of the batch is decided, under a claim (see `_claimed_run`)."""
-        decided = self._context.audit.decisions([r.id for r in batch])
+        decided = self._ledger.decisions([r.id for r in batch])
         waiting = [r for r in batch if r.id not in decided]
         if waiting:
             yield ProgressEvent(kind="notice", message=f"Nothing runs until the other {len(waiting)} "
@@ -328,19 +332,18 @@ class Commander:
         released when the run ends here. A claimer that died on this host is seen to be gone at once; one on
         another host, or a stream left unread, keeps the claim until the lease runs out.
         """
-        audit = self._context.audit
         if not taking_over:
-            if not audit.claim_resume(claim, thread_id, at=self._now()):
+            if not self._leases.claim_batch(claim, thread_id, at=self._now()):
                 yield ProgressEvent(kind="notice",
                                     message="Recorded; another session is already carrying out this batch.")
                 return
-        elif (since := audit.take_over(claim, thread_id, at=self._now(), lease=RESUME_LEASE)) is not None:
+        elif (since := self._leases.take_over(claim, thread_id, at=self._now(), lease=RESUME_LEASE)) is not None:
             yield ProgressEvent(kind="failed", message=(
                 f"Another session is carrying out these approved changes since "
                 f"{since.astimezone(UTC):%H:%M} UTC; try again later."))
             return
         yield from self._run(thread_id, command)
-        audit.release_resume(claim)
+        self._leases.release(claim)
 
     def _blocked(self, thread_id: str) -> ProgressEvent | None:
         """Why a new message cannot run yet on this thread, or None."""
@@ -364,7 +367,7 @@ class Commander:
         return None, []
 
     def _not_pending(self, thread_id: str, approval_id: str) -> ApprovalError:
-        earlier = self._context.audit.decisions([approval_id]).get(approval_id)
+        earlier = self._ledger.decisions([approval_id]).get(approval_id)
         if earlier is not None:
             return ApprovalError(f"approval {approval_id} was already decided ({earlier.verdict} by "
                                  f"{earlier.approver}); its nonce cannot be used again")

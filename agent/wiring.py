@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from agent.approvals import ApprovalPolicy
-from agent.audit import AuditLog
+from agent.audit import AuditDatabase, AuditLog
 from agent.embedded import Connection, connect
 from agent.redaction import Scrubber
 from agent.settings import Settings, os_user
@@ -62,6 +62,8 @@ class Wiring:
     connection: Connection
     toolkit: Toolkit
     policy: ApprovalPolicy
+    database: AuditDatabase
+    """The SQLite file of the audit log, the decision ledger and the run leases."""
     audit: AuditLog
     scrub: Scrubber
     clock: Clock
@@ -85,10 +87,10 @@ class Wiring:
         if settings.checkpoint_path != ":memory:":
             Path(settings.checkpoint_path).parent.mkdir(parents=True, exist_ok=True)
         scrub = Scrubber(*(s.get_secret_value() for s in (settings.openai_api_key, pd_settings.api_key) if s))
-        audit = AuditLog(settings.checkpoint_path, scrub)
-        return cls(settings=settings, connection=connection, toolkit=toolkit, policy=policy, audit=audit,
-                   scrub=scrub, clock=clock or SystemClock(), relay=relay,
-                   closers=[connection.client.close, connection.events.close, audit.close])
+        database = AuditDatabase(settings.checkpoint_path)
+        return cls(settings=settings, connection=connection, toolkit=toolkit, policy=policy, database=database,
+                   audit=AuditLog(database, scrub), scrub=scrub, clock=clock or SystemClock(), relay=relay,
+                   closers=[connection.client.close, connection.events.close, database.close])
 
     @cached_property
     def requester(self) -> str:

@@ -13,17 +13,20 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from commanders import build, incident_in, open_incident, said, update_call, writes
+from demo_org import service_id
 from langchain_core.messages import ToolMessage
 
 from agent.approvals import ApprovalError, Decision
-from agent.audit import AuditLog, this_process
+from agent.audit import AuditDatabase
 from agent.commander import RESUME_LEASE
+from agent.leases import RunLeases, this_process
+from agent.ledger import DecisionLedger
 from agent.planners.scripted import ScriptedChatModel
 from tools.errors import PagerDutyError
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 
-SERVICE = "P567AF0"  # API Gateway in the demo organisation
+SERVICE = service_id("API Gateway")  # API Gateway in the demo organisation
 
 
 def tool_results(model: ScriptedChatModel) -> list[ToolMessage]:
@@ -151,8 +154,8 @@ def test_a_batch_decided_by_a_process_that_died_blocks_new_messages_until_resume
     asking = build(sim, clock, [[update_call(incident, "resolve")]], db)
     [request] = asking.send("t1", "resolve it").pending
     # the deciding process stores its decision, then dies before it resumes the graph
-    AuditLog(db).decide(request, Decision(approval_id=request.id, verdict="approve", approver="omar",
-                                          decided_at=clock.now()))
+    approved = Decision(approval_id=request.id, verdict="approve", approver="omar", decided_at=clock.now())
+    DecisionLedger(AuditDatabase(db)).record(request, approved)
     model = ScriptedChatModel(script=["Resolved."])
     reborn = build(sim, clock, model, db)
 
@@ -231,24 +234,24 @@ def test_the_events_client_scrubs_the_routing_key_from_its_errors():
 CLAIMED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def _claimed_by(tmp_path, owner: str):
-    audit = AuditLog(str(tmp_path / f"claims-{abs(hash(owner))}.sqlite"))
-    assert audit.claim_resume("batch-1", "t1", at=CLAIMED, owner=owner)
-    return audit
+def _claimed_by(tmp_path, owner: str) -> RunLeases:
+    leases = RunLeases(AuditDatabase(str(tmp_path / f"claims-{abs(hash(owner))}.sqlite")))
+    assert leases.claim_batch("batch-1", "t1", at=CLAIMED, owner=owner)
+    return leases
 
 
 def test_a_claim_left_by_a_process_that_exited_on_this_host_is_taken_over_at_once(tmp_path):
     exited = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    audit = _claimed_by(tmp_path, f"{socket.gethostname()}:{exited}")
-    assert audit.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) is None
+    leases = _claimed_by(tmp_path, f"{socket.gethostname()}:{exited}")
+    assert leases.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) is None
 
 
 @pytest.mark.parametrize("owner", ["this process", "ops-box-2.example:4242"])
 def test_a_claim_held_by_a_live_or_remote_process_is_waited_out(tmp_path, owner):
-    audit = _claimed_by(tmp_path, this_process() if owner == "this process" else owner)
-    assert audit.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) == CLAIMED
-    assert audit.take_over("resume-1", "t1", at=CLAIMED + RESUME_LEASE, lease=RESUME_LEASE) is None
+    leases = _claimed_by(tmp_path, this_process() if owner == "this process" else owner)
+    assert leases.take_over("resume-1", "t1", at=CLAIMED + timedelta(seconds=5), lease=RESUME_LEASE) == CLAIMED
+    assert leases.take_over("resume-1", "t1", at=CLAIMED + RESUME_LEASE, lease=RESUME_LEASE) is None
 
 
 # --- what was approved is what runs ---

@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 
 from agent.approvals import ApprovalError, ApprovalPolicy, ApprovalRequest, Decision, PolicyError
-from agent.audit import AuditLog
+from agent.audit import AuditDatabase, AuditLog
 from agent.embedded import connect
+from agent.leases import RunLeases
+from agent.ledger import DecisionLedger
 from tools.schemas import TOOL_ARGS
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
@@ -134,29 +136,29 @@ def test_only_an_edit_carries_arguments(clock):
 
 def test_a_decision_is_stored_once_even_across_processes(tmp_path, clock):
     path = str(tmp_path / "ic.sqlite")
-    here, there = AuditLog(path), AuditLog(path)  # two processes on one file
+    here, there = AuditDatabase(path), AuditDatabase(path)  # two processes on one file
     req = request(clock)
 
-    here.decide(req, decision(req, clock))
+    DecisionLedger(here).record(req, decision(req, clock))
     with pytest.raises(ApprovalError, match="already decided by omar"):
-        there.decide(req, decision(req, clock, "reject", "mallory"))
+        DecisionLedger(there).record(req, decision(req, clock, "reject", "mallory"))
 
-    assert there.decisions([req.id])[req.id].verdict == "approve"
-    [entry] = there.entries("t1")
+    assert DecisionLedger(there).decisions([req.id])[req.id].verdict == "approve"
+    [entry] = AuditLog(there).entries("t1")
     assert (entry.action, entry.actor, entry.outcome) == ("decision", "omar", "approve")
 
 
 def test_only_one_process_resumes_a_batch(tmp_path, clock):
     path = str(tmp_path / "ic.sqlite")
-    here, there = AuditLog(path), AuditLog(path)
+    here, there = RunLeases(AuditDatabase(path)), RunLeases(AuditDatabase(path))
 
-    assert here.claim_resume("batch-1", "t1", at=clock.now()) is True
-    assert there.claim_resume("batch-1", "t1", at=clock.now()) is False
-    assert there.claim_resume("batch-2", "t1", at=clock.now()) is True
+    assert here.claim_batch("batch-1", "t1", at=clock.now()) is True
+    assert there.claim_batch("batch-1", "t1", at=clock.now()) is False
+    assert there.claim_batch("batch-2", "t1", at=clock.now()) is True
 
 
 def test_the_audit_log_is_queryable_by_thread(clock):
-    log = AuditLog()
+    log = AuditLog(AuditDatabase())
     for thread, actor in (("t1", "dana"), ("t2", "mei"), ("t1", "omar")):
         log.record(at=clock.now(), thread_id=thread, actor=actor, action="message", outcome="hi")
         clock.advance(60)
