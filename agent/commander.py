@@ -58,7 +58,7 @@ from agent.settings import Settings
 from agent.state import RunContext
 from agent.wiring import Wiring
 from prompts import system_prompt
-from tools.client import ProgressEvent as ClientProgress
+from tools.client import WaitKind
 from tools.clock import Clock
 from tools.clock import SystemClock as SystemClock  # the real clock, for surfaces that take one
 from tools.errors import ConfigurationError, NetworkError, PagerDutyError, Unauthorized, UnconfirmedWrite
@@ -446,13 +446,14 @@ def open_checkpointer(path: str) -> tuple[BaseCheckpointSaver, Callable[[], None
     return SqliteSaver(connection), connection.close
 
 
-def _relay(event: ClientProgress) -> None:
-    """Pass the PagerDuty client's waits to the run that caused them (the client is shared by all runs)."""
+def _relay(*, kind: WaitKind, seconds: float, message: str) -> None:
+    """Pass the PagerDuty client's waits to the run that caused them (the client is shared by all runs); they
+    become `ProgressEvent`s with the rest of the run's stream (`_progress`)."""
     try:
         write = get_stream_writer()
     except RuntimeError:  # outside a graph run there is nobody to tell
         return
-    write({"kind": event.kind, "seconds": event.seconds, "message": event.message})
+    write({"kind": kind, "seconds": seconds, "message": message})
 
 
 def _progress(data: Any) -> ProgressEvent:

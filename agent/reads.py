@@ -32,7 +32,7 @@ from agent.planners.turns import Said, next_move, read, tool_calls
 from agent.redaction import redacted
 from agent.settings import Settings
 from agent.wiring import Wiring
-from tools.client import ProgressEvent as ClientProgress
+from tools.client import WaitKind
 from tools.toolkit import step
 
 if TYPE_CHECKING:
@@ -135,11 +135,14 @@ class QuickReads:
         args = wiring.toolkit.validate(name, wiring.toolkit.tidy(name, call["args"])[0])  # as the tool reads them
         shown = redacted(args)
         yield ProgressEvent(kind="tool_started", message=step(name), tool=name, arguments=shown)
-        waits: list[ClientProgress] = []
-        with wiring.relay.to(waits.append):
+        waits: list[ProgressEvent] = []
+
+        def heard(*, kind: WaitKind, seconds: float, message: str) -> None:
+            waits.append(ProgressEvent(kind=kind, message=wiring.scrub(message), seconds=seconds))
+
+        with wiring.relay.to(heard):
             content, ok = wiring.toolkit.read(name, args, thread_id=thread_id, requester=requester)
-        for wait in waits:
-            yield ProgressEvent(kind=wait.kind, message=wiring.scrub(wait.message), seconds=wait.seconds)
+        yield from waits
         first_line = (content.strip().removeprefix("Error:").strip().splitlines() or [""])[0]
         wiring.audit.record(at=wiring.clock.now(), thread_id=thread_id, actor=AUTO, action="tool_call", tool=name,
                             arguments=shown, outcome="ok" if ok else f"error: {first_line[:300]}")

@@ -22,13 +22,11 @@ from agent.audit import AuditDatabase, AuditLog
 from agent.embedded import Connection, connect
 from agent.redaction import Scrubber
 from agent.settings import Settings, os_user
-from tools.client import ProgressEvent as ClientProgress
+from tools.client import Progress, WaitKind
 from tools.clock import Clock, SystemClock
 from tools.errors import ConfigurationError
 from tools.settings import PagerDutySettings
 from tools.toolkit import Toolkit, build_toolkit
-
-Listener = Callable[[ClientProgress], None]
 
 
 class Relay:
@@ -36,17 +34,17 @@ class Relay:
     clients are shared by every run, so each run listens only while it runs."""
 
     def __init__(self) -> None:
-        self._listener: ContextVar[Listener | None] = ContextVar("listener", default=None)
-        self.fallback: Listener | None = None
+        self._listener: ContextVar[Progress | None] = ContextVar("listener", default=None)
+        self.fallback: Progress | None = None
         """Who hears a wait when no run listens (the graph's own relay, once a Commander is built)."""
 
-    def __call__(self, event: ClientProgress) -> None:
+    def __call__(self, *, kind: WaitKind, seconds: float, message: str) -> None:
         listener = self._listener.get() or self.fallback
         if listener is not None:
-            listener(event)
+            listener(kind=kind, seconds=seconds, message=message)
 
     @contextmanager
-    def to(self, listener: Listener) -> Iterator[None]:
+    def to(self, listener: Progress) -> Iterator[None]:
         token = self._listener.set(listener)
         try:
             yield

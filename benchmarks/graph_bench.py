@@ -76,7 +76,7 @@ def ours(db: str, rounds: int) -> Callable[[str], None]:
 
 def bare(db: str, rounds: int) -> Callable[[str], None]:
     connection = connect(PagerDutySettings(api_key=None), transport=demo().transport(), clock=None,
-                         progress=lambda event: None)
+                         progress=None)
     tools = build_toolkit(connection.client, connection.events).tools
     checkpointer, _ = open_checkpointer(db)
     bound = ScriptedChatModel(script=script(rounds)).bind_tools(tools)

@@ -78,7 +78,7 @@ def _prepare(scenario: Scenario, policy: ApprovalPolicy) -> Prepared:
 
 def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Names) -> list[str]:
     """Run every reference call on `run` as the approval step would allow; the tool results, in order."""
-    connection = connect(run.settings, transport=run.sim.transport(), clock=run.clock, progress=lambda _: None)
+    connection = connect(run.settings, transport=run.sim.transport(), clock=run.clock, progress=None)
     try:
         toolkit = build_toolkit(connection.client, connection.events, read_only=run.settings.read_only,
                                 clock=run.clock)

@@ -20,7 +20,7 @@ from tools.toolkit import build_toolkit
 def tools(sim, clock):
     """The real tools on the demo account, as the policy sees them."""
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=clock,
-                         progress=lambda event: None)
+                         progress=None)
     return {t.name: t for t in build_toolkit(connection.client, connection.events, clock=clock).tools}
 
 

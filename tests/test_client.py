@@ -15,11 +15,11 @@ import weakref
 
 import httpx
 import pytest
-from conftest import token_for
+from demo_org import service_id, team_id, token_for
 
 from simulator import Simulator
 from simulator.models import RateLimits
-from tools.client import PagerDutyClient, ProgressEvent, shared_pacer
+from tools.client import PagerDutyClient, shared_pacer
 from tools.errors import (
     ConfigurationError,
     Forbidden,
@@ -34,7 +34,9 @@ from tools.errors import (
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 
-SERVICE = "P567AF0"  # API Gateway in the demo account
+PLATFORM_TEAM = team_id("Platform")
+
+SERVICE = service_id("API Gateway")  # API Gateway in the demo account
 DEFAULTS = dict(api_host="https://api.pagerduty.com", timeout=30.0, max_attempts=5, max_wait=120.0,
                 read_only=False, from_email=None)
 
@@ -76,11 +78,17 @@ def fake_time(clock):
 
 @pytest.fixture
 def events_seen():
+    """Each wait the clients reported, as the keyword arguments of their progress callback."""
     return []
 
 
 @pytest.fixture
-def connect(sim, fake_time, demo_dataset, events_seen):
+def on_wait(events_seen):
+    return lambda **wait: events_seen.append(wait)
+
+
+@pytest.fixture
+def connect(sim, fake_time, demo_dataset, on_wait):
     """Build a client for a demo token (the full account token by default) on the fake time."""
 
     def make(token=None, *, transport=None, target=None, **settings) -> PagerDutyClient:
@@ -88,7 +96,7 @@ def connect(sim, fake_time, demo_dataset, events_seen):
         config = PagerDutySettings(**{**DEFAULTS, "api_key": token.token,
                                       "token_kind": "bearer" if token.bearer else "token", **settings})
         return PagerDutyClient(config, transport=transport or (target or sim).transport(), sleep=fake_time.sleep,
-                               monotonic=fake_time.monotonic, progress=events_seen.append, rng=random.Random(7))
+                               monotonic=fake_time.monotonic, progress=on_wait, rng=random.Random(7))
 
     return make
 
@@ -120,8 +128,8 @@ def test_429_with_headers_sleeps_exactly_ratelimit_reset_and_reports_it(sim, con
     assert "incidents" in client.get("/incidents")
     assert fake_time.sleeps == [20, 20]
     assert [r.status for r in calls(sim, "GET", "/incidents")] == [429, 429, 200]
-    assert events_seen == [ProgressEvent(kind="rate_limit_wait", seconds=20,
-                                         message="PagerDuty rate limit: waiting 20 s")] * 2
+    assert events_seen == [{"kind": "rate_limit_wait", "seconds": 20,
+                            "message": "PagerDuty rate limit: waiting 20 s"}] * 2
 
 
 def test_a_ratelimit_reset_within_the_cap_is_waited_in_full(sim, connect, fake_time):
@@ -182,8 +190,8 @@ def test_5xx_on_get_is_retried_then_succeeds(sim, connect, fake_time, events_see
     sim.add_fault(method="GET", path="/services", status=503, times=2)
     assert connect().get("/services")["services"]
     assert [r.status for r in calls(sim, "GET", "/services")] == [503, 503, 200]
-    assert [e.kind for e in events_seen] == ["retry_wait", "retry_wait"]
-    assert events_seen[0].message.startswith("PagerDuty HTTP 503 on GET /services: retrying in ")
+    assert [e["kind"] for e in events_seen] == ["retry_wait", "retry_wait"]
+    assert events_seen[0]["message"].startswith("PagerDuty HTTP 503 on GET /services: retrying in ")
     assert 0.75 <= fake_time.sleeps[0] <= 1.25 and 1.5 <= fake_time.sleeps[1] <= 2.5
 
 
@@ -312,14 +320,14 @@ def test_a_configured_from_acts_as_that_user(sim, connect, demo_dataset):
 def test_the_client_sends_pagerdutys_headers_and_a_timeout(sim, connect, from_alice):
     recording = Recording(sim.transport())
     client = connect(from_email=from_alice, transport=recording, timeout=7)
-    client.get("/services", {"team_ids": ["PSY6D2B"], "total": True})
+    client.get("/services", {"team_ids": [PLATFORM_TEAM], "total": True})
     client.post(note_path(sim), note())
     read, write = recording.requests
     assert read.headers["accept"] == "application/vnd.pagerduty+json;version=2"
     assert re.fullmatch(r"incident-commander/\S+ httpx/\S+", read.headers["user-agent"])
     assert read.headers["authorization"].startswith("Token token=")
     assert "from" not in read.headers and "content-type" not in read.headers
-    assert read.url.query == b"team_ids%5B%5D=PSY6D2B&total=true"
+    assert read.url.query == f"team_ids%5B%5D={PLATFORM_TEAM}&total=true".encode()
     assert write.headers["content-type"] == "application/json" and write.headers["from"] == from_alice
     assert read.extensions["timeout"] == {"connect": 7, "read": 7, "write": 7, "pool": 7}
 
@@ -393,7 +401,7 @@ def test_the_token_appears_in_no_error_repr_log_line_or_progress_event(sim, conn
                                          Unauthorized, Forbidden}
     secrets = [t.token for t in demo_dataset.tokens]
     texts = [str(e) for e in errors] + [repr(e) for e in errors] + [r.getMessage() for r in caplog.records]
-    texts += [e.message for e in events_seen]
+    texts += [e["message"] for e in events_seen]
     assert caplog.records and events_seen
     assert not [t for t in texts for s in secrets if s in t]
     assert "Token token=" not in caplog.text and "authorization" not in caplog.text.lower()
@@ -426,7 +434,7 @@ def test_clients_sharing_a_token_wait_for_the_reset_instead_of_stampeding(demo_d
     assert second.get("/teams")["teams"]
     assert [r.status for r in small.request_log] == [200] * 4  # nobody hit a 429
     assert fake_time.sleeps == [60]
-    assert events_seen == [ProgressEvent("rate_limit_wait", 60, "PagerDuty rate limit: waiting 60 s")]
+    assert events_seen == [{"kind": "rate_limit_wait", "seconds": 60, "message": "PagerDuty rate limit: waiting 60 s"}]
     other = connect(token_for(demo_dataset, kind="user"), target=small)
     other.get("/teams")  # another token's budget is its own
     assert fake_time.sleeps == [60]
@@ -465,10 +473,10 @@ def test_a_pacer_lasts_as_long_as_its_clock_and_no_longer(demo_dataset, sim) -> 
 
 
 @pytest.fixture
-def events(sim, fake_time, events_seen):
+def events(sim, fake_time, on_wait):
     settings = PagerDutySettings(events_host="https://events.pagerduty.com", max_attempts=5, max_wait=120)
     return EventsClient(settings, transport=sim.transport(), sleep=fake_time.sleep, monotonic=fake_time.monotonic,
-                        progress=events_seen.append, rng=random.Random(3))
+                        progress=on_wait, rng=random.Random(3))
 
 
 @pytest.fixture
@@ -517,7 +525,7 @@ def test_events_429_and_5xx_are_retried_with_backoff(sim, events, routing_key, f
     sim.add_fault(method="POST", path="/v2/enqueue", status=503, calls=[2])
     events.trigger(routing_key, summary="disk full", source="db-1", severity="error", dedup_key="disk")
     assert [r.status for r in sim.request_log] == [429, 503, 202]
-    assert [e.kind for e in events_seen] == ["rate_limit_wait", "retry_wait"] and len(fake_time.sleeps) == 2
+    assert [e["kind"] for e in events_seen] == ["rate_limit_wait", "retry_wait"] and len(fake_time.sleeps) == 2
 
 
 def test_an_events_400_is_never_retried(sim, events, fake_time):

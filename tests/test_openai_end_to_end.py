@@ -99,7 +99,7 @@ def test_the_tools_go_to_the_model_with_lean_json_schemas(served, sim, clock):
         assert said(commander.send("t1", "page the on-call for API Gateway").text) == "Which service do you mean?"
 
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=None,
-                         progress=lambda event: None)
+                         progress=None)
     tools = {t.name: t for t in build_toolkit(connection.client, connection.events).tools}
     [request] = fake.requests
     sent = {t["function"]["name"]: t["function"]["parameters"] for t in request["tools"]}
@@ -172,7 +172,7 @@ def test_streamed_tool_calls_arrive_whole(served, sim):
     fake.script = [calls(("who_is_on_call", {"service": "API Gateway"}),
                          ("list_incidents", {"statuses": ["triggered"]}))]
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=None,
-                         progress=lambda event: None)
+                         progress=None)
     model = chat_model(Settings(OPENAI_API_KEY="fake", OPENAI_BASE_URL=url))
     bound = model.bind_tools(build_toolkit(connection.client, connection.events).tools)
 

@@ -34,7 +34,7 @@ def tool_results(model: ScriptedChatModel) -> list[ToolMessage]:
 def tool_answer(sim: Any, clock: Any, call: dict[str, Any]) -> ToolMessage:
     """What the tool itself answers to `call`, run directly on the same account."""
     connection = connect(PagerDutySettings(api_key=None), transport=sim.transport(), clock=clock,
-                         progress=lambda event: None)
+                         progress=None)
     tools = {t.name: t for t in build_toolkit(connection.client, connection.events, clock=clock).tools}
     return tools[call["name"]].invoke({**call, "id": "direct", "type": "tool_call"})
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -75,16 +75,15 @@ def _user_agent() -> str:
 
 USER_AGENT = _user_agent()
 
-@dataclass(frozen=True)
-class ProgressEvent:
-    """Something a person watching should know, e.g. "PagerDuty rate limit: waiting 20 s"."""
-
-    kind: Literal["rate_limit_wait", "retry_wait"]
-    seconds: float
-    message: str
+WaitKind = Literal["rate_limit_wait", "retry_wait"]
 
 
-Progress = Callable[[ProgressEvent], None]
+class Progress(Protocol):
+    """Told of each wait before it starts, so a person watching knows why nothing happens for a while, e.g.
+    `kind="rate_limit_wait", seconds=20, message="PagerDuty rate limit: waiting 20 s"`. The agent turns these
+    into its progress events; the client defines no event type of its own."""
+
+    def __call__(self, *, kind: WaitKind, seconds: float, message: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -249,7 +248,7 @@ class RetryingHttp:
 
     def _wait(self, seconds: float, reason: PagerDutyError) -> None:
         if isinstance(reason, RateLimited):
-            kind: Literal["rate_limit_wait", "retry_wait"] = "rate_limit_wait"
+            kind: WaitKind = "rate_limit_wait"
             message = f"PagerDuty rate limit: waiting {_seconds_text(seconds)} s"
         else:
             kind = "retry_wait"
@@ -257,7 +256,7 @@ class RetryingHttp:
             message = f"PagerDuty {cause} on {reason.method} {reason.path}: retrying in {_seconds_text(seconds)} s"
         logger.warning(message)
         if self.progress is not None:
-            self.progress(ProgressEvent(kind=kind, seconds=seconds, message=message))
+            self.progress(kind=kind, seconds=seconds, message=message)
         self.sleep(seconds)
 
     def _exchange(self, method: str, path: str, params: list[tuple[str, str]] | None, json: Any,
