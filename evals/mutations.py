@@ -26,14 +26,14 @@ from agent.approvals import ApprovalPolicy
 from agent.planners.scripted import ScriptedChatModel
 from evals.decisions import Human
 from evals.graders import grade, needs_approval
-from evals.player import ReferencePlayer, Reply, reply_of
+from evals.player import PlayerReply, ReferencePlayer, reply_of
 from evals.reference import Prepared, prepare
 from evals.runner import Job, Planner, Trajectory, run_jobs
 from evals.scenario import load_scenarios
 from tools.catalog import load_catalog
 
 WRITE_CHECKS = ("end_state", "approvals", "forbidden_writes")
-Played = list[list[Reply]]
+Played = list[list[PlayerReply]]
 """The planner's replies per turn: a list of tool calls, or the answer (a string) that ends the turn."""
 Mutation = Callable[[Prepared], "Played | None"]  # None: this mistake does not apply to the scenario
 

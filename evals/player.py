@@ -16,17 +16,17 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMe
 
 from evals.scenario import Step
 
-Reply: TypeAlias = str | list[dict[str, Any]]
+PlayerReply: TypeAlias = str | list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Retry:
     """Play `reply` only if the last tool results hold an error."""
 
-    reply: Reply
+    reply: PlayerReply
 
 
-def reply_of(step: Step) -> Reply:
+def reply_of(step: Step) -> PlayerReply:
     if step.answer is not None:
         return step.answer
     return [{"name": c.tool, "args": c.args} for c in step.calls()]
@@ -35,7 +35,7 @@ def reply_of(step: Step) -> Reply:
 class ReferencePlayer:
     """Callable script for `ScriptedChatModel`: the next reply of the turn in progress, or None when done."""
 
-    def __init__(self, turns: list[list[Reply | Retry]]) -> None:
+    def __init__(self, turns: list[list[PlayerReply | Retry]]) -> None:
         self.turns = turns
         self.cursors: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -44,7 +44,7 @@ class ReferencePlayer:
     def of(cls, turns: list[list[Step]]) -> ReferencePlayer:
         return cls([[reply_of(step) for step in steps] for steps in turns])
 
-    def __call__(self, messages: list[BaseMessage]) -> Reply | None:
+    def __call__(self, messages: list[BaseMessage]) -> PlayerReply | None:
         turn = sum(isinstance(m, HumanMessage) for m in messages) - 1
         if not 0 <= turn < len(self.turns):
             return None

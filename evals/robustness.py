@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from agent.planners.scripted import ScriptedChatModel
 from evals.graders import grade
 from evals.matching import KIND_OF
-from evals.player import ReferencePlayer, Reply, Retry, reply_of
+from evals.player import PlayerReply, ReferencePlayer, Retry, reply_of
 from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
 from simulator import FaultRule
@@ -107,7 +107,7 @@ KINDS = (*MUTATIONS, RETRIED_CREATE)
 class Injection:
     kind: str
     prepared: Prepared
-    turns: list[list[Reply | Retry]]
+    turns: list[list[PlayerReply | Retry]]
     tool: str
     arguments: dict[str, Any]
     """The mistaken call, to find its result in the trajectory."""
@@ -125,7 +125,7 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
                 if kind == RETRIED_CREATE:
                     if call.tool != "create_incident":
                         continue
-                    played: list[list[Reply | Retry]] = [[reply_of(x) for x in xs] for xs in turns]
+                    played: list[list[PlayerReply | Retry]] = [[reply_of(x) for x in xs] for xs in turns]
                     played[t].insert(s + 1, [{"name": call.tool, "args": call.args}])
                     fault = FaultRule(method="POST", path="/incidents", status=429, times=1, reset_seconds=20)
                     faults = [*prepared.scenario.world.faults, fault]

@@ -38,7 +38,7 @@ class Stall:
 
 
 # One scripted reply: an assistant message ({"content", "tool_calls"}), a broken answer, or a stall.
-Reply: TypeAlias = dict[str, Any] | Broken | Stall
+CannedResponse: TypeAlias = dict[str, Any] | Broken | Stall
 
 
 def says(text: str) -> dict[str, Any]:
@@ -56,7 +56,7 @@ def calls(*called: tuple[str, dict[str, Any] | str]) -> dict[str, Any]:
 class FakeOpenAI:
     """An ASGI app: scripted Chat Completions, and the request bodies it was sent (`requests`)."""
 
-    def __init__(self, script: list[Reply]) -> None:
+    def __init__(self, script: list[CannedResponse]) -> None:
         self.script = list(script)
         self.requests: list[dict[str, Any]] = []
         self._played = 0
@@ -92,7 +92,7 @@ class FakeOpenAI:
         else:
             await _respond(send, 200, "application/json", json.dumps(_completion(reply, number)))
 
-    def _next(self, request: dict[str, Any]) -> tuple[Reply, int]:
+    def _next(self, request: dict[str, Any]) -> tuple[CannedResponse, int]:
         with self._lock:
             self.requests.append(request)
             number = self._played

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from fake_openai import FakeOpenAI, Reply, calls, says
+from fake_openai import CannedResponse, FakeOpenAI, calls, says
 from servers import running_server
 from typer.testing import CliRunner
 
@@ -20,7 +20,7 @@ ON_CALL = SCENARIO_DIR / "who_is_on_call.yaml"
 USAGE = (100, 10)  # prompt and completion tokens the fake reports for every reply
 
 
-def plays(scenario: Scenario) -> list[Reply]:
+def plays(scenario: Scenario) -> list[CannedResponse]:
     """The model replies that walk the scenario's reference path: its tool calls, then its answer."""
     return [says(step.answer) if step.answer is not None else calls(*((c.tool, c.args) for c in step.calls()))
             for step in scenario.reference]

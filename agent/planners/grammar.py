@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -48,29 +48,33 @@ def call(name: str, **args: Any) -> Call:
     return Call(name, {k: v for k, v in args.items() if v is not None})
 
 
-class Reply(Exception):
-    """Raised to answer in words instead of calling a tool (help, a question, a bad value). A question
+@dataclass(frozen=True)
+class TextReply:
+    """An answer in words instead of tool calls: help, a question, or why a value cannot be used. A question
     carries how the person's answer continues the request."""
 
-    def __init__(self, text: str, pending: Pending | None = None) -> None:
-        super().__init__(text)
-        self.pending = pending
+    text: str
+    pending: Pending | None = None
+    understood: bool = True
+    """False when the text (or a value in it) could not be read as a command at all."""
 
 
-class Leftover(Reply):
+@dataclass(frozen=True)
+class Leftover(TextReply):
     """Words a pattern took for a name that cannot be one; another pattern may still read them."""
 
 
-class _NotAName(Exception):
-    """An incident number where a name goes (`raise urgency on 268`): the pattern does not fit at all."""
+def ask(text: str, *options: str, confirm: str | None = None) -> TextReply:
+    return TextReply(text, Pending(options, confirm))
 
 
-def ask(text: str, *options: str, confirm: str | None = None) -> Reply:
-    return Reply(text, Pending(options, confirm))
+def not_understood_reply(text: str, pending: Pending | None = None) -> TextReply:
+    return TextReply(text, pending, understood=False)
 
 
-class NotUnderstood(Reply):
-    """A `Reply` saying the text could not be read as a command (or a value in it could not be read)."""
+def first_reply(values: Iterable[Any]) -> TextReply | None:
+    """The first of `values` that is an answer in words: a value that could not be read or used."""
+    return next((v for v in values if isinstance(v, TextReply)), None)
 
 
 @dataclass(frozen=True)
@@ -86,16 +90,13 @@ class Parsed:
     def get(self, key: str) -> Any:
         return self.args.get(key)
 
-    def me(self) -> str:
-        return whoami(self.context.requester)
-
     @property
     def requester(self) -> str | None:
         return self.context.requester
 
 
-Plan = Callable[[Parsed], list[Call]]
-FollowUp = Callable[[Parsed, Steps], "list[Call] | str | None"]  # None: nothing more, answer now
+Plan = Callable[[Parsed], "list[Call] | TextReply"]
+FollowUp = Callable[[Parsed, Steps], "list[Call] | str | TextReply | None"]  # None: nothing more, answer now
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +153,7 @@ _PEOPLE = {"assignee", "assigned_to", "user", "responders", "other"}  # where "m
 _NAMES = {"service", "schedule", "escalation_policy", "team", "user", "assignee", "responders", "query",
           "other", "target_name"}  # where an alias may stand for a name
 _ME = {"me", "myself", "mine", "my", "i"}
+_SHOWABLE = ("incident", "incidents", "sources", "target", "excluded")  # where "it" or "them" may stand
 _STATUS = {"acked": "acknowledged", "ack'd": "acknowledged", "closed": "resolved"}
 # Words that qualify a request rather than name something: inside a name, they were not understood.
 _QUALIFIERS = re.compile(r"\b(?:during|after|before|since|until|till|except|but|without|tomorrow|tonight|today|"
@@ -192,7 +194,7 @@ def _name(text: str) -> str:
     return _unquote(text)
 
 
-def duration(text: str) -> str:
+def duration(text: str) -> str | TextReply:
     """'2 hours' → '2h', 'an hour' → '1h', '1 week' → '7d', '1h 30m' → '1h30m': the spelling the tools
     read; a unit is required."""
     text = " ".join(text.strip().lower().split())
@@ -201,13 +203,13 @@ def duration(text: str) -> str:
     text = re.sub(r"^an?\s+", "1 ", text)
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text)
     if not parts or "".join(a + u for a, u in parts) != text.replace(" ", ""):
-        raise NotUnderstood(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
+        return not_understood_reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
     spelled = ""
     for amount, unit in parts:
         if unit in ("w", "wk", "wks", "week", "weeks"):
             amount, unit = str(int(float(amount) * 7)), "d"
         if unit not in _UNITS:  # a bare "30" could mean seconds, minutes or hours: ask
-            raise NotUnderstood(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
+            return not_understood_reply(f"I don't understand the duration {text!r}; say e.g. `30m`, `2h` or `1d`.")
         spelled += amount + _UNITS[unit]
     return spelled
 
@@ -247,17 +249,17 @@ _CLEAN: dict[str, Callable[[str], Any]] = {
 }
 
 
-def whoami(requester: str | None) -> str:
-    if not requester:
-        raise Reply("I don't know who is asking, so I can't tell who \"me\" is or which incidents are yours. "
-                    "Name them instead, e.g. `ack 1234 1235` or `reassign 1234 to dana@example.com`.")
-    return requester
+WHO_IS_ME = TextReply("I don't know who is asking, so I can't tell who \"me\" is or which incidents are yours. "
+                      "Name them instead, e.g. `ack 1234 1235` or `reassign 1234 to dana@example.com`.")
 
 
 def _me(value: Any, requester: str | None) -> Any:
+    """"me" as the requester; `WHO_IS_ME` when it is said and nobody says who is asking."""
     if isinstance(value, list):
-        return [_me(v, requester) for v in value]
-    return whoami(requester) if value.lower() in _ME else value
+        return first_reply(people := [_me(v, requester) for v in value]) or people
+    if value.lower() not in _ME:
+        return value
+    return requester or WHO_IS_ME
 
 
 def _alias(value: Any, aliases: Mapping[str, str]) -> Any:
@@ -283,8 +285,8 @@ def _tool(tool: str, **fixed: Any) -> Plan:
     return lambda p: [_fill(tool, p, **fixed)]
 
 
-def _help(p: Parsed) -> list[Call]:
-    raise Reply(help_text())
+def _help(p: Parsed) -> TextReply:
+    return TextReply(help_text())
 
 
 _NO_MATCH = re.compile(r"\bNo [\w ]+ matches\b")
@@ -298,7 +300,7 @@ def _oncall(p: Parsed) -> list[Call]:
     return [_fill("who_is_on_call", p, **guess)]
 
 
-def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | None:
+def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | TextReply | None:
     """A bare name that is not a service may be a policy, schedule or team; any other error (a bad time)
     is the answer as it is."""
     if not p.get("target_name") or not steps[-1][0].error or not _NO_MATCH.search(steps[-1][0].content):
@@ -308,7 +310,7 @@ def _oncall_guess(p: Parsed, steps: Steps) -> list[Call] | str | None:
     question = clarify(steps[0][0].content, p.text, noun="service, escalation policy, schedule or team")
     if question is None:
         return steps[0][0].content.strip()
-    raise Reply(*question)
+    return TextReply(*question)
 
 
 def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
@@ -318,13 +320,15 @@ def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
     def named(p: Parsed) -> list[str]:
         return p.get("incidents") or ([p.get("incident")] if p.get("incident") else [])
 
-    def plan(p: Parsed) -> list[Call]:
+    def plan(p: Parsed) -> list[Call] | TextReply:
         ids, note = named(p), p.get("resolution")
         if len(ids) == 1:
             return [call("update_incident", incident=ids[0], action=action, resolution=note)]
         if ids:
             return [call("manage_incidents", incidents=ids, action=action, resolution=note)]
-        return [call("list_incidents", assigned_to=p.me(), statuses=statuses)]
+        if not p.requester:
+            return WHO_IS_ME
+        return [call("list_incidents", assigned_to=p.requester, statuses=statuses)]
 
     def follow_up(p: Parsed, steps: Steps) -> list[Call] | str | None:
         if named(p) or len(steps) > 1 or steps[0][0].error:
@@ -348,17 +352,17 @@ def _bulk(action: str, statuses: list[str]) -> tuple[Plan, FollowUp]:
     return plan, follow_up
 
 
-def _trigger(p: Parsed) -> list[Call]:
+def _trigger(p: Parsed) -> list[Call] | TextReply:
     """With a service named, open the incident; with only an alert's text, list the services first
     (`_trigger_on_named_service` opens it on the one the text names)."""
     if not p.get("title"):
         service = p.get("service")
-        raise ask(f"What should the page for {service} say? Reply with the alert's text, e.g. `replica lag 90s`.",
-                  f'page {service}: "{{answer}}"')
+        return ask(f"What should the page for {service} say? Reply with the alert's text, e.g. `replica lag 90s`.",
+                   f'page {service}: "{{answer}}"')
     return [_fill("create_incident", p)] if p.get("service") else [call("find_services")]
 
 
-def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | None:
+def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | TextReply | None:
     if p.get("service") or len(steps) > 1 or steps[0][0].error:
         return None
     services = steps[0][0].data.get("services", []) if isinstance(steps[0][0].data, dict) else []
@@ -367,11 +371,11 @@ def _trigger_on_named_service(p: Parsed, steps: Steps) -> list[Call] | str | Non
     if len(named) == 1:
         return [_fill("create_incident", p, service=named[0]["id"])]
     if named:
-        raise ask(f"The alert names more than one service ({', '.join(s['name'] for s in named)}); which one "
-                  f"should be paged? Reply with its name, e.g. `{named[0]['name']}`.", f'page {{answer}}: "{title}"')
+        return ask(f"The alert names more than one service ({', '.join(s['name'] for s in named)}); which one "
+                   f"should be paged? Reply with its name, e.g. `{named[0]['name']}`.", f'page {{answer}}: "{title}"')
     known = ", ".join(s["name"] for s in services[:20]) or "none found"
-    raise ask(f"Which service is this about? No service name appears in {title!r}, and I will not guess. "
-              f"Reply with its name (services: {known}).", f'page {{answer}}: "{title}"')
+    return ask(f"Which service is this about? No service name appears in {title!r}, and I will not guess. "
+               f"Reply with its name (services: {known}).", f'page {{answer}}: "{title}"')
 
 
 def mentioned(text: str, services: list[dict[str, Any]],
@@ -410,26 +414,32 @@ def _clock(hour: str) -> str:
     return f"{int(hour):02d}:00" if hour.isdigit() else hour
 
 
-def _until(p: Parsed) -> dict[str, str]:
+def _until(p: Parsed) -> dict[str, str] | TextReply:
     """The cover window, or the question "until when?" whose answer completes the command."""
     window = _window(p)
     if "end" not in window:
-        raise ask("Until when? Reply with a time or a length, e.g. `until 9am tomorrow` or `for 8h`.",
-                  f"{p.text} {{answer}}", f"{p.text} until {{answer}}")
+        return ask("Until when? Reply with a time or a length, e.g. `until 9am tomorrow` or `for 8h`.",
+                   f"{p.text} {{answer}}", f"{p.text} until {{answer}}")
     return window
 
 
-def _override(p: Parsed) -> list[Call]:
+def _override(p: Parsed) -> list[Call] | TextReply:
     """`for 8h` becomes end `+8h`, which the tool reads relative to the start."""
-    return [_fill("create_override", p, **_until(p))]
+    window = _until(p)
+    return window if isinstance(window, TextReply) else [_fill("create_override", p, **window)]
 
 
-def _swap(p: Parsed) -> list[Call]:
+def _swap(p: Parsed) -> list[Call] | TextReply:
     """Cover someone's shift: find which schedule it is in first (`_swap_schedule`)."""
-    return [_fill("who_is_on_call", p, user=p.get("other") or p.me(), at=_until(p).get("start", "now"))]
+    who, window = p.get("other") or p.requester, _until(p)
+    if not who:
+        return WHO_IS_ME
+    if isinstance(window, TextReply):
+        return window
+    return [_fill("who_is_on_call", p, user=who, at=window.get("start", "now"))]
 
 
-def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
+def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | TextReply | None:
     if len(steps) > 1 or steps[0][0].error:
         return None
     data = steps[0][0].data if isinstance(steps[0][0].data, dict) else {}
@@ -438,11 +448,11 @@ def _swap_schedule(p: Parsed, steps: Steps) -> list[Call] | str | None:
     if len(schedules) == 1:
         return [call("create_override", schedule=schedules[0], user=p.get("user"), **_window(p),
                      time_zone=p.context.time_zone)]
-    who = p.get("other") or p.me()
+    who = p.get("other") or p.requester  # `_swap` asked only once it knew who
     if not schedules:
         return f"{who} has no shift in a schedule then, so there is nothing to cover. Name the schedule instead: " \
                f"`override SCHEDULE with {p.get('user')} …`."
-    raise ask(f"{who} is on call in {len(schedules)} schedules then: {', '.join(schedules)}. Which one?",
+    return ask(f"{who} is on call in {len(schedules)} schedules then: {', '.join(schedules)}. Which one?",
               f"override \"{{answer}}\" with {p.get('user')} " + _said_window(p))
 
 
@@ -459,16 +469,16 @@ def _urgency(p: Parsed) -> list[Call]:
     return [_fill("update_incident", p, action="set_urgency", urgency=urgency)]
 
 
-def _snooze(p: Parsed) -> list[Call]:
+def _snooze(p: Parsed) -> list[Call] | TextReply:
     """`snooze 268 until 5pm` is a snooze for the time left until then, said back with the answer."""
     if p.get("until"):
         moment = parse_time(p.get("until"), now=p.context.now, tz=p.context.time_zone)
         minutes = int((moment - p.context.now).total_seconds() // 60)
         if minutes <= 0:
-            raise Reply(f"{p.get('until')} is not in the future; say how long, e.g. `snooze 268 for 2h`.")
+            return TextReply(f"{p.get('until')} is not in the future; say how long, e.g. `snooze 268 for 2h`.")
         return [_fill("snooze_incident", p, duration=f"{minutes}m")]
     if not p.get("duration"):
-        raise ask("For how long? Reply with a length, e.g. `2h` or `30m`.", f"{p.text} for {{answer}}")
+        return ask("For how long? Reply with a length, e.g. `2h` or `30m`.", f"{p.text} for {{answer}}")
     return [_fill("snooze_incident", p)]
 
 
@@ -734,51 +744,45 @@ _YES = {"yes", "y", "yep", "yeah", "yup", "sure", "ok", "okay", "do it", "go ahe
 _NO = {"no", "n", "nope", "cancel", "never mind", "nevermind", "stop", "abort", "forget it", "don't"}
 
 
-def parse(text: str, context: Context, pending: Pending | None = None) -> Parsed:
+def parse(text: str, context: Context, pending: Pending | None = None) -> Parsed | TextReply:
     """The first command that matches the whole tidied text (or, after a question, the request it
-    continues); `Reply` with what was (not) understood and the closest commands when none does."""
+    continues); else a `TextReply` with what was (not) understood and the closest commands."""
     tidied = tidy(text)
     if pending is not None and (continued := _continue(text, tidied, context, pending)):
         return continued
     if not tidied:
-        raise Reply("What should I do? Type `help` for every command.")
+        return TextReply("What should I do? Type `help` for every command.")
     parsed = match(tidied, context) or _misspelt(tidied, context)
     if parsed is None:
-        raise NotUnderstood(*not_understood(tidied, context))
+        return not_understood_reply(*not_understood(tidied, context))
     return parsed
 
 
-def _misspelt(text: str, context: Context) -> Parsed | None:
+def _misspelt(text: str, context: Context) -> Parsed | TextReply | None:
     """`incidnets`, `oncal payments`: a misspelt command word. A read runs as corrected; a change is
     offered back as a question, because a guessed verb must not reach an approval card unasked."""
     first, _, rest = text.partition(" ")
     words = {w: c for c in COMMANDS for w in c.words if " " not in w}
     for word in difflib.get_close_matches(first.lower(), words, n=2, cutoff=0.75):
         corrected = f"{word} {rest}".strip()
-        try:
-            parsed = match(corrected, context)
-        except Reply:
-            continue
-        if parsed is not None and parsed.command is words[word]:
+        parsed = match(corrected, context)
+        if isinstance(parsed, Parsed) and parsed.command is words[word]:
             if not parsed.command.writes:
                 return parsed
-            raise ask(f"Did you mean `{corrected}`? Reply `yes` to do it.", confirm=corrected)
+            return ask(f"Did you mean `{corrected}`? Reply `yes` to do it.", confirm=corrected)
     return None
 
 
-def _continue(text: str, tidied: str, context: Context, pending: Pending) -> Parsed | None:
+def _continue(text: str, tidied: str, context: Context, pending: Pending) -> Parsed | TextReply | None:
     """The reply to the agent's own question: `yes` runs what it offered, `no` drops it, a new command
     is a new command, and anything else fills the gap the question was about."""
     bare = " ".join(re.sub(r"[^\w' ]", " ", text.lower()).split())
     if bare in _NO:
-        raise Reply("OK, I did nothing.")
+        return TextReply("OK, I did nothing.")
     if pending.confirm and bare in _YES:
         return match(pending.confirm, context)
-    try:
-        alone = match(tidied, context)
-    except Reply:
-        alone = None
-    if not tidied or (alone is not None and alone.command.words[0] != "show"):
+    alone = match(tidied, context)
+    if not tidied or (isinstance(alone, Parsed) and alone.command.words[0] != "show"):
         return None
     for option in pending.options:
         parsed = match(option.replace("{answer}", _unquote(tidied)), context)
@@ -787,65 +791,71 @@ def _continue(text: str, tidied: str, context: Context, pending: Pending) -> Par
     return None
 
 
-def match(text: str, context: Context) -> Parsed | None:
-    """The first pattern that matches all of `text`, bound; a name with words left over (`payments
-    during the holidays`) is said to be not understood only if no other pattern reads the text."""
+def match(text: str, context: Context) -> Parsed | TextReply | None:
+    """The first pattern that matches all of `text`, bound, or why a value in it cannot be used; a name with
+    words left over (`payments during the holidays`) is said to be not understood only if no other pattern
+    reads the text."""
     leftover: Leftover | None = None
     for command, regex, kinds in _patterns():
         found = regex.fullmatch(text)
-        if found:
-            try:
-                return _bind(command, found, kinds, context, text)
-            except Leftover as problem:
-                leftover = leftover or problem
-            except _NotAName:
-                continue
-    if leftover is not None:
-        raise leftover
-    return None
+        bound = _bind(command, found, kinds, context, text) if found else None
+        if isinstance(bound, Leftover):
+            leftover = leftover or bound
+        elif bound is not None:
+            return bound
+    return leftover
 
 
-def _bind(command: Command, found: re.Match[str], kinds: dict[str, str], context: Context, text: str) -> Parsed:
+def _bind(command: Command, found: re.Match[str], kinds: dict[str, str], context: Context,
+          text: str) -> Parsed | TextReply | None:
+    """The command with its arguments read, or why one cannot be used; None when the pattern does not fit
+    after all (an incident number where a name goes: `raise urgency on 268`)."""
     said = {k: v for k, v in found.groupdict().items() if v is not None}
     args = {k: _CLEAN[kinds.get(k, "keyword")](v) for k, v in said.items()}
-    for key in _NAMES & args.keys():
-        if not said[key].startswith(('"', "'")):  # a quoted name is meant as written
-            _refuse_qualifiers(command, text, args[key])
-            args[key] = _alias(args[key], context.aliases)
-    for key in _PEOPLE & args.keys():
-        args[key] = _me(args[key], context.requester)
-    for key, kind in kinds.items():
-        if kind == "note" and key in args:
-            args[key] = _unquote(args[key]) if args[key][:1] in "\"'" else _check_note(command, text, args[key])
-    for key in ("incident", "incidents", "sources", "target", "excluded"):
-        if key in args:
-            args[key] = _pronoun(args[key], context, command, text)
+    names = [key for key in _NAMES & args.keys() if not said[key].startswith(('"', "'"))]  # quoted: as written
+    if unreadable := first_reply(args.values()):
+        return unreadable
+    if any(re.match(r"#?\d", name) for key in names for name in _each(args[key])):
+        return None
+    if leftover := first_reply(_leftover(command, text, args[key]) for key in names):
+        return leftover
+    args |= {key: _alias(args[key], context.aliases) for key in names}
+    people = {key: _me(args[key], context.requester) for key in _PEOPLE & args.keys()}
+    notes = {key: _unquote(args[key]) if args[key][:1] in "\"'" else _check_note(command, text, args[key])
+             for key, kind in kinds.items() if kind == "note" and key in args}
+    shown = {key: _pronoun(args[key], context, command, text) for key in _SHOWABLE if key in args}
     times = tuple(_read_time(args[key], context) for key, kind in kinds.items() if kind == "time" and key in args)
-    return Parsed(command, args, context, text, times)
+    if problem := first_reply([*people.values(), *notes.values(), *shown.values(), *times]):
+        return problem
+    read = tuple(t for t in times if isinstance(t, str))  # every one of them, as none is a reply
+    return Parsed(command, args | people | notes | shown, context, text, read)
 
 
-def _refuse_qualifiers(command: Command, text: str, value: Any) -> None:
-    """A name holding "during the holidays" or "#268" was not all name: say so instead of looking it up."""
-    for name in value if isinstance(value, list) else [value]:
-        if re.match(r"#?\d", name):
-            raise _NotAName
+def _each(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _leftover(command: Command, text: str, value: Any) -> Leftover | None:
+    """A name holding "during the holidays" was not all name: say so instead of looking it up."""
+    for name in _each(value):
         extra = _QUALIFIERS.search(name)
         if extra:
             rest = name[extra.start():]
-            raise Leftover(f"I understood `{text[:text.lower().rfind(rest.lower())].strip()}` but not "
-                           f"“{rest}”, so I did nothing (a name with such words in it goes in quotes). "
-                           f"{_try(command)}")
+            return Leftover(f"I understood `{text[:text.lower().rfind(rest.lower())].strip()}` but not "
+                            f"“{rest}”, so I did nothing (a name with such words in it goes in quotes). "
+                            f"{_try(command)}")
+    return None
 
 
-def _check_note(command: Command, text: str, note: str) -> str:
+def _check_note(command: Command, text: str, note: str) -> str | TextReply:
     """A note nobody introduced (`resolve 269 in 2h`) is used only when it cannot be something else."""
     understood = text[: len(text) - len(note)].strip()
     note = re.sub(r"^(?:please|pls|plz|thanks|thx)\b[\s,.;:!-]*", "", note, flags=re.IGNORECASE) or note
     first = note.split()[0].lower().strip(",.;:")
     if first in _NOTE_STARTS or re.fullmatch(_NUMBER, first) or re.fullmatch(TIME, note, re.I):
-        raise ask(f"I understood `{understood}` but not “{note}”, so I did nothing. If it is a resolution note, "
-                  f"say `{understood}: {note}`; reply `yes` to {command.words[0]} without a note.",
-                  confirm=understood)
+        return ask(f"I understood `{understood}` but not “{note}”, so I did nothing. If it is a resolution note, "
+                   f"say `{understood}: {note}`; reply `yes` to {command.words[0]} without a note.",
+                   confirm=understood)
     return note
 
 
@@ -854,47 +864,48 @@ def _pronoun(value: Any, context: Context, command: Command, text: str) -> Any:
     about when that is unclear."""
     if value == [_ALL_SHOWN]:
         if not context.shown:
-            raise Reply("Which incidents? I haven't shown any in this conversation yet. "
-                        "Name them, e.g. `ack 268 271`.")
+            return TextReply("Which incidents? I haven't shown any in this conversation yet. "
+                             "Name them, e.g. `ack 268 271`.")
         return [s.ref for s in context.shown]
     if value != _IT and value != [_IT]:
         return value
     said = re.search(rf"\b(?:{_PRONOUN})\b", text, re.IGNORECASE)
     template = text[: said.start()] + "{answer}" + text[said.end():] if said else None
     if not context.shown:
-        raise ask("Which incident? I haven't shown one in this conversation yet. "
-                  "Reply with its number, e.g. `268`.", *filter(None, [template]))
+        return ask("Which incident? I haven't shown one in this conversation yet. "
+                   "Reply with its number, e.g. `268`.", *filter(None, [template]))
     if len(context.shown) > 1:
         listed = "\n".join(f"• {s.line}" for s in context.shown[:10])
-        raise ask(f"Which one? The last answer showed {len(context.shown)} incidents:\n{listed}\n"
-                  "Reply with its number.", *filter(None, [template]))
+        return ask(f"Which one? The last answer showed {len(context.shown)} incidents:\n{listed}\n"
+                   "Reply with its number.", *filter(None, [template]))
     return [context.shown[0].ref] if isinstance(value, list) else context.shown[0].ref
 
 
-def _read_time(text: str, context: Context) -> str:
+def _read_time(text: str, context: Context) -> str | TextReply:
     """The time as it will be read, in the zone it was said in, or a question when it cannot be read."""
     try:
         moment = parse_time(text, now=context.now, tz=context.time_zone)
     except TimeParseError:
-        raise Reply(f"I couldn't read the time “{text}”, so I did nothing. Say e.g. `9am tomorrow`, `in 2h`, "
-                    "`22:00 tonight` or `3am PST`.") from None
+        return TextReply(f"I couldn't read the time “{text}”, so I did nothing. Say e.g. `9am tomorrow`, `in 2h`, "
+                         "`22:00 tonight` or `3am PST`.")
     return f"“{text}” is {local(moment, split_zone(text)[1] or context.time_zone)}"
 
 
-def plan(parsed: Parsed, steps: Steps) -> list[Call] | str | None:
-    """The next calls given the results so far, a reply in words, or None: answer from the results."""
+def plan(parsed: Parsed, steps: Steps) -> list[Call] | str | TextReply | None:
+    """The next calls given the results so far, an answer in words (a `str` from the results, a `TextReply`
+    asking or refusing), or None: answer from the results."""
     if not steps:
-        calls: list[Call] | str | None = parsed.command.plan(parsed)
+        calls: list[Call] | str | TextReply | None = parsed.command.plan(parsed)
     elif parsed.command.follow_up:
         calls = parsed.command.follow_up(parsed, steps)
     else:
         return None
     if isinstance(calls, list):
-        check(parsed.command, calls)
+        return check(parsed.command, calls) or calls
     return calls
 
 
-def check(command: Command, calls: list[Call]) -> None:
+def check(command: Command, calls: list[Call]) -> TextReply | None:
     """Refuse, in words, what the tool would refuse, before anything is sent or approved."""
     for c in calls:
         try:
@@ -902,7 +913,8 @@ def check(command: Command, calls: list[Call]) -> None:
         except ValidationError as error:
             problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
                                 for e in error.errors())
-            raise NotUnderstood(f"That doesn't look right ({problem}). Usage: `{command.usage}`") from None
+            return not_understood_reply(f"That doesn't look right ({problem}). Usage: `{command.usage}`")
+    return None
 
 
 # --- when nothing matched ------------------------------------------------------------------------
@@ -933,11 +945,8 @@ def not_understood(text: str, context: Context) -> tuple[str, Pending | None]:
     words = text.split()
     for end in range(len(words) - 1, 0, -1):
         start = " ".join(words[:end])
-        try:
-            understood = match(start, context)
-        except Reply:
-            continue
-        if understood is not None and understood.args and understood.command.words[0] != "show":
+        understood = match(start, context)
+        if isinstance(understood, Parsed) and understood.args and understood.command.words[0] != "show":
             rest = " ".join(words[end:])
             named = {"incident", "incidents", "sources"} & understood.args.keys()  # never "all of yours"
             confirm = start if understood.command.writes and named else None

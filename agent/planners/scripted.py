@@ -22,8 +22,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import PrivateAttr
 
 # One reply: a message, plain answer text, or tool calls ({"name", "args", optional "id"}).
-Reply: TypeAlias = AIMessage | str | list[dict[str, Any]]
-Script: TypeAlias = Sequence[Reply] | Callable[[list[BaseMessage]], Reply | None]
+ScriptedReply: TypeAlias = AIMessage | str | list[dict[str, Any]]
+Script: TypeAlias = Sequence[ScriptedReply] | Callable[[list[BaseMessage]], ScriptedReply | None]
 
 
 class ScriptExhausted(RuntimeError):
@@ -118,7 +118,7 @@ class ScriptedChatModel(BaseChatModel):
         return _as_message(reply, sum(isinstance(m, AIMessage) for m in messages))
 
 
-def _as_message(reply: Reply, turn: int) -> AIMessage:
+def _as_message(reply: ScriptedReply, turn: int) -> AIMessage:
     if isinstance(reply, str):
         return AIMessage(reply)
     message = reply if isinstance(reply, AIMessage) else AIMessage("", tool_calls=[

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.planners.answers import ToolResult, answer
 from agent.planners.conversation import Context, Pending, clarify
-from agent.planners.grammar import Call, NotUnderstood, Parsed, Reply, Steps, parse, plan
+from agent.planners.grammar import Call, Parsed, Steps, TextReply, parse, plan
 
 # A reply's outcome when the command was not understood, or cannot run here.
 NOT_UNDERSTOOD = "not_understood"
@@ -34,10 +34,8 @@ class Said:
 
 def read(text: str, context: Context, pending: Pending | None = None) -> Parsed | Said:
     """The message as a command, or the reply that says why it is not one (or asks what is meant)."""
-    try:
-        return parse(text, context, pending)
-    except Reply as reply:
-        return _said(reply)
+    parsed = parse(text, context, pending)
+    return _said(parsed) if isinstance(parsed, TextReply) else parsed
 
 
 def next_move(parsed: Parsed | Said, steps: Steps) -> list[Call] | Said:
@@ -46,12 +44,11 @@ def next_move(parsed: Parsed | Said, steps: Steps) -> list[Call] | Said:
         return parsed
     if steps and any(r.rejected for r in steps[-1]):
         return Said(answer(steps[-1], parsed.command.done, parsed.context.now))
-    try:
-        following = plan(parsed, steps)
-    except Reply as reply:
-        return _said(reply)
+    following = plan(parsed, steps)
     if following is None:
         return finished(parsed, steps[-1])
+    if isinstance(following, TextReply):
+        return _said(following)
     if isinstance(following, str):
         return Said(following)
     return following
@@ -75,5 +72,5 @@ def tool_calls(calls: list[Call], already: int) -> list[dict[str, Any]]:
     return out
 
 
-def _said(reply: Reply) -> Said:
-    return Said(str(reply), reply.pending, NOT_UNDERSTOOD if isinstance(reply, NotUnderstood) else None)
+def _said(reply: TextReply) -> Said:
+    return Said(reply.text, reply.pending, None if reply.understood else NOT_UNDERSTOOD)
