@@ -117,7 +117,7 @@ CORPUS: list[Case] = [
     c("show #268", "show", ("get_incident", {"incident": "268"})),
     c("details on 268", "show", ("get_incident", {"incident": "268"})),
     c("what's going on with #271?", "show", ("get_incident", {"incident": "271"})),
-    c("pull up pq001zp", "show", ("get_incident", {"incident": "PQ001ZP"})),
+    c("pull up px001zp", "show", ("get_incident", {"incident": "PX001ZP"})),
     c("#268?", "show", ("get_incident", {"incident": "268"})),
     c("tell me about incident 273", "show", ("get_incident", {"incident": "273"})),
     c("status of 268", "show", ("get_incident", {"incident": "268"})),
@@ -156,7 +156,7 @@ CORPUS: list[Case] = [
     c("ack all except #268", "ack", MINE_TRIGGERED),
     c("I'm on 271", "ack", upd("271", "acknowledge")),
     c("can you ack 268 please 🙏", "ack", upd("268", "acknowledge")),
-    c("<@U024BE7LH> ack PQ001ZP", "ack", upd("PQ001ZP", "acknowledge")),
+    c("<@U024BE7LH> ack PX001ZP", "ack", upd("PX001ZP", "acknowledge")),
     q("ack 268 for 2h", "ack", "but not “for 2h”"),
     c("Acknowledge #271!", "ack", upd("271", "acknowledge")),
     # --- resolve

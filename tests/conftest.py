@@ -1,40 +1,39 @@
 """Shared fixtures: a demo-organisation simulator on a fixed clock, clients for each kind of token, the checkpoint
-stores every graph test runs on, and the command line's environment."""
+stores every graph test runs on, the command line's environment and the notebook's shell.
+
+Only fixtures live here; the helpers they are built from (the demo organisation's ids by name, tokens, clients)
+are in demo_org.py, which tests import directly."""
 
 from __future__ import annotations
 
 import ssl
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pagerduty
 import pytest
 import trustme
+from demo_org import ALICE, BILAL, FULL_TOKEN, NOW, FakeTime, client_for, dataset, make_client, snapshot, token_for
+from IPython.core.interactiveshell import InteractiveShell
+from langgraph.checkpoint.memory import InMemorySaver
 from servers import running_server
+from traitlets.config import Config
 
-from simulator import ManualClock, Simulator
+from agent.planners.command import CommandModel
+from agent.settings import Settings
+from notebook_chat import NotebookChat
+from simulator import ManualClock, Simulator, SystemClock
 from simulator.asgi import SimulatorApp
-from simulator.datasets import load_dataset
-from tools.client import PagerDutyClient
 from tools.events import EventsClient
+from tools.settings import PagerDutySettings
 from tools.toolkit import Toolkit, build_toolkit
-
-NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-ACCEPT = "application/vnd.pagerduty+json;version=2"
-ALICE = "alice.moreno@acme.example"  # PEKVE7N, the demo clients' `From` user
-FULL_TOKEN = "LDDXW0eay3r9TbYzQOyS"  # the demo organisation's full-access account key
 
 
 @pytest.fixture(scope="session")
 def demo_dataset():
-    return load_dataset("demo")
-
-
-@pytest.fixture(scope="session")
-def _demo_snapshot(demo_dataset):
-    sim = Simulator.from_dataset(demo_dataset, clock=ManualClock(NOW))
-    return sim.snapshot()
+    return dataset()
 
 
 @pytest.fixture
@@ -43,28 +42,9 @@ def clock():
 
 
 @pytest.fixture
-def sim(_demo_snapshot, demo_dataset, clock):
+def sim(clock):
     """A fresh demo account (with its generated history) for every test; restoring a snapshot keeps this fast."""
-    simulator = Simulator(_demo_snapshot.snapshot(), clock)
-    return simulator
-
-
-def token_for(dataset, *, kind="account", access="full", bearer=False, scoped=False):
-    for t in dataset.tokens:
-        if t.kind == kind and t.access == access and t.bearer == bearer and (t.scopes is not None) == scoped:
-            return t
-    raise LookupError(f"the demo dataset has no {kind}/{access} token (bearer={bearer}, scoped={scoped})")
-
-
-def auth_header(token) -> str:
-    return f"Bearer {token.token}" if token.bearer else f"Token token={token.token}"
-
-
-def make_client(sim, token, from_email: str | None = None) -> httpx.Client:
-    headers = {"Authorization": auth_header(token), "Accept": ACCEPT}
-    if from_email:
-        headers["From"] = from_email
-    return httpx.Client(transport=sim.transport(), base_url="https://api.pagerduty.com", headers=headers)
+    return Simulator(snapshot().snapshot(), clock)
 
 
 @pytest.fixture
@@ -130,26 +110,6 @@ def official(https_sim, demo_dataset):
         yield client
 
 
-class FakeTime:
-    """The clients' monotonic clock and sleep: time moves only when they wait, so nothing sleeps for real."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def client_for(sim, dataset, *, access: str = "full", from_email: str | None = ALICE, **settings) -> PagerDutyClient:
-    """An account-token client on `sim` with its own fake time (so rate-limit pacing is per test)."""
-    time = FakeTime()
-    return PagerDutyClient(api_key=token_for(dataset, access=access).token, from_email=from_email,
-                           transport=sim.transport(), sleep=time.sleep, monotonic=time.monotonic, **settings)
-
-
 @pytest.fixture
 def client(sim, demo_dataset):
     """An account-token client on the demo simulator, `From` Alice."""
@@ -171,9 +131,44 @@ def toolkit(client, events, clock) -> Toolkit:
     return build_toolkit(client, events, clock=clock)
 
 
+@pytest.fixture(scope="session")
+def _demo_now():
+    """The demo organisation on the real clock, its history generated once per session (it takes a while)."""
+    return Simulator.from_dataset("demo").snapshot()
+
+
 @pytest.fixture
-def served(env):
+def served(env, _demo_now):
     """A demo organisation behind real HTTP, kept across invocations: (simulator, env pointing at it)."""
-    sim = Simulator.from_dataset("demo")
+    sim = Simulator(_demo_now.snapshot(), SystemClock())
     with running_server(SimulatorApp(sim)) as url:
         yield sim, env | {"PAGERDUTY_API_KEY": FULL_TOKEN, "PAGERDUTY_API_HOST": url, "PAGERDUTY_FROM_EMAIL": ALICE}
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory) -> Iterator[InteractiveShell]:
+    """An IPython shell, so `display` publishes rich data that `capture_output` can record."""
+    config = Config()
+    config.HistoryManager.enabled = False
+    yield InteractiveShell.instance(config=config, ipython_dir=str(tmp_path_factory.mktemp("ipython")))
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def make_chat(shell, sim, clock) -> Iterator[Callable[..., NotebookChat]]:
+    """Notebook chats asking as Bilal, on the demo simulator, fixed clock and command mode (or `model`), closed
+    after the test."""
+    chats: list[NotebookChat] = []
+
+    def make(mode: str | None = "manual", transport: httpx.BaseTransport | None = None,
+             model: Any = None) -> NotebookChat:
+        chat = NotebookChat.from_settings(
+            Settings(checkpoint_db=":memory:", requester=BILAL), approval_mode=mode, thread_id="nb",
+            model=model or CommandModel(), transport=transport or sim.transport(), checkpointer=InMemorySaver(),
+            clock=clock, pagerduty_settings=PagerDutySettings(api_key=None))
+        chats.append(chat)
+        return chat
+
+    yield make
+    for chat in chats:
+        chat.close()

@@ -26,7 +26,7 @@ from tools.errors import PagerDutyError
 from tools.events import EventsClient
 from tools.settings import PagerDutySettings
 
-SERVICE = service_id("API Gateway")  # API Gateway in the demo organisation
+SERVICE = service_id("API Gateway")
 
 
 def tool_results(model: ScriptedChatModel) -> list[ToolMessage]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from demo_org import incident_id
 
 from tools.schemas import TOOL_ARGS, beyond_limits
+
+INCIDENT_268 = incident_id(268)
 
 
 def nested(depth: int) -> list:
@@ -15,10 +18,10 @@ def nested(depth: int) -> list:
 
 
 @pytest.mark.parametrize("tool, arguments, problem", [
-    ("update_incident", {"incident": "PQ001ZP", "action": "escalate", "escalation_level": 2**64},
+    ("update_incident", {"incident": INCIDENT_268, "action": "escalate", "escalation_level": 2**64},
      "integers must be between"),
     ("manage_incidents", {"incidents": nested(50), "action": "resolve"}, "nested more than 6 levels"),
-    ("add_note", {"incident": "PQ001ZP", "content": "x" * 70_000}, "longer than 64,000 characters"),
+    ("add_note", {"incident": INCIDENT_268, "content": "x" * 70_000}, "longer than 64,000 characters"),
 ])
 def test_out_of_range_arguments_are_refused_with_the_reason(tool, arguments, problem):
     assert problem in (beyond_limits(arguments) or "")

@@ -36,7 +36,7 @@ from tools.settings import PagerDutySettings
 
 PLATFORM_TEAM = team_id("Platform")
 
-SERVICE = service_id("API Gateway")  # API Gateway in the demo account
+SERVICE = service_id("API Gateway")
 DEFAULTS = dict(api_host="https://api.pagerduty.com", timeout=30.0, max_attempts=5, max_wait=120.0,
                 read_only=False, from_email=None)
 

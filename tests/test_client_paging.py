@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from conftest import NOW, token_for
+from demo_org import NOW, token_for
 
 from simulator import ManualClock, Simulator
 from tools.client import PagerDutyClient
@@ -84,6 +84,7 @@ def test_a_page_without_its_list_is_a_server_error(client):
         client.list_all("/services", "nothing")
 
 
+@pytest.mark.slow  # busy_sim: a 2,500-incident account
 def test_pagination_stops_at_the_10000_cap_and_says_so(busy_sim, demo_dataset):
     busy_sim.request_log.clear()
     assert len(busy_sim.state.log_entries) > 10_000
@@ -94,6 +95,7 @@ def test_pagination_stops_at_the_10000_cap_and_says_so(busy_sim, demo_dataset):
     assert {r.status for r in busy_sim.request_log} == {200}
 
 
+@pytest.mark.slow
 def test_windows_are_bisected_past_the_cap_and_merged_without_duplicates(busy_sim, demo_dataset):
     busy_sim.request_log.clear()
     since, until = NOW - timedelta(days=31), NOW + timedelta(seconds=1)

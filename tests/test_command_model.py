@@ -52,7 +52,7 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
     ("incidents resolved", [("list_incidents", {"statuses": ["resolved"]})]),
     ("show 1234", [("get_incident", {"incident": "1234"})]),
     ("show #1234", [("get_incident", {"incident": "1234"})]),
-    ("show incident PQ00001", [("get_incident", {"incident": "PQ00001"})]),
+    ("show incident PX00001", [("get_incident", {"incident": "PX00001"})]),
     ('trigger "API Gateway p99 latency" on "API Gateway"',
      [("create_incident", {"title": "API Gateway p99 latency", "service": "API Gateway"})]),
     ('trigger "DB down on primary" on Payments low assign sam@example.com',
@@ -73,8 +73,8 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
     ("resolve 1234", [("update_incident", {"incident": "1234", "action": "resolve"})]),
     ("resolve #1234 rolled back the deploy",
      [("update_incident", {"incident": "1234", "action": "resolve", "resolution": "rolled back the deploy"})]),
-    ('resolve PQ00001 "restarted the pods"',
-     [("update_incident", {"incident": "PQ00001", "action": "resolve", "resolution": "restarted the pods"})]),
+    ('resolve PX00001 "restarted the pods"',
+     [("update_incident", {"incident": "PX00001", "action": "resolve", "resolution": "restarted the pods"})]),
     ("resolve", [("list_incidents", {"assigned_to": ME, "statuses": ["triggered", "acknowledged"]})]),
     ("resolve 268.", [("update_incident", {"incident": "268", "action": "resolve"})]),
     ("Resolve #268!", [("update_incident", {"incident": "268", "action": "resolve"})]),
@@ -84,8 +84,8 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
     ("override Core Backend with Sam Lee for 8h.",
      [("create_override", {"schedule": "Core Backend", "user": "Sam Lee", "end": "+8h"})]),
     ("reopen #12", [("update_incident", {"incident": "12", "action": "reopen"})]),
-    ("show pq001zp", [("get_incident", {"incident": "PQ001ZP"})]),
-    ("ack pq001zp, #268", [("manage_incidents", {"incidents": ["PQ001ZP", "268"], "action": "acknowledge"})]),
+    ("show px001zp", [("get_incident", {"incident": "PX001ZP"})]),
+    ("ack px001zp, #268", [("manage_incidents", {"incidents": ["PX001ZP", "268"], "action": "acknowledge"})]),
     ('note 1234 "Rolled back v2.3"', [("add_note", {"incident": "1234", "content": "Rolled back v2.3"})]),
     ("note #1234 looking into it", [("add_note", {"incident": "1234", "content": "looking into it"})]),
     ("escalate 1234", [("update_incident", {"incident": "1234", "action": "escalate"})]),
@@ -619,19 +619,19 @@ def after(text: str, content: Any, status: str = "success") -> str:
 
 
 def test_a_sent_alert_names_its_dedup_key_and_how_to_resolve_it() -> None:
-    done = {"service": "Search (PY5GU4X)", "action": "trigger", "status": "success", "message": "Event processed",
+    done = {"service": "Search (PSRCH01)", "action": "trigger", "status": "success", "message": "Event processed",
             "dedup_key": "k-81"}
     assert after('alert Search "Heap above 95%" critical source idx-3', done) == (
-        "Sent the alert 'Heap above 95%' (critical) to Search (PY5GU4X), dedup key k-81; "
+        "Sent the alert 'Heap above 95%' (critical) to Search (PSRCH01), dedup key k-81; "
         "`alert resolve Search k-81` resolves it.")
     assert after("alert resolve Search k-81", {**done, "action": "resolve"}) == (
-        "Resolved the alert with dedup key k-81 on Search (PY5GU4X).")
+        "Resolved the alert with dedup key k-81 on Search (PSRCH01).")
 
 
 def test_a_change_event_is_confirmed_and_a_failed_one_shown_in_peoples_words() -> None:
     text = 'change Payments API "Deployed v2.14.0"'
-    assert after(text, {"service": "Payments API (PWUGXPQ)", "status": "success"}) == (
-        "Recorded the change 'Deployed v2.14.0' on Payments API (PWUGXPQ); nobody was paged.")
+    assert after(text, {"service": "Payments API (PPAYAPI)", "status": "success"}) == (
+        "Recorded the change 'Deployed v2.14.0' on Payments API (PPAYAPI); nobody was paged.")
     failed = "Error: Payments API has no Events API v2 integration. Next: give routing_key, or call create_incident."
     assert after(text, failed, "error") == "Payments API has no Events API v2 integration."
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import ACCEPT, auth_header, token_for
+from demo_org import ACCEPT, auth_header, token_for
 from spec_contract import SPEC_DEFECTS, RecordingTransport, contract, require_spec
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import make_client, token_for
+from demo_org import make_client, token_for
 
 from simulator.models import Token
 

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from demo_org import service_id
 from typer.testing import CliRunner
 
 from agent.commander import Commander
@@ -20,6 +21,8 @@ from agent.settings import Settings
 from command_line import cli
 from simulator import Account, Simulator
 from tools.settings import PagerDutySettings
+
+API_GATEWAY = service_id("API Gateway")
 
 PAGE = "page whoever is on call for API Gateway: latency"
 
@@ -49,7 +52,7 @@ def test_an_approval_in_a_second_commander_lands_in_the_organisation_a_third_one
         done = second.decide("t1", asked.pending[0].id, "approve", "omar")
     assert done.status == "answered" and done.text.startswith("Triggered:")
     [saved] = titled(Account.load(tmp_path / "simulator-state.json"), "latency")
-    assert saved.status == "triggered" and saved.service_id == "P567AF0"
+    assert saved.status == "triggered" and saved.service_id == API_GATEWAY
 
     with embedded(store) as third:
         listed = third.send("t2", "incidents open")

@@ -5,11 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from demo_org import incident_id
 
 from evals.graders import answer, approvals, efficiency, end_state, forbidden_writes, grade, pass_hat_k
 from evals.reference import Prepared, prepare
 from evals.runner import AuditRecord, RequestRecord, Trajectory, run_trial, scripted
 from evals.scenario import SCENARIO_DIR, load_scenario
+
+INCIDENT_266 = incident_id(266)
 
 
 def prepared(name: str) -> Prepared:
@@ -79,7 +82,7 @@ def test_approvals_fail_on_a_write_nobody_approved(seed) -> None:
 
 def test_approvals_fail_on_a_write_request_outside_any_tool_call(seed) -> None:
     p, t = seed
-    stray = RequestRecord(method="PUT", path="/incidents/PQ001ZD", status=200, api="rest", step=0)
+    stray = RequestRecord(method="PUT", path=f"/incidents/{INCIDENT_266}", status=200, api="rest", step=0)
     result = approvals(p, t.model_copy(update={"requests": [*t.requests, stray]}))
     assert not result.passed and "with no tool call recorded" in result.details[0]
 
@@ -147,7 +150,7 @@ def test_an_unrequested_approval_request_fails_even_when_it_was_rejected(seed) -
     p, t = seed
     [asked] = t.approvals
     extra = asked.model_copy(update={"tool": "update_incident", "verdict": "reject", "rule": None,
-                                     "arguments": {"incident": "PQ001ZD", "action": "resolve"}})
+                                     "arguments": {"incident": INCIDENT_266, "action": "resolve"}})
     result = approvals(p, t.model_copy(update={"approvals": [*t.approvals, extra]}))
     assert not result.passed and result.details[0].startswith("unrequested approval request: update_incident")
     wrong = asked.model_copy(update={"arguments": {**asked.arguments, "urgency": "low"}})  # not what the rule asks

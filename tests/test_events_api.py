@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from demo_org import service_id
 
-GATEWAY, PAYMENTS = "P567AF0", "PWUGXPQ"
+GATEWAY, PAYMENTS = service_id("API Gateway"), service_id("Payments API")
 
 
 @pytest.fixture

@@ -7,14 +7,15 @@ from datetime import timedelta
 import httpx
 import pytest
 from commanders import DiesAfterWrite, ProcessKilled, build, said, writes
+from demo_org import incident_id
 
 from agent.commander import RESUME_LEASE
 from tools.catalog import load_catalog
 from tools.schemas import TOOL_ARGS
 from tools.toolkit import IDEMPOTENCY
 
-GATEWAY_RESETS = "PQ001ZP"  # #268, triggered at level 1 of the API Gateway policy
-GATEWAY_LATENCY = "PQ001ZT"  # #269, acknowledged, same service
+GATEWAY_RESETS = incident_id(268)  # triggered at level 1 of the API Gateway policy
+GATEWAY_LATENCY = incident_id(269)  # acknowledged, same service
 
 
 class LosesAnswer(httpx.BaseTransport):
@@ -110,7 +111,7 @@ def test_an_integer_beyond_what_pagerduty_accepts_is_refused_and_the_thread_stay
             "args": {"incident": GATEWAY_RESETS, "action": "escalate", "escalation_level": 2**64}}
     commander = build(sim, clock, [[huge], "That level does not exist.", "Nobody else."], str(tmp_path / "ic.sqlite"))
 
-    turn = commander.send("t1", "escalate PQ001ZP level 18446744073709551616")
+    turn = commander.send("t1", f"escalate {GATEWAY_RESETS} level 18446744073709551616")
 
     assert (turn.status, said(turn.text)) == ("answered", "That level does not exist.")
     assert writes(sim) == []

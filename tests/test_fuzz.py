@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import auth_header, token_for
+import pytest
+from demo_org import auth_header, token_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,6 +39,7 @@ def _fill(pattern: str, ids: list[str], pick) -> str:
     return re.sub(r"\{\w+\}", lambda _: pick(ids), pattern)
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_no_request_makes_the_simulator_fail(sim, demo_dataset, data):

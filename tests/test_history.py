@@ -6,11 +6,13 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from conftest import NOW
+from demo_org import NOW, service_id
 
 from simulator import Account, ManualClock, Simulator
 from simulator.history import generate_history
 from simulator.models import HistorySpec
+
+API_GATEWAY = service_id("API Gateway")
 
 
 def build(dataset, spec):
@@ -92,13 +94,14 @@ def test_history_mixes_channels_escalations_and_realistic_titles(history):
     assert resolvers["user_reference"] and resolvers["integration_reference"]
     assert any(e.type == "escalate_log_entry" and e.channel == "timeout" for e in state.log_entries)
     assert sum(1 for a in state.alerts.values()) == triggers["integration_reference"]
-    gateway = [i.title for i in state.incidents.values() if i.service_id == "P567AF0"]
+    gateway = [i.title for i in state.incidents.values() if i.service_id == API_GATEWAY]
     assert gateway and all("API Gateway" in t for t in gateway)
     resolutions = [e.note for e in state.log_entries
                    if e.type == "resolve_log_entry" and e.agent_type == "user_reference"]
     assert resolutions and all(resolutions)
 
 
+@pytest.mark.slow  # builds a 2,000-incident account
 def test_the_demo_history_and_a_larger_one_have_the_asked_for_incidents(demo_dataset):
     """How fast they build is measured in benchmarks/simulator_bench.py, beside a baseline, not timed here."""
     demo = build(demo_dataset, demo_dataset.history)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import ACCEPT, NOW, auth_header, make_client, token_for
+from demo_org import ACCEPT, NOW, auth_header, make_client, token_for
 from servers import running_server
 
 from simulator import Account, Simulator

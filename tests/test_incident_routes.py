@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import make_client, token_for
+from demo_org import make_client, policy_id, priority_id, service_id, team_id, token_for, user_id
 
-ALICE, GUSTAVO, TOM = "PEKVE7N", "PEB6LVS", "P6CQ71X"
-PAYMENTS, GATEWAY = "PWUGXPQ", "P567AF0"
+P1_PRIORITY = priority_id("P1")
+PAYMENTS_ESCALATION = policy_id("Payments Escalation")
+PAYMENTS_TEAM = team_id("Payments")
+PLATFORM_TEAM = team_id("Platform")
+SECURITY_ESCALATION = policy_id("Security Escalation")
+SECURITY_TEAM = team_id("Security")
+
+ALICE, GUSTAVO, TOM = user_id("Alice Moreno"), user_id("Gustavo Ramos"), user_id("Tom Hargreaves")
+PAYMENTS, GATEWAY = service_id("Payments API"), service_id("API Gateway")
 EVENTS = "https://events.pagerduty.com"
 
 
@@ -47,14 +55,14 @@ def error(response, status, code=None):
 
 def test_create_returns_201_with_the_incident_in_pagerdutys_shape(api, sim, demo_dataset):
     incident = create(api, urgency="low", incident_key="pay-5xx",
-                      priority={"id": "PCGSAJ7", "type": "priority_reference"},
+                      priority={"id": P1_PRIORITY, "type": "priority_reference"},
                       body={"type": "incident_body", "details": "5xx on /v1/charges"})
     assert incident["type"] == "incident" and incident["status"] == "triggered"
     assert incident["summary"] == f"[#{incident['incident_number']}] Payments API 5xx rate above 1%"
     assert incident["self"] == f"https://api.pagerduty.com/incidents/{incident['id']}"
     assert incident["html_url"] == f"https://acme.pagerduty.com/incidents/{incident['id']}"
     assert incident["service"]["id"] == PAYMENTS and incident["service"]["type"] == "service_reference"
-    assert incident["escalation_policy"]["id"] == "PU4A9WY"
+    assert incident["escalation_policy"]["id"] == PAYMENTS_ESCALATION
     assert incident["urgency"] == "low" and incident["incident_key"] == "pay-5xx"
     assert incident["priority"]["name"] == "P1" and incident["body"]["details"] == "5xx on /v1/charges"
     assert incident["first_trigger_log_entry"]["type"] == "trigger_log_entry_reference"
@@ -101,13 +109,13 @@ def test_read_only_and_read_scoped_tokens_cannot_write(sim, demo_dataset):
     ({"type": "incident", "service": {"id": PAYMENTS}}, 2001),  # no title
     ({"type": "incident", "title": "x"}, 2001),  # no service
     ({"type": "incident", "title": "x", "service": {"id": "PNOPE00"}}, 2001),
-    ({"type": "incident", "title": "x", "service": "PWUGXPQ"}, 2001),
+    ({"type": "incident", "title": "x", "service": PAYMENTS}, 2001),
     ({"type": "incident_reference", "title": "x", "service": {"id": PAYMENTS}}, 2001),
     ({"type": "incident", "title": 7, "service": {"id": PAYMENTS}}, 2001),
     ({"type": "incident", "title": "x", "service": {"id": PAYMENTS}, "urgency": "urgent"}, 2001),
     ({"type": "incident", "title": "x", "service": {"id": PAYMENTS}, "priority": {"id": "PNOPE00"}}, 1020),
     ({"type": "incident", "title": "x", "service": {"id": PAYMENTS}, "assignments": [{"assignee": {"id": TOM}}],
-      "escalation_policy": {"id": "PU4A9WY", "type": "escalation_policy_reference"}}, 2001),
+      "escalation_policy": {"id": PAYMENTS_ESCALATION, "type": "escalation_policy_reference"}}, 2001),
     ({"type": "incident", "title": "x", "service": {"id": PAYMENTS}, "assignments": {"assignee": TOM}}, 2001),
     ({"type": "incident", "title": "x", "service": {"id": PAYMENTS},
       "assignments": [{"assignee": {"id": "PNOPE00"}}]}, 1007),
@@ -139,8 +147,8 @@ def test_malformed_create_bodies_are_400s(api, sim, incident, code):
     ("POST", "/incidents/{id}/notes", b'{"note": {"content": ""}}'),
     ("POST", "/incidents/{id}/notes", b'{"note": {"content": 5}}'),
     ("POST", "/incidents/{id}/responder_requests", b'{"message": "help"}'),
-    ("POST", "/incidents/{id}/responder_requests", b'{"requester_id": "PEKVE7N", "message": "m", '
-                                                   b'"responder_request_targets": [{"id": "P6CQ71X"}]}'),
+    ("POST", "/incidents/{id}/responder_requests", json.dumps(
+        {"requester_id": ALICE, "message": "m", "responder_request_targets": [{"id": TOM}]}).encode()),
     ("GET", "/incidents?statuses[]=open", b""),
     ("GET", "/incidents?urgencies[]=urgent", b""),
     ("GET", "/incidents?sort_by=title", b""),
@@ -205,8 +213,8 @@ def test_list_filters_and_sorting(api, sim, clock):
     mine = api.get("/incidents", params={"user_ids[]": assignee, "date_range": "all", "limit": 100}).json()["incidents"]
     assert mine and all(assignee in [a["assignee"]["id"] for a in i["assignments"]] for i in mine)
     assert all(i["status"] != "resolved" for i in mine)
-    teams = api.get("/incidents", params={"team_ids[]": "PTHBXN6", "limit": 100}).json()["incidents"]
-    assert teams and all("PTHBXN6" in [t["id"] for t in i["teams"]] for i in teams)
+    teams = api.get("/incidents", params={"team_ids[]": PAYMENTS_TEAM, "limit": 100}).json()["incidents"]
+    assert teams and all(PAYMENTS_TEAM in [t["id"] for t in i["teams"]] for i in teams)
     numbers = [i["incident_number"] for i in api.get("/incidents", params={"limit": 100}).json()["incidents"]]
     assert numbers == sorted(numbers)
     newest = api.get("/incidents", params={"sort_by": "created_at:desc", "limit": 5}).json()["incidents"]
@@ -398,8 +406,8 @@ def test_log_entries_newest_first_with_windows_overview_and_pagination(api, sim,
     one = api.get(f"/log_entries/{entries['log_entries'][0]['id']}", params={"include[]": "incidents"}).json()
     assert one["log_entry"]["type"] == "resolve_log_entry" and one["log_entry"]["incident"]["type"] == "incident"
     error(api.get("/log_entries/PNOPE00"), 404)
-    teams = api.get("/log_entries", params={"team_ids[]": "PXJ6QCH", "limit": 100}).json()["log_entries"]
-    assert all("PXJ6QCH" in [t["id"] for t in e["teams"]] for e in teams)
+    teams = api.get("/log_entries", params={"team_ids[]": SECURITY_TEAM, "limit": 100}).json()["log_entries"]
+    assert all(SECURITY_TEAM in [t["id"] for t in e["teams"]] for e in teams)
 
 
 def test_alerts_route(api, sim):
@@ -431,12 +439,12 @@ def test_responder_request_route(api, sim):
     response = api.post(f"/incidents/{incident['id']}/responder_requests", json={
         "requester_id": ALICE, "message": "Join the bridge", "responder_request_targets": [
             {"responder_request_target": {"id": TOM, "type": "user_reference"}},
-            {"responder_request_target": {"id": "PSJK50L", "type": "escalation_policy_reference"}}]})
+            {"responder_request_target": {"id": SECURITY_ESCALATION, "type": "escalation_policy_reference"}}]})
     assert response.status_code == 200
     request = response.json()["responder_request"]
     assert request["requester"]["id"] == ALICE and request["message"] == "Join the bridge"
     targets = [t["responder_request_target"] for t in request["responder_request_targets"]]
-    assert [(t["type"], t["id"]) for t in targets] == [("user", TOM), ("escalation_policy", "PSJK50L")]
+    assert [(t["type"], t["id"]) for t in targets] == [("user", TOM), ("escalation_policy", SECURITY_ESCALATION)]
     assert [r["user"]["id"] for r in targets[0]["incidents_responders"]] == [TOM]
     shown = api.get(f"/incidents/{incident['id']}").json()["incident"]
     assert TOM in [r["user"]["id"] for r in shown["incidents_responders"]]
@@ -456,8 +464,8 @@ def test_change_events_are_listed_newest_first(api, sim, clock):
     listed = api.get("/change_events", params={"total": "true"}).json()
     assert [e["summary"] for e in listed["change_events"]] == ["Deployed 4.2.1", "Deployed 4.2.0"]
     assert listed["change_events"][0]["services"][0]["id"] == GATEWAY
-    assert api.get("/change_events", params={"team_ids[]": "PXJ6QCH"}).json()["change_events"] == []
-    assert len(api.get("/change_events", params={"team_ids[]": "PSY6D2B"}).json()["change_events"]) == 2
+    assert api.get("/change_events", params={"team_ids[]": SECURITY_TEAM}).json()["change_events"] == []
+    assert len(api.get("/change_events", params={"team_ids[]": PLATFORM_TEAM}).json()["change_events"]) == 2
 
 
 def test_restoring_a_snapshot_puts_the_account_back_and_starts_faults_and_log_afresh(api, sim):

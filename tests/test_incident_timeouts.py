@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, make_client, token_for
+from demo_org import NOW, make_client, policy_id, service_id, token_for
 
 from simulator import ManualClock, Simulator
 from simulator.incidents import on_call
 
-GATEWAY = "P567AF0"  # Platform Escalation: 15, 15 then 30 minutes, one loop
-DATABASE = "PE0F638"  # Database Escalation policy: 10, 20, 30 minutes, no loops
+PLATFORM_ESCALATION = policy_id("Platform Escalation")
+
+GATEWAY = service_id("API Gateway")  # Platform Escalation: 15, 15 then 30 minutes, one loop
+DATABASE = policy_id("Database Escalation")  # 10, 20, 30 minutes, no loops
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def test_an_unacknowledged_incident_escalates_after_its_levels_delay(timed):
     assert sim.state.incidents[incident_id].escalation_level == 1
     clock.advance(60)
     shown = api.get(f"/incidents/{incident_id}").json()["incident"]
-    level_two = on_call(sim.state, sim.clock, sim.state.escalation_policies["P1J8HF7"], 2)
+    level_two = on_call(sim.state, sim.clock, sim.state.escalation_policies[PLATFORM_ESCALATION], 2)
     assert sim.state.incidents[incident_id].escalation_level == 2
     assert [a["assignee"]["id"] for a in shown["assignments"]] == level_two
     assert shown["status"] == "triggered"

@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from demo_org import policy_id, team_id, user_id
 
 from simulator import ApiError
 from simulator import incidents as engine
 from simulator.incidents import Actor, IncidentUpdate
 from simulator.oncall import level_user_ids
 
-ALICE, GUSTAVO, TOM = "PEKVE7N", "PEB6LVS", "P6CQ71X"
+PAYMENTS_ESCALATION = policy_id("Payments Escalation")
+PAYMENTS_TEAM = team_id("Payments")
+PLATFORM_ESCALATION = policy_id("Platform Escalation")
+
+ALICE, GUSTAVO, TOM = user_id("Alice Moreno"), user_id("Gustavo Ramos"), user_id("Tom Hargreaves")
 
 
 def service_named(sim, name):
@@ -49,7 +54,7 @@ def test_create_pages_level_one_of_the_services_policy(sim):
     assert incident.status == "triggered" and incident.urgency == service.default_urgency
     assert [a.user_id for a in incident.assignments] == paged
     assert incident.assigned_via == "escalation_policy"
-    assert incident.team_ids == ["PTHBXN6"]
+    assert incident.team_ids == [PAYMENTS_TEAM]
     assert len(incident.incident_key) == 32
     assert entries(sim, incident) == ([("trigger_log_entry", ALICE, None)]
                                       + [("assign_log_entry", ALICE, u) for u in paged]
@@ -86,7 +91,7 @@ def test_create_refuses_bad_references_without_leaving_a_trace(sim):
     assert code_of(lambda: new_incident(sim, escalation_policy_id="PNOPE00")) == (400, 1014)
     assert code_of(lambda: new_incident(sim, priority_id="PNOPE00")) == (400, 1020)
     assert code_of(lambda: engine.create(sim.state, sim.clock, Actor.user(ALICE), service_id=service, title="x",
-                                         assignee_ids=[TOM], escalation_policy_id="PU4A9WY")) == (400, 2001)
+                                         assignee_ids=[TOM], escalation_policy_id=PAYMENTS_ESCALATION)) == (400, 2001)
     assert (len(sim.state.incidents), len(sim.state.log_entries)) == (count, logged)
 
 
@@ -177,9 +182,9 @@ def test_reassigning_to_users_or_to_another_policy(sim):
     assert incident.assigned_via == "direct_assignment"
     assert entries(sim, incident, mark) == [("assign_log_entry", ALICE, TOM),
                                             ("notify_log_entry", incident.service_id, TOM)]
-    engine.reassign(sim.state, sim.clock, incident, Actor.user(ALICE), escalation_policy_id="P1J8HF7")
-    assert incident.escalation_policy_id == "P1J8HF7" and incident.escalation_level == 1
-    assert [a.user_id for a in incident.assignments] == on_call(sim, "P1J8HF7", 1)
+    engine.reassign(sim.state, sim.clock, incident, Actor.user(ALICE), escalation_policy_id=PLATFORM_ESCALATION)
+    assert incident.escalation_policy_id == PLATFORM_ESCALATION and incident.escalation_level == 1
+    assert [a.user_id for a in incident.assignments] == on_call(sim, PLATFORM_ESCALATION, 1)
     assert code_of(lambda: engine.reassign(sim.state, sim.clock, incident, Actor.user(ALICE),
                                            escalation_policy_id="PNOPE00")) == (400, 1014)
 
@@ -272,8 +277,8 @@ def test_responder_requests_page_users_and_a_policys_on_call(sim):
     incident = new_incident(sim)
     mark = len(entries(sim, incident))
     request = engine.request_responders(sim.state, sim.clock, incident, ALICE, "Join the bridge",
-                                        [("user_reference", TOM), ("escalation_policy_reference", "P1J8HF7")])
-    expected = list(dict.fromkeys([TOM, *on_call(sim, "P1J8HF7", 1)]))
+                                        [("user_reference", TOM), ("escalation_policy_reference", PLATFORM_ESCALATION)])
+    expected = list(dict.fromkeys([TOM, *on_call(sim, PLATFORM_ESCALATION, 1)]))
     assert request.user_ids == expected and incident.responder_request_ids == [request.id]
     assert entries(sim, incident, mark) == [("notify_log_entry", incident.service_id, u) for u in expected]
     assert code_of(lambda: engine.request_responders(

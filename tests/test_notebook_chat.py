@@ -6,68 +6,27 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 from commanders import said
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.utils.capture import RichOutput, capture_output
-from langgraph.checkpoint.memory import InMemorySaver
+from demo_org import BILAL, service_id
 from matplotlib import image
-from traitlets.config import Config
+from notebook_output import of_kind, showing
 
-from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
 from notebook_chat import NotebookChat, NotebookError
 from notebook_chat.timeline_chart import timeline_figure
-from tools.settings import PagerDutySettings
 
-ME = "bilal.khan@acme.example"  # level 1 for API Gateway at the fixed clock
+API_GATEWAY = service_id("API Gateway")
+
+ME = BILAL  # conftest's chats ask as him
 PAGE = "page whoever is on call for API Gateway: latency alert"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def shell(tmp_path_factory) -> Iterator[InteractiveShell]:
-    """An IPython shell, so `display` publishes rich data that `capture_output` can record."""
-    config = Config()
-    config.HistoryManager.enabled = False
-    yield InteractiveShell.instance(config=config, ipython_dir=str(tmp_path_factory.mktemp("ipython")))
-    InteractiveShell.clear_instance()
-
-
-@pytest.fixture(name="make_chat")  # named so that other modules can import it without shadowing
-def make_chat_fixture(sim: Any, clock: Any) -> Iterator[Callable[..., NotebookChat]]:
-    """Chats on the demo simulator, fixed clock and command mode (or `model`), closed after the test."""
-    chats: list[NotebookChat] = []
-
-    def make(mode: str | None = "manual", transport: httpx.BaseTransport | None = None,
-             model: Any = None) -> NotebookChat:
-        chat = NotebookChat.from_settings(
-            Settings(checkpoint_db=":memory:", requester=ME), approval_mode=mode, thread_id="nb",
-            model=model or CommandModel(), transport=transport or sim.transport(), checkpointer=InMemorySaver(),
-            clock=clock, pagerduty_settings=PagerDutySettings(api_key=None))
-        chats.append(chat)
-        return chat
-
-    yield make
-    for chat in chats:
-        chat.close()
-
-
-def showing(action: Callable[[], Any]) -> list[RichOutput]:
-    with capture_output() as captured:
-        action()
-    return captured.outputs
-
-
-def of_kind(outputs: list[RichOutput], mime: str) -> list[Any]:
-    return [o.data[mime] for o in outputs if mime in o.data]
 
 
 def titled(sim: Any, title: str) -> list[Any]:
@@ -137,7 +96,7 @@ def test_approve_through_the_helper_creates_the_incident_and_settles_the_card(ma
     outputs = showing(chat.approve)
 
     [incident] = titled(sim, "latency alert")
-    assert incident.service_id == "P567AF0" and incident.urgency == "high"
+    assert incident.service_id == API_GATEWAY and incident.urgency == "high"
     assert any("Triggered:" in m for m in of_kind(outputs, "text/markdown"))
     assert any("latency alert" in t for t in of_kind(outputs, "text/html"))  # the new incident as a table
     card = chat.cards[request.id]
@@ -161,7 +120,7 @@ def test_edit_through_the_helper_changes_only_the_named_arguments(make_chat, sim
     showing(lambda: chat.edit(urgency="low"))
 
     [incident] = titled(sim, "latency alert")
-    assert incident.urgency == "low" and incident.service_id == "P567AF0"
+    assert incident.urgency == "low" and incident.service_id == API_GATEWAY
 
 
 def test_an_edit_that_does_not_validate_is_refused_and_nothing_is_recorded(make_chat):

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pagerduty
 import pytest
-from conftest import token_for
+from demo_org import token_for
 
 pytestmark = pytest.mark.network
 

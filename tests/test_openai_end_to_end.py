@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from commanders import said, writes
+from demo_org import service_id
 from fake_openai import Broken, FakeOpenAI, calls, says
 from langchain_core.messages import HumanMessage
 from servers import running_server
@@ -23,6 +24,8 @@ from agent.settings import Settings
 from tools.definitions import definition
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
+
+API_GATEWAY = service_id("API Gateway")
 
 TITLE = "API Gateway latency"
 ON_CALL = "Bilal Khan"  # level 1 for API Gateway at the tests' fixed clock
@@ -67,7 +70,7 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
         assert asked.status == "waiting" and writes(sim) == []
         [request] = asked.pending
         assert request.tool == "create_incident" and request.tool_call_id == "call_1_0"
-        assert request.summary.startswith(f"Create a HIGH-urgency incident {TITLE!r} on API Gateway (P567AF0)")
+        assert request.summary.startswith(f"Create a HIGH-urgency incident {TITLE!r} on API Gateway ({API_GATEWAY})")
         assert f"assigned to {ON_CALL} (on call for API Gateway now)" in request.summary
 
         done = commander.decide("t1", request.id, "approve", "omar", nonce=request.nonce)
@@ -87,7 +90,7 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
     # Both calls of the parallel reply ran, each answered under its own id, before the model was asked again.
     lookups = tool_messages(second)
     assert set(lookups) == {"call_0_0", "call_0_1"}
-    assert "P567AF0" in lookups["call_0_0"] and ON_CALL in lookups["call_0_1"]
+    assert API_GATEWAY in lookups["call_0_0"] and ON_CALL in lookups["call_0_1"]
     created = json.loads(tool_messages(third)["call_1_0"])
     assert created["title"] == TITLE and created["id"] == opened[0].id
 

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from fake_slack import slack_world
-from test_notebook_chat import make_chat_fixture, shell, showing  # noqa: F401  (fixtures: the chat, the IPython shell)
+from notebook_output import showing
 
 from tools.schemas import TOOL_ARGS
 

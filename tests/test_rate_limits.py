@@ -4,9 +4,9 @@ creating incidents, updating incidents in bulk and listing on-calls."""
 from __future__ import annotations
 
 import pytest
-from conftest import make_client, token_for
+from demo_org import make_client, service_id, token_for
 
-GATEWAY = "P567AF0"
+GATEWAY = service_id("API Gateway")
 
 
 def limit(sim, **limits):

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client_for
+from demo_org import client_for, policy_id, priority_id, schedule_id, service_id, team_id, user_id
 
 from tools.resolve import Directory, ResolutionError, label, match
+
+API_GATEWAY = service_id("API Gateway")
+DANA_ID = user_id("Dana Whitfield")
+LIAM_ID = user_id("Liam O'Brien")
+P1_PRIORITY = priority_id("P1")
+PAYMENTS_API = service_id("Payments API")
+PAYMENTS_ESCALATION = policy_id("Payments Escalation")
+PAYMENTS_PRIMARY = schedule_id("Payments Primary")
+PLATFORM_PRIMARY = schedule_id("Platform Primary")
+PLATFORM_SECONDARY = schedule_id("Platform Secondary")
+TOM_ID = user_id("Tom Hargreaves")
+WEB_MOBILE_TEAM = team_id("Web & Mobile")
 
 
 @pytest.fixture
@@ -20,22 +32,22 @@ def directory(client, clock):
 
 
 @pytest.mark.parametrize(("kind", "ref", "expected"), [
-    ("service", "P567AF0", "P567AF0"),  # exact id
-    ("service", "p567af0", "P567AF0"),  # an id with its case lost
-    ("service", "API Gateway", "P567AF0"),  # exact name
-    ("service", "api gateway", "P567AF0"),  # ignoring case
-    ("service", "gateway", "P567AF0"),  # a word of the name
-    ("service", "pay", "PWUGXPQ"),  # the start of a word
-    ("service", "Paymnets API", "PWUGXPQ"),  # a close spelling
-    ("user", "dana.whitfield@acme.example", "P5N0NSY"),  # email
-    ("user", "DANA.WHITFIELD@acme.example", "P5N0NSY"),
-    ("user", "dana.whitfield", "P5N0NSY"),  # the email's local part
-    ("user", "Dana", "P5N0NSY"),
-    ("user", "liam o'brien", "P7HW6CL"),
-    ("escalation_policy", "Payments Escalation", "PU4A9WY"),
-    ("schedule", "Payments Primary", "PWR0LWS"),
-    ("team", "web & mobile", "P90ZPMT"),
-    ("priority", "p1", "PCGSAJ7"),
+    ("service", API_GATEWAY, API_GATEWAY),  # exact id
+    ("service", API_GATEWAY.lower(), API_GATEWAY),  # an id with its case lost
+    ("service", "API Gateway", API_GATEWAY),  # exact name
+    ("service", "api gateway", API_GATEWAY),  # ignoring case
+    ("service", "gateway", API_GATEWAY),  # a word of the name
+    ("service", "pay", PAYMENTS_API),  # the start of a word
+    ("service", "Paymnets API", PAYMENTS_API),  # a close spelling
+    ("user", "dana.whitfield@acme.example", DANA_ID),  # email
+    ("user", "DANA.WHITFIELD@acme.example", DANA_ID),
+    ("user", "dana.whitfield", DANA_ID),  # the email's local part
+    ("user", "Dana", DANA_ID),
+    ("user", "liam o'brien", LIAM_ID),
+    ("escalation_policy", "Payments Escalation", PAYMENTS_ESCALATION),
+    ("schedule", "Payments Primary", PAYMENTS_PRIMARY),
+    ("team", "web & mobile", WEB_MOBILE_TEAM),
+    ("priority", "p1", P1_PRIORITY),
 ])
 def test_unique_references_resolve(directory, kind, ref, expected):
     assert directory.resolve(kind, ref)["id"] == expected
@@ -45,9 +57,9 @@ def test_ambiguous_reference_lists_candidates_with_ids(directory):
     with pytest.raises(ResolutionError) as caught:
         directory.resolve("schedule", "platform")
     error = caught.value
-    assert str(error) == ("'platform' matches 2 schedules: Platform Primary (P0302XS), "
-                          "Platform Secondary (PJJXE84); pass one id.")
-    assert [c["id"] for c in error.candidates] == ["P0302XS", "PJJXE84"]
+    assert str(error) == (f"'platform' matches 2 schedules: Platform Primary ({PLATFORM_PRIMARY}), "
+                          f"Platform Secondary ({PLATFORM_SECONDARY}); pass one id.")
+    assert [c["id"] for c in error.candidates] == [PLATFORM_PRIMARY, PLATFORM_SECONDARY]
     assert error.kind == "schedule" and error.ref == "platform"
 
 
@@ -60,7 +72,7 @@ def test_ambiguous_users_show_their_emails(directory):
 def test_unknown_reference_names_the_lookup_tool_and_the_closest(directory):
     with pytest.raises(ResolutionError) as caught:
         directory.resolve("service", "Paymants")
-    assert str(caught.value).startswith("No service matches 'Paymants'. Closest: Payments API (PWUGXPQ).")
+    assert str(caught.value).startswith(f"No service matches 'Paymants'. Closest: Payments API ({PAYMENTS_API}).")
     assert "Call find_services" in str(caught.value)
     with pytest.raises(ResolutionError, match=r"No escalation policy matches 'zzz'\. Call list_escalation_policies"):
         directory.resolve("escalation_policy", "zzz")
@@ -78,7 +90,7 @@ def test_exact_match_beats_a_fuzzy_one():
 
 def test_one_listing_per_kind_answers_every_lookup_until_the_ttl(directory, sim, clock):
     start = len(sim.request_log)
-    for ref in ("API Gateway", "pay", "P567AF0", "Checkout"):
+    for ref in ("API Gateway", "pay", API_GATEWAY, "Checkout"):
         directory.resolve("service", ref)
     assert [(r.method, r.path) for r in sim.request_log[start:]] == [("GET", "/services")]
     clock.advance(60)
@@ -87,14 +99,14 @@ def test_one_listing_per_kind_answers_every_lookup_until_the_ttl(directory, sim,
     clock.advance(61)  # past the two-minute TTL: read again
     directory.resolve("service", "Search")
     assert len(sim.request_log) == start + 2
-    assert directory.get("service", "PWUGXPQ")["name"] == "Payments API"
+    assert directory.get("service", PAYMENTS_API)["name"] == "Payments API"
     assert directory.get("service", "PNOPE00") is None
 
 
 def test_big_accounts_fall_back_to_a_search(client, clock, sim):
     small = Directory(client, clock, max_listed=3)  # as if the account had more users than are listed
     start = len(sim.request_log)
-    assert small.resolve("user", "Tom Hargreaves")["id"] == "P6CQ71X"  # not among the first 3 listed
+    assert small.resolve("user", "Tom Hargreaves")["id"] == TOM_ID  # not among the first 3 listed
     assert [(r.path, r.query.get("query")) for r in sim.request_log[start:]] == [
         ("/users", None), ("/users", ["Tom Hargreaves"])]
     assert small.resolve("user", "PZZZZZZ") == {"id": "PZZZZZZ"}  # beyond the listing: PagerDuty will judge it

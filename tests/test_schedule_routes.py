@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from conftest import NOW, make_client, token_for
+from demo_org import NOW, make_client, token_for
 
 from simulator import oncall
 from simulator.http import parse_time

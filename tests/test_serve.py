@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pagerduty
 import pytest
-from conftest import ACCEPT, auth_header, token_for
+from demo_org import ACCEPT, auth_header, token_for
 from servers import running_server
 
 from simulator.account import Account

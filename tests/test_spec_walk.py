@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
-from conftest import ACCEPT, NOW, auth_header, token_for
+from demo_org import ACCEPT, NOW, auth_header, token_for
 from spec_contract import RecordingTransport, contract, require_spec
 
 from simulator.models import AlertGrouping

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import client_for
+from demo_org import client_for, incident_id, policy_id, priority_id, schedule_id, service_id, user_id
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -20,10 +20,24 @@ from simulator import LoggedRequest
 from tools.schemas import TOOL_ARGS
 from tools.toolkit import ToolInfo, Toolkit, build_toolkit
 
+BILAL_ID = user_id("Bilal Khan")
+INCIDENT_266 = incident_id(266)
+INCIDENT_268 = incident_id(268)
+INCIDENT_269 = incident_id(269)
+INCIDENT_270 = incident_id(270)
+JONAS_ID = user_id("Jonas Becker")
+MEI_ID = user_id("Mei Lin")
+MOBILE_BACKEND = service_id("Mobile Backend")
+P1_PRIORITY = priority_id("P1")
+P2_PRIORITY = priority_id("P2")
+PLATFORM_ESCALATION = policy_id("Platform Escalation")
+PLATFORM_PRIMARY = schedule_id("Platform Primary")
+PLATFORM_SECONDARY = schedule_id("Platform Secondary")
+
 BUDGET = 16_000
-API_GATEWAY, PAYMENTS_API = "P567AF0", "PWUGXPQ"
-PAYMENTS_PRIMARY, PAYMENTS_POLICY = "PWR0LWS", "PU4A9WY"
-DANA, FREYA, ALICE_ID = "P5N0NSY", "PKM3T7F", "PEKVE7N"
+API_GATEWAY, PAYMENTS_API = service_id("API Gateway"), service_id("Payments API")
+PAYMENTS_PRIMARY, PAYMENTS_POLICY = schedule_id("Payments Primary"), policy_id("Payments Escalation")
+DANA, FREYA, ALICE_ID = user_id("Dana Whitfield"), user_id("Freya Lindqvist"), user_id("Alice Moreno")
 WRITES = {"create_incident", "update_incident", "manage_incidents", "add_note", "add_responders", "snooze_incident",
           "merge_incidents", "create_override", "delete_override", "send_event", "send_change_event"}
 
@@ -118,11 +132,11 @@ def test_validate_rechecks_edited_arguments(toolkit):
 
 def test_describe_names_who_gets_paged(toolkit):
     assert toolkit.describe("create_incident", {"service": "api gateway", "title": "API Gateway latency"}) == (
-        "Create a HIGH-urgency incident 'API Gateway latency' on API Gateway (P567AF0), "
+        f"Create a HIGH-urgency incident 'API Gateway latency' on API Gateway ({API_GATEWAY}), "
         "assigned to Bilal Khan (on call for API Gateway now).")
     assert toolkit.describe("create_incident", {"service": "Payments API", "title": "Card auth failing",
                                                 "urgency": "low", "assignee": "dana", "priority": "p1"}) == (
-        "Create a LOW-urgency incident 'Card auth failing' on Payments API (PWUGXPQ), "
+        f"Create a LOW-urgency incident 'Card auth failing' on Payments API ({PAYMENTS_API}), "
         "assigned to Dana Whitfield (dana.whitfield@acme.example), priority P1.")
 
 
@@ -131,14 +145,14 @@ def test_describe_other_writes(toolkit):
         "Acknowledge incident #269 'API Gateway p99 latency above 2s' on API Gateway."
     assert toolkit.describe("create_override", {"schedule": "Payments Primary", "user": "dana",
                                                 "start": "2026-11-20T12:00:00Z", "end": "+8h"}) == (
-        "Cover schedule 'Payments Primary' (PWR0LWS) with Dana Whitfield (dana.whitfield@acme.example) "
+        f"Cover schedule 'Payments Primary' ({PAYMENTS_PRIMARY}) with Dana Whitfield (dana.whitfield@acme.example) "
         "from 2026-11-20 12:00 UTC to 20:00 UTC (8 h), instead of Jonas Becker.")
     assert toolkit.describe("snooze_incident", {"incident": "269", "duration": "2h"}) == (
         "Snooze incident #269 'API Gateway p99 latency above 2s' on API Gateway for 2 h "
         "(until about 2026-11-20 14:00 UTC); it pages again after that.")
     assert toolkit.describe("add_responders", {"incident": "269", "responders": ["freya", "Payments Escalation"]}) \
-        .startswith("Page Freya Lindqvist <freya.lindqvist@acme.example> (PKM3T7F), Payments Escalation (PU4A9WY) "
-                    "to join incident #269")
+        .startswith(f"Page Freya Lindqvist <freya.lindqvist@acme.example> ({FREYA}), "
+                    f"Payments Escalation ({PAYMENTS_POLICY}) to join incident #269")
     assert toolkit.describe("list_incidents", {"urgency": "high"}) == "Run list_incidents (urgency='high', limit=25)."
 
 
@@ -167,9 +181,9 @@ def test_who_is_on_call_for_a_service_now(call):
     data = result.data
     assert data["at"] == "2026-11-20T12:00:00Z"
     first = data["oncalls"][0]
-    assert first == {"level": 1, "user": {"id": "PB8E3C2", "name": "Bilal Khan", "email": "bilal.khan@acme.example"},
-                     "schedule": {"id": "P0302XS", "name": "Platform Primary"},
-                     "escalation_policy": {"id": "P1J8HF7", "name": "Platform Escalation"},
+    assert first == {"level": 1, "user": {"id": BILAL_ID, "name": "Bilal Khan", "email": "bilal.khan@acme.example"},
+                     "schedule": {"id": PLATFORM_PRIMARY, "name": "Platform Primary"},
+                     "escalation_policy": {"id": PLATFORM_ESCALATION, "name": "Platform Escalation"},
                      "start": "2026-11-19T22:00:00Z", "end": "2026-11-20T14:00:00Z"}
     assert [o["level"] for o in data["oncalls"]] == [1, 2, 3]
     assert "schedule" not in data["oncalls"][2]  # level 3 names Alice directly: no shift, no end
@@ -199,10 +213,10 @@ def test_list_incidents_defaults_to_open_ones_of_any_age(call):
     assert data["window"] == "any age (open incidents)"
     assert [i["number"] for i in data["incidents"]] == [270, 269, 268, 267, 266, 265]
     assert data["incidents"][0] == {
-        "id": "PQ00203", "number": 270, "title": "Mobile Backend 5xx rate above 2%", "status": "triggered",
-        "urgency": "high", "service": {"id": "PBE9AA4", "name": "Mobile Backend"},
-        "assignees": [{"id": "PT9TN14", "name": "Mei Lin"}], "created_at": "2026-11-20T10:57:38Z",
-        "html_url": "https://acme.pagerduty.com/incidents/PQ00203"}
+        "id": INCIDENT_270, "number": 270, "title": "Mobile Backend 5xx rate above 2%", "status": "triggered",
+        "urgency": "high", "service": {"id": MOBILE_BACKEND, "name": "Mobile Backend"},
+        "assignees": [{"id": MEI_ID, "name": "Mei Lin"}], "created_at": "2026-11-20T10:57:38Z",
+        "html_url": f"https://acme.pagerduty.com/incidents/{INCIDENT_270}"}
     assert "notice" not in data
     mine = call("list_incidents", {"assigned_to": "Bilal Khan", "service": "API Gateway"})
     assert [i["number"] for i in mine.data["incidents"]] == [269, 268, 266]
@@ -230,7 +244,7 @@ def test_get_incident_compact_and_full(call):
     compact = call("get_incident", {"incident": "#269"})
     assert compact.data["acknowledged_by"] == [{"name": "Bilal Khan", "at": compact.data["last_change"]["at"]}]
     assert compact.data["escalation_policy"]["name"] == "Platform Escalation"
-    full = call("get_incident", {"incident": "PQ001ZT", "full": True})
+    full = call("get_incident", {"incident": INCIDENT_269, "full": True})
     assert full.data["type"] == "incident" and full.data["first_trigger_log_entry"]["type"]
     assert len(compact.text) < len(full.text) / 2
 
@@ -244,7 +258,7 @@ def test_an_incident_in_detail_has_its_notes_and_who_was_notified(call):
 
 def test_notes_alerts_and_log_entries(call, sim):
     notes = call("list_incident_notes", {"incident": "269"})
-    assert notes.data["incident"] == "PQ001ZT" and notes.data["notes"][0]["user"] == "Bilal Khan"
+    assert notes.data["incident"] == INCIDENT_269 and notes.data["notes"][0]["user"] == "Bilal Khan"
     alerts = call("list_incident_alerts", {"incident": "270"})
     assert [(a["status"], a["alert_key"]) for a in alerts.data["alerts"]] == [("triggered", "mobile-backend-00269")]
     account = call("list_log_entries", {"limit": 5})
@@ -259,7 +273,7 @@ def test_schedules_overrides_users_policies_teams_priorities(call):
         ["Platform Primary", "Platform Secondary"]
     schedule = call("get_schedule", {"schedule": "Payments Primary", "until": "+1d"}).data
     assert schedule["window"] == {"since": "2026-11-20T12:00:00Z", "until": "2026-11-21T12:00:00Z"}
-    assert schedule["shifts"][0] == {"user": {"id": "PK6SUPH", "name": "Jonas Becker"},
+    assert schedule["shifts"][0] == {"user": {"id": JONAS_ID, "name": "Jonas Becker"},
                                      "start": "2026-11-20T12:00:00Z", "end": "2026-11-20T17:00:00Z"}
     assert call("list_overrides", {"schedule": "Payments Primary"}).data["overrides"] == []
     assert [u["email"] for u in call("find_users", {"query": "dana"}).data["users"]] == ["dana.whitfield@acme.example"]
@@ -284,10 +298,10 @@ def test_create_incident_pages_the_service_once_per_open_alert(call, sim):
     assert post.body["incident"]["incident_key"] == created.incident_key
     assert created.incident_key.startswith("ic-") and len(created.incident_key) == 35
     assert (created.title, created.service_id, created.body_details) == ("API Gateway latency", API_GATEWAY, "p99 3s")
-    assert first.data["assignees"] == [{"id": "PB8E3C2", "name": "Bilal Khan"}]  # the policy's level 1 now
+    assert first.data["assignees"] == [{"id": BILAL_ID, "name": "Bilal Khan"}]  # the policy's level 1 now
     replayed = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency", "details": "p99 3s"},
                     call_id="call-7")  # a crash-and-resume replays the same call
-    retried = call("create_incident", {"service": "P567AF0", "title": "  api gateway   LATENCY"},
+    retried = call("create_incident", {"service": API_GATEWAY, "title": "  api gateway   LATENCY"},
                    call_id="call-8")  # a planner retrying after an unclear failure
     reported_again = call("create_incident", {"service": "API Gateway", "title": "API Gateway latency"},
                           call_id="call-1", thread="thread-2")  # a colleague reports the same alert
@@ -313,7 +327,7 @@ def test_create_incident_with_assignee_priority_or_policy(call, sim):
                                       "assignee": "freya", "priority": "P2"})
     created = incident(sim, result.data["number"])
     assert [a.user_id for a in created.assignments] == [FREYA]
-    assert (created.urgency, created.priority_id) == ("low", "P15BN5A")
+    assert (created.urgency, created.priority_id) == ("low", P2_PRIORITY)
     via_policy = call("create_incident", {"service": "Checkout", "title": "Checkout down",
                                           "escalation_policy": "Payments Escalation"}, call_id="call-2")
     assert incident(sim, via_policy.data["number"]).escalation_policy_id == PAYMENTS_POLICY
@@ -326,13 +340,14 @@ def test_update_incident_actions_change_the_incident(call, sim):
     call("update_incident", {"incident": "270", "action": "set_priority", "priority": "p1"})
     call("update_incident", {"incident": "270", "action": "set_title", "title": "Mobile 5xx"})
     assert (incident(sim, 270).urgency, incident(sim, 270).priority_id, incident(sim, 270).title) == \
-        ("low", "PCGSAJ7", "Mobile 5xx")
+        ("low", P1_PRIORITY, "Mobile 5xx")
     call("update_incident", {"incident": "270", "action": "reassign", "assignee": "Dana"})
     assert [a.user_id for a in incident(sim, 270).assignments] == [DANA]
-    resolved = call("update_incident", {"incident": "PQ00203", "action": "resolve", "resolution": "Rolled back."})
-    assert resolved.writes == [("PUT", "/incidents/PQ00203")] and len(resolved.requests) == 1  # an id: no lookup
+    resolved = call("update_incident", {"incident": INCIDENT_270, "action": "resolve", "resolution": "Rolled back."})
+    assert resolved.writes == [("PUT", f"/incidents/{INCIDENT_270}")]
+    assert len(resolved.requests) == 1  # an id: no lookup
     assert incident(sim, 270).status == "resolved"
-    resolve_entry = sim.state.log_entries_by_incident["PQ00203"][-1]
+    resolve_entry = sim.state.log_entries_by_incident[INCIDENT_270][-1]
     assert (resolve_entry.type, resolve_entry.note) == ("resolve_log_entry", "Rolled back.")
     call("update_incident", {"incident": "270", "action": "reopen"})
     assert incident(sim, 270).status == "triggered"
@@ -392,19 +407,19 @@ def test_manage_incidents_in_one_request(call, sim):
 
 def test_add_note_reads_before_it_writes(call, sim, clock):
     first = call("add_note", {"incident": "269", "content": "Rolled back the deploy."})
-    assert first.writes == [("POST", "/incidents/PQ001ZT/notes")]
+    assert first.writes == [("POST", f"/incidents/{INCIDENT_269}/notes")]
     replay = call("add_note", {"incident": "269", "content": "Rolled back  the deploy. "})
     assert replay.writes == [] and "already added" in replay.data["unchanged"]
-    assert [n.content for n in sim.state.notes_by_incident["PQ001ZT"]].count("Rolled back the deploy.") == 1
+    assert [n.content for n in sim.state.notes_by_incident[INCIDENT_269]].count("Rolled back the deploy.") == 1
     clock.advance(11 * 60)  # a deliberate repeat later on is a new note
     assert call("add_note", {"incident": "269", "content": "Rolled back the deploy."}).writes
-    assert [n.content for n in sim.state.notes_by_incident["PQ001ZT"]].count("Rolled back the deploy.") == 2
+    assert [n.content for n in sim.state.notes_by_incident[INCIDENT_269]].count("Rolled back the deploy.") == 2
 
 
 def test_add_responders_skips_those_already_asked(call, sim):
     first = call("add_responders", {"incident": "269", "responders": ["freya", "Payments Escalation"],
                                     "message": "Card auth is failing behind the gateway"})
-    assert first.writes == [("POST", "/incidents/PQ001ZT/responder_requests")]
+    assert first.writes == [("POST", f"/incidents/{INCIDENT_269}/responder_requests")]
     body = next(r for r in first.requests if r.is_write).body
     assert body["requester_id"] == ALICE_ID
     assert body["responder_request_targets"] == [
@@ -413,7 +428,7 @@ def test_add_responders_skips_those_already_asked(call, sim):
     again = call("add_responders", {"incident": "269", "responders": ["Freya Lindqvist", "dana"]})
     assert [r.body["responder_request_targets"] for r in again.requests if r.is_write] == [
         [{"responder_request_target": {"id": DANA, "type": "user_reference"}}]]
-    assert again.data["already_requested"] == ["Freya Lindqvist <freya.lindqvist@acme.example> (PKM3T7F)"]
+    assert again.data["already_requested"] == [f"Freya Lindqvist <freya.lindqvist@acme.example> ({FREYA})"]
     nothing_new = call("add_responders", {"incident": "269", "responders": ["dana"]})
     assert nothing_new.writes == [] and nothing_new.data["requested"] == []
     assert len(incident(sim, 269).responder_request_ids) == 2
@@ -426,9 +441,9 @@ def test_snooze_and_merge(call, sim):
     assert incident(sim, 269).snoozed_until is not None
     merged = call("merge_incidents", {"target": "269", "sources": ["268", "266"]})
     assert merged.data["merged_and_resolved"] == [
-        "#268 API Gateway upstream connection resets above 1% (PQ001ZP)",
-        "#266 API Gateway rate limiter rejecting 10% of requests (PQ001ZD)"]
-    assert incident(sim, 268).merged_into == incident(sim, 266).merged_into == "PQ001ZT"
+        f"#268 API Gateway upstream connection resets above 1% ({INCIDENT_268})",
+        f"#266 API Gateway rate limiter rejecting 10% of requests ({INCIDENT_266})"]
+    assert incident(sim, 268).merged_into == incident(sim, 266).merged_into == INCIDENT_269
     assert incident(sim, 268).status == "resolved"
 
 
@@ -544,8 +559,9 @@ MALFORMED = [
     ("send_event", {"service": "API Gateway", "summary": "x"}, "a trigger needs summary and source"),
     ("send_event", {"service": "API Gateway", "action": "resolve"}, "resolve needs the dedup_key"),
     ("send_change_event", {"summary": "Deploy"}, "give either routing_key or service"),
-    ("update_incident", {"incident": "PQ001ZT/merge", "action": "acknowledge"}, "is not an id (like Q1ABC23)"),
-    ("delete_override", {"schedule": "PWR0LWS", "override_id": "../../users"}, "override_id: '../../users' is not"),
+    ("update_incident", {"incident": f"{INCIDENT_269}/merge", "action": "acknowledge"}, "is not an id (like Q1ABC23)"),
+    ("delete_override", {"schedule": PAYMENTS_PRIMARY, "override_id": "../../users"},
+     "override_id: '../../users' is not"),
     ("get_incident", {"incident": {"type": "incident_reference"}}, 'pass the id (or name) as a plain string'),
     ("get_service", {"service": {"id": None, "type": "service_reference"}}, 'pass the id (or name) as a plain string'),
     ("get_service", {"service": {"id": "null", "type": "service_reference"}}, "service: 'null' is a placeholder"),
@@ -553,8 +569,8 @@ MALFORMED = [
 
 
 def test_a_pagerduty_reference_object_is_taken_as_the_id_it_carries(call, sim):
-    flat = call("get_service", {"service": "P567AF0"})
-    nested = call("get_service", {"service": {"id": "P567AF0", "type": "service_reference"}})
+    flat = call("get_service", {"service": API_GATEWAY})
+    nested = call("get_service", {"service": {"id": API_GATEWAY, "type": "service_reference"}})
     by_email = call("who_is_on_call", {"user": {"email": "dana.whitfield@acme.example", "type": "user_reference"}})
     assert nested.data == flat.data and nested.data["name"] == "API Gateway"
     assert by_email.message.status != "error"
@@ -578,7 +594,8 @@ def test_malformed_arguments_are_refused_before_any_request(call, name, args, pr
     ("create_incident", {"service": "Payments Wrkr", "title": "Latency"}, "No service matches 'Payments Wrkr'"),
     ("create_incident", {"service": "API Gateway", "title": "Latency", "assignee": "a"}, "'a' matches"),
     ("create_override", {"schedule": "platform", "user": "dana", "end": "+8h"},
-     "'platform' matches 2 schedules: Platform Primary (P0302XS), Platform Secondary (PJJXE84); pass one id."),
+     f"'platform' matches 2 schedules: Platform Primary ({PLATFORM_PRIMARY}), "
+     f"Platform Secondary ({PLATFORM_SECONDARY}); pass one id."),
     ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "-1h"}, "must be after the start"),
     ("create_override", {"schedule": "Payments Primary", "user": "dana", "end": "someday"},
      "cannot read end 'someday'"),
@@ -596,7 +613,7 @@ def test_pagerduty_refusals_come_back_as_one_paragraph(call, sim):
     missing = call("get_incident", {"incident": "99999"})
     assert missing.text == ("Error: could not read the incident — PagerDuty 404 (2100 Not Found): Incident 99999 "
                             "not found. Next: check the id or number; the list and find tools show the valid ones.")
-    merged_into_itself = call("merge_incidents", {"target": "269", "sources": ["PQ001ZT"]})
+    merged_into_itself = call("merge_incidents", {"target": "269", "sources": [INCIDENT_269]})
     assert "target is also listed as a source" in merged_into_itself.text and merged_into_itself.writes == []
     snooze_triggered = call("snooze_incident", {"incident": "270", "duration": "1h"})
     assert snooze_triggered.text.startswith("Error: could not snooze the incident — PagerDuty 400 (")
@@ -620,7 +637,7 @@ def test_rate_limits_and_server_errors_after_retries_are_text(call, sim):
 def test_read_only_key_is_refused_in_words(sim, demo_dataset, clock, call):
     with client_for(sim, demo_dataset, access="read-only") as ro_client:
         kit = build_toolkit(ro_client, clock=clock)  # the key is read-only but nobody said so
-        result = call("add_note", {"incident": "PQ001ZT", "content": "hello"}, kit=kit)
+        result = call("add_note", {"incident": INCIDENT_269, "content": "hello"}, kit=kit)
     assert result.text.startswith("Error: could not add the note — PagerDuty 403 (")
     assert "tell the user rather than retrying" in result.text
 

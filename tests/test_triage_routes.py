@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import NOW, make_client, token_for
+from demo_org import NOW, make_client, token_for
 
 from simulator import oncall
 from simulator.http import parse_time
