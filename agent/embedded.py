@@ -90,7 +90,7 @@ def demo_credentials() -> dict[str, Any]:
 
 @cache
 def _demo_account() -> tuple[str, str]:
-    """(token, email), read from the dataset once per process."""
+    """(token, email), read from the dataset once per process: the bundled file does not change."""
     dataset = load_dataset(DEMO_DATASET)
     token = next(t for t in dataset.tokens if t.kind == "account" and t.access == "full" and not t.bearer)
     return token.token, dataset.users[0].email

@@ -8,9 +8,9 @@ and written to / read from a JSON file (`serve --state FILE`).
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
+import pickle
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -217,8 +217,9 @@ class Account:
     # --- snapshots ---
 
     def snapshot(self) -> Account:
-        """An independent copy; restoring it undoes everything done since."""
-        return copy.deepcopy(self)
+        """An independent copy; restoring it undoes everything done since. A pickle round trip copies the
+        models about twice as fast as `copy.deepcopy`, and every eval trial and test starts from one."""
+        return pickle.loads(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL))
 
     def to_json(self) -> dict:
         """Everything that changes at run time, as plain JSON (directory data stays in the dataset)."""

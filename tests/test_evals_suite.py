@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from evals.graders import grade
 from evals.reference import prepare
 from evals.robustness import KINDS, inject, run_robustness
@@ -33,6 +35,7 @@ def test_every_scenario_has_a_command_form_except_those_the_readme_explains() ->
     assert all(f"`{scenario}`" in readme for scenario in WITHOUT_COMMAND)
 
 
+@pytest.mark.slow
 def test_every_scenario_passes_on_the_scripted_tier_with_concurrency() -> None:
     prepared = [prepare(s) for s in load_scenarios()]
     results = run_trials(prepared, scripted(), concurrency=2, grade=grade)
@@ -41,6 +44,7 @@ def test_every_scenario_passes_on_the_scripted_tier_with_concurrency() -> None:
     assert sum(t.metrics.retries_429 for t in results) > 0  # the storms really happened and were waited out
 
 
+@pytest.mark.slow
 def test_the_command_tier_runs_the_scenarios_that_have_a_command_form() -> None:
     prepared = [prepare(s) for s in load_scenarios(tags=["lifecycle"])]
     results = run_trials(prepared, command(), concurrency=2, grade=grade)
@@ -49,6 +53,7 @@ def test_the_command_tier_runs_the_scenarios_that_have_a_command_form() -> None:
     assert [t.grade.failure for t in results if t.grade.reward != 1.0] == []
 
 
+@pytest.mark.slow
 def test_robustness_reports_every_kind_of_mistake() -> None:
     prepared = [prepare(s) for s in load_scenarios(tags=["paging"])]
     rows = {row["kind"]: row for row in run_robustness(prepared, concurrency=2)}

@@ -44,6 +44,7 @@ def per_trial(concurrency: int, paths: list[Path]) -> list[tuple[str, dict]]:
             for r in json.loads(result.stdout)["results"] for t in r["trials"]]
 
 
+@pytest.mark.slow
 @forks
 def test_two_worker_processes_give_exactly_the_results_of_one(tmp_path: Path) -> None:
     paths = [*SCENARIOS, failing_scenario(tmp_path)]
@@ -55,6 +56,7 @@ def test_two_worker_processes_give_exactly_the_results_of_one(tmp_path: Path) ->
     assert sum(t["metrics"]["retries_429"] for _, t in two) > 0
 
 
+@pytest.mark.slow
 @forks
 def test_scripted_trials_run_in_worker_processes_and_live_ones_in_threads() -> None:
     """A planner's model is made where its trial runs: a child's note of it never reaches this process."""
@@ -75,6 +77,7 @@ def test_scripted_trials_run_in_worker_processes_and_live_ones_in_threads() -> N
     assert [t.grade.reward for t in forked] == [t.grade.reward for t in threaded] == [1.0] * 3
 
 
+@pytest.mark.slow
 @forks
 def test_a_trial_whose_worker_dies_fails_with_a_reason_and_the_others_still_run() -> None:
     prepared = [prepare(load_scenario(p)) for p in SCENARIOS]
