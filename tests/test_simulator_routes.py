@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import FULL_TOKEN
+from demo_org import FULL_TOKEN
 
 from simulator import Simulator, routes
 from simulator.http import Request, Router
