@@ -13,13 +13,16 @@ import httpx
 import pytest
 from commanders import said
 from demo_org import BILAL, service_id
+from langgraph.checkpoint.memory import InMemorySaver
 from matplotlib import image
 from notebook_output import of_kind, showing
 
+from agent.planners.command import CommandModel
 from agent.planners.scripted import ScriptedChatModel
 from agent.settings import Settings
 from notebook_chat import NotebookChat, NotebookError
 from notebook_chat.timeline_chart import timeline_figure
+from tools.settings import PagerDutySettings
 
 API_GATEWAY = service_id("API Gateway")
 
