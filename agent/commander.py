@@ -127,6 +127,7 @@ class Commander:
                              # faster; command mode writes its answers from the results.
                              focused_tools=getattr(model, "toolset", "all") == "focused",
                              nudge_to_look_up=getattr(model, "nudge_to_look_up", False),
+                             served_model=getattr(model, "served_model", False),
                              answers_from_code=getattr(model, "answers_from_code", False))
         return cls(context=context, checkpointer=checkpointer, wiring=wiring, notices=[notice] if notice else [],
                    closers=closers)

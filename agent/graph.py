@@ -57,6 +57,9 @@ from tools.toolkit import REQUESTER
 
 LOOK_IT_UP = ("You answered without calling a tool. Call the tool that gets the facts or makes the change the "
               "request needs now (for example who_is_on_call, list_incidents or create_incident).")
+ANSWER_NOW = ("(Reply to the person with what this result shows, in plain words, or call the next tool the request "
+              "needs.)")
+ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 
 
@@ -73,14 +76,16 @@ def plan(state: State, runtime: Runtime[RunContext],
     if limit := _limit_reached(ctx, state, calls):
         return _finish(ctx, messages, limit)
     thread_id = config["configurable"]["thread_id"]
-    reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, state, config)), ctx)
-    update: dict[str, Any] = {"messages": [reply], "model_calls": calls}
+    stamped = _stamped(ctx, messages, state["requester"])
+    messages = [*messages[:-1], *stamped] if stamped else messages
+    reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, messages, state["requester"], config)), ctx)
+    update: dict[str, Any] = {"messages": [*stamped, reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
         if _answered_unlooked(ctx, messages, reply):
-            return Command(goto="plan", update=update | {"messages": [reply, SystemMessage(LOOK_IT_UP)]})
-        return Command(goto=END, update=update | {"messages": [_answer(ctx, messages, reply)]})
+            return Command(goto="plan", update=update | {"messages": [*stamped, reply, SystemMessage(LOOK_IT_UP)]})
+        return Command(goto=END, update=update | {"messages": [*stamped, _answer(ctx, messages, reply)]})
     refused: dict[str, str] = {}
     approvals: list[dict[str, Any]] = []
     _refuse_unreadable(ctx, thread_id, reply.invalid_tool_calls, refused)
@@ -121,26 +126,50 @@ def plan(state: State, runtime: Runtime[RunContext],
         return Command(goto="review", update=update | {"approvals": approvals, "refused": refused,
                                                        "settled": settled})
     replies, sends = _route(reply, {}, refused, {}, settled, state["requester"], ctx.clock.now().isoformat())
-    return Command(goto=sends or "plan", update=update | {"messages": [reply, *replies]})
+    return Command(goto=sends or "plan", update=update | {"messages": [*stamped, reply, *replies]})
 
 
-def _ask(ctx: RunContext, state: State, config: RunnableConfig) -> AIMessage:
+def _stamped(ctx: RunContext, messages: list[Any], requester: str) -> list[HumanMessage]:
+    """The turn's request with who asked and when recorded on it, once, when its turn starts ([] otherwise)."""
+    request = messages[-1]
+    if not ctx.served_model or not isinstance(request, HumanMessage) or ASKED in request.additional_kwargs:
+        return []
+    asked = {"by": requester, "at": f"{ctx.clock.now():%Y-%m-%d %H:%M}"}
+    return [request.model_copy(update={"additional_kwargs": {**request.additional_kwargs, ASKED: asked}})]
+
+
+def _ask(ctx: RunContext, messages: list[Any], requester: str, config: RunnableConfig) -> AIMessage:
     """One model call, prefix-stable: the fixed system prompt and tool definitions come first and the
-    conversation after them, unchanged from the last call; what changes per call (who asks, the time)
-    comes last, so a server's prompt cache (llama.cpp, vLLM, OpenAI) keeps everything before it."""
-    messages = state["messages"]
-    now = ctx.clock.now()
-    context = SystemMessage(f"Requester: {state['requester']}\nCurrent time: {now:%Y-%m-%d %H:%M} UTC")
+    conversation after them, unchanged from the last call, so a server's prompt cache (llama.cpp, vLLM,
+    OpenAI) keeps it all. A served model reads who asks and when in each request, as recorded when its turn
+    started (`_stamped`), since small models echo a trailing context message back; each tool result ends with
+    an invitation to answer (without it the 1.5B Qwen replied with nothing, or with a call made up from no
+    need; as a system message after the results it repeated the invitation as its answer).
+    Other planners read who asks and when in a last system message."""
+    if ctx.served_model:
+        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, messages)]
+    else:
+        context = SystemMessage(f"Requester: {requester}\nCurrent time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
+        sent = [SystemMessage(ctx.system_prompt), *messages, context]
     offer = None
     if ctx.focused_tools:
         offer = offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
-    reminded = isinstance(messages[-1], SystemMessage) and messages[-1].text == LOOK_IT_UP  # then it must call
     try:
-        planner = ctx.planner_for(offer, must_call=reminded)
-        reply = planner.invoke([SystemMessage(ctx.system_prompt), *messages, context], config)
+        reply = ctx.planner_for(offer).invoke(sent, config)
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
         raise PlanningFailed(ctx.scrub(explain(exc))) from None  # the cause may quote the key back
     return reply
+
+
+def _as_served(message: Any) -> Any:
+    """A message as a served model reads it: a request with who asked and when, a tool result with the
+    invitation to answer; the same every time, so the server's prompt cache holds."""
+    if isinstance(message, ToolMessage) and isinstance(message.content, str):
+        return message.model_copy(update={"content": f"{message.content}\n\n{ANSWER_NOW}"})
+    asked = message.additional_kwargs.get(ASKED) if isinstance(message, HumanMessage) else None
+    if not asked:
+        return message
+    return HumanMessage(f"{message.text}\n\n(Asked by {asked['by']} at {asked['at']} UTC.)", id=message.id)
 
 
 def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:

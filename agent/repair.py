@@ -2,7 +2,8 @@
 
 Small models served without a tool-call parser (and some with one) put the call in the reply's text:
 the 0.5B Qwen as a bare JSON object, the 1.5B as a fenced ```json block, others inside
-`<tool_call>…</tool_call>` tags, the format their chat template taught them. Taken as an answer, that
+`<tool_call>…</tool_call>` tags, the format their chat template taught them (the 1.5B at times in the
+`<tools>…</tools>` tags its template wraps the tool list in). Taken as an answer, that
 text would reach a person as raw JSON and the step would be lost. So a reply with no tool calls whose
 whole text is one or more such calls, each naming a tool that was offered and giving an object of
 arguments, becomes a reply with those calls. Nothing else is read as a call: text that also says
@@ -20,8 +21,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-_TAGGED = re.compile(r"\s*(?:<tool_call>(.*?)</tool_call>\s*)+", re.S)
-_TAG = re.compile(r"<tool_call>(.*?)</tool_call>", re.S)
+_TAGGED = re.compile(r"\s*(?:<(tool_call|tools)>(.*?)</\1>\s*)+", re.S)
+_TAG = re.compile(r"<(tool_call|tools)>(.*?)</\1>", re.S)
 _FENCED = re.compile(r"\s*(?:```[a-zA-Z_]*[ \t]*\n?(.*?)```\s*)+", re.S)
 _FENCE = re.compile(r"```[a-zA-Z_]*[ \t]*\n?(.*?)```", re.S)
 _DECODER = json.JSONDecoder()
@@ -34,7 +35,7 @@ def repaired(reply: AIMessage, offered: Collection[str]) -> tuple[AIMessage, str
         return reply, None
     text = reply.content.strip()
     if _TAGGED.fullmatch(text):
-        form, payloads = "<tool_call> tags", _TAG.findall(text)
+        form, payloads = "<tool_call> tags", [payload for _, payload in _TAG.findall(text)]
     elif _FENCED.fullmatch(text):
         form, payloads = "fenced JSON", _FENCE.findall(text)
     else:

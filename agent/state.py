@@ -89,25 +89,29 @@ class RunContext:
     nudge_to_look_up: bool = False
     """Remind the model once per turn to call a tool when it answered without looking anything up (what
     small served models do); off for planners that only follow a script or a grammar."""
+    served_model: bool = False
+    """A model served over HTTP: it reads who asks and when inside each request, not in a system message
+    after the conversation (which small models repeat as their answer), and is invited to answer once
+    results are in (`graph._ask`)."""
     answers_from_code: bool = False
     """The planner's answers are written by code from the tool results (command mode), so they need no
     grounding (`agent.grounding`)."""
 
-    def planner_for(self, names: Sequence[str] | None = None, *, must_call: bool = False) -> Runnable[Any, AIMessage]:
+    def planner_for(self, names: Sequence[str] | None = None) -> Runnable[Any, AIMessage]:
         """The model with these tools bound (all when None; a subset also offers `more_tools`), in their lean
-        definitions, and required to call one of them with `must_call`; each set is bound once, so a step
-        does not pay for turning schemas into JSON again."""
-        key = (None if names is None else tuple(names), must_call)
+        definitions; each set is bound once, so a step does not pay for turning schemas into JSON again.
+
+        The model is never forced to call a tool (`tool_choice: required`): llama.cpp's constrained reply
+        for Qwen models ran to `max_tokens` without a call, where a reminder in words gets one."""
+        key = None if names is None else tuple(names)
         if key not in self._planners:
             tools = self.toolkit.tools if names is None else [self.tools[name] for name in names]
             definitions = [definition(t) for t in tools] + ([] if names is None else [MORE_TOOLS_DEFINITION])
-            # One call when required: a small model constrained to calls and free to make many repeats them.
-            choice: dict[str, Any] = {"tool_choice": "required", "parallel_tool_calls": False} if must_call else {}
-            self._planners[key] = self.model.bind_tools(definitions, **choice)
+            self._planners[key] = self.model.bind_tools(definitions)
         return self._planners[key]
 
     @cached_property
-    def _planners(self) -> dict[tuple[tuple[str, ...] | None, bool], Runnable[Any, AIMessage]]:
+    def _planners(self) -> dict[tuple[str, ...] | None, Runnable[Any, AIMessage]]:
         return {}
 
     @cached_property

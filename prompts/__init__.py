@@ -17,8 +17,9 @@ def load_prompt(name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-SYSTEM_PROMPT_PARTS = ("system", "answer_formats")
-"""The planner's system prompt: its role and rules, then the answer formats, kept apart so each is edited alone."""
+SYSTEM_PROMPT_PARTS = ("system",)
+"""The planner's system prompt: its role and rules. No example answers: a 1.5B model copied them word for word
+as its answer (an incident number, a person paged) before looking anything up."""
 
 
 def system_prompt() -> str:

@@ -19,6 +19,7 @@ from servers import running_server
 
 from agent.commander import Commander
 from agent.embedded import connect
+from agent.graph import ANSWER_NOW
 from agent.planners.openai import chat_model
 from agent.settings import Settings
 from tools.definitions import definition
@@ -51,8 +52,10 @@ def by_name(entities: dict[str, Any], name: str) -> str:
 
 
 def tool_messages(request: dict[str, Any]) -> dict[str, str]:
-    """tool_call_id → content of the tool results in one request to the model."""
-    return {m["tool_call_id"]: m["content"] for m in request["messages"] if m["role"] == "tool"}
+    """tool_call_id → content of the tool results in one request to the model (without the invitation to
+    answer each ends with)."""
+    return {m["tool_call_id"]: m["content"].removesuffix(f"\n\n{ANSWER_NOW}")
+            for m in request["messages"] if m["role"] == "tool"}
 
 
 def test_page_the_on_call_through_chatopenai(served, sim, clock):
@@ -85,8 +88,8 @@ def test_page_the_on_call_through_chatopenai(served, sim, clock):
     first, second, third = fake.requests
     assert first["model"] == "fake-gpt" and first["temperature"] == 0 and first["parallel_tool_calls"] is True
     assert first["messages"][0]["role"] == "system" and "Requester" not in first["messages"][0]["content"]
-    assert first["messages"][-2] == {"role": "user", "content": "API Gateway latency alert — page the on-call"}
-    assert first["messages"][-1] == {"role": "system", "content": "Requester: dana\nCurrent time: 2026-11-20 12:00 UTC"}
+    assert first["messages"][-1] == {"role": "user", "content": "API Gateway latency alert — page the on-call"
+                                                                "\n\n(Asked by dana at 2026-11-20 12:00 UTC.)"}
     # Both calls of the parallel reply ran, each answered under its own id, before the model was asked again.
     lookups = tool_messages(second)
     assert set(lookups) == {"call_0_0", "call_0_1"}
@@ -238,7 +241,8 @@ def test_the_turn_resumes_once_the_model_endpoint_is_back(served, sim, clock):
 
     assert blocked.status == "failed" and "resume it to complete it" in blocked.text
     assert (turn.status, said(turn.text)) == ("answered", f"{ON_CALL} is on call.")
-    assert fake.requests[-2]["messages"][-2] == {"role": "user", "content": "who is on call for API Gateway?"}
+    assert fake.requests[-2]["messages"][-1] == {"role": "user", "content": "who is on call for API Gateway?"
+                                                                       "\n\n(Asked by dana at 2026-11-20 12:00 UTC.)"}
 
 
 def test_a_key_the_endpoint_quotes_back_is_never_shown_or_stored(served, sim, clock, tmp_path):

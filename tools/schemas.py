@@ -237,8 +237,8 @@ class CreateIncident(ToolArgs):
     service: Ref = Field(description="Service id or name the incident is on.")
     title: str = Field(min_length=3, max_length=255, description="Short, specific title.")
     urgency: Literal["high", "low"] = "high"
-    assignee: Maybe[Ref] = Field(None, description="User id, email or name to assign; omit to page the "
-                                                   "service's escalation policy.")
+    assignee: Maybe[Ref] = Field(None, description="Only when the person names who to assign (user id, email "
+                                                   "or name); leave out to page the service's on-call.")
     escalation_policy: Maybe[Ref] = Field(None, description="Page this escalation policy instead of the service's.")
     priority: Maybe[str] = Field(None, description="Priority name or id, e.g. P1.")
     details: Maybe[str] = Field(None, max_length=10_000, description="Body text: what is happening, links.")

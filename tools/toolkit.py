@@ -172,14 +172,19 @@ class Toolkit:
         return s.beyond_limits(args)
 
     def tidy(self, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        """A model's arguments without the keys the tool does not take (returned, so the caller can say which
-        were ignored) and without optional arguments filled with null or the word "default", which mean the
-        same as leaving them out. A required argument is kept as given: its error says what to fix.
+        """A model's arguments without the keys the tool does not take, or a resolution given with an action
+        other than resolve (returned, so the caller can say which were ignored), and without optional arguments
+        filled with null or the word "default", which mean the same as leaving them out. A required argument is
+        kept as given: its error says what to fix.
         """
         fields = s.TOOL_ARGS[name].model_fields
         unknown = sorted(key for key in args if key not in fields)
         kept = {key: value for key, value in args.items()
                 if key in fields and (fields[key].is_required() or not _filler(value))}
+        if "resolution" in kept and args.get("action") not in (None, "resolve"):
+            # Resolve's words given with another action ("ack 266, I'm on it"): nothing of this change.
+            del kept["resolution"]
+            unknown.append("resolution")
         return kept, unknown
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:

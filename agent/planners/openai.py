@@ -24,6 +24,8 @@ class PlannerChatOpenAI(ChatOpenAI):
     """What each request offers the model: the tools it likely needs first (`agent.toolsets`), or all."""
     nudge_to_look_up: ClassVar[bool] = True
     """A real model may answer without looking anything up; the graph reminds it once per turn."""
+    served_model: ClassVar[bool] = True
+    """Who asks and when go inside each request, and results come with an invitation to answer (`agent.graph`)."""
 
     def bind_tools(self, tools: Sequence[Any], *, parallel_tool_calls: bool | None = True,
                    **kwargs: Any) -> Runnable[Any, AIMessage]:
