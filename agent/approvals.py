@@ -1,8 +1,10 @@
 """Who may change PagerDuty, and how a person says yes or no.
 
 The policy maps each tool to `auto`, `approve` or `deny` (YAML; `approval_policy.yaml` beside this
-module is the default). An `ApprovalRequest` is what a person sees and answers: plain JSON, with a
-single-use nonce and an expiry. A `Decision` is their answer. The texts the planner reads after a
+module is the default); what a tool is (read or write, destructive, its risk) comes from its declaration
+in `tools.registry`, and `agent.screening` applies the policy to a plan's calls. An `ApprovalRequest` is
+what a person sees and answers: plain JSON, with a single-use nonce and an expiry. A `Decision` is
+their answer. The texts the planner reads after a
 rejection, a denial or an edit live here too, so every surface and planner sees the same words.
 """
 
@@ -13,19 +15,14 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.schemas import TOOL_ARGS
-from tools.toolkit import ToolInfo
-
-if TYPE_CHECKING:
-    from langchain_core.tools import BaseTool
+from tools.registry import TOOLS, Risk
 
 Rule = Literal["auto", "approve", "deny"]
-Risk = Literal["low", "medium", "high"]
 Verdict = Literal["approve", "edit", "reject"]
 
 DEFAULT_POLICY = Path(__file__).with_name("approval_policy.yaml")
@@ -59,8 +56,16 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
+class Named(Protocol):
+    """A tool as the policy sees it: its name (a LangChain tool or a declaration of `tools.registry`)."""
+
+    @property
+    def name(self) -> str: ...
+
+
 class ApprovalPolicy(BaseModel):
-    """Tool → rule, with defaults by kind; risk levels for the approval cards."""
+    """Tool → rule, with defaults by the tool's kind; risk levels for the approval cards where a workspace
+    sees them otherwise than the tools' declarations do."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,32 +87,31 @@ class ApprovalPolicy(BaseModel):
         except (OSError, yaml.YAMLError, ValueError) as exc:
             raise PolicyError(f"approval policy {path}: {exc}") from exc
 
-    def rule(self, tool: BaseTool | ToolInfo) -> Rule:
-        """The rule for a tool (a LangChain tool, or the toolkit's facts about one); a tool without metadata is
-        treated as a destructive write."""
-        if isinstance(tool, ToolInfo):
-            kind, destructive = tool.kind, tool.destructive
-        else:
-            meta = tool.metadata or {}
-            kind, destructive = meta.get("kind", "write"), meta.get("destructive", True)
+    def rule(self, tool: Named) -> Rule:
+        """The rule for a tool, by its declaration; a name no tool is declared with counts as a destructive write."""
+        declared = TOOLS.get(tool.name)
+        kind = declared.kind if declared else "write"
         rule = self.tools.get(tool.name, self.reads if kind == "read" else self.writes)
-        if rule == "auto" and kind != "read" and destructive:
+        if rule == "auto" and kind != "read" and (declared is None or declared.destructive):
             raise PolicyError(f"approval policy: {tool.name} changes PagerDuty destructively and cannot be "
                               "'auto'; use 'approve' or 'deny'")
         return rule
 
-    def check(self, tools: Iterable[BaseTool | ToolInfo]) -> None:
+    def check(self, tools: Iterable[Named]) -> None:
         """Fail at start-up, not at 3 a.m.: every tool has a legal rule, and a typo cannot hide a `deny`."""
         for tool in tools:
             self.rule(tool)
-        unknown = sorted((set(self.tools) | {k.split(".")[0] for k in self.risk}) - set(TOOL_ARGS))
+        unknown = sorted((set(self.tools) | {k.split(".")[0] for k in self.risk}) - set(TOOLS))
         if unknown:
             raise PolicyError(f"approval policy names tools that do not exist: {', '.join(unknown)}")
 
     def risk_of(self, tool: str, arguments: dict[str, Any]) -> Risk:
-        """`tool.action` first (e.g. update_incident.resolve), then the tool, then medium."""
+        """This policy's `tool.action` (e.g. update_incident.resolve), then its `tool`, then the tool's declared
+        risk (medium for a name no tool is declared with)."""
         action = arguments.get("action")
-        return self.risk.get(f"{tool}.{action}") or self.risk.get(tool) or "medium"
+        declared = TOOLS.get(tool)
+        return (self.risk.get(f"{tool}.{action}") or self.risk.get(tool)
+                or (declared.risk_of(arguments) if declared else "medium"))
 
 
 class ApprovalRequest(BaseModel):

@@ -36,7 +36,6 @@ import httpx
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import ToolException
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -392,13 +391,11 @@ class Commander:
     def _would_run(self, request: ApprovalRequest, arguments: dict[str, Any]) -> None:
         """An edit is checked against PagerDuty as a proposal is: `ApprovalError` when it cannot run as shown,
         or would change nothing."""
-        try:
-            done = self._context.toolkit.precheck(request.tool, arguments, requester=request.requester)
-        except ToolException as exc:
-            raise ApprovalError(f"approval {request.id}: the edited change cannot run: {for_people(str(exc))}") \
-                from exc
-        if done is not None:
-            already = json.loads(done).get("unchanged") or "it is already so"
+        check = self._context.toolkit.precheck(request.tool, arguments, requester=request.requester)
+        if check.outcome == "refused":
+            raise ApprovalError(f"approval {request.id}: the edited change cannot run: {for_people(check.text)}")
+        if check.outcome == "settled":
+            already = json.loads(check.text).get("unchanged") or "it is already so"
             raise ApprovalError(f"approval {request.id}: the edited change would change nothing: {already}")
 
     def collect(self, thread_id: str, events: Iterator[ProgressEvent]) -> Turn:

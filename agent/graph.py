@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolCall, ToolMessage
 from langchain_core.runnables import RunnableConfig, patch_config
-from langchain_core.tools import BaseTool, ToolException
+from langchain_core.tools import BaseTool
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, StateGraph
@@ -385,12 +385,11 @@ def _summary(ctx: RunContext, call: ToolCall, requester: str) -> tuple[str | Non
     """(sentence, refusal, result): the approval sentence for a change that would run as shown; else the
     tool's own error for one that cannot (the planner reads it, nobody is asked), or the tool's answer
     for one already in place (nobody is asked, nothing is sent)."""
-    try:
-        done = ctx.toolkit.precheck(call["name"], call["args"], requester=requester)
-    except ToolException as exc:
-        return None, str(exc), None
-    if done is not None:
-        return None, None, done
+    check = ctx.toolkit.precheck(call["name"], call["args"], requester=requester)
+    if check.outcome == "refused":
+        return None, check.text, None
+    if check.outcome == "settled":
+        return None, None, check.text
     return ctx.toolkit.describe(call["name"], call["args"]), None, None
 
 

@@ -26,7 +26,7 @@ from agent.audit import AuditLog
 from agent.redaction import Scrubber
 from agent.toolsets import MORE_TOOLS_DEFINITION
 from tools.clock import Clock
-from tools.definitions import definition
+from tools.langchain_tools import definition
 from tools.toolkit import Toolkit
 
 

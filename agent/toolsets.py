@@ -1,9 +1,10 @@
 """Which tools a request offers the planner model: the few it likely needs first, every one on request.
 
-Twenty-nine tool definitions are about 4,000 tokens, read on every model call; a model on a CPU reads
+Every tool's definition together is about 4,000 tokens, read on every model call; a model on a CPU reads
 them for a minute before its first word, and a small model chooses worse among many. So each request
-offers the `core` lookups plus the groups its words call for (`toolsets.yaml`), and a `more_tools`
-call offers every tool for the rest of the turn. The choice depends only on the conversation's
+offers the `core` lookups plus the groups its words call for (each tool's declaration names its groups,
+`toolsets.yaml` the words that call for each group), and a `more_tools` call offers every tool for the
+rest of the turn. The choice depends only on the conversation's
 requests, so the offered set, and with it a server's prompt cache, stays the same across a turn's
 steps and grows at most once per turn.
 
@@ -22,6 +23,8 @@ from typing import Any
 import yaml
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
+from tools.registry import TOOLS
+
 MORE_TOOLS = "more_tools"
 MORE_TOOLS_DEFINITION: dict[str, Any] = {"type": "function", "function": {
     "name": MORE_TOOLS,
@@ -31,9 +34,23 @@ MORE_TOOLS_REPLY = "Every tool is offered now; call the one the request needs."
 _WORD = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
+CORE = "core"  # the toolset every request is offered
+
+
+class ToolsetError(ValueError):
+    """toolsets.yaml and the tools' declarations disagree about a group; the message names it."""
+
+
 @cache
-def _table() -> dict[str, Any]:
-    return yaml.safe_load(files("agent").joinpath("toolsets.yaml").read_text(encoding="utf-8"))
+def cues() -> dict[str, list[str]]:
+    """Each group → the words that call for it; checked against the toolsets the tools declare."""
+    table: dict[str, list[str]] = yaml.safe_load(files("agent").joinpath("toolsets.yaml").read_text(encoding="utf-8"))
+    declared = {group for tool in TOOLS.values() for group in tool.toolsets}
+    if unknown := sorted(declared - table.keys() - {CORE}):
+        raise ToolsetError(f"tools declare toolsets that toolsets.yaml lacks: {', '.join(unknown)}")
+    if unused := sorted(table.keys() - declared):
+        raise ToolsetError(f"toolsets.yaml: no tool is in {', '.join(unused)}")
+    return table
 
 
 def offered(requests: Iterable[str], available: Sequence[str], *, everything: bool) -> list[str] | None:
@@ -42,15 +59,12 @@ def offered(requests: Iterable[str], available: Sequence[str], *, everything: bo
     of the prompt that a server's cache keeps between conversations; the groups' tools follow."""
     if everything:
         return None
-    table = _table()
     text = " ".join(requests).lower()
     words = _WORD.findall(text)
-    wanted: set[str] = set()
-    for group in table["groups"].values():
-        if any(_said(cue, words, text) for cue in group["words"]):
-            wanted |= set(group["tools"])
-    core = [name for name in table["core"] if name in available]
-    chosen = core + [name for name in available if name in wanted and name not in core]
+    called = {group for group, said in cues().items() if any(_said(cue, words, text) for cue in said)}
+    groups = {name: set(TOOLS[name].toolsets) if name in TOOLS else set() for name in available}
+    core = [name for name in available if CORE in groups[name]]
+    chosen = core + [name for name in available if groups[name] & called and name not in core]
     return None if len(chosen) == len(available) else chosen
 
 

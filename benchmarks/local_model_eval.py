@@ -44,7 +44,7 @@ from evals.graders import grade
 from evals.reference import prepare
 from evals.runner import Planner, Trajectory, run_trials
 from evals.scenario import load_scenarios
-from tools.catalog import load_catalog
+from tools.registry import TOOLS
 
 CORE_SET = (
     "who-is-on-call", "list-my-incidents", "similar-past-incidents",                      # reads
@@ -110,8 +110,7 @@ def fabricated(trial: Trajectory) -> list[str]:
 
 
 def _kinds() -> dict[str, str]:
-    catalog = load_catalog()
-    return {tool.name: tool.kind for tool in catalog.tools()}
+    return {tool.name: tool.kind for tool in TOOLS.values()}
 
 
 def main() -> None:
@@ -181,7 +180,7 @@ def count_prompts(scenarios: list[Any], server: str) -> None:
     from agent.embedded import connect
     from agent.toolsets import MORE_TOOLS_DEFINITION, offered
     from prompts import system_prompt
-    from tools.definitions import definition
+    from tools.langchain_tools import definition
     from tools.settings import PagerDutySettings
     from tools.toolkit import build_toolkit
 

@@ -22,7 +22,7 @@ from evals.reference import Prepared
 from evals.runner import AuditRecord, RequestRecord, Trajectory
 from evals.scenario import Component, Expected
 from evals.state import FieldDiff, check, compare
-from tools.catalog import load_catalog
+from tools.registry import TOOLS
 
 AUTO_ACTOR = "policy:auto"
 EFFICIENCY_SLACK = 1.5  # a planner may make this many times the reference path's API calls (at least +2)
@@ -174,7 +174,7 @@ def pass_hat_k(outcomes: dict[str, list[bool]], k: int) -> float | None:
 def needs_approval(policy: ApprovalPolicy, tool: str | None) -> bool:
     if tool is None:
         return True
-    kind = load_catalog().tool(tool).kind
+    kind = TOOLS[tool].kind
     return policy.tools.get(tool, policy.reads if kind == "read" else policy.writes) == "approve"
 
 

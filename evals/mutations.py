@@ -30,7 +30,7 @@ from evals.player import PlayerReply, ReferencePlayer, reply_of
 from evals.reference import Prepared, prepare
 from evals.runner import Job, Planner, Trajectory, run_jobs
 from evals.scenario import load_scenarios
-from tools.catalog import load_catalog
+from tools.registry import TOOLS
 
 WRITE_CHECKS = ("end_state", "approvals", "forbidden_writes")
 Played = list[list[PlayerReply]]
@@ -76,7 +76,7 @@ def spots(p: Prepared) -> Iterator[Spot]:
 
 
 def is_write(tool: str) -> bool:
-    return load_catalog().tool(tool).kind != "read"
+    return TOOLS[tool].kind != "read"
 
 
 def replaced(p: Prepared, change: Callable[[Spot], dict[str, Any] | None]) -> Played | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.tools import ToolException
 from pydantic import ValidationError
 
 from agent.approvals import ApprovalPolicy
@@ -22,7 +21,7 @@ from evals.matching import Names
 from evals.scenario import Scenario, ScenarioError
 from evals.state import Entities, canonical, delta
 from evals.world import WorldRun, build_world, render
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.toolkit import REQUESTER, argument_problems, build_toolkit
 
 THREAD = "eval"
@@ -62,7 +61,7 @@ def _prepare(scenario: Scenario, policy: ApprovalPolicy) -> Prepared:
     for number, step in enumerate(filled.reference, start=1):
         for call in step.calls():
             try:
-                TOOL_ARGS[call.tool].model_validate(call.args)
+                TOOLS[call.tool].args.model_validate(call.args)
             except ValidationError as exc:
                 raise ScenarioError(f"reference step {number}: {argument_problems(call.tool, exc)}") from None
     state = run.sim.state
@@ -94,13 +93,9 @@ def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Nam
             if rule == "deny":
                 continue
             if rule == "approve":  # as the graph does: checked, described, then put to a person
-                try:
-                    settled = toolkit.precheck(call.tool, arguments, requester=scenario.requester)
-                except ToolException as refused:
-                    results.append(str(refused))
-                    continue
-                if settled is not None:
-                    results.append(settled)
+                check = toolkit.precheck(call.tool, arguments, requester=scenario.requester)
+                if check.outcome != "runs":  # refused: the tool's error; settled: its answer
+                    results.append(check.text)
                     continue
                 toolkit.describe(call.tool, arguments)
                 answer = human.decide(call.tool, arguments)

@@ -32,7 +32,7 @@ from evals.player import PlayerReply, ReferencePlayer, Retry, reply_of
 from evals.reference import Prepared
 from evals.runner import Job, Planner, Trajectory, run_jobs
 from simulator import FaultRule
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.timeparse import iso
 
 JUDGED = ("end_state", "approvals", "forbidden_writes", "answer")  # a corrected mistake may cost extra calls
@@ -75,7 +75,7 @@ def _year(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any] | None
 
 
 def _limit(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    return {**args, "limit": 500} if "limit" in TOOL_ARGS[tool].model_fields else None
+    return {**args, "limit": 500} if "limit" in TOOLS[tool].args.model_fields else None
 
 
 def _hallucinated(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
@@ -86,7 +86,7 @@ def _hallucinated(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any
 
 
 def _missing(p: Prepared, tool: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    required = [k for k, f in TOOL_ARGS[tool].model_fields.items() if f.is_required() and k in args]
+    required = [k for k, f in TOOLS[tool].args.model_fields.items() if f.is_required() and k in args]
     return {k: v for k, v in args.items() if k != required[0]} if required else None
 
 
@@ -170,7 +170,7 @@ def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
 def _as_the_tool_reads(tool: str, args: dict[str, Any]) -> dict[str, Any]:
     """A call that ran is audited with its arguments as the tool read them (a wrapped id unwrapped)."""
     try:
-        return TOOL_ARGS[tool].model_validate(args).model_dump(exclude_unset=True)
+        return TOOLS[tool].args.model_validate(args).model_dump(exclude_unset=True)
     except ValidationError:
         return args
 
@@ -179,7 +179,7 @@ def _names_argument(injection: Injection, text: str) -> bool:
     lowered = text.casefold()
     named = any(key.casefold() in lowered or (isinstance(v, str) and v and v.casefold() in lowered)
                 for key, v in injection.arguments.items())
-    return named or any(k in lowered for k in TOOL_ARGS[injection.tool].model_fields)
+    return named or any(k in lowered for k in TOOLS[injection.tool].args.model_fields)
 
 
 def run_robustness(prepared: list[Prepared], *, concurrency: int = 2) -> list[dict[str, Any]]:

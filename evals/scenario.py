@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simulator import FaultRule
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 
 SCENARIO_DIR = Path(__file__).with_name("scenarios")
 DEFAULT_NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -119,8 +119,8 @@ class World(Strict):
 # --- the conversation --------------------------------------------------------------------------
 
 def known_tool(value: str) -> str:
-    if value not in TOOL_ARGS:
-        raise ValueError(f"unknown tool {value!r}; tools are: {', '.join(TOOL_ARGS)}")
+    if value not in TOOLS:
+        raise ValueError(f"unknown tool {value!r}; tools are: {', '.join(TOOLS)}")
     return value
 
 

@@ -17,13 +17,13 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agent.planners.command import CommandModel
-from tools.catalog import load_catalog
+from tools.registry import TOOLS
 
 ME = "kavya.iyer@acme.example"
 NOW = "2026-11-20 12:00"  # a Friday, as the graph says it: "Current time: … UTC"
 ALIASES = {"db": "Database", "gw": "API Gateway", "gateway": "API Gateway", "pay": "Payments API",
            "primary": "Platform Primary"}
-WRITES = frozenset(t.name for t in load_catalog().tools() if t.kind == "write")
+WRITES = frozenset(t.name for t in TOOLS.values() if t.kind == "write")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from agent.audit import AuditDatabase, AuditLog
 from agent.embedded import connect
 from agent.leases import RunLeases
 from agent.ledger import DecisionLedger
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
@@ -41,7 +41,7 @@ def test_the_built_in_policy_asks_for_every_write_but_add_note(tools):
     policy.check(list(tools.values()))
     rules = {name: policy.rule(tool) for name, tool in tools.items()}
 
-    assert set(rules) == set(TOOL_ARGS)
+    assert set(rules) == set(TOOLS)
     assert {n for n, r in rules.items() if r == "auto"} == {n for n, t in tools.items()
                                                             if t.metadata["kind"] == "read"} | {"add_note"}
     assert {n for n, r in rules.items() if r == "approve"} == {n for n, t in tools.items()
@@ -56,6 +56,28 @@ def test_risk_levels_by_tool_and_action():
     assert policy.risk_of("update_incident", {"action": "resolve"}) == "high"
     assert policy.risk_of("update_incident", {"action": "acknowledge"}) == "medium"
     assert policy.risk_of("add_note", {}) == "low"
+    assert policy.risk_of("send_event", {"action": "trigger"}) == "high"
+    assert policy.risk_of("send_event", {"action": "resolve"}) == "medium"
+
+
+def test_a_workspace_policy_may_rate_a_tool_otherwise_than_its_declaration(tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text("risk:\n  add_responders: high\n  update_incident.acknowledge: low\n")
+    policy = ApprovalPolicy.load(path)
+    assert policy.risk_of("add_responders", {}) == "high"
+    assert policy.risk_of("update_incident", {"action": "acknowledge"}) == "low"
+    assert policy.risk_of("update_incident", {"action": "resolve"}) == "high"  # still the declaration's
+
+
+def test_a_tool_no_declaration_names_counts_as_a_destructive_write(tmp_path):
+    class Stranger:
+        name = "wipe_account"
+
+    path = tmp_path / "policy.yaml"
+    path.write_text("writes: auto\n")
+    with pytest.raises(PolicyError, match="wipe_account changes PagerDuty destructively"):
+        ApprovalPolicy.load(path).rule(Stranger())
+    assert ApprovalPolicy.load().rule(Stranger()) == "approve"
 
 
 def test_a_destructive_tool_can_never_be_auto(tmp_path, tools):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from demo_org import incident_id
 
-from tools.schemas import TOOL_ARGS, beyond_limits
+from tools.registry import TOOLS
+from tools.schemas import beyond_limits
 
 INCIDENT_268 = incident_id(268)
 
@@ -26,7 +27,7 @@ def nested(depth: int) -> list:
 def test_out_of_range_arguments_are_refused_with_the_reason(tool, arguments, problem):
     assert problem in (beyond_limits(arguments) or "")
     with pytest.raises(ValueError, match=problem):
-        TOOL_ARGS[tool].model_validate(arguments)
+        TOOLS[tool].args.model_validate(arguments)
 
 
 def test_ordinary_arguments_are_within_limits():

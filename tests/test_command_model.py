@@ -20,7 +20,7 @@ from agent.planners.conversation import PENDING
 from agent.planners.grammar import COMMANDS, mentioned
 from agent.planners.phrasing import tidy
 from agent.settings import Settings
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.settings import PagerDutySettings
 
 ME = "dana@example.com"
@@ -144,7 +144,7 @@ def test_each_command_emits_the_exact_valid_tool_calls(text: str, expected: list
     reply = ask(text)
     assert [(c["name"], c["args"]) for c in reply.tool_calls] == expected
     for c in reply.tool_calls:
-        TOOL_ARGS[c["name"]].model_validate(c["args"])
+        TOOLS[c["name"]].args.model_validate(c["args"])
         assert c["id"].startswith("cmd-") and c["type"] == "tool_call"
 
 
@@ -230,7 +230,7 @@ def test_only_bound_tools_are_called() -> None:
 
 
 def _tool(name: str) -> StructuredTool:
-    return StructuredTool.from_function(lambda **kw: "", name=name, description=name, args_schema=TOOL_ARGS[name])
+    return StructuredTool.from_function(lambda **kw: "", name=name, description=name, args_schema=TOOLS[name].args)
 
 
 # --- two-step commands ---------------------------------------------------------------------------

@@ -10,9 +10,6 @@ from commanders import DiesAfterWrite, ProcessKilled, build, said, writes
 from demo_org import incident_id
 
 from agent.commander import RESUME_LEASE
-from tools.catalog import load_catalog
-from tools.schemas import TOOL_ARGS
-from tools.toolkit import IDEMPOTENCY
 
 GATEWAY_RESETS = incident_id(268)  # triggered at level 1 of the API Gateway policy
 GATEWAY_LATENCY = incident_id(269)  # acknowledged, same service
@@ -98,12 +95,6 @@ def test_a_merge_resumed_after_a_crash_is_done_without_a_second_request(sim, clo
 
     assert turn.status == "answered" and len(writes(sim)) == 1
     assert [(e.action, e.outcome) for e in reborn.audit("t1")][-1] == ("tool_call", "ok")
-
-
-def test_every_write_tool_states_its_idempotency_strategy():
-    catalog = load_catalog()
-    assert set(IDEMPOTENCY) == {name for name in TOOL_ARGS if catalog.tool(name).kind == "write"}
-    assert all(IDEMPOTENCY.values())
 
 
 def test_an_integer_beyond_what_pagerduty_accepts_is_refused_and_the_thread_stays_usable(sim, clock, tmp_path):

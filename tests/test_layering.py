@@ -3,7 +3,8 @@
 simulator and tools import nothing of ours; agent imports tools and prompts, and the simulator only where
 the embedded default is wired; the surfaces (command line, Slack, notebook) use agent's public API;
 evals and tests may use everything; the packages form no cycle; the surfaces and the simulator import
-nothing of LangChain or LangGraph, the tools nothing of LangGraph. Imports inside functions and under
+nothing of LangChain or LangGraph, the tools nothing of LangGraph and LangChain only where they are
+adapted to it. Imports inside functions and under
 TYPE_CHECKING count too: a lazy import is still a dependency.
 
 The console script's entry, `command_line.main`, is not a surface but the composition root: each package
@@ -139,6 +140,14 @@ def test_what_a_layer_does_not_know(packages, foreign):
     known = {(name, m) for name, path in modules() if name.split(".")[0] in packages
              for m in every_import(name, path) if m.split(".")[0] in foreign}
     assert not known
+
+
+def test_the_tools_reach_langchain_through_one_adapter():
+    """Everything else in tools (declarations, client, bodies) loads without LangChain, for quick reads; the
+    toolkit asks for it only when a LangChain tool is wanted or raises its error."""
+    users = {name for name, path in modules() if name.split(".")[0] == "tools"
+             for m in every_import(name, path) if m.split(".")[0] in {"langchain_core", "langchain_openai"}}
+    assert users <= {"tools.toolkit", "tools.langchain_tools"}
 
 
 def in_a_cycle(edges: set[tuple[str, str]]) -> set[str]:

@@ -22,7 +22,7 @@ from agent.embedded import connect
 from agent.graph import ANSWER_NOW
 from agent.planners.openai import chat_model
 from agent.settings import Settings
-from tools.definitions import definition
+from tools.langchain_tools import definition
 from tools.settings import PagerDutySettings
 from tools.toolkit import build_toolkit
 
@@ -109,7 +109,7 @@ def test_the_tools_go_to_the_model_with_lean_json_schemas(served, sim, clock):
     tools = {t.name: t for t in build_toolkit(connection.client, connection.events).tools}
     [request] = fake.requests
     sent = {t["function"]["name"]: t["function"]["parameters"] for t in request["tools"]}
-    # The lookups, what paging needs, and the way to ask for the rest: not all 29 tools.
+    # The lookups, what paging needs, and the way to ask for the rest: not every tool.
     assert list(sent) == ["find_services", "who_is_on_call", "list_incidents", "get_incident", "find_users",
                           "list_priorities", "create_incident", "more_tools"]
     assert request["tools"][0] == definition(tools["find_services"])

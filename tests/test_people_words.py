@@ -11,9 +11,9 @@ from typing import Any
 from fake_slack import slack_world
 from notebook_output import showing
 
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 
-TOOL_NAME = re.compile(r"\b(?:" + "|".join(map(re.escape, TOOL_ARGS)) + r")\b")
+TOOL_NAME = re.compile(r"\b(?:" + "|".join(map(re.escape, TOOLS)) + r")\b")
 PLANNER_WORDS = re.compile(r"Next: |\bCall [a-z_]+ |tell the user|call again|[A-Z][a-z]+Error\b|Errno|\{'")
 REQUESTS = ["oncall API Gateway", "show 268", "show 99999", "ack 9999", "resolve 26", "frobnicate",
             "override Platform Primary with Zed Quinn for 8h", 'trigger "Checkout down" on API Gateway',

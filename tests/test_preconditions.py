@@ -7,41 +7,36 @@ import json
 
 import pytest
 from commanders import writes
-from langchain_core.tools import ToolException
 from langgraph.checkpoint.memory import InMemorySaver
 from test_toolkit import incident
 
 from agent.commander import Commander
 from agent.planners.command import CommandModel
 from agent.settings import Settings
-from tools import schemas as s
-from tools.preconditions import Preconditions
 from tools.settings import PagerDutySettings
 
 ME = "bilal.khan@acme.example"
 
 
 def refusal(toolkit, name: str, args: dict, requester: str = ME) -> str:
-    with pytest.raises(ToolException) as raised:
-        toolkit.precheck(name, args, requester=requester)
-    return str(raised.value)
+    check = toolkit.precheck(name, args, requester=requester)
+    assert check.outcome == "refused", f"{name} {args} should be refused, not {check.outcome}"
+    return check.text
 
 
 def settled(toolkit, name: str, args: dict) -> dict:
-    answer = toolkit.precheck(name, args, requester=ME)
-    assert answer is not None, f"{name} {args} should be answered as already done"
-    return json.loads(answer)
+    check = toolkit.precheck(name, args, requester=ME)
+    assert check.outcome == "settled", f"{name} {args} should be answered as already done"
+    return json.loads(check.text)
 
 
-def test_every_write_tool_has_its_own_precondition(toolkit):
-    writes_ = {name for name in s.TOOL_ARGS if toolkit.info(name).kind == "write"}
-    assert writes_ and all(callable(getattr(Preconditions, name, None)) for name in writes_)
+def runs(toolkit, name: str, args: dict) -> bool:
+    return toolkit.precheck(name, args, requester=ME).outcome == "runs"
 
 
 def test_a_change_that_would_run_passes(toolkit, sim):
-    assert toolkit.precheck("update_incident", {"incident": "266", "action": "acknowledge"}, requester=ME) is None
-    assert toolkit.precheck("create_incident", {"service": "Checkout", "title": "Checkout down"},
-                            requester=ME) is None
+    assert runs(toolkit, "update_incident", {"incident": "266", "action": "acknowledge"})
+    assert runs(toolkit, "create_incident", {"service": "Checkout", "title": "Checkout down"})
     assert writes(sim) == []
 
 
@@ -96,7 +91,7 @@ def test_escalating_past_the_last_level_is_refused(toolkit, client, sim):
     text = refusal(toolkit, "update_incident", {"incident": "270", "action": "escalate"})
 
     assert "there is no level 3 to escalate to" in text
-    assert toolkit.precheck("update_incident", {"incident": "266", "action": "escalate"}, requester=ME) is None
+    assert runs(toolkit, "update_incident", {"incident": "266", "action": "escalate"})
 
 
 def test_setting_the_urgency_it_already_has_is_answered(toolkit, sim):
@@ -128,7 +123,7 @@ def test_add_responders_to_a_resolved_incident_is_refused(toolkit):
 def test_snoozing_an_unacknowledged_incident_is_refused(toolkit):
     text = refusal(toolkit, "snooze_incident", {"incident": "266", "duration": "1h"})
     assert "only an acknowledged incident can be snoozed" in text
-    assert toolkit.precheck("snooze_incident", {"incident": "265", "duration": "1h"}, requester=ME) is None
+    assert runs(toolkit, "snooze_incident", {"incident": "265", "duration": "1h"})
 
 
 def test_merging_into_itself_or_into_a_resolved_incident_is_refused(toolkit):

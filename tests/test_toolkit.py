@@ -17,8 +17,8 @@ from langchain_core.tools import StructuredTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from simulator import LoggedRequest
-from tools.schemas import TOOL_ARGS
-from tools.toolkit import ToolInfo, Toolkit, build_toolkit
+from tools.registry import TOOLS
+from tools.toolkit import Toolkit, build_toolkit
 
 BILAL_ID = user_id("Bilal Khan")
 INCIDENT_266 = incident_id(266)
@@ -95,13 +95,13 @@ def test_toolset_fits_the_budget(toolkit):
 
 
 def test_one_structured_tool_per_schema_with_kind_and_destructive(toolkit):
-    assert [t.name for t in toolkit.tools] == list(TOOL_ARGS)
+    assert [t.name for t in toolkit.tools] == list(TOOLS)
     for tool in toolkit.tools:
         assert isinstance(tool, StructuredTool)
-        assert tool.args_schema is TOOL_ARGS[tool.name]
+        assert tool.args_schema is TOOLS[tool.name].args
         kind = "write" if tool.name in WRITES else "read"
         assert tool.metadata == {"kind": kind, "destructive": kind == "write" and tool.name != "add_note"}
-        assert toolkit.info(tool.name) == ToolInfo(tool.name, kind, tool.metadata["destructive"])
+        assert toolkit.info(tool.name) is TOOLS[tool.name]
         assert len(tool.description) > 40
     schema = convert_to_openai_tool(next(t for t in toolkit.tools if t.name == "create_incident"))["function"]
     assert "tool_call_id" not in schema["parameters"]["properties"]  # injected, never shown to the model
@@ -110,10 +110,10 @@ def test_one_structured_tool_per_schema_with_kind_and_destructive(toolkit):
 
 def test_read_only_mode_leaves_out_every_write(client, events, clock, sim, demo_dataset):
     flagged = build_toolkit(client, events, read_only=True, clock=clock)
-    assert {t.name for t in flagged.tools} == set(TOOL_ARGS) - WRITES
+    assert {t.name for t in flagged.tools} == set(TOOLS) - WRITES
     assert flagged.info("create_incident").kind == "write"  # still known to the approval step
     with client_for(sim, demo_dataset, access="read-only", read_only=True) as ro_client:
-        assert {t.name for t in build_toolkit(ro_client, clock=clock).tools} == set(TOOL_ARGS) - WRITES
+        assert {t.name for t in build_toolkit(ro_client, clock=clock).tools} == set(TOOLS) - WRITES
 
 
 def test_validate_rechecks_edited_arguments(toolkit):
@@ -153,7 +153,8 @@ def test_describe_other_writes(toolkit):
     assert toolkit.describe("add_responders", {"incident": "269", "responders": ["freya", "Payments Escalation"]}) \
         .startswith(f"Page Freya Lindqvist <freya.lindqvist@acme.example> ({FREYA}), "
                     f"Payments Escalation ({PAYMENTS_POLICY}) to join incident #269")
-    assert toolkit.describe("list_incidents", {"urgency": "high"}) == "Run list_incidents (urgency='high', limit=25)."
+    # a read needs no card unless a policy asks for one; then it says what it reads, in words, not the tool's name
+    assert toolkit.describe("list_incidents", {"urgency": "high"}) == "List incidents: urgency 'high', limit 25."
 
 
 def test_describe_falls_back_to_the_values_given_in_words_when_a_name_does_not_resolve(toolkit):

@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from unittest import mock
+
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from agent.toolsets import MORE_TOOLS, _table, asked_for_more, offered
-from tools.schemas import TOOL_ARGS
+from agent import toolsets
+from agent.toolsets import MORE_TOOLS, ToolsetError, asked_for_more, cues, offered
+from tools.registry import TOOLS
 
-ALL = list(TOOL_ARGS)
+ALL = list(TOOLS)
 CORE = ["find_services", "who_is_on_call", "list_incidents", "get_incident", "find_users"]
 
 
-def test_every_tool_in_the_table_exists_and_every_tool_is_reachable_without_more_tools():
-    table = _table()
-    named = set(table["core"]).union(*(g["tools"] for g in table["groups"].values()))
-    assert named <= set(ALL)
-    assert set(ALL) - named == set()
+def test_every_group_has_words_and_tools():
+    assert cues() and all(cues().values())
+    assert {group for tool in TOOLS.values() for group in tool.toolsets} == {toolsets.CORE, *cues()}
+
+
+@pytest.mark.parametrize(("groups", "message"), [
+    (("historie",), "tools declare toolsets that toolsets.yaml lacks: historie"),
+    (("history",), "toolsets.yaml: no tool is in snooze"),
+])
+def test_a_toolset_the_table_lacks_or_a_group_without_tools_fails(groups, message):
+    declared = {name: replace(tool, toolsets=groups) if tool.name == "snooze_incident" else tool
+                for name, tool in TOOLS.items()}
+    cues.cache_clear()
+    try:
+        with mock.patch.object(toolsets, "TOOLS", declared), pytest.raises(ToolsetError, match=message):
+            cues()
+    finally:
+        cues.cache_clear()
 
 
 def test_a_plain_question_gets_the_lookups_only():

@@ -20,12 +20,12 @@ from agent.wiring import Wiring
 from agent.wording import arguments_for_people, in_zone
 from command_line import cli, render
 from notebook_chat.card import card_html
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.settings import PagerDutySettings
 
 BARE_ID = re.compile(r"(?<![(\w])P[A-Z0-9]{6}(?![\w)])")  # a PagerDuty id not in brackets
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # a machine's time, not a person's
-TOOL_NAME = re.compile(r"\b(?:" + "|".join(TOOL_ARGS) + r")\b")
+TOOL_NAME = re.compile(r"\b(?:" + "|".join(TOOLS) + r")\b")
 OVERRIDE = 'override "Platform Primary" with Chen Wei from tomorrow 09:00 until tomorrow 17:00'
 
 

@@ -2,7 +2,7 @@
 
 Each resolves the names the model used, calls PagerDuty through the client, and shapes the answer.
 Writes are safe to repeat (a resume after a crash replays the call): each write's docstring states how,
-and `tools.toolkit.IDEMPOTENCY` lists them all."""
+and its declaration in `tools.registry` names the strategy."""
 
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def incident_key(service_id: str, title: str) -> str:
 
 
 class Actions:
-    """One method per tool, named like it: resolve what the model named, call PagerDuty, shape the answer."""
+    """One method per tool (its declaration in `tools.registry` names it): resolve what the model named, call
+    PagerDuty, shape the answer."""
 
     def __init__(self, client: PagerDutyClient, events: EventsClient | None) -> None:
         self.client = client
@@ -309,8 +310,8 @@ class Actions:
             change["escalation_policy"] = shape.reference(policy, "escalation_policy")
         elif a.action == "set_priority" and a.priority:
             change["priority"] = shape.reference(call.directory.resolve("priority", a.priority), "priority")
-        else:
-            change[a.action.removeprefix("set_")] = getattr(a, a.action.removeprefix("set_"))
+        else:  # set_urgency or set_title: the one field the validator let through
+            change |= a.model_dump(include={"urgency", "title"}, exclude_none=True)
         updated = self.client.put(f"/incidents/{incident_id}", {"incident": change}, author=self._from(call))
         return shape.incident(updated["incident"], detail=True)
 
@@ -450,8 +451,10 @@ class Actions:
             result = events.trigger(key, summary=a.summary, source=a.source,
                                     severity=a.severity,  # type: ignore[arg-type]
                                     dedup_key=a.dedup_key or call.key())
+        elif a.action == "acknowledge":
+            result = events.acknowledge(key, a.dedup_key)  # type: ignore[arg-type]  # the validator requires it
         else:
-            result = getattr(events, a.action)(key, a.dedup_key)
+            result = events.resolve(key, a.dedup_key)  # type: ignore[arg-type]
         return {"service": service, "action": a.action, "status": result.status, "message": result.message,
                 "dedup_key": result.dedup_key}
 

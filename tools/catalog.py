@@ -1,8 +1,8 @@
 """The tool catalogue as typed objects: spec facts from `catalog.json`, our words from `overlay.yaml`.
 
 Both files ship as package data. Loading checks that every overlay entry names a real operation and
-real parameters, and that no read-only tool calls a write operation, so a typo or an unsafe tool
-fails at start-up instead of reaching the model or the approval policy.
+real parameters, so a typo fails at start-up instead of reaching the model; `tools.registry` checks the
+tools' descriptions and operations against it the same way.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import re
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class OverlayError(ValueError):
@@ -91,28 +91,10 @@ class OperationWords(Fact):
     parameters: dict[str, str] = {}
 
 
-class ToolEntry(Fact):
-    description: str = Field(min_length=1)
-    operations: tuple[str, ...] = Field(min_length=1)
-    kind: Literal["read", "write"]
-    destructive: bool
-
-    @model_validator(mode="after")
-    def _only_writes_destroy(self) -> ToolEntry:
-        if self.destructive and self.kind != "write":
-            raise ValueError("a destructive tool must have kind write")
-        return self
-
-
-class ToolSpec(ToolEntry):
-    """An LLM-facing tool: what the model is told, which operations it calls, how approval treats it."""
-
-    name: str
-
-
 class Overlay(Fact):
     operations: dict[str, OperationWords]
-    tools: dict[str, ToolEntry]
+    tools: dict[str, Annotated[str, Field(min_length=1)]]
+    """Tool name → what the planner reads about it; `tools.registry` checks the names against its tools."""
 
 
 class Catalog:
@@ -130,17 +112,9 @@ class Catalog:
             raise OverlayError(f"overlay.yaml: {_entries('operations', missing)}: missing; "
                                "every operation needs a description")
         self._operations = {op_id: _operation(op_id, facts[op_id], words.operations[op_id]) for op_id in facts}
-        self._tools = {name: self._tool(name, entry) for name, entry in words.tools.items()}
+        self._tool_descriptions = dict(words.tools)
         self._routes = sorted(((op.method, _route(op.path), op) for op in self._operations.values()),
                               key=lambda route: route[2].path.count("{"))  # /users/me before /users/{id}
-
-    def _tool(self, name: str, entry: ToolEntry) -> ToolSpec:
-        if unknown := [op_id for op_id in entry.operations if op_id not in self._operations]:
-            raise OverlayError(f"overlay.yaml: tools.{name}.operations: no such operation {', '.join(unknown)}")
-        writes = [op_id for op_id in entry.operations if self._operations[op_id].kind == "write"]
-        if entry.kind == "read" and writes:
-            raise OverlayError(f"overlay.yaml: tools.{name}: a read tool may not call {', '.join(writes)} (writes)")
-        return ToolSpec(name=name, **entry.model_dump())
 
     def operation(self, operation_id: str) -> Operation:
         try:
@@ -158,14 +132,9 @@ class Catalog:
                 return operation
         raise KeyError(f"no operation for {method.upper()} {path} in the catalogue")
 
-    def tool(self, name: str) -> ToolSpec:
-        try:
-            return self._tools[name]
-        except KeyError:
-            raise KeyError(f"no tool {name!r} in overlay.yaml") from None
-
-    def tools(self) -> list[ToolSpec]:
-        return list(self._tools.values())
+    def tool_descriptions(self) -> dict[str, str]:
+        """What the planner reads about each tool, by tool name."""
+        return dict(self._tool_descriptions)
 
 
 def _operation(operation_id: str, facts: dict, words: OperationWords) -> Operation:

@@ -5,23 +5,14 @@ an optional argument shown with `"default": null` gets filled with null or the w
 definition keeps what helps choose and fill a call — name, one-line description, argument types, enums,
 descriptions, which arguments are required, and real defaults — and leaves out what the argument
 models check anyway (lengths, bounds) and what only restates "optional" (null defaults, titles).
+`tools.langchain_tools.definition` applies it to a LangChain tool's OpenAI definition.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.tools import BaseTool
-from langchain_core.utils.function_calling import convert_to_openai_tool
-
 CHECKED_NOT_SHOWN = frozenset({"title", "maxLength", "minLength", "maximum", "minimum", "maxItems", "minItems"})
-
-
-def definition(tool: BaseTool | dict[str, Any]) -> dict[str, Any]:
-    """The OpenAI function definition of `tool`, lean (see the module docstring)."""
-    spec = convert_to_openai_tool(tool)
-    function = spec["function"]
-    return {"type": "function", "function": {**function, "parameters": lean(function.get("parameters", {}))}}
 
 
 def lean(schema: Any) -> Any:

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import InjectedToolCallId, StructuredTool
+from langchain_core.tools import BaseTool, InjectedToolCallId, StructuredTool
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import ValidationError
 
-from tools import schemas as s
+from tools.definitions import lean
+from tools.registry import TOOLS
 
 Invoke = Callable[[str, dict[str, Any], dict[str, Any], "str | None"], str]
 """(tool name, validated arguments, the run's `configurable`, tool-call id) → the result text."""
@@ -28,6 +30,13 @@ def structured_tool(name: str, description: str, metadata: dict[str, Any], invok
     def run_keyed(config: RunnableConfig, tool_call_id: Annotated[str, InjectedToolCallId], **args: Any) -> str:
         return invoke(name, args, config.get("configurable") or {}, tool_call_id)
 
-    return StructuredTool(name=name, description=description, args_schema=s.TOOL_ARGS[name],
+    return StructuredTool(name=name, description=description, args_schema=TOOLS[name].args,
                           func=run_keyed if keyed else run, metadata=metadata,
                           handle_validation_error=lambda error: "Error: " + refusal(error), handle_tool_error=True)
+
+
+def definition(tool: BaseTool | dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI function definition of `tool`, lean (see `tools.definitions`)."""
+    spec = convert_to_openai_tool(tool)
+    function = spec["function"]
+    return {"type": "function", "function": {**function, "parameters": lean(function.get("parameters", {}))}}

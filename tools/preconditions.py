@@ -10,22 +10,23 @@ write tool has one check here, run before its approval card is built:
   incident already resolved): that is the answer, and nobody is asked or paged again;
 - it returns None when the change would run as shown.
 
-Who is asking must be a PagerDuty user too, since PagerDuty records them as the author of the change.
+Who is asking must be a PagerDuty user too, since PagerDuty records them as the author of the change
+(`Actions.author`, asked before the tool's own check).
+
+A write whose arguments mean different things at different times ("next level", "+8h") also has a pin
+here, run before its check, that makes them absolute, so a late or repeated run does only what was approved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-
-from pydantic import BaseModel
 
 from tools import schemas as s
 from tools import shapes as shape
 from tools.actions import Actions, Call, ToolProblem, incident_key, override_window
 from tools.resolve import label
-from tools.timeparse import human, parse_duration
+from tools.timeparse import human, iso, parse_duration
 
 Settled = dict[str, Any]
 """A write's answer when the change is already in place: what a run would have returned."""
@@ -35,17 +36,11 @@ OVERRIDE_LOOKAHEAD = timedelta(days=366)  # how far ahead an override to delete 
 
 
 class Preconditions:
-    """One check per write tool, named like it (a registry test holds every write tool to that)."""
+    """One check per write tool; each write's declaration in `tools.registry` names its method."""
 
     def __init__(self, actions: Actions) -> None:
         self.actions = actions
         self.client = actions.client
-
-    def check(self, name: str, call: Call, a: BaseModel) -> Settled | None:
-        """None when `name` would run as shown; its result when already done; raises when it cannot run."""
-        check: Callable[[Call, Any], Settled | None] = getattr(self, name)
-        self.actions.author(call)  # raises when the person asking has no PagerDuty user
-        return check(call, a)
 
     # --- incidents ---
 
@@ -161,6 +156,22 @@ class Preconditions:
     def send_change_event(self, call: Call, a: s.SendChangeEvent) -> Settled | None:
         self.actions.events_target(call, a.routing_key, a.service)
         return None
+
+    # --- pins: the arguments made absolute, as the approval card will show them ---
+
+    def pin_escalation(self, call: Call, a: s.UpdateIncident) -> dict[str, Any]:
+        """"Escalate to the next level" becomes the level that is next now: run again after a crash, it finds
+        the incident already there rather than escalating once more."""
+        if a.action != "escalate" or a.escalation_level:
+            return a.model_dump(exclude_unset=True)
+        level = self.actions.current_level(self.actions.incident(a.incident)) + 1
+        return a.model_dump(exclude_unset=True) | {"escalation_level": level}
+
+    def pin_override(self, call: Call, a: s.CreateOverride) -> dict[str, Any]:
+        """An override's times ('09:00', 'tomorrow', '+8h', 'now') become the UTC instants they mean now, so a
+        late approval cannot move the cover."""
+        start, end = override_window(call.now, a.start, a.end, a.time_zone)
+        return a.model_dump(exclude_unset=True, exclude={"time_zone"}) | {"start": iso(start), "end": iso(end)}
 
     # --- shared ---
 

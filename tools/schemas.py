@@ -266,7 +266,7 @@ class UpdateIncident(IncidentRef):
     @model_validator(mode="after")
     def _fits_action(self) -> UpdateIncident:
         """Each action takes its own fields; a field meant for another action is a mistake, not a no-op."""
-        given = {f for f in ACTION_FIELDS_ALL if getattr(self, f) is not None}
+        given = {f for f, value in self.model_dump(include=ACTION_FIELDS_ALL).items() if value is not None}
         allowed = UPDATE_ACTION_FIELDS.get(self.action, set())
         if stray := sorted(given - allowed):
             raise ValueError(f"{', '.join(stray)} cannot be used with action {self.action}")
@@ -370,36 +370,3 @@ class SendChangeEvent(ToolArgs):
 def _one_destination(routing_key: str | None, service: str | None) -> None:
     if bool(routing_key) == bool(service):
         raise ValueError("give either routing_key or service (whose integration key is used)")
-
-
-TOOL_ARGS: dict[str, type[ToolArgs]] = {
-    "find_services": FindServices,
-    "get_service": GetService,
-    "who_is_on_call": WhoIsOnCall,
-    "list_incidents": ListIncidents,
-    "get_incident": GetIncident,
-    "list_incident_notes": IncidentRef,
-    "incident_timeline": IncidentRef,
-    "list_log_entries": ListLogEntries,
-    "list_incident_alerts": IncidentRef,
-    "list_schedules": ListSchedules,
-    "get_schedule": GetSchedule,
-    "list_overrides": ListOverrides,
-    "find_users": FindUsers,
-    "list_escalation_policies": ListEscalationPolicies,
-    "get_escalation_policy": GetEscalationPolicy,
-    "list_teams": NoArgs,
-    "list_priorities": NoArgs,
-    "similar_incidents": SimilarIncidents,
-    "create_incident": CreateIncident,
-    "update_incident": UpdateIncident,
-    "manage_incidents": ManageIncidents,
-    "add_note": AddNote,
-    "add_responders": AddResponders,
-    "snooze_incident": SnoozeIncident,
-    "merge_incidents": MergeIncidents,
-    "create_override": CreateOverride,
-    "delete_override": DeleteOverride,
-    "send_event": SendEvent,
-    "send_change_event": SendChangeEvent,
-}

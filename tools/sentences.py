@@ -6,8 +6,6 @@ who a new incident pages right now, so the approver never has to decode ids.
 
 from __future__ import annotations
 
-from pydantic import BaseModel
-
 from tools import schemas as s
 from tools import shapes as shape
 from tools.actions import Actions, Call, override_window
@@ -18,19 +16,13 @@ from tools.timeparse import zone as tz
 
 class Sentences:
     """One sentence per write, with names and current on-call filled in, and times in the approver's zone
-    (`time_zone`, with UTC beside them); reads get a plain fallback."""
+    (`time_zone`, with UTC beside them); each write's declaration in `tools.registry` names its method. A
+    sentence only describes: whether the write can run at all is its precondition's business, asked first."""
 
     def __init__(self, actions: Actions, time_zone: str | None = None) -> None:
         self.actions = actions
         self.client = actions.client
         self.time_zone = time_zone
-
-    def sentence(self, name: str, call: Call, a: BaseModel) -> str:
-        write = getattr(self, name, None)
-        if write is not None:
-            return write(call, a)
-        shown = ", ".join(f"{k}={v!r}" for k, v in a.model_dump(exclude_none=True).items())
-        return f"Run {name}" + (f" ({shown})." if shown else " (read only).")
 
     def create_incident(self, call: Call, a: s.CreateIncident) -> str:
         service = call.directory.resolve("service", a.service)

@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, get_args, get_origin
 from pydantic import ValidationError
 
 from tools import schemas as s
-from tools.actions import SETUP_PROBLEM, Actions, Call, ToolProblem, override_window
-from tools.catalog import load_catalog
+from tools.actions import SETUP_PROBLEM, Actions, Call, ToolProblem
 from tools.client import PagerDutyClient
 from tools.clock import Clock, SystemClock
 from tools.errors import (
@@ -43,9 +42,11 @@ from tools.errors import (
 )
 from tools.events import EventsClient
 from tools.preconditions import Preconditions
+from tools.registry import TOOLS, Tool
+from tools.registry import tool as declaration
 from tools.resolve import Directory, ResolutionError, label
 from tools.sentences import Sentences
-from tools.timeparse import TimeParseError, iso
+from tools.timeparse import TimeParseError
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -54,7 +55,6 @@ REQUESTER = "requester"  # the run config key naming who is asking, hence who Pa
 # What small models put in optional arguments they mean to leave out. Artifact ids such as "null" or "" are
 # not among them: those are refused with the error that says to look the real id up (`schemas.refuse_artifact`).
 FILLERS = frozenset({"default"})
-KEYED_TOOLS = frozenset({"create_incident", "send_event"})  # writes whose idempotency key comes from the call
 MAX_DIRECTORIES = 256
 # The arguments that name something people know by a name, and what they may name (responders: either).
 NAMED: dict[str, tuple[str, ...]] = {
@@ -65,51 +65,22 @@ NAMED: dict[str, tuple[str, ...]] = {
 }
 MAX_NAMED = 10  # names looked up per argument: a bulk change's card names its first incidents
 
-# What each tool does, as the tail of "could not …" in its error messages.
-DOING: dict[str, str] = {
-    "find_services": "find services", "get_service": "read the service", "who_is_on_call": "find who is on call",
-    "list_incidents": "list incidents", "get_incident": "read the incident",
-    "list_incident_notes": "read the incident's notes", "incident_timeline": "build the incident timeline",
-    "list_log_entries": "list log entries", "list_incident_alerts": "list the incident's alerts",
-    "list_schedules": "list schedules", "get_schedule": "read the schedule", "list_overrides": "list overrides",
-    "find_users": "find users", "list_escalation_policies": "list escalation policies",
-    "get_escalation_policy": "read the escalation policy", "list_teams": "list teams",
-    "list_priorities": "list priorities", "similar_incidents": "find similar incidents",
-    "create_incident": "create the incident", "update_incident": "update the incident",
-    "manage_incidents": "update the incidents", "add_note": "add the note", "add_responders": "add responders",
-    "snooze_incident": "snooze the incident", "merge_incidents": "merge the incidents",
-    "create_override": "create the override", "delete_override": "delete the override",
-    "send_event": "send the event", "send_change_event": "send the change event",
-}
-
-# How each write stays exactly-once when it runs again (a resume after a crash replays the approved call,
-# and a request whose answer was lost may be retried). The method's docstring in `tools.actions` says more.
-IDEMPOTENCY: dict[str, str] = {
-    "create_incident": "PagerDuty key: incident_key from the service and the normalised title",
-    "send_event": "PagerDuty key: dedup_key, given or derived from the thread and tool-call id",
-    "update_incident": "absolute arguments: a target state; escalation pinned to a target level, skipped if there",
-    "manage_incidents": "absolute arguments: the named incidents and the status to set",
-    "add_note": "read before write: same text by the same user since the call was proposed",
-    "add_responders": "read before write: responders already asked are skipped",
-    "snooze_incident": "pinned end (proposal + duration) and read before write: a snooze reaching it is this one",
-    "merge_incidents": "read before write: sources already merged into the target are done (also after 1019)",
-    "create_override": "read before write: the same user, start and end (pinned when proposed)",
-    "delete_override": "end state: an override already gone is deleted",
-    "send_change_event": "marker + read before each send: this call's key in custom_details",
-}
-
-
 def step(name: str) -> str:
     """What a call of the tool is doing, in words for people watching: 'Finding who is on call'."""
-    verb, _, rest = DOING.get(name, "run a step").partition(" ")
+    doing = TOOLS[name].doing if name in TOOLS else "run a step"
+    verb, _, rest = doing.partition(" ")
     return f"{verb[:1].upper()}{verb[1:].removesuffix('e')}ing {rest}".strip()
 
 
 @dataclass(frozen=True)
-class ToolInfo:
-    name: str
-    kind: Literal["read", "write"]
-    destructive: bool
+class Precheck:
+    """What a write's precondition found, before anyone is asked to approve it."""
+
+    outcome: Literal["runs", "settled", "refused"]
+    """runs: it would run as shown; settled: the change is already in place; refused: it cannot run as things
+    stand (a name that fits nothing, no such incident, nothing left to escalate to, a past time)."""
+    text: str = ""
+    """settled: the tool's answer (JSON, as the tool's own); refused: the very error the tool would answer."""
 
 
 # --- the public face ---------------------------------------------------------------------------
@@ -127,11 +98,8 @@ class Toolkit:
         self._actions = Actions(client, events)
         self._sentences = Sentences(self._actions, time_zone)
         self._preconditions = Preconditions(self._actions)
-        catalog = load_catalog()
-        self._info = {name: ToolInfo(name, catalog.tool(name).kind, catalog.tool(name).destructive)
-                      for name in s.TOOL_ARGS}
         self.read_only = read_only or client.settings.read_only
-        self.offered = [name for name in s.TOOL_ARGS if not (self.read_only and self._info[name].kind == "write")]
+        self.offered = [name for name, tool in TOOLS.items() if not (self.read_only and tool.kind == "write")]
         """The names of the tools this account may use (every write left out when read-only)."""
 
     @cached_property
@@ -139,18 +107,16 @@ class Toolkit:
         """The offered tools as LangChain tools, for the planner."""
         from tools.langchain_tools import structured_tool  # LangChain loads here, not for `read`
 
-        catalog = load_catalog()
-        return [structured_tool(name, catalog.tool(name).description,
-                                {"kind": self._info[name].kind, "destructive": self._info[name].destructive},
-                                self._invoke, keyed=name in KEYED_TOOLS,
+        return [structured_tool(name, TOOLS[name].description,
+                                {"kind": TOOLS[name].kind, "destructive": TOOLS[name].destructive},
+                                self._invoke, keyed=TOOLS[name].keyed,
                                 refusal=partial(argument_problems, name))
                 for name in self.offered]
 
-    def info(self, name: str) -> ToolInfo:
-        try:
-            return self._info[name]
-        except KeyError:
-            raise KeyError(f"no tool named {name!r}") from None
+    @staticmethod
+    def info(name: str) -> Tool[Any]:
+        """The tool's declaration (also for a write this read-only toolkit leaves out)."""
+        return declaration(name)
 
     def validate(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
         """Edited arguments checked again by the tool's schema; ValueError says what is wrong, readably."""
@@ -159,7 +125,7 @@ class Toolkit:
     def argument_help(self, name: str) -> dict[str, tuple[str, list[str] | None]]:
         """Each argument of the tool: what it is, and its allowed values when they are fixed (for edit forms)."""
         return {field: (info.description or "", _choices(info.annotation))
-                for field, info in s.TOOL_ARGS[name].model_fields.items()}
+                for field, info in declaration(name).args.model_fields.items()}
 
     def default_author(self) -> str:
         """The email writes are made as when the person asking is not known: the configured `From`, or the
@@ -177,7 +143,7 @@ class Toolkit:
         filled with null or the word "default", which mean the same as leaving them out. A required argument is
         kept as given: its error says what to fix.
         """
-        fields = s.TOOL_ARGS[name].model_fields
+        fields = declaration(name).args.model_fields
         unknown = sorted(key for key in args if key not in fields)
         kept = {key: value for key, value in args.items()
                 if key in fields and (fields[key].is_required() or not _filler(value))}
@@ -188,46 +154,31 @@ class Toolkit:
         return kept, unknown
 
     def pinned(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
-        """The arguments made absolute, as the approval card will show them, so that running them late or
-        twice cannot do more than was approved: an override's times ('09:00', 'tomorrow', '+8h', 'now') become
-        the UTC instants they mean now, and "escalate to the next level" becomes the level that is next now
-        (run again after a crash, it finds the incident already there). Other tools, and what cannot be
-        read now (the tool will say why when it runs), pass as given.
-        """
-        if name == "update_incident" and args.get("action") == "escalate" and not args.get("escalation_level"):
-            return self._pinned_escalation(args)
-        if name != "create_override":
+        """The arguments made absolute by the tool's pin, as the approval card will show them, so that running
+        them late or twice cannot do more than was approved. Tools without a pin, and what cannot be read now
+        (the tool will say why when it runs), pass as given."""
+        tool = declaration(name)
+        if tool.pin is None:
             return args
-        model = _checked(name, args)
-        assert isinstance(model, s.CreateOverride)
         try:
-            start, end = override_window(self._clock.now(), model.start, model.end, model.time_zone)
-        except TimeParseError:
+            return tool.pin(self._preconditions, self._call(None, None), _checked(name, args))
+        except (InvalidArguments, *TOOL_ERRORS):
             return args
-        return {k: v for k, v in args.items() if k != "time_zone"} | {"start": iso(start), "end": iso(end)}
 
-    def _pinned_escalation(self, args: dict[str, Any]) -> dict[str, Any]:
-        model = _checked("update_incident", args)
-        assert isinstance(model, s.UpdateIncident)
-        try:
-            level = self._actions.current_level(self._actions.incident(model.incident)) + 1
-        except (PagerDutyError, ToolProblem):
-            return args
-        return args | {"escalation_level": level}
-
-    def precheck(self, name: str, args: dict[str, Any], *, requester: str | None) -> str | None:
-        """Whether a write would run as shown, asked before anyone is asked to approve it.
-
-        None: it would. A JSON answer (as the tool's own): the change is already in place, so that is the
-        answer. `ToolException` with the very text the tool would answer: it cannot run as things stand
-        (a name that fits nothing, no such incident, nothing left to escalate to, a time past or unreadable,
-        a requester PagerDuty does not know).
-        """
+    def precheck(self, name: str, args: dict[str, Any], *, requester: str | None) -> Precheck:
+        """Whether a write would run as shown, asked before anyone is asked to approve it: who is asking must
+        be a PagerDuty user (PagerDuty records them as the author), then the tool's own precondition."""
+        tool = declaration(name)
         model = _checked(name, args)
         call = self._call(None, None, requester)
-        with _as_tool_error(name):
-            settled = self._preconditions.check(name, call, model)
-        return None if settled is None else json.dumps(settled, ensure_ascii=False, separators=(",", ":"))
+        try:
+            self._actions.author(call)
+            settled = tool.check(self._preconditions, call, model) if tool.check else None
+        except TOOL_ERRORS as error:
+            return Precheck("refused", tool_error_text(name, error))
+        if settled is None:
+            return Precheck("runs")
+        return Precheck("settled", json.dumps(settled, ensure_ascii=False, separators=(",", ":")))
 
     def names(self, args: dict[str, Any]) -> dict[str, str]:
         """How people know each id or name in a write's arguments, its id in brackets: 'P567AF0' → 'API Gateway
@@ -254,14 +205,18 @@ class Toolkit:
         return None
 
     def describe(self, name: str, args: dict[str, Any]) -> str:
-        """One sentence for an approval card, with ids resolved to names (falls back to the values given)."""
+        """One sentence for an approval card, with ids resolved to names. A lookup that fails here (PagerDuty
+        busy, a name gone since the precondition passed) leaves the values as given rather than no card."""
+        tool = declaration(name)
         model = _checked(name, args)
-        call = self._call(None, None)
+        shown = ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in model.model_dump(exclude_none=True).items())
+        plain = f"{tool.doing[:1].upper()}{tool.doing[1:]}" + (f": {shown}." if shown else ".")
+        if tool.sentence is None:  # a read: asked about only where a policy wants it
+            return plain
         try:
-            return self._sentences.sentence(name, call, model)
-        except (ResolutionError, TimeParseError, PagerDutyError, ToolProblem):
-            shown = ", ".join(f"{k.replace('_', ' ')} {v!r}" for k, v in model.model_dump(exclude_none=True).items())
-            return f"{DOING[name][0].upper()}{DOING[name][1:]}: {shown}."
+            return tool.sentence(self._sentences, self._call(None, None), model)
+        except TOOL_ERRORS:
+            return plain
 
     # --- running ---
 
@@ -269,19 +224,21 @@ class Toolkit:
         """The one path every tool takes: run it, answer compact JSON, or raise its error as text."""
         call = self._call(str(configurable.get("thread_id") or ""), tool_call_id, configurable.get(REQUESTER),
                           configurable.get("proposed_at"))
-        model = s.TOOL_ARGS[name].model_construct(**args)  # already validated by the tool's schema
-        with _as_tool_error(name, writes=self._info[name].kind == "write"):
-            result = getattr(self._actions, name)(call, model)
+        tool = declaration(name)
+        model = tool.args.model_construct(**args)  # already validated by the tool's schema
+        with _as_tool_error(name, writes=tool.kind == "write"):
+            result = tool.run(self._actions, call, model)
         return json.dumps(result, ensure_ascii=False, separators=(",", ":"))
 
     def read(self, name: str, args: dict[str, Any], *, thread_id: str, requester: str | None) -> tuple[str, bool]:
         """A read tool's answer outside the graph, as the planner would read it, and whether it succeeded: its
         compact JSON, or the "Error: …" text its LangChain tool would answer (no exception for either)."""
-        if self._info[name].kind != "read":
+        tool = declaration(name)
+        if tool.kind != "read":
             raise ValueError(f"{name} changes PagerDuty: it runs through the graph, after approval")
         try:
             model = _checked(name, args)
-            result = getattr(self._actions, name)(self._call(thread_id, None, requester), model)
+            result = tool.run(self._actions, self._call(thread_id, None, requester), model)
         except InvalidArguments as error:
             return f"Error: {error}", False
         except TOOL_ERRORS as error:
@@ -337,10 +294,10 @@ def _filler(value: Any) -> bool:
 
 
 def _checked(name: str, args: dict[str, Any]) -> s.ToolArgs:
-    if name not in s.TOOL_ARGS:
+    if name not in TOOLS:
         raise ValueError(f"no tool named {name!r}")
     try:
-        return s.TOOL_ARGS[name].model_validate(args)
+        return TOOLS[name].args.model_validate(args)
     except ValidationError as error:
         raise InvalidArguments(name, error) from None
 
@@ -357,7 +314,7 @@ def _as_tool_error(name: str, *, writes: bool = False) -> Iterator[None]:
         yield
     except TOOL_ERRORS as error:
         if writes and isinstance(error, (ServerError, NetworkError)):
-            raise UnconfirmedWrite(DOING[name], error) from error
+            raise UnconfirmedWrite(TOOLS[name].doing, error) from error
         from langchain_core.tools import ToolException  # already loaded wherever a tool runs in the graph
 
         raise ToolException(tool_error_text(name, error)) from None
@@ -370,16 +327,16 @@ def tool_error_text(name: str, error: Exception) -> str:
     if isinstance(error, ToolProblem):
         return _refused(name, error)
     assert isinstance(error, PagerDutyError)
-    return pagerduty_problem(DOING[name], error)
+    return pagerduty_problem(TOOLS[name].doing, error)
 
 
 def _refused(name: str, problem: ToolProblem) -> str:
-    return f"Error: could not {DOING[name]} — {problem} Next: {problem.next_step}"
+    return f"Error: could not {TOOLS[name].doing} — {problem} Next: {problem.next_step}"
 
 
 def _could_not(name: str, error: Exception) -> str:
     """'Error: could not create the override — No user matches 'Zed Quinn'. Closest: …'."""
-    return f"Error: could not {DOING[name]} — {error}"
+    return f"Error: could not {TOOLS[name].doing} — {error}"
 
 
 def is_setup_problem(text: str) -> bool:
@@ -396,7 +353,7 @@ def argument_problems(name: str, error: ValidationError) -> str:
 
 def _problem_list(name: str, error: ValidationError) -> str:
     """'title: too short; unknown argument 'foo' (allowed: …)'."""
-    allowed = ", ".join(s.TOOL_ARGS[name].model_fields) or "none"
+    allowed = ", ".join(declaration(name).args.model_fields) or "none"
     problems = []
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"])

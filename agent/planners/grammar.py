@@ -1,6 +1,7 @@
 """The ChatOps grammar of command mode: a typed message in, the tool calls an LLM would make out.
 
-Every command is one row of `COMMANDS`: the words that start it, the patterns people type (terse ChatOps
+Every command is one row of `COMMANDS` (a tool that declares command words in `tools.registry` gets its
+`VERB INCIDENT` row from there): the words that start it, the patterns people type (terse ChatOps
 and the everyday sentence forms), an example, and functions from the matched arguments (and, for
 two-step commands, the results so far) to tool calls. One table keeps parsing, `help` and "did you mean"
 in agreement.
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 from agent.planners.answers import ToolResult, incident_refs
 from agent.planners.conversation import Context, Pending, clarify
 from agent.planners.phrasing import TIME, tidy
-from tools.schemas import TOOL_ARGS
+from tools.registry import TOOLS
 from tools.timeparse import TimeParseError, local, parse_time, split_zone
 
 Steps = Sequence[Sequence[ToolResult]]
@@ -37,7 +38,7 @@ Steps = Sequence[Sequence[ToolResult]]
 
 @dataclass(frozen=True)
 class Call:
-    """A tool call to emit; `check` validates it against `TOOL_ARGS` before it leaves the model."""
+    """A tool call to emit; `check` validates it against its tool's argument model before it leaves the model."""
 
     name: str
     args: dict[str, Any]
@@ -274,7 +275,7 @@ def _alias(value: Any, aliases: Mapping[str, str]) -> Any:
 
 def _fill(tool: str, p: Parsed, **fixed: Any) -> Call:
     """A call of `tool` whose arguments are the groups named like them, plus `fixed` ones."""
-    fields = TOOL_ARGS[tool].model_fields
+    fields = TOOLS[tool].args.model_fields
     args = {k: v for k, v in p.args.items() if k in fields} | fixed
     if "time_zone" in fields and p.context.time_zone and {"at", "start", "end"} & args.keys():
         args.setdefault("time_zone", p.context.time_zone)
@@ -728,6 +729,11 @@ COMMANDS: tuple[Command, ...] = (
             _tool("send_change_event"), _change_recorded, done="Recorded",
             example='change Payments API "Deployed v2.14.0"'),
 )
+COMMANDS += tuple(  # `VERB INCIDENT` for each tool whose declaration gives command words (tools.registry)
+    Command(tool.verbs, f"{tool.verbs[0]} INCIDENT", tool.doing,
+            ("{verb}(?: (?:to|for|of|on|with))?(?: incident)? {id:incident}",), _tool(tool.name),
+            example=f"{tool.verbs[0]} 268")
+    for tool in TOOLS.values() if tool.verbs)
 
 
 def _patterns() -> Iterator[tuple[Command, re.Pattern[str], dict[str, str]]]:
@@ -909,7 +915,7 @@ def check(command: Command, calls: list[Call]) -> TextReply | None:
     """Refuse, in words, what the tool would refuse, before anything is sent or approved."""
     for c in calls:
         try:
-            TOOL_ARGS[c.name].model_validate(c.args)
+            TOOLS[c.name].args.model_validate(c.args)
         except ValidationError as error:
             problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}"
                                 for e in error.errors())
