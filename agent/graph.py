@@ -1,26 +1,22 @@
 """The graph: plan → review → act → plan, until the planner answers without tool calls.
 
-- `plan` calls the model and sorts its tool calls by the approval policy. It is also where approval
-  requests are built, summary sentence included: `toolkit.describe` may look names up in PagerDuty,
-  and `plan` runs once per model reply, whereas `review` runs again on every resume. Requests live in
-  the state, so the nonce and expiry a person sees are the ones checked when they decide. Before a
-  request is built, `toolkit.precheck` checks the write against PagerDuty as it stands: one that
-  cannot run (a name that fits nothing, no such incident, a past time, a requester PagerDuty does not
-  know) gets no request, and the planner reads the tool's error instead; one already in place (already
-  resolved, the same alert already open) gets none either, and the planner reads what is there as the
-  call's result. A plan with nothing to approve skips `review`: one checkpoint less per step.
+- `plan` calls the model, and `agent.screening` sorts its tool calls: refused (the planner reads why),
+  already in place (the planner reads what is there), waiting for a person (an approval request, built
+  once per model reply and kept in the state, so the nonce and expiry a person sees are the ones checked
+  when they decide), or run at once. A plan with nothing to approve skips `review`: one checkpoint less
+  per step.
 - Who asked travels with each `act` task and reaches the tool in its run config: PagerDuty records
   that person as the author of the write (its `From`); the approver is recorded as approver.
 - `review` does nothing but ask: one `interrupt()` with every request of the plan, then it maps the
   answers. Rejected, denied and malformed calls become error ToolMessages the planner reads.
-- Decisions are matched to calls by tool-call id, so `plan` refuses a call whose id is missing or shared
-  with another call of the same reply (some servers and planners send such replies): a rejection could
+- Decisions are matched to calls by tool-call id, so a call whose id is missing or shared with another
+  call of the same reply is refused (some servers and planners send such replies): a rejection could
   otherwise land on one call and let its twin run.
 - Secret arguments (an integration key) reach approval requests, the audit log and progress events
   masked (`agent.redaction`); the tool runs with the real value, which lives in the planner's tool call.
-- An approved call runs with the arguments its request shows: `toolkit.pinned` fixes an override's
-  relative times ('09:00', '+8h') and an escalation's "next level" when the request is built, so a late
-  approval cannot move the cover and a resumed one cannot escalate a second level.
+- An approved call runs with the arguments its request shows: the request's times and escalation level
+  are pinned when it is built, so a late approval cannot move the cover and a resumed one cannot
+  escalate a second level.
 - `act` runs one call per task (`Send`), so a resume re-runs only the calls that had not finished.
 
 A model that fails (endpoint down, garbled reply) stops the run in `plan` with `PlanningFailed`,
@@ -32,7 +28,6 @@ per turn, and the recursion limit (checked through `remaining_steps` before it c
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage, HumanMessage, InvalidToolCall, SystemMessage, ToolCall, ToolMessage
@@ -45,12 +40,13 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command, Send, interrupt
 
-from agent.approvals import ApprovalRequest, Decision, denial_text, edit_notice, rejection_text
+from agent.approvals import ApprovalRequest, Decision, edit_notice, rejection_text
 from agent.audit import AUTO
 from agent.grounding import changes_of, grounded, receipt, this_turn
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
 from agent.repair import repaired
+from agent.screening import not_taken, screen
 from agent.state import ActTask, InputState, RunContext, State
 from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
@@ -65,7 +61,7 @@ STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls cost
 
 def plan(state: State, runtime: Runtime[RunContext],
          config: RunnableConfig) -> Command[str]:  # goes to review, act, plan or END
-    """Ask the model for the next step; build approval requests for the calls that need a person.
+    """Ask the model for the next step, then sort its tool calls (`agent.screening`).
 
     A plan that needs nobody's approval goes straight to `act` (or back here when every call was
     refused): `review` only runs when there is something to ask.
@@ -83,50 +79,22 @@ def plan(state: State, runtime: Runtime[RunContext],
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
-        if _answered_unlooked(ctx, messages, reply):
-            return Command(goto="plan", update=update | {"messages": [*stamped, reply, SystemMessage(LOOK_IT_UP)]})
-        return Command(goto=END, update=update | {"messages": [*stamped, _answer(ctx, messages, reply)]})
-    refused: dict[str, str] = {}
-    approvals: list[dict[str, Any]] = []
-    _refuse_unreadable(ctx, thread_id, reply.invalid_tool_calls, refused)
-    ids = Counter(call["id"] for call in [*reply.tool_calls, *reply.invalid_tool_calls])
-    settled: dict[str, str] = {}
-    for call in reply.tool_calls:
-        if call["name"] == MORE_TOOLS:  # answered in `_route`: the next step offers every tool
-            continue
-        call, ignored = _tidied(ctx, call)
-        refusal = (oversized.get(call["id"] or "") or _unidentified(call, ids)
-                   or _refusal(ctx, call["name"], call["args"]))
-        summary = None
-        if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
-            call = {**call, "args": ctx.toolkit.pinned(call["name"], call["args"])}  # times as the card shows them
-            summary, refusal, done = _summary(ctx, call, state["requester"])
-            if done is not None:
-                settled[call["id"] or ""] = done
-                ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="tool_call",
-                                 tool=call["name"], arguments=redacted(call["args"]),
-                                 outcome="already done; nobody was asked and nothing was sent")
-        if refusal is not None:
-            refused[call["id"] or ""] = refusal
-            ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
-                             tool=call["name"], arguments=redacted(call["args"]),
-                             outcome=scrubbed(refusal, call["args"]))
-        elif summary is not None:
-            arguments = ctx.toolkit.validate(call["name"], call["args"])  # as the tool reads them
-            request = ApprovalRequest.new(  # what the approver sees: secrets masked
-                thread_id=thread_id, tool_call_id=call["id"] or "", tool=call["name"], arguments=redacted(arguments),
-                summary=scrubbed(summary + _left_out(ignored), arguments), names=ctx.toolkit.names(arguments),
-                risk=ctx.policy.risk_of(call["name"], call["args"]),
-                requester=state["requester"], now=ctx.clock.now(), ttl=ctx.approval_ttl)
-            approvals.append(request.model_dump(mode="json"))
-            ctx.audit.record(at=request.created_at, thread_id=thread_id, actor=state["requester"],
-                             action="approval_requested", tool=request.tool, arguments=request.arguments,
-                             outcome=f"{request.id}: {request.summary}")
-    if approvals:
-        return Command(goto="review", update=update | {"approvals": approvals, "refused": refused,
-                                                       "settled": settled})
-    replies, sends = _route(reply, {}, refused, {}, settled, state["requester"], ctx.clock.now().isoformat())
+        return _answered(ctx, messages, reply, update, stamped)
+    screened = screen(ctx, reply, thread_id=thread_id, requester=state["requester"], oversized=oversized)
+    if screened.approvals:
+        return Command(goto="review", update=update | {"approvals": screened.approvals, "refused": screened.refused,
+                                                       "settled": screened.settled})
+    replies, sends = _route(reply, {}, screened.refused, {}, screened.settled, state["requester"],
+                            ctx.clock.now().isoformat())
     return Command(goto=sends or "plan", update=update | {"messages": [*stamped, reply, *replies]})
+
+
+def _answered(ctx: RunContext, messages: list[Any], reply: Any, update: dict[str, Any],
+              stamped: list[HumanMessage]) -> Command:
+    """A reply without tool calls ends the turn, unless a served model answered without looking anything up."""
+    if _answered_unlooked(ctx, messages, reply):
+        return Command(goto="plan", update=update | {"messages": [*stamped, reply, SystemMessage(LOOK_IT_UP)]})
+    return Command(goto=END, update=update | {"messages": [*stamped, _answer(ctx, messages, reply)]})
 
 
 def _stamped(ctx: RunContext, messages: list[Any], requester: str) -> list[HumanMessage]:
@@ -192,27 +160,6 @@ def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -
                         for m in turn))
 
 
-def _tidied(ctx: RunContext, call: ToolCall) -> tuple[ToolCall, list[str]]:
-    """The call without arguments its tool does not take (named, to say so) or that only say "default"."""
-    if call["name"] not in ctx.tools:
-        return call, []
-    args, ignored = ctx.toolkit.tidy(call["name"], call["args"])
-    return {**call, "args": args}, ignored
-
-
-def _not_taken(ctx: RunContext, call: ToolCall) -> dict[str, Any]:
-    """The arguments of a call that its tool does not take."""
-    return {key: call["args"][key] for key in _tidied(ctx, call)[1]}
-
-
-def _left_out(ignored: list[str]) -> str:
-    """What an approval card says about arguments the model added that the change does not take."""
-    if not ignored:
-        return ""
-    names = ", ".join(repr(name) for name in ignored)
-    return f" (Left out {names}: not part of this change.)"
-
-
 def _answer(ctx: RunContext, messages: list[Any], reply: Any) -> Any:
     """The turn's answer as people read it: a model's words checked against what ran, with a receipt last.
     A planner whose answers code writes from the results (command mode) needs neither."""
@@ -231,7 +178,7 @@ def review(state: State, runtime: Runtime[RunContext]) -> Command[Literal["act",
     assert isinstance(last, AIMessage), "review runs only after a plan with tool calls"
     calls = {call["id"]: call for call in last.tool_calls}
     # Arguments the tool does not take ride along to `act`, which leaves them out again and says so.
-    approved = {r.tool_call_id: r.arguments | _not_taken(runtime.context, calls[r.tool_call_id]) for r in requests}
+    approved = {r.tool_call_id: r.arguments | not_taken(runtime.context, calls[r.tool_call_id]) for r in requests}
     proposed_at = min(r.created_at for r in requests).isoformat()
     replies, sends = _route(last, decisions, state.get("refused", {}), approved, state.get("settled", {}),
                             state["requester"], proposed_at)
@@ -342,55 +289,11 @@ def _limit_reached(ctx: RunContext, state: State, calls: int) -> str | None:
     return None
 
 
-def _refuse_unreadable(ctx: RunContext, thread_id: str, bad_calls: list[InvalidToolCall],
-                       refused: dict[str, str]) -> None:
-    """Calls whose arguments could not be read are refused (and audited) before anything else is looked at."""
-    for bad in bad_calls:
-        refused[bad["id"] or ""] = _unreadable(bad)
-        ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused",
-                         tool=bad["name"], outcome=refused[bad["id"] or ""])
-
-
 def _finish(ctx: RunContext, messages: list[Any], why: str) -> Command:
     """End the turn with a plain answer that says what already changed."""
     changes = changes_of(this_turn(messages), lambda name: _is_write(ctx, name))
     text = f"Could not finish: {why}, so I stopped.\n\n{receipt(changes)}"
     return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}, "settled": {}})
-
-
-def _unidentified(call: ToolCall, ids: Counter) -> str | None:
-    """Why a call cannot be told apart from the others of its reply (no id, or one it shares), or None."""
-    if call["id"] and ids[call["id"]] == 1:
-        return None
-    why = ("has no call id" if not call["id"]
-           else f"shares its call id {call['id']!r} with another call of the same reply")
-    return (f"Error: {call['name']} was not called because it {why}, and each call needs its own id to be "
-            "approved and run. Nothing was sent to PagerDuty. Next: call it again, one id per call.")
-
-
-def _refusal(ctx: RunContext, name: str, args: dict[str, Any]) -> str | None:
-    """Why a call must not run, or None: unknown tool, arguments that fail validation, or a policy denial."""
-    if name not in ctx.tools:
-        return f"Error: there is no tool named {name!r}. Available tools: {', '.join(sorted(ctx.tools))}."
-    try:
-        ctx.toolkit.validate(name, args)
-    except ValueError as exc:
-        return f"Error: {name} was not called because its arguments are invalid: {exc}"
-    if ctx.policy.rule(ctx.tools[name]) == "deny":
-        return denial_text(ctx.policy, name)
-    return None
-
-
-def _summary(ctx: RunContext, call: ToolCall, requester: str) -> tuple[str | None, str | None, str | None]:
-    """(sentence, refusal, result): the approval sentence for a change that would run as shown; else the
-    tool's own error for one that cannot (the planner reads it, nobody is asked), or the tool's answer
-    for one already in place (nobody is asked, nothing is sent)."""
-    check = ctx.toolkit.precheck(call["name"], call["args"], requester=requester)
-    if check.outcome == "refused":
-        return None, check.text, None
-    if check.outcome == "settled":
-        return None, None, check.text
-    return ctx.toolkit.describe(call["name"], call["args"]), None, None
 
 
 def _bounded(reply: Any, ctx: RunContext) -> tuple[Any, dict[str, str]]:
@@ -409,13 +312,6 @@ def _bounded(reply: Any, ctx: RunContext) -> tuple[Any, dict[str, str]]:
             call = {**call, "args": {}}
         calls.append(call)
     return (reply.model_copy(update={"tool_calls": calls}) if refusals else reply), refusals
-
-
-def _unreadable(call: InvalidToolCall) -> str:
-    """What the planner reads about a call whose arguments did not parse (models do send broken JSON)."""
-    return (f"Error: {call['name'] or 'the tool'} was not called because its arguments are not valid JSON "
-            f"(received {(call['args'] or '')[:200]!r}). Nothing was sent to PagerDuty. "
-            "Next: call it again with a JSON object of arguments.")
 
 
 def _is_write(ctx: RunContext, name: str) -> bool:
