@@ -109,6 +109,8 @@ CASES: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = [
      [("create_override", {"schedule": "Core Backend", "user": ME, "end": "+7d"})]),
     ("timeline 1234", [("incident_timeline", {"incident": "1234"})]),
     ("similar #1234", [("similar_incidents", {"incident": "1234"})]),
+    ("related 1234", [("related_incidents", {"incident": "1234"})]),
+    ("related to incident #1234", [("related_incidents", {"incident": "1234"})]),
     ("swap alice's shift with bob tomorrow 9-17", [("who_is_on_call", {"user": "alice", "at": "tomorrow 09:00"})]),
     ("/ic oncall “Core Backend”", [("who_is_on_call", {"service": "Core Backend"})]),
     ('alert Search "Search drill: index lag" warning source drill-runner key search-drill-42',

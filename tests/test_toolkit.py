@@ -530,6 +530,24 @@ def test_similar_incidents_with_how_they_were_resolved(call):
     assert len(result.requests) == 1 + 2 + 3  # the incident, two pages of candidates, one history each
 
 
+def test_related_incidents_are_whole_incidents_on_other_services_with_why(call):
+    mine = call("create_incident", {"service": "Payments API", "title": "Card authorization latency p95 above 3s"})
+    theirs = call("create_incident", {"service": "Checkout", "title": "Checkout latency p95 above 3s"}, call_id="c2")
+    result = call("related_incidents", {"incident": f"#{mine.data['number']}"})
+    assert result.data["incident"] == mine.data["id"]
+    related = {r["id"]: r for r in result.data["related"]}
+    assert mine.data["id"] not in related
+    assert related[theirs.data["id"]]["number"] == theirs.data["number"]
+    assert related[theirs.data["id"]]["service"]["name"] == "Checkout"
+    assert related[theirs.data["id"]]["related_by"] == ["alike, around the same time"]
+
+
+def test_related_incidents_of_an_incident_that_does_not_exist_says_what_to_do(call):
+    result = call("related_incidents", {"incident": "99999"})
+    assert not result.ok and result.text.startswith("Error: could not find related incidents — PagerDuty 404")
+    assert "Next: check the id or number" in result.text
+
+
 # --- refusals: before any request, and as text ------------------------------------------------
 
 MALFORMED = [

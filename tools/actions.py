@@ -32,6 +32,8 @@ OVERRIDE_DRIFT = timedelta(minutes=10)  # "now"/"+8h" read again on a resumed ru
 USER_LOOKAHEAD = timedelta(days=14)  # "when is Dana on call" looks this far ahead
 SIMILAR_POOL = 200
 SIMILAR_LOOKBACK = timedelta(days=180)
+RELATED_BY = {"machine_learning_inferred": "alike, around the same time",  # PagerDuty's relationship types
+              "service_dependency": "on a service it depends on"}
 
 
 SETUP_PROBLEM = "this needs a change of settings or connection, not a retry"
@@ -242,6 +244,17 @@ class Actions:
         if logs.truncated:
             out["notice"] = f"truncated: showing {len(entries)} of more log entries"
         return out
+
+    def related_incidents(self, call: Call, a: s.IncidentRef) -> dict:
+        """The incidents PagerDuty links to this one on other services, each with why: part of a wider outage?"""
+        incident_id = self._incident_id(a.incident)
+        related = []
+        for found in self.client.get(f"/incidents/{incident_id}/related_incidents",
+                                     {"additional_details[]": ["incident"]})["related_incidents"]:
+            kinds = {x.get("type") or "related" for x in found.get("relationships") or []}
+            related.append(shape.incident(found["incident"]) | {"related_by": sorted(RELATED_BY.get(k, k)
+                                                                                     for k in kinds)})
+        return {"incident": incident_id, "related": related}
 
     def similar_incidents(self, call: Call, a: s.SimilarIncidents) -> dict:
         incident = self.incident(a.incident)

@@ -150,6 +150,8 @@ DECLARED: tuple[Tool[Any], ...] = (
          toolsets=("directory",)),
     read("list_priorities", s.NoArgs, Actions.list_priorities, doing="list priorities",
          operations=("listPriorities",), toolsets=("paging", "directory")),
+    read("related_incidents", s.IncidentRef, Actions.related_incidents, doing="find related incidents",
+         operations=("getRelatedIncidents", "getIncident"), toolsets=("history",), verbs=("related",)),
     read("similar_incidents", s.SimilarIncidents, Actions.similar_incidents, doing="find similar incidents",
          operations=("getIncident", "listIncidents"), toolsets=("history",)),
     # --- incidents: writes ---
