@@ -510,7 +510,7 @@ def audit(thread: Annotated[str | None, typer.Option("--thread", help="Only this
 @tools_app.command("list")
 def tools_list(json_out: JsonOption = False) -> None:
     """Each tool: read or write, its approval rule, and what it does."""
-    from agent.tool_list import list_tools  # loads LangChain: only for this command
+    from agent.tool_list import list_tools  # the tool declarations: only for this command
 
     with _reported():
         listing = list_tools(Settings())
