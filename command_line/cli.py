@@ -16,7 +16,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn
 
 import typer
@@ -29,7 +28,6 @@ from agent.redaction import Scrubber
 from agent.settings import Settings, settings_problem
 from agent.wording import in_zone
 from command_line import render
-from tools import generate
 
 if TYPE_CHECKING:  # the commander's modules load LangGraph and LangChain: imported by the commands that run them
     from agent.approvals import ApprovalRequest, Verdict
@@ -522,30 +520,6 @@ def tools_list(json_out: JsonOption = False) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
         _show(render.tools_table(rows))
-
-
-@tools_app.command("generate")
-def tools_generate(
-    spec: Annotated[Path, typer.Option("--spec", exists=True, dir_okay=False, help="PagerDuty's REST v2 "
-                                                                                 "openapiv3.json.")],
-    output: Annotated[Path | None, typer.Option("--output", dir_okay=False, help="Where to write the catalogue "
-                                                "(default: the packaged tools/catalog.json).")] = None,
-    events_spec: Annotated[Path | None, typer.Option("--events-spec", exists=True, dir_okay=False,
-                                                     help="Events v2 openapiv3.json (default: events-v2/ "
-                                                          "beside --spec, when present).")] = None,
-) -> None:
-    """Regenerate the tool catalogue from PagerDuty's OpenAPI specs (facts only, no prose)."""
-    argv = ["--spec", str(spec)]
-    argv += ["--events-spec", str(events_spec)] if events_spec else []
-    argv += ["--out", str(output)] if output else []
-    with _reported():
-        try:
-            generate.main(argv)
-        except json.JSONDecodeError as error:
-            _fail(f"a spec is not JSON ({error.msg} at line {error.lineno}); pass PagerDuty's openapiv3.json",
-                  EXIT_ACTION_FAILED)
-        except generate.SpecError as error:
-            _fail(f"cannot build the catalogue: {error}", EXIT_ACTION_FAILED)
 
 
 # --- readiness ---

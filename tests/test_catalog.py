@@ -56,6 +56,17 @@ def test_cli_writes_the_same_catalog(specs, tmp_path):
     assert out.read_text() == CATALOG_FILE.read_text()
 
 
+def test_a_spec_that_is_not_json_or_missing_is_a_one_line_reason_and_nothing_is_written(tmp_path, capsys):
+    spec, out = tmp_path / "openapiv3.json", tmp_path / "catalog.json"
+    spec.write_text("openapi: 3.0.0\n")
+    assert main(["--spec", str(spec), "--out", str(out)]) == 1
+    assert "a spec is not JSON" in capsys.readouterr().err
+    assert main(["--spec", str(tmp_path / "nope.json"), "--out", str(out)]) == 1
+    missing = capsys.readouterr().err
+    assert "cannot read" in missing and "nope.json" in missing
+    assert not out.exists()
+
+
 def test_every_listed_operation_is_catalogued_once():
     catalogue = load_catalog()
     listed = [tuple(entry.split(" ", 1)) for entry in load_operations()]

@@ -357,29 +357,6 @@ def test_tools_list_in_read_only_mode_offers_no_writes(env):
     assert "write tools are not offered" in result.stderr
 
 
-@pytest.mark.skipif(not SPEC.exists(), reason="PagerDuty's OpenAPI spec is not beside the repository")
-def test_tools_generate_writes_the_catalogue(env, tmp_path):
-    out = tmp_path / "catalog.json"
-    result = run(env, "tools", "generate", "--spec", str(SPEC), "--output", str(out))
-    assert result.exit_code == 0, result.output
-    packaged = Path(cli.generate.CATALOG_FILE).read_text()
-    assert out.read_text() == packaged
-
-
-def test_tools_generate_with_a_spec_that_is_not_json(env, tmp_path):
-    spec = tmp_path / "openapiv3.json"
-    spec.write_text("openapi: 3.0.0\n")
-    result = run(env, "tools", "generate", "--spec", str(spec), "--output", str(tmp_path / "out.json"))
-    assert result.exit_code == cli.EXIT_ACTION_FAILED
-    assert "a spec is not JSON" in result.stderr and "Traceback" not in result.output
-    assert not (tmp_path / "out.json").exists()
-
-
-def test_tools_generate_with_a_missing_spec_is_a_usage_error(env, tmp_path):
-    result = run(env, "tools", "generate", "--spec", str(tmp_path / "nope.json"))
-    assert result.exit_code == cli.EXIT_USAGE
-
-
 def test_sim_is_the_simulators_own_command_line(env):
     result = run(env, "sim", "--help")
     assert result.exit_code == 0 and "serve" in result.stdout and "demo" in result.stdout

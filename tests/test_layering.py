@@ -50,7 +50,6 @@ COMMAND_MODULES = {"command_line.cli", "simulator.__main__", "slack_app.cli", "e
 
 # (importer, imported): why the rule does not hold yet.
 KNOWN: dict[tuple[str, str], str] = {
-    ("command_line.cli", "tools.generate"): "`tools generate` rebuilds the catalogue: a maintainer's command",
 }
 
 

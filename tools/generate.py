@@ -270,6 +270,8 @@ def load_operations(path: Path = OPERATIONS_FILE) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Regenerate the catalogue; 1 with a one-line reason when a spec is missing, not JSON or not PagerDuty's,
+    2 for a wrong command line (argparse's own)."""
     parser = argparse.ArgumentParser(prog="python -m tools.generate",
                                      description="Regenerate tools/catalog.json from PagerDuty's OpenAPI specs.")
     parser.add_argument("--spec", type=Path, required=True, help="REST v2 openapiv3.json")
@@ -279,11 +281,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=CATALOG_FILE)
     args = parser.parse_args(argv)
     events_path = args.events_spec or args.spec.parent / "events-v2" / "openapiv3.json"
-    events_spec = json.loads(events_path.read_text()) if args.events_spec or events_path.exists() else None
-    catalog = build_catalog(json.loads(args.spec.read_text()), events_spec, load_operations(args.operations))
+    try:
+        events_spec = json.loads(events_path.read_text()) if args.events_spec or events_path.exists() else None
+        catalog = build_catalog(json.loads(args.spec.read_text()), events_spec, load_operations(args.operations))
+    except OSError as error:
+        return _failed(f"cannot read {error.filename}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        return _failed(f"a spec is not JSON ({error.msg} at line {error.lineno}); pass PagerDuty's openapiv3.json")
+    except SpecError as error:
+        return _failed(f"cannot build the catalogue: {error}")
     args.out.write_text(render(catalog))
     print(f"wrote {len(catalog['operations'])} operations to {args.out}", file=sys.stderr)
     return 0
+
+
+def _failed(reason: str) -> int:
+    print(f"python -m tools.generate: {reason}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":
