@@ -169,7 +169,7 @@ class ListIncidents(ToolArgs):
 
 
 class IncidentRef(ToolArgs):
-    incident: Ref = Field(description="Incident id (e.g. Q1ABC23) or number (e.g. 1234).")
+    incident: Ref = Field(description="Incident number (e.g. 1234) or id.")
     _v = field_validator("incident")(path_id)
 
 
