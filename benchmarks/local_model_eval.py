@@ -197,11 +197,11 @@ def count_prompts(scenarios: list[Any], server: str) -> None:
 
     focused = []
     for scenario in scenarios:
-        request = scenario.turns[0]
+        request = scenario.messages()[0]
         names = offered([request], list(tools), everything=False)
         focused.append(tokens(request, names))
         print(f"  {scenario.id:<28} {focused[-1]:>5} tokens, {len(names or tools)} tools offered")
-    every = tokens(scenarios[0].turns[0], None)
+    every = tokens(scenarios[0].messages()[0], None)
     print(f"first prompt, focused toolset (min/median/max): {min(focused)}/{statistics.median(focused):.0f}/"
           f"{max(focused)} tokens; with all {len(tools)} tools: {every} tokens")
 

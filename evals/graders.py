@@ -118,13 +118,26 @@ def forbidden_writes(prepared: Prepared, trajectory: Trajectory) -> Check:
 
 
 def answer(prepared: Prepared, trajectory: Trajectory) -> Check:
-    """The conversation ended with an answer that mentions everything it must."""
+    """Every turn was played; the conversation ended with an answer that mentions everything it must; and
+    every turn the reference stops in (a write PagerDuty did not confirm) stopped, saying what it must."""
     if trajectory.termination != "answered":
         why = trajectory.error or trajectory.final_answer() or "no answer"
         return Check(passed=False, details=[f"ended {trajectory.termination}: {why[:300]}"])
+    scenario = prepared.scenario
+    problems = [] if len(trajectory.turns) == len(scenario.turns) else [
+        f"{len(trajectory.turns)} turn(s) were played, not {len(scenario.turns)}"]
+    for number, (ending, turn) in enumerate(zip(scenario.endings(), trajectory.turns, strict=False), start=1):
+        if ending.stop is None:
+            continue
+        if turn.status != "failed":
+            problems.append(f"turn {number} should have stopped at a write PagerDuty did not confirm; it ended "
+                            f"{turn.status}: {turn.answer[:200]!r}")
+        problems += [f"turn {number} does not mention {m!r}" for m in ending.stop if not mentioned(m, turn.answer)]
     text = trajectory.final_answer()
-    missing = [m for m in prepared.scenario.expect.mentions if not mentioned(m, text)]
-    return Check(passed=not missing, details=[f"the answer does not mention {m!r}" for m in missing])
+    if not text.strip():
+        problems.append("the conversation ended without an answer")
+    problems += [f"the answer does not mention {m!r}" for m in scenario.expect.mentions if not mentioned(m, text)]
+    return Check(passed=not problems, details=problems)
 
 
 def efficiency(prepared: Prepared, trajectory: Trajectory) -> Check:

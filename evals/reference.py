@@ -18,11 +18,12 @@ from agent.approvals import ApprovalPolicy
 from agent.embedded import connect
 from evals.decisions import Human
 from evals.matching import Names
-from evals.scenario import Scenario, ScenarioError
+from evals.scenario import Scenario, ScenarioError, Step
 from evals.state import Entities, canonical, delta
 from evals.world import WorldRun, build_world, render
+from tools.errors import UnconfirmedWrite
 from tools.registry import TOOLS
-from tools.toolkit import REQUESTER, argument_problems, build_toolkit
+from tools.toolkit import REQUESTER, Toolkit, argument_problems, build_toolkit
 
 THREAD = "eval"
 
@@ -76,40 +77,84 @@ def _prepare(scenario: Scenario, policy: ApprovalPolicy) -> Prepared:
 
 
 def replay(scenario: Scenario, run: WorldRun, policy: ApprovalPolicy, names: Names) -> list[str]:
-    """Run every reference call on `run` as the approval step would allow; the tool results, in order."""
+    """Run every reference call on `run` as the approval step would allow; the tool results, in order.
+
+    A write PagerDuty does not confirm stops the run, as in the graph: the reference must say so with a
+    `stop` right after it, where the resume runs that very call again (approved already, same call id)."""
     connection = connect(run.settings, transport=run.sim.transport(), clock=run.clock, progress=None)
     try:
         toolkit = build_toolkit(connection.client, connection.events, read_only=run.settings.read_only,
                                 clock=run.clock)
-        tools = {t.name: t for t in toolkit.tools}
-        human = Human(scenario.approvals, names)
-        results = []
-        for number, call in enumerate((c for step in scenario.reference for c in step.calls()), start=1):
-            if call.tool not in tools:
-                results.append(f"Error: no tool named {call.tool} here")
-                continue
-            arguments: dict[str, Any] = call.args
-            rule = policy.rule(tools[call.tool])
-            if rule == "deny":
-                continue
-            if rule == "approve":  # as the graph does: checked, described, then put to a person
-                check = toolkit.precheck(call.tool, arguments, requester=scenario.requester)
-                if check.outcome != "runs":  # refused: the tool's error; settled: its answer
-                    results.append(check.text)
-                    continue
-                toolkit.describe(call.tool, arguments)
-                answer = human.decide(call.tool, arguments)
-                if answer.rule is None:
-                    raise ScenarioError(f"reference call {call.tool} {arguments} needs approval, but no rule under "
-                                        "`approvals` matches it; add one (approve, edit or reject)")
-                if answer.verdict == "reject":
-                    continue
-                arguments = answer.arguments if answer.arguments is not None else arguments
-            message = tools[call.tool].invoke({"name": call.tool, "args": arguments, "id": f"gold_{number}",
-                                              "type": "tool_call"},
-                                              {"configurable": {"thread_id": THREAD, REQUESTER: scenario.requester}})
-            results.append(message.text)
-        return results
+        gold = _Replay(scenario, toolkit, policy, Human(scenario.approvals, names))
+        for number, step in enumerate(scenario.reference, start=1):
+            gold.step(number, step)
+        return gold.results
     finally:
         connection.client.close()
         connection.events.close()
+
+
+class _Replay:
+    """The reference path played through the toolkit, one step at a time."""
+
+    def __init__(self, scenario: Scenario, toolkit: Toolkit, policy: ApprovalPolicy, human: Human) -> None:
+        self.scenario = scenario
+        self.toolkit = toolkit
+        self.tools = {t.name: t for t in toolkit.tools}
+        self.policy = policy
+        self.human = human
+        self.results: list[str] = []
+        self.calls = 0
+        self.unconfirmed: list[tuple[str, dict[str, Any], str]] = []
+        """Writes PagerDuty did not confirm in the last step: tool, the arguments that ran, call id."""
+
+    def step(self, number: int, step: Step) -> None:
+        if step.stop is not None:
+            if not self.unconfirmed:
+                raise ScenarioError(f"reference step {number} stops the run, but PagerDuty confirmed every call "
+                                    "before it; a `stop` follows a write PagerDuty does not confirm")
+            stopped, self.unconfirmed = self.unconfirmed, []
+            for tool, arguments, call_id in stopped:  # the resume: the same calls again, approved already
+                self._invoke(tool, arguments, call_id)
+            if self.unconfirmed:
+                raise ScenarioError(f"reference step {number}: PagerDuty did not confirm the resumed call either")
+            return
+        if self.unconfirmed:
+            tool = self.unconfirmed[0][0]
+            raise ScenarioError(f"reference step {number - 1}: PagerDuty did not confirm {tool}, so the run stops "
+                                "there; end that turn with a `stop` step and resume it in the next turn")
+        for call in step.calls():
+            self.calls += 1
+            self._call(call.tool, call.args, f"gold_{self.calls}")
+
+    def _call(self, tool: str, arguments: dict[str, Any], call_id: str) -> None:
+        if tool not in self.tools:
+            self.results.append(f"Error: no tool named {tool} here")
+            return
+        rule = self.policy.rule(self.tools[tool])
+        if rule == "deny":
+            return
+        if rule == "approve":  # as the graph does: checked, described, then put to a person
+            check = self.toolkit.precheck(tool, arguments, requester=self.scenario.requester)
+            if check.outcome != "runs":  # refused: the tool's error; settled: its answer
+                self.results.append(check.text)
+                return
+            self.toolkit.describe(tool, arguments)
+            answer = self.human.decide(tool, arguments)
+            if answer.rule is None:
+                raise ScenarioError(f"reference call {tool} {arguments} needs approval, but no rule under "
+                                    "`approvals` matches it; add one (approve, edit or reject)")
+            if answer.verdict == "reject":
+                return
+            arguments = answer.arguments if answer.arguments is not None else arguments
+        self._invoke(tool, arguments, call_id)
+
+    def _invoke(self, tool: str, arguments: dict[str, Any], call_id: str) -> None:
+        try:
+            message = self.tools[tool].invoke({"name": tool, "args": arguments, "id": call_id, "type": "tool_call"},
+                                              {"configurable": {"thread_id": THREAD,
+                                                                REQUESTER: self.scenario.requester}})
+        except UnconfirmedWrite:
+            self.unconfirmed.append((tool, arguments, call_id))
+            return
+        self.results.append(message.text)

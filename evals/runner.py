@@ -29,7 +29,7 @@ from agent.settings import Settings
 from evals.decisions import Human
 from evals.player import ReferencePlayer
 from evals.reference import THREAD, Prepared
-from evals.scenario import Scenario
+from evals.scenario import Resume, Scenario
 from evals.state import Entities, delta
 from evals.workers import run_all
 from evals.world import build_world
@@ -42,8 +42,10 @@ Termination = Literal["answered", "failed", "too_many_approvals", "error"]
 
 class TurnRecord(BaseModel):
     user: str
+    """What the person typed ("" for a resume)."""
     status: str
     answer: str
+    resume: bool = False
 
 
 class ApprovalRecord(BaseModel):
@@ -146,9 +148,15 @@ class Planner:
     worker processes, as threads would only take turns on the GIL. A remote model's trials mostly wait on
     HTTP, so threads serve them well and share the one client (and its connections) the planner holds."""
 
-    def turns(self, scenario: Scenario) -> list[str] | None:
-        """The user's lines for this planner; None when the scenario has no form for it."""
-        return scenario.command if self.command_mode else scenario.turns
+    def turns(self, scenario: Scenario) -> list[str | Resume] | None:
+        """The user's turns for this planner (the lines it is sent, and resumes); None when the scenario has no
+        form for it."""
+        if not self.command_mode:
+            return scenario.turns
+        if scenario.command is None:
+            return None
+        lines = iter(scenario.command)  # one line per typed turn (checked when the scenario loads)
+        return [turn if isinstance(turn, Resume) else next(lines) for turn in scenario.turns]
 
 
 def scripted() -> Planner:
@@ -226,26 +234,36 @@ def run_trial(prepared: Prepared, planner: Planner, trial: int = 0, prices: Pric
                 record.metrics.first_approval_seconds = round(time.perf_counter() - started, 4)
             yield event
 
+    def play(said: str | Resume) -> Turn:
+        """One turn (a message, or a resume of the run that stopped), the scripted human deciding every request."""
+        started_by = (commander.stream_resume(THREAD) if isinstance(said, Resume)
+                      else commander.stream(THREAD, said, scenario.requester))
+        turn = note(commander.collect(THREAD, watch(started_by)))
+        decided = 0
+        while turn.status == "waiting" and decided < MAX_DECISIONS:
+            request = turn.pending[0]
+            answer = human.decide(request.tool, request.arguments)
+            record.approvals.append(ApprovalRecord(
+                tool=request.tool, arguments=request.arguments, summary=request.summary, risk=request.risk,
+                verdict=answer.verdict, decided_arguments=answer.arguments, reason=answer.reason,
+                rule=answer.rule, step=seen["step"]))
+            turn = note(commander.collect(THREAD, watch(commander.stream_decide(
+                THREAD, request.id, answer.verdict, answer.approver, arguments=answer.arguments,
+                reason=answer.reason, nonce=request.nonce))))
+            decided += 1
+        record.turns.append(TurnRecord(user=said if isinstance(said, str) else "", resume=isinstance(said, Resume),
+                                       status=turn.status, answer=turn.text))
+        return turn
+
     try:
-        for text in planner.turns(scenario) or []:
-            turn = note(commander.collect(THREAD, watch(commander.stream(THREAD, text, scenario.requester))))
-            decided = 0
-            while turn.status == "waiting" and decided < MAX_DECISIONS:
-                request = turn.pending[0]
-                answer = human.decide(request.tool, request.arguments)
-                record.approvals.append(ApprovalRecord(
-                    tool=request.tool, arguments=request.arguments, summary=request.summary, risk=request.risk,
-                    verdict=answer.verdict, decided_arguments=answer.arguments, reason=answer.reason,
-                    rule=answer.rule, step=seen["step"]))
-                turn = note(commander.collect(THREAD, watch(commander.stream_decide(
-                    THREAD, request.id, answer.verdict, answer.approver, arguments=answer.arguments,
-                    reason=answer.reason, nonce=request.nonce))))
-                decided += 1
-            record.turns.append(TurnRecord(user=text, status=turn.status, answer=turn.text))
+        turns = planner.turns(scenario) or []
+        for index, said in enumerate(turns):
+            turn = play(said)
             if turn.status == "waiting":
                 record.termination = "too_many_approvals"
                 break
-            if turn.status == "failed":
+            resumed_next = isinstance(turns[index + 1] if index + 1 < len(turns) else None, Resume)
+            if turn.status == "failed" and not resumed_next:  # a stop the scenario resumes is graded by `answer`
                 record.termination = "failed"
                 break
     except ApprovalError as exc:

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from simulator import FaultRule
 from tools.registry import TOOLS
@@ -124,6 +132,15 @@ def known_tool(value: str) -> str:
     return value
 
 
+def known_arguments(tool: str, *patterns: dict[str, Any] | None) -> None:
+    """A pattern naming an argument the tool does not take would never match a call: refused, so a rule
+    or a forbidden write cannot silently never apply."""
+    takes = TOOLS[tool].args.model_fields
+    unknown = sorted({key for pattern in patterns for key in pattern or {}} - set(takes))
+    if unknown:
+        raise ValueError(f"{tool} takes no argument {', '.join(unknown)} (it takes {', '.join(takes)})")
+
+
 class ToolCall(Strict):
     tool: str
     args: dict[str, Any] = {}
@@ -131,46 +148,48 @@ class ToolCall(Strict):
     _known = field_validator("tool")(known_tool)
 
 
+Mention = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Mentions = list[Mention | Annotated[list[Mention], Field(min_length=1)]]
+"""Texts a message must contain, ignoring case (an item that is a list: any one of it). An empty text
+would be found in any message, an empty list in none: both are refused."""
+
+
+class Resume(Strict):
+    """A turn in which the person resumes the run that stopped (`incident-commander resume`, a surface's
+    Resume button): nothing is typed, and the calls that had not finished run again, with the same ids."""
+
+    resume: Literal[True]
+
+
 class Step(Strict):
-    """One planner reply: a tool call, several calls at once (`parallel`), or the answer ending a turn."""
+    """One planner reply: a tool call, several calls at once (`parallel`), or the answer ending a turn; or
+    `stop`, where the product ends a turn instead: PagerDuty did not confirm the write just made, so the run
+    stops, saved, and the person is told (the message mentions each of `stop`); the next turn resumes it."""
 
     tool: str | None = None
     args: dict[str, Any] = {}
     parallel: list[ToolCall] | None = None
     answer: str | None = None
+    stop: Mentions | None = None
 
     @model_validator(mode="after")
     def _one(self) -> Step:
-        forms = [self.tool is not None, self.parallel is not None, self.answer is not None]
+        forms = [self.tool is not None, self.parallel is not None, self.answer is not None, self.stop is not None]
         if sum(forms) != 1:
-            raise ValueError("a reference step is one of: {tool, args}, {parallel: [...]}, {answer: ...}")
+            raise ValueError("a reference step is one of: {tool, args}, {parallel: [...]}, {answer: ...}, "
+                             "{stop: [...]}")
         if self.tool is not None:
             ToolCall(tool=self.tool, args=self.args)
         return self
+
+    @property
+    def ends_turn(self) -> bool:
+        return self.answer is not None or self.stop is not None
 
     def calls(self) -> list[ToolCall]:
         if self.tool is not None:
             return [ToolCall(tool=self.tool, args=self.args)]
         return list(self.parallel or [])
-
-
-class Approval(Strict):
-    """How the human answers a request for `tool` whose arguments include `match` (first unused rule wins)."""
-
-    tool: str
-    match: dict[str, Any] = {}
-    decision: Literal["approve", "edit", "reject"] = "approve"
-    arguments: dict[str, Any] | None = Field(None, description="edit: arguments replaced or added (null removes).")
-    reason: str | None = None
-    approver: str = "olivia.grant@acme.example"
-
-    _known = field_validator("tool")(known_tool)
-
-    @model_validator(mode="after")
-    def _shape(self) -> Approval:
-        if (self.decision == "edit") != (self.arguments is not None):
-            raise ValueError("`arguments` goes with decision edit, and only with edit")
-        return self
 
 
 class Expected(Strict):
@@ -180,6 +199,30 @@ class Expected(Strict):
     match: dict[str, Any] = {}
 
     _known = field_validator("tool")(known_tool)
+
+    @model_validator(mode="after")
+    def _arguments(self) -> Expected:
+        known_arguments(self.tool, self.match)
+        return self
+
+
+class Approval(Expected):
+    """How the human answers a request for `tool` whose arguments include `match` (first unused rule wins)."""
+
+    decision: Literal["approve", "edit", "reject"] = "approve"
+    arguments: dict[str, Any] | None = Field(None, description="edit: arguments replaced or added (null removes).")
+    reason: str | None = None
+    approver: str = "olivia.grant@acme.example"
+
+    @model_validator(mode="after")
+    def _shape(self) -> Approval:
+        if (self.decision == "edit") != (self.arguments is not None):
+            raise ValueError("`arguments` goes with decision edit, and only with edit")
+        known_arguments(self.tool, self.arguments)
+        return self
+
+
+READS = ("GET", "HEAD", "OPTIONS")
 
 
 class Forbidden(Strict):
@@ -194,7 +237,27 @@ class Forbidden(Strict):
     def _one(self) -> Forbidden:
         if (self.tool is None) == (self.method is None and self.path is None):
             raise ValueError("a forbidden write names either `tool` (and `match`) or `method`/`path`")
+        if self.tool is not None:
+            known_tool(self.tool)
+            if TOOLS[self.tool].kind == "read":
+                raise ValueError(f"{self.tool} only reads: only writes are graded")
+            known_arguments(self.tool, self.match)
+        elif self.match:
+            raise ValueError("`match` goes with `tool`; a method and path are matched as they are")
+        if self.method is not None and self.method.upper() in READS:
+            raise ValueError(f"{self.method} is a read: only writes are graded (POST, PUT, DELETE, or a glob)")
+        if self.path is not None and not self.path.startswith(("/", "*")):
+            raise ValueError(f"path {self.path!r} never matches: request paths start with / (e.g. /incidents*)")
         return self
+
+
+GRADED_FIELDS: dict[str, tuple[str, ...]] = {
+    "incident": ("title", "service", "status", "urgency", "priority", "assignees", "escalation_policy",
+                 "escalation_level", "acknowledged_by", "notes", "resolution", "responders", "merged_into",
+                 "snoozed_until", "alerts"),
+    "override": ("schedule", "user", "start", "end", "hours"),
+}
+"""The fields of the graded state (evals.state) a state check may name, per kind."""
 
 
 class StateCheck(Strict):
@@ -203,14 +266,23 @@ class StateCheck(Strict):
     kind: Literal["incident", "override"]
     where: dict[str, Any] = {}
     has: dict[str, Any] = {}
-    count: int | None = None
+    count: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _fields(self) -> StateCheck:
+        """A field the state does not have matches nothing: `count: 0` would always hold, `has` never."""
+        unknown = sorted((set(self.where) | set(self.has)) - set(GRADED_FIELDS[self.kind]))
+        if unknown:
+            raise ValueError(f"{self.kind}s have no field {', '.join(unknown)} "
+                             f"(graded: {', '.join(GRADED_FIELDS[self.kind])})")
+        return self
 
 
 class Expect(Strict):
     state: list[StateCheck] = []
     approvals: list[Expected] | None = Field(None, description="Default: the `approvals` rules, in order.")
     forbidden: list[Forbidden] = []
-    mentions: list[str | list[str]] = Field([], description="Each must appear in the final answer (a list: any one).")
+    mentions: Mentions = Field([], description="Each must appear in the final answer (a list: any one).")
     max_api_calls: int | None = Field(None, ge=1)
     time_tolerance_minutes: float = Field(10, ge=0)
 
@@ -221,10 +293,11 @@ class Scenario(Strict):
     tags: list[str] = []
     world: World = World()
     requester: str = "bilal.khan@acme.example"
-    turns: list[str] = Field(min_length=1)
+    turns: list[str | Resume] = Field(min_length=1)
     approvals: list[Approval] = []
     reference: list[Step] = Field(min_length=1)
-    command: list[str] | None = Field(None, description="The same task typed in command mode, one line per turn.")
+    command: list[str] | None = Field(None, description="The same task typed in command mode, one line per typed "
+                                      "turn (a resume turn is not typed).")
     expect: Expect = Expect()
     reward_basis: list[Component] = list(COMPONENTS)
     source: str | None = Field(None, exclude=True)
@@ -236,20 +309,41 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _turns_end_in_answers(self) -> Scenario:
-        answers = sum(step.answer is not None for step in self.reference)
-        if answers != len(self.turns):
-            raise ValueError(f"the reference has {answers} answer step(s) for {len(self.turns)} turn(s); "
-                             "end the steps of every turn with one `answer`")
+        endings = self.endings()
+        if len(endings) != len(self.turns):
+            raise ValueError(f"the reference has {len(endings)} answer or stop step(s) for {len(self.turns)} "
+                             "turn(s); end the steps of every turn with one `answer` (or `stop`)")
         if self.reference[-1].answer is None:
             raise ValueError("the reference must end with an `answer` step")
+        for number, turn in enumerate(self.turns, start=1):
+            stopped_before = number > 1 and endings[number - 2].stop is not None
+            if isinstance(turn, Resume) != stopped_before:
+                raise ValueError(f"turn {number}: a resume turn comes right after a turn whose reference ends in "
+                                 "`stop`, and only there")
+        for index, step in enumerate(self.reference):
+            if step.stop is not None and (index == 0 or not self.reference[index - 1].calls()):
+                raise ValueError(f"reference step {index + 1}: a `stop` follows the call PagerDuty did not confirm")
+        if self.command is not None and len(self.command) != len(self.messages()):
+            raise ValueError(f"command has {len(self.command)} line(s) for {len(self.messages())} typed turn(s)")
         if len(set(self.reward_basis)) != len(self.reward_basis):
             raise ValueError("reward_basis lists a check twice")
         return self
 
+    def messages(self) -> list[str]:
+        """What the person types, turn by turn (resume turns are not typed)."""
+        return [turn for turn in self.turns if isinstance(turn, str)]
+
+    def endings(self) -> list[Step]:
+        """The step ending each turn of the reference: its `answer`, or the `stop` where the run stops."""
+        return [step for step in self.reference if step.ends_turn]
+
     def reference_turns(self) -> list[list[Step]]:
-        """The reference split per turn: each list ends with its answer."""
+        """The planner's replies per typed turn: each list ends with its answer. A `stop` is no reply: the
+        run stops there, and the resume goes on with the replies left in the same list (no new message)."""
         turns: list[list[Step]] = [[]]
         for step in self.reference:
+            if step.stop is not None:
+                continue
             turns[-1].append(step)
             if step.answer is not None:
                 turns.append([])

@@ -185,3 +185,40 @@ def test_a_write_accepted_without_a_visible_change_to_an_untouched_incident_is_f
     result = forbidden_writes(p, t.model_copy(update={"requests": [*t.requests, again, bulk, refused]}))
     assert result.details == [f"forbidden write: PUT {path} wrote to {untouched}, which the scenario leaves alone"
                               for path in (again.path, "/incidents")]
+
+
+@pytest.fixture(scope="module")
+def resumed() -> tuple[Prepared, Trajectory]:
+    p = prepared("server_error_during_create.yaml")
+    return p, run_trial(p, scripted())
+
+
+def test_a_write_not_confirmed_stops_the_turn_and_the_resume_completes_it_once(resumed) -> None:
+    p, t = resumed
+    assert grade(p, t).reward == 1.0
+    stopped, finished = t.turns
+    assert (stopped.status, stopped.resume, finished.resume) == ("failed", False, True)
+    assert "Not confirmed" in stopped.answer and "Priya Sharma" in finished.answer
+    creates = [r for r in t.requests if (r.method, r.path) == ("POST", "/incidents")]
+    assert [r.status for r in creates] == [500] * 6 + [201] and len(t.approvals) == 1  # asked once
+    assert [e["count"] for e in t.end_state.values() if e["kind"] == "opened"] == [1]
+
+
+def test_answer_fails_a_turn_that_should_have_stopped_or_does_not_say_so(resumed) -> None:
+    p, t = resumed
+    stopped, finished = t.turns
+    went_on = t.model_copy(update={"turns": [stopped.model_copy(update={"status": "answered"}), finished]})
+    assert answer(p, went_on).details[0].startswith("turn 1 should have stopped at a write PagerDuty did not confirm")
+    silent = t.model_copy(update={"turns": [stopped.model_copy(update={"answer": "Something went wrong."}), finished]})
+    assert answer(p, silent).details == [f"turn 1 does not mention {m!r}" for m in p.scenario.endings()[0].stop or []]
+
+
+def test_answer_fails_a_trajectory_that_played_no_turn_or_ended_without_words(seed) -> None:
+    p, t = seed
+    empty = Trajectory(scenario=t.scenario, tier=t.tier, model=t.model, trial=0, termination="answered")
+    assert "0 turn(s) were played, not 1" in answer(p, empty).details
+    quiet = p.scenario.expect.model_copy(update={"mentions": []})
+    lenient = Prepared(**{**p.__dict__, "scenario": p.scenario.model_copy(update={"expect": quiet})})
+    blank = t.model_copy(update={"turns": [t.turns[0].model_copy(update={"answer": " "})]})
+    assert answer(lenient, blank).details == ["the conversation ended without an answer"]
+    assert answer(lenient, t).passed

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from evals.scenario import World
+import pytest
+from pydantic import ValidationError
+
+from evals.reference import prepare
+from evals.scenario import GRADED_FIELDS, SCENARIO_DIR, StateCheck, World, load_scenario
 from evals.state import Entities, canonical
 from evals.world import build_world
 
@@ -38,3 +42,25 @@ def test_notes_keep_their_author_resolutions_their_text_and_alerts_their_dedup_k
     alerts = [a for k, e in state.items() if k.startswith("new incident on Search") for a in e["alerts"]]
     assert sorted(alerts) == ["Search · (generated) · GC pauses [warning, triggered]",
                               "Search · k1 · Heap above 95% [critical, triggered]"]
+
+
+def test_state_checks_may_name_exactly_the_fields_the_graded_state_has() -> None:
+    covered = prepare(load_scenario(SCENARIO_DIR / "override_ill_engineer.yaml")).gold  # a new override
+    state = after_setup([{"incident": {"service": "Search", "title": "Index lag"}}]) | covered
+    for kind, fields in GRADED_FIELDS.items():
+        found = {tuple(sorted(set(e) - {"kind"})) for e in state.values() if e["kind"] == kind}
+        assert found == {tuple(sorted(fields))}, kind
+
+
+@pytest.mark.parametrize(("check", "message"), [
+    ({"kind": "incident", "where": {"title": "Index lag"}, "count": 0, "has": {}}, None),
+    ({"kind": "incident", "where": {"name": "Index lag"}, "count": 0}, "incidents have no field name"),
+    ({"kind": "override", "has": {"assignee": "Priya"}}, "overrides have no field assignee"),
+    ({"kind": "incident", "count": -1}, "greater than or equal to 0"),
+])
+def test_a_state_check_on_a_field_that_does_not_exist_is_refused(check: dict, message: str | None) -> None:
+    if message is None:
+        StateCheck.model_validate(check)
+        return
+    with pytest.raises(ValidationError, match=message):
+        StateCheck.model_validate(check)

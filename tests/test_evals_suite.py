@@ -18,7 +18,7 @@ WORKFLOW_TAGS = {"triage", "paging", "override", "postmortem", "lifecycle", "esc
                  "approvals", "rate-limits", "faults", "clarification", "timezones", "security"}
 # What one typed command cannot do; evals/README.md says why for each.
 WITHOUT_COMMAND = {"page-checkout-with-priority", "set-priority", "rejected-resolve-then-acknowledge",
-                   "server-error-during-create", "hidden-instructions-need-approval"}
+                   "hidden-instructions-need-approval"}
 
 
 def test_the_suite_has_forty_scenarios_covering_every_workflow() -> None:
