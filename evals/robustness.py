@@ -4,7 +4,8 @@ It measures the tool layer, not a model. The mistaken call replaces the right on
 answer with an error, the scripted planner then makes the right call (as a model that reads the
 error would), so the task can still end right. Each run is judged by what the mistaken call got:
 
-- recovered: the tools understood it (e.g. resolved a name) and the task ended right;
+- recovered: the tools understood it (resolved a name, found a repeated create already done) and the task
+  ended right;
 - error names the fix: an error that names the argument or value and what to do instead;
 - unhelpful error: an error that does neither;
 - sent for approval: it was never answered, but put to a person to approve (a call that cannot run as
@@ -40,6 +41,8 @@ OUTCOMES = ("recovered", "error names the fix", "unhelpful error", "sent for app
 REFERENCE_ARGS = ("service", "user", "assignee", "schedule", "escalation_policy")
 HALLUCINATED = {"incident": "Q9ZZZ99", "service": "PZZZZ99", "user": "PZZZZ98", "assignee": "PZZZZ98",
                 "schedule": "PZZZZ97", "escalation_policy": "PZZZZ96"}
+PINNED = {"create_override": ("start", "end", "time_zone"), "update_incident": ("escalation_level",)}
+_SUCCEEDED = ("ok", "already done")  # ran; or found done already, so nobody was asked (a repeated create)
 _FIX_WORDS = re.compile(r"\bNext:|\bCall \w+|look the real one up|pass one id|is required|should be|must|"
                         r"less than or equal|\buse\b|\bgive\b", re.IGNORECASE)
 
@@ -147,10 +150,11 @@ def inject(prepared: Prepared, kind: str) -> Injection | None:
 
 def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
     """The outcome of one injected run and the text the mistaken call got back."""
-    written = (injection.arguments, _as_the_tool_reads(injection.tool, injection.arguments))
-    entries = [a for a in trajectory.audit if a.tool == injection.tool and a.action in ("tool_call", "refused")
-               and a.arguments in written]
-    asked = [a for a in trajectory.approvals if a.tool == injection.tool and a.arguments in written]
+    tool = injection.tool
+    written = (_unpinned(tool, injection.arguments), _unpinned(tool, _as_the_tool_reads(tool, injection.arguments)))
+    entries = [a for a in trajectory.audit if a.tool == tool and a.action in ("tool_call", "refused")
+               and _unpinned(tool, a.arguments or {}) in written]
+    asked = [a for a in trajectory.approvals if a.tool == tool and _unpinned(tool, a.arguments) in written]
     if not entries and asked:
         return "sent for approval", f"a person was asked: {asked[0].summary}"
     # A repeated create: the repeat is the last one. A call never made: why the trial ended, if it broke.
@@ -160,8 +164,8 @@ def judge(injection: Injection, trajectory: Trajectory) -> tuple[str, str]:
               if name in JUDGED and not c.passed]
     passed = bool(checks) and not failed
     failure = "; ".join(failed)
-    if said == "ok":
-        return ("recovered", "ok") if passed else ("wrong result", failure)
+    if said.startswith(_SUCCEEDED):
+        return ("recovered", said) if passed else ("wrong result", failure)
     if not (_FIX_WORDS.search(said) and _names_argument(injection, said)):
         return "unhelpful error", said
     return ("error names the fix", said) if passed else ("wrong result", f"{said} — then {failure}")
@@ -173,6 +177,12 @@ def _as_the_tool_reads(tool: str, args: dict[str, Any]) -> dict[str, Any]:
         return TOOLS[tool].args.model_validate(args).model_dump(exclude_unset=True)
     except ValidationError:
         return args
+
+
+def _unpinned(tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments but those a proposal pins before it is shown and run (an override's times become
+    instants, "the next level" a number): the mistaken call is recognised by the rest."""
+    return {k: v for k, v in args.items() if k not in PINNED.get(tool, ())}
 
 
 def _names_argument(injection: Injection, text: str) -> bool:
