@@ -19,16 +19,20 @@ def prepared(name: str) -> Prepared:
     return prepare(load_scenario(SCENARIO_DIR / name))
 
 
+def played(name: str) -> tuple[Prepared, Trajectory]:
+    """The scenario and a trial of its reference path."""
+    p = prepared(name)
+    return p, run_trial(p, scripted())
+
+
 @pytest.fixture(scope="module")
 def seed() -> tuple[Prepared, Trajectory]:
-    p = prepared("page_oncall_api_gateway.yaml")
-    return p, run_trial(p, scripted())
+    return played("page_oncall_api_gateway.yaml")
 
 
 @pytest.fixture(scope="module")
 def rejected() -> tuple[Prepared, Trajectory]:
-    p = prepared("rejected_create.yaml")
-    return p, run_trial(p, scripted())
+    return played("rejected_create.yaml")
 
 
 def test_the_reference_trial_passes_every_check(seed) -> None:
@@ -189,8 +193,7 @@ def test_a_write_accepted_without_a_visible_change_to_an_untouched_incident_is_f
 
 @pytest.fixture(scope="module")
 def resumed() -> tuple[Prepared, Trajectory]:
-    p = prepared("server_error_during_create.yaml")
-    return p, run_trial(p, scripted())
+    return played("server_error_during_create.yaml")
 
 
 def test_a_write_not_confirmed_stops_the_turn_and_the_resume_completes_it_once(resumed) -> None:

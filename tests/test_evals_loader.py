@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,13 @@ def write(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
     return path
 
 
+def refused(path: Path, message: str, step: Callable[[Path], object] = load_scenario) -> None:
+    """Loading the file (or another `step`) fails with a ScenarioError naming the file and the problem."""
+    with pytest.raises(ScenarioError) as caught:
+        step(path)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
 def test_a_valid_file_loads_and_its_placeholders_are_filled(tmp_path: Path) -> None:
     p = prepare(load_scenario(write(tmp_path, VALID)))
     number = p.scenario.reference[0].args["incident"]
@@ -49,10 +57,7 @@ def test_a_valid_file_loads_and_its_placeholders_are_filled(tmp_path: Path) -> N
     (("      as: page", "      as: page\n      advance: 5m"), "exactly one of incident, update"),
 ])
 def test_invalid_files_name_the_field_and_the_fix(tmp_path: Path, change: tuple[str, str], message: str) -> None:
-    path = write(tmp_path, VALID.replace(*change))
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    assert str(path) in str(caught.value) and message in str(caught.value)
+    refused(write(tmp_path, VALID.replace(*change)), message)
 
 
 def test_yaml_that_does_not_parse_is_refused(tmp_path: Path) -> None:
@@ -68,10 +73,7 @@ def test_yaml_that_does_not_parse_is_refused(tmp_path: Path) -> None:
     (("service: API Gateway}", "service: Nowhere}"), "setup names service 'Nowhere'"),
 ])
 def test_problems_found_when_preparing_name_the_file(tmp_path: Path, change: tuple[str, str], message: str) -> None:
-    path = write(tmp_path, VALID.replace(*change))
-    with pytest.raises(ScenarioError) as caught:
-        prepare(load_scenario(path))
-    assert str(path) in str(caught.value) and message in str(caught.value)
+    refused(write(tmp_path, VALID.replace(*change)), message, lambda path: prepare(load_scenario(path)))
 
 
 def test_duplicate_ids_unknown_paths_and_unmatched_tags_are_refused(tmp_path: Path) -> None:
@@ -124,10 +126,7 @@ def test_a_stopped_turn_and_its_resume_load_and_replay_to_one_incident(tmp_path:
     (("command: ['trigger \"Index lag\" on Search']", "command: [a, b]"), "command has 2 line(s) for 1 typed turn"),
 ])
 def test_stops_and_resumes_out_of_place_are_refused(tmp_path: Path, change: tuple[str, str], message: str) -> None:
-    path = write(tmp_path, STOPPED.replace(*change))
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    assert str(path) in str(caught.value) and message in str(caught.value)
+    refused(write(tmp_path, STOPPED.replace(*change)), message)
 
 
 @pytest.mark.parametrize(("change", "message"), [
@@ -136,10 +135,7 @@ def test_stops_and_resumes_out_of_place_are_refused(tmp_path: Path, change: tupl
 ])
 def test_a_stop_the_world_does_not_cause_is_refused_when_preparing(tmp_path: Path, change: tuple[str, str],
                                                                   message: str) -> None:
-    path = write(tmp_path, STOPPED.replace(*change))
-    with pytest.raises(ScenarioError) as caught:
-        prepare(load_scenario(path))
-    assert str(path) in str(caught.value) and message in str(caught.value)
+    refused(write(tmp_path, STOPPED.replace(*change)), message, lambda path: prepare(load_scenario(path)))
 
 
 def test_a_write_not_confirmed_without_a_stop_is_refused_when_preparing(tmp_path: Path) -> None:
@@ -161,10 +157,7 @@ def test_a_write_not_confirmed_without_a_stop_is_refused_when_preparing(tmp_path
     ("expect: {mentions: [[]]}", "expect.mentions.0"),
 ])
 def test_patterns_that_could_never_match_are_refused(tmp_path: Path, addition: str, message: str) -> None:
-    path = write(tmp_path, VALID + addition + "\n")
-    with pytest.raises(ScenarioError) as caught:
-        load_scenario(path)
-    assert message in str(caught.value)
+    refused(write(tmp_path, VALID + addition + "\n"), message)
 
 
 def test_an_approval_rule_on_an_argument_the_tool_does_not_take_is_refused(tmp_path: Path) -> None:
