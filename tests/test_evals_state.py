@@ -50,6 +50,8 @@ def test_state_checks_may_name_exactly_the_fields_the_graded_state_has() -> None
     for kind, fields in GRADED_FIELDS.items():
         found = {tuple(sorted(set(e) - {"kind"})) for e in state.values() if e["kind"] == kind}
         assert found == {tuple(sorted(fields))}, kind
+    readme = (SCENARIO_DIR.parent / "README.md").read_text(encoding="utf-8")
+    assert [f for fields in GRADED_FIELDS.values() for f in fields if f"`{f}`" not in readme] == []
 
 
 @pytest.mark.parametrize(("check", "message"), [
