@@ -1,6 +1,7 @@
 """The reference path as a planner: the script the scripted chat model plays in the scripted tier.
 
-Each turn of the conversation plays its own list of replies in order (tool calls, then the answer).
+Each turn of the conversation plays its own list of replies in order (tool calls, then the answer);
+a turn is a message the person sent, so a resume (which sends none) goes on with the list it resumed.
 A `Retry` reply stands for a model that reads a tool error and corrects itself: it is played only
 when a call of the previous reply failed, which is how the robustness tier injects one mistake and
 still expects the task to end right.
