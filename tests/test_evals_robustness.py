@@ -55,6 +55,6 @@ def test_a_mistaken_override_is_found_although_its_times_were_pinned_before_it_r
                             termination="answered", audit=[ran],
                             grade=Grade(reward=1.0, checks={c: Check(passed=True) for c in JUDGED}))
     assert judge(injection, trajectory) == ("recovered", "ok")
-    other = pinned | {"user": "PKM3T7F"}  # the right call after a mistake is not the mistaken one
+    other = pinned | {"user": "Chen Wei"}  # another call than the mistaken one
     assert judge(injection, trajectory.model_copy(update={"audit": [ran.model_copy(update={"arguments": other})]}))[
         1] == "not run"
