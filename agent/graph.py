@@ -42,19 +42,22 @@ from langgraph.types import Command, Send, interrupt
 
 from agent.approvals import ApprovalRequest, Decision, edit_notice, rejection_text
 from agent.audit import AUTO
-from agent.grounding import changes_of, grounded, receipt, this_turn
+from agent.grounding import changes_of, grounded, receipt, rejected_of, this_turn
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
 from agent.repair import repaired
 from agent.screening import not_taken, screen
 from agent.state import ActTask, InputState, RunContext, State
-from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
+from agent.stated import unstated
+from agent.toolsets import CORE, MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
+from tools.registry import TOOLS
 from tools.toolkit import REQUESTER
 
-LOOK_IT_UP = ("You answered without calling a tool. Call the tool that gets the facts or makes the change the "
-              "request needs now (for example who_is_on_call, list_incidents or create_incident).")
-ANSWER_NOW = ("(Reply to the person with what this result shows, in plain words, or call the next tool the request "
-              "needs.)")
+LOOK_IT_UP = ("You answered without calling a tool. Reply with only the call of the tool that gets the facts or "
+              "makes the change the request needs")
+USUAL_TOOLS = ("who_is_on_call", "list_incidents", "create_incident")  # named when the request called for no group
+ANSWER_NOW = ("(Reply to the person in one or two plain sentences with what this result shows, or call the next "
+              "tool the request needs.)")
 ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 
@@ -75,12 +78,14 @@ def plan(state: State, runtime: Runtime[RunContext],
     stamped = _stamped(ctx, messages, state["requester"])
     messages = [*messages[:-1], *stamped] if stamped else messages
     reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, messages, state["requester"], config)), ctx)
+    reply, left_out = _stated_only(ctx, thread_id, reply, messages, state["requester"])
     update: dict[str, Any] = {"messages": [*stamped, reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):
         update |= {"approvals": [], "refused": {}, "settled": {}}
     if not isinstance(reply, AIMessage) or not (reply.tool_calls or reply.invalid_tool_calls):
         return _answered(ctx, messages, reply, update, stamped)
-    screened = screen(ctx, reply, thread_id=thread_id, requester=state["requester"], oversized=oversized)
+    screened = screen(ctx, reply, thread_id=thread_id, requester=state["requester"], oversized=oversized,
+                      left_out=left_out)
     if screened.approvals:
         return Command(goto="review", update=update | {"approvals": screened.approvals, "refused": screened.refused,
                                                        "settled": screened.settled})
@@ -93,7 +98,7 @@ def _answered(ctx: RunContext, messages: list[Any], reply: Any, update: dict[str
               stamped: list[HumanMessage]) -> Command:
     """A reply without tool calls ends the turn, unless a served model answered without looking anything up."""
     if _answered_unlooked(ctx, messages, reply):
-        return Command(goto="plan", update=update | {"messages": [*stamped, reply, SystemMessage(LOOK_IT_UP)]})
+        return Command(goto="plan", update=update | {"messages": [*stamped, reply, _reminder(ctx, messages)]})
     return Command(goto=END, update=update | {"messages": [*stamped, _answer(ctx, messages, reply)]})
 
 
@@ -115,18 +120,39 @@ def _ask(ctx: RunContext, messages: list[Any], requester: str, config: RunnableC
     need; as a system message after the results it repeated the invitation as its answer).
     Other planners read who asks and when in a last system message."""
     if ctx.served_model:
-        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, messages)]
+        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, _without_unlooked_drafts(messages))]
     else:
         context = SystemMessage(f"Requester: {requester}\nCurrent time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
         sent = [SystemMessage(ctx.system_prompt), *messages, context]
-    offer = None
-    if ctx.focused_tools:
-        offer = offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
     try:
-        reply = ctx.planner_for(offer).invoke(sent, config)
+        reply = ctx.planner_for(_offer(ctx, messages)).invoke(sent, config)
     except Exception as exc:  # an outside service: the run stops here, resumable, with a reason people can act on
         raise PlanningFailed(ctx.scrub(explain(exc))) from None  # the cause may quote the key back
     return reply
+
+
+def _offer(ctx: RunContext, messages: list[Any]) -> list[str] | None:
+    """The tools this step offers the model (None: all of them)."""
+    if not ctx.focused_tools:
+        return None
+    return offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
+
+
+def _reminder(ctx: RunContext, messages: list[Any]) -> SystemMessage:
+    """The once-a-turn reminder to call a tool, naming the tools the request's words called for."""
+    called = [name for name in _offer(ctx, messages) or [] if name in TOOLS and CORE not in TOOLS[name].toolsets]
+    return SystemMessage(f"{LOOK_IT_UP} (likely {', '.join(called or USUAL_TOOLS)}).")
+
+
+def _without_unlooked_drafts(messages: list[Any]) -> list[Any]:
+    """The conversation without the drafts that drew a reminder to look things up: shown its own draft, a
+    small model wrote it again."""
+    reminded = {i - 1 for i, m in enumerate(messages) if _is_reminder(m)}
+    return [m for i, m in enumerate(messages) if not (i in reminded and isinstance(m, AIMessage) and not m.tool_calls)]
+
+
+def _is_reminder(message: Any) -> bool:
+    return isinstance(message, SystemMessage) and message.text.startswith(LOOK_IT_UP)
 
 
 def _as_served(message: Any) -> Any:
@@ -151,13 +177,30 @@ def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:
     return reply
 
 
+def _stated_only(ctx: RunContext, thread_id: str, reply: Any, messages: list[Any],
+                 requester: str) -> tuple[Any, dict[str, list[str]]]:
+    """The reply without optional arguments nobody stated (`agent.stated`), each left out in the audit; by
+    call id, the names left out, for the approval card. A grammar's calls hold only what the person typed."""
+    if ctx.answers_from_code or not isinstance(reply, AIMessage) or not reply.tool_calls:
+        return reply, {}
+    calls, left_out = [], {}
+    for call in reply.tool_calls:
+        if dropped := unstated(call["name"], call["args"], messages, ctx.toolkit.aliases, requester):
+            ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="repaired",
+                             tool=call["name"], arguments=redacted(dropped),
+                             outcome=f"left out {', '.join(dropped)}: the request did not state them")
+            left_out[call["id"] or ""] = list(dropped)
+            call = {**call, "args": {k: v for k, v in call["args"].items() if k not in dropped}}
+        calls.append(call)
+    return (reply.model_copy(update={"tool_calls": calls}) if left_out else reply), left_out
+
+
 def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -> bool:
     """Whether to ask once more, this time requiring a tool call: a served model answered a turn without any
     tool and without asking the person anything (small models often do, inventing the facts); once a turn."""
     turn = this_turn(messages)
     return (ctx.nudge_to_look_up and not reply.text.rstrip().endswith("?")
-            and not any(isinstance(m, ToolMessage) or (isinstance(m, SystemMessage) and m.text == LOOK_IT_UP)
-                        for m in turn))
+            and not any(isinstance(m, ToolMessage) or _is_reminder(m) for m in turn))
 
 
 def _answer(ctx: RunContext, messages: list[Any], reply: Any) -> Any:
@@ -291,8 +334,9 @@ def _limit_reached(ctx: RunContext, state: State, calls: int) -> str | None:
 
 def _finish(ctx: RunContext, messages: list[Any], why: str) -> Command:
     """End the turn with a plain answer that says what already changed."""
-    changes = changes_of(this_turn(messages), lambda name: _is_write(ctx, name))
-    text = f"Could not finish: {why}, so I stopped.\n\n{receipt(changes)}"
+    turn = this_turn(messages)
+    changes = changes_of(turn, lambda name: _is_write(ctx, name))
+    text = f"Could not finish: {why}, so I stopped.\n\n{receipt(changes, rejected_of(turn))}"
     return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}, "settled": {}})
 
 

@@ -21,7 +21,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
+from agent.approvals import is_rejection
 from agent.planners.answers import ToolResult, say
+from tools.registry import TOOLS
 
 NOTHING_CHANGED = "Nothing was changed in PagerDuty."
 NO_ANSWER = "I have no answer to that; please ask again, perhaps in other words."
@@ -102,15 +104,29 @@ def grounded(answer: str, messages: Sequence[BaseMessage], is_write: Callable[[s
     changes = changes_of(turn, is_write)
     problem = unsupported(answer, changes, messages, turn)
     shown = (answer.strip() or NO_ANSWER) if problem is None else withheld(problem, turn, is_write)
-    return "\n\n".join(filter(None, [shown, receipt(changes)]))
+    return "\n\n".join(filter(None, [shown, receipt(changes, rejected_of(turn))]))
 
 
-def receipt(changes: Sequence[Change]) -> str:
+def receipt(changes: Sequence[Change], rejected: Sequence[str] = ()) -> str:
+    """What changed, then what a person turned down: a model's answer may leave either out."""
     if not changes:
-        return NOTHING_CHANGED
-    if len(changes) == 1:
-        return f"Changed in PagerDuty: {changes[0]}"
-    return "Changed in PagerDuty:\n" + "\n".join(f"• {change}" for change in changes)
+        said = NOTHING_CHANGED
+    elif len(changes) == 1:
+        said = f"Changed in PagerDuty: {changes[0]}"
+    else:
+        said = "Changed in PagerDuty:\n" + "\n".join(f"• {change}" for change in changes)
+    return "\n".join([said, *(f"Not done: {what}." for what in rejected)])
+
+
+def rejected_of(turn: Sequence[BaseMessage]) -> list[str]:
+    """The turn's calls a person rejected, in words: "create the incident (rejected by …: reason)"."""
+    said = []
+    for message in turn:
+        if isinstance(message, ToolMessage) and is_rejection(message.text):
+            why = message.text.split(NOTHING_CHANGED)[0].strip().rstrip(".")
+            doing = TOOLS[message.name].doing if message.name and message.name in TOOLS else "the change"
+            said.append(f"{doing} ({why[:1].lower()}{why[1:]})")
+    return said
 
 
 def changes_of(turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> list[Change]:

@@ -45,8 +45,9 @@ class Screened:
 
 
 def screen(ctx: RunContext, reply: AIMessage, *, thread_id: str, requester: str,
-           oversized: dict[str, str]) -> Screened:
-    """Sort the calls of `reply`; `oversized` holds the refusals of calls whose arguments were too big to keep."""
+           oversized: dict[str, str], left_out: dict[str, list[str]] | None = None) -> Screened:
+    """Sort the calls of `reply`; `oversized` holds the refusals of calls whose arguments were too big to keep,
+    `left_out` the optional arguments taken out of calls because the request did not state them."""
     screened = Screened()
     for bad in reply.invalid_tool_calls:
         screened.refused[bad["id"] or ""] = unreadable(bad)
@@ -56,19 +57,20 @@ def screen(ctx: RunContext, reply: AIMessage, *, thread_id: str, requester: str,
     for call in reply.tool_calls:
         if call["name"] != MORE_TOOLS:  # answered by the graph: the next step offers every tool
             refusal = oversized.get(call["id"] or "") or _unidentified(call, ids)
-            _screen_call(ctx, screened, call, refusal, thread_id=thread_id, requester=requester)
+            unstated = (left_out or {}).get(call["id"] or "", [])
+            _screen_call(ctx, screened, call, refusal, unstated, thread_id=thread_id, requester=requester)
     return screened
 
 
-def _screen_call(ctx: RunContext, screened: Screened, proposed: ToolCall, refusal: str | None, *,
-                 thread_id: str, requester: str) -> None:
+def _screen_call(ctx: RunContext, screened: Screened, proposed: ToolCall, refusal: str | None,
+                 unstated: list[str], *, thread_id: str, requester: str) -> None:
     call, ignored = _tidied(ctx, proposed)
     refusal = refusal or _refusal(ctx, call["name"], call["args"])
     if refusal is None and ctx.policy.rule(ctx.tools[call["name"]]) == "approve":
         call = {**call, "args": ctx.toolkit.pinned(call["name"], call["args"])}  # times as the card shows them
         check = ctx.toolkit.precheck(call["name"], call["args"], requester=requester)
         if check.outcome == "runs":
-            _ask(ctx, screened, call, ignored, thread_id=thread_id, requester=requester)
+            _ask(ctx, screened, call, ignored, unstated, thread_id=thread_id, requester=requester)
             return
         if check.outcome == "settled":
             screened.settled[call["id"] or ""] = check.text
@@ -83,14 +85,15 @@ def _screen_call(ctx: RunContext, screened: Screened, proposed: ToolCall, refusa
                          tool=call["name"], arguments=redacted(call["args"]), outcome=scrubbed(refusal, call["args"]))
 
 
-def _ask(ctx: RunContext, screened: Screened, call: ToolCall, ignored: list[str], *, thread_id: str,
-         requester: str) -> None:
+def _ask(ctx: RunContext, screened: Screened, call: ToolCall, ignored: list[str], unstated: list[str], *,
+         thread_id: str, requester: str) -> None:
     """The request a person answers for `call`: its arguments as the tool reads them, secrets masked."""
     arguments = ctx.toolkit.validate(call["name"], call["args"])
     summary = ctx.toolkit.describe(call["name"], call["args"])
     request = ApprovalRequest.new(
         thread_id=thread_id, tool_call_id=call["id"] or "", tool=call["name"], arguments=redacted(arguments),
-        summary=scrubbed(summary + _left_out(ignored), arguments), names=ctx.toolkit.names(arguments),
+        summary=scrubbed(summary + _left_out(ignored) + _unstated(unstated), arguments),
+        names=ctx.toolkit.names(arguments),
         risk=ctx.policy.risk_of(call["name"], call["args"]), requester=requester, now=ctx.clock.now(),
         ttl=ctx.approval_ttl)
     screened.approvals.append(request.model_dump(mode="json"))
@@ -117,6 +120,14 @@ def _left_out(ignored: list[str]) -> str:
         return ""
     names = ", ".join(repr(name) for name in ignored)
     return f" (Left out {names}: not part of this change.)"
+
+
+def _unstated(names: list[str]) -> str:
+    """What an approval card says about optional arguments the model filled in that the request never stated."""
+    if not names:
+        return ""
+    shown = ", ".join(name.replace("_", " ") for name in names)
+    return f" (Left out {shown}: the request did not say.)"
 
 
 def _unidentified(call: ToolCall, ids: Counter) -> str | None:

@@ -79,5 +79,5 @@ def ack_both(first, second) -> list[dict[str, Any]]:
 def said(text: str) -> str:
     """A model answer without the receipt the graph puts under it (`agent.grounding`): what the model said."""
     head, _, last = text.rpartition("\n\n")
-    return head if head and (last == "Nothing was changed in PagerDuty." or last.startswith("Changed in PagerDuty:")) \
+    return head if head and (last.startswith(("Nothing was changed in PagerDuty.", "Changed in PagerDuty:"))) \
         else text

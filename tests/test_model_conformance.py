@@ -259,7 +259,19 @@ def test_an_answer_given_without_looking_anything_up_gets_one_reminder_to_look_i
     assert reminder["role"] == "system" and reminder["content"].startswith("You answered without calling a tool.")
     # Asked in words, never forced: llama.cpp's forced call for Qwen models ran to max_tokens without a call.
     assert not any("tool_choice" in request for request in fake.requests)
-    assert fake.requests[1]["messages"][-2] == {"role": "assistant", "content": "Alice is on call."}
+    # Its draft is not read again (shown it, the 1.5B Qwen wrote it once more); the request comes right before.
+    assert fake.requests[1]["messages"][-2]["role"] == "user"
+    assert "Alice is on call." not in json.dumps(fake.requests[1]["messages"])
+
+
+def test_the_reminder_names_the_tools_the_request_called_for(served, sim, clock):
+    fake, url = served
+    fake.script = [says("Resolved #1."), says("Still resolved.")]
+    with commander_on(url, sim, clock) as commander:
+        commander.send("t1", "resolve #1, the deploy was rolled back")
+
+    reminder = fake.requests[1]["messages"][-1]["content"]
+    assert "update_incident" in reminder and "who_is_on_call" not in reminder
 
 
 def test_a_question_back_to_the_person_needs_no_lookup(served, sim, clock):
@@ -281,6 +293,32 @@ def test_a_claim_the_turn_supports_is_shown_with_its_receipt(served, sim, clock)
     assert said(done.text) == f"Opened it and paged {ON_CALL}."
     number = next(i.number for i in sim.state.incidents.values() if i.title == "API Gateway latency")
     assert f"Changed in PagerDuty: opened #{number} [triggered, high] API Gateway latency" in done.text
+
+
+def test_the_person_asking_is_not_paged_as_assignee_nobody_named(served, sim, clock):
+    asker = next(u for u in sim.state.users.values() if u.name == "Dana Whitfield")
+    fake, url = served
+    fake.script = [calls(("create_incident", {**CREATE["arguments"], "assignee": asker.email, "priority": "P1"})),
+                   says("Waiting for approval.")]
+    with commander_on(url, sim, clock) as commander:
+        [request] = commander.send("t1", "API Gateway latency alert — page whoever is on call").pending
+        audit = [(e.action, e.outcome) for e in commander.audit("t1")]
+
+    assert "assignee" not in request.arguments and "priority" not in request.arguments
+    assert f"assigned to {ON_CALL}" in request.summary
+    assert request.summary.endswith("(Left out assignee, priority: the request did not say.)")
+    assert ("repaired", "left out assignee, priority: the request did not state them") in audit
+
+
+def test_a_rejected_change_is_named_under_the_answer(served, sim, clock):
+    fake, url = served
+    fake.script = [calls(("create_incident", CREATE["arguments"])), says("Understood.")]
+    with commander_on(url, sim, clock) as commander:
+        [request] = commander.send("t1", "page the on-call for API Gateway").pending
+        done = commander.decide("t1", request.id, "reject", "omar", reason="already handled")
+
+    assert done.text.endswith("Nothing was changed in PagerDuty.\n"
+                              "Not done: create the incident (rejected by omar: already handled).")
 
 
 def test_a_description_of_what_a_lookup_found_is_not_taken_for_a_claim(served, sim, clock):

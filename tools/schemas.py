@@ -160,7 +160,7 @@ class ListIncidents(ToolArgs):
         None, description="Default: triggered and acknowledged (open).")
     service: Maybe[Ref] = Field(None, description="Service id or name.")
     team: Maybe[Ref] = None
-    assigned_to: Maybe[Ref] = Field(None, description="User id, email or name.")
+    assigned_to: Maybe[Ref] = Field(None, description="User id, email or name; for 'my incidents', the asker's email.")
     urgency: Maybe[Literal["high", "low"]] = None
     since: Maybe[TimeText] = Field(None, description="Window start (default 30 days ago; open incidents: any age).")
     until: Maybe[TimeText] = None

@@ -191,6 +191,15 @@ class Toolkit:
                     found[ref] = shown
         return found
 
+    def aliases(self, kind: str, ref: str) -> set[str]:
+        """The ways the entry `ref` names is known (id, name, email), lower case; none when it cannot be
+        looked up."""
+        try:
+            entry = self._directory("").resolve(kind, ref)
+        except TOOL_ERRORS:
+            return set()
+        return {str(entry[key]).lower() for key in ("id", "name", "email") if entry.get(key)}
+
     def _name_of(self, kinds: tuple[str, ...], ref: str) -> str | None:
         for kind in kinds:
             try:
