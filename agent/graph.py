@@ -303,9 +303,17 @@ def act(task: ActTask, runtime: Runtime[RunContext], config: RunnableConfig) -> 
 
 
 def _ignored_notice(tool: BaseTool, ignored: list[str]) -> str:
-    """The first line of a result whose call carried arguments the tool does not take (the rest ran)."""
-    takes = ", ".join(tool.args) or "no arguments"
-    return f"Note: ignored {', '.join(repr(k) for k in ignored)}, which {tool.name} does not take ({takes}).\n"
+    """The first line of a result whose call carried arguments the tool does not take, or that its action
+    does not use (a resolution with an acknowledge); the rest ran."""
+    unknown = [key for key in ignored if key not in tool.args]
+    unused = [key for key in ignored if key in tool.args]
+    notes = []
+    if unknown:
+        takes = ", ".join(tool.args) or "no arguments"
+        notes.append(f"Note: ignored {', '.join(map(repr, unknown))}, which {tool.name} does not take ({takes}).")
+    if unused:
+        notes.append(f"Note: ignored {', '.join(map(repr, unused))}, which this action does not use.")
+    return "".join(f"{note}\n" for note in notes)
 
 
 Graph = CompiledStateGraph[State, RunContext, InputState, State]

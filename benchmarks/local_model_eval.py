@@ -226,6 +226,9 @@ def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int
         "first-call prompt tokens (min/median/max)":
             (min(counted, default=0), _median(counted), max(counted, default=0)),
         "cached-token ratio of follow-up calls (median)": _median(cached, 2),
+        "new prompt tokens read by follow-up calls (median/max)":  # what a follow-up's seconds mostly are
+            (_median([c.prompt_tokens - c.cached_tokens for c in follow_ups if c.prompt_tokens], 0),
+             max((c.prompt_tokens - c.cached_tokens for c in follow_ups), default=0)),
         "model calls": len(calls),
         "repaired calls": sum(a.action == "repaired" for t in trials for a in t.audit),
         "fabricated claims shown": len(invented),

@@ -158,6 +158,8 @@ def test_a_resolution_given_with_an_acknowledge_is_left_out_and_the_card_says_so
 
     assert "resolution" not in request.arguments
     assert request.summary.endswith("(Left out 'resolution': not part of this change.)")
+    [result] = results(fake.requests[1])
+    assert result.startswith("Note: ignored 'resolution', which this action does not use.\n{")
     assert sim.state.incidents[incident.id].status == "acknowledged"
 
 
