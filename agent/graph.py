@@ -43,21 +43,17 @@ from langgraph.types import Command, Send, interrupt
 from agent.approvals import ApprovalRequest, Decision, edit_notice, rejection_text
 from agent.audit import AUTO
 from agent.grounding import changes_of, grounded, receipt, rejected_of, this_turn
+from agent.guidance import ANSWER_NOW, ASKED_BY
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
+from agent.reminders import reminder, without_answered_reminders
 from agent.repair import repaired
 from agent.screening import not_taken, screen
 from agent.state import ActTask, InputState, RunContext, State
 from agent.stated import unstated
-from agent.toolsets import CORE, MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
-from tools.registry import TOOLS
+from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
 
-LOOK_IT_UP = ("You answered without calling a tool. Reply with only the call of the tool that gets the facts or "
-              "makes the change the request needs")
-USUAL_TOOLS = ("who_is_on_call", "list_incidents", "create_incident")  # named when the request called for no group
-ANSWER_NOW = ("(Reply to the person in one or two plain sentences with what this result shows, or call the next "
-              "tool the request needs.)")
 ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 
@@ -96,9 +92,10 @@ def plan(state: State, runtime: Runtime[RunContext],
 
 def _answered(ctx: RunContext, messages: list[Any], reply: Any, update: dict[str, Any],
               stamped: list[HumanMessage]) -> Command:
-    """A reply without tool calls ends the turn, unless a served model answered without looking anything up."""
-    if _answered_unlooked(ctx, messages, reply):
-        return Command(goto="plan", update=update | {"messages": [*stamped, reply, _reminder(ctx, messages)]})
+    """A reply without tool calls ends the turn, unless it draws a reminder (`agent.reminders`)."""
+    nudge = reminder(messages, reply, _offer(ctx, messages)) if ctx.nudge_to_look_up else None
+    if nudge is not None:
+        return Command(goto="plan", update=update | {"messages": [*stamped, reply, nudge]})
     return Command(goto=END, update=update | {"messages": [*stamped, _answer(ctx, messages, reply)]})
 
 
@@ -120,7 +117,7 @@ def _ask(ctx: RunContext, messages: list[Any], requester: str, config: RunnableC
     need; as a system message after the results it repeated the invitation as its answer).
     Other planners read who asks and when in a last system message."""
     if ctx.served_model:
-        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, _without_unlooked_drafts(messages))]
+        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, without_answered_reminders(messages))]
     else:
         context = SystemMessage(f"Requester: {requester}\nCurrent time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
         sent = [SystemMessage(ctx.system_prompt), *messages, context]
@@ -138,23 +135,6 @@ def _offer(ctx: RunContext, messages: list[Any]) -> list[str] | None:
     return offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
 
 
-def _reminder(ctx: RunContext, messages: list[Any]) -> SystemMessage:
-    """The once-a-turn reminder to call a tool, naming the tools the request's words called for."""
-    called = [name for name in _offer(ctx, messages) or [] if name in TOOLS and CORE not in TOOLS[name].toolsets]
-    return SystemMessage(f"{LOOK_IT_UP} (likely {', '.join(called or USUAL_TOOLS)}).")
-
-
-def _without_unlooked_drafts(messages: list[Any]) -> list[Any]:
-    """The conversation without the drafts that drew a reminder to look things up: shown its own draft, a
-    small model wrote it again."""
-    reminded = {i - 1 for i, m in enumerate(messages) if _is_reminder(m)}
-    return [m for i, m in enumerate(messages) if not (i in reminded and isinstance(m, AIMessage) and not m.tool_calls)]
-
-
-def _is_reminder(message: Any) -> bool:
-    return isinstance(message, SystemMessage) and message.text.startswith(LOOK_IT_UP)
-
-
 def _as_served(message: Any) -> Any:
     """A message as a served model reads it: a request with who asked and when, a tool result with the
     invitation to answer; the same every time, so the server's prompt cache holds."""
@@ -163,7 +143,7 @@ def _as_served(message: Any) -> Any:
     asked = message.additional_kwargs.get(ASKED) if isinstance(message, HumanMessage) else None
     if not asked:
         return message
-    return HumanMessage(f"{message.text}\n\n(Asked by {asked['by']} at {asked['at']} UTC.)", id=message.id)
+    return HumanMessage(f"{message.text}\n\n{ASKED_BY}{asked['by']} at {asked['at']} UTC.)", id=message.id)
 
 
 def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:
@@ -193,14 +173,6 @@ def _stated_only(ctx: RunContext, thread_id: str, reply: Any, messages: list[Any
             call = {**call, "args": {k: v for k, v in call["args"].items() if k not in dropped}}
         calls.append(call)
     return (reply.model_copy(update={"tool_calls": calls}) if left_out else reply), left_out
-
-
-def _answered_unlooked(ctx: RunContext, messages: list[Any], reply: AIMessage) -> bool:
-    """Whether to ask once more, this time requiring a tool call: a served model answered a turn without any
-    tool and without asking the person anything (small models often do, inventing the facts); once a turn."""
-    turn = this_turn(messages)
-    return (ctx.nudge_to_look_up and not reply.text.rstrip().endswith("?")
-            and not any(isinstance(m, ToolMessage) or _is_reminder(m) for m in turn))
 
 
 def _answer(ctx: RunContext, messages: list[Any], reply: Any) -> Any:

@@ -22,7 +22,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agent.approvals import is_rejection
-from agent.planners.answers import ToolResult, say
+from agent.guidance import repeats_guidance
+from agent.planners.answers import ToolResult, describe, say
 from tools.registry import TOOLS
 
 NOTHING_CHANGED = "Nothing was changed in PagerDuty."
@@ -138,6 +139,8 @@ def changes_of(turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> 
 def unsupported(answer: str, changes: Sequence[Change], messages: Sequence[BaseMessage],
                 turn: Sequence[BaseMessage]) -> str | None:
     """Why the answer cannot be shown as it is, or None."""
+    if repeats_guidance(answer):
+        return "it repeated instructions meant for me, not an answer"
     if placeholder := _PLACEHOLDER.search(answer):
         return f"it contained a placeholder ({placeholder.group(1)}) instead of a fact"
     supported = set().union(*(SUPPORTS.get(c.done, set()) for c in changes))
@@ -157,13 +160,14 @@ def unsupported(answer: str, changes: Sequence[Change], messages: Sequence[BaseM
 def withheld(problem: str, turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> str:
     """What the person reads instead of an answer that claimed too much: what the turn really found."""
     reads = [r for r in _results(turn) if not is_write(r.name) and not r.error]
+    wrote = any(is_write(r.name) and not r.error for r in _results(turn))  # the receipt says what
     failed = [r for r in _results(turn) if r.error]
     parts = [f"I could not give a reliable answer: my draft was not shown because {problem}."]
     if failed:
         parts.append(say(failed[-1]))
     if reads:
         parts.append("What I found:\n" + say(reads[-1], brief=True))
-    elif not failed:
+    elif not failed and not wrote:
         parts.append("I did not look anything up. Ask again with the service or incident, "
                      "for example: who is on call for API Gateway?")
     return "\n\n".join(parts)
@@ -216,5 +220,6 @@ def _what(result: ToolResult) -> str:
 
 
 def _first_line(result: ToolResult) -> str:
-    text: Any = say(result, brief=True)
+    """What the write changed, without the notes before its data ("Note: ignored …", an edit notice)."""
+    text: Any = describe(result.data, brief=True) if result.data is not None else say(result, brief=True)
     return str(text).strip().splitlines()[0] if str(text).strip() else ""

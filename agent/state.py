@@ -87,8 +87,9 @@ class RunContext:
     focused_tools: bool = False
     """Offer the model the tools a request likely needs first (`agent.toolsets`) instead of all of them."""
     nudge_to_look_up: bool = False
-    """Remind the model once per turn to call a tool when it answered without looking anything up (what
-    small served models do); off for planners that only follow a script or a grammar."""
+    """Remind the model, once a turn each, to call a tool when it answered without looking anything up, or
+    looked up and stopped short of the change asked for (what small served models do; `agent.reminders`);
+    off for planners that only follow a script or a grammar."""
     served_model: bool = False
     """A model served over HTTP: it reads who asks and when inside each request, not in a system message
     after the conversation (which small models repeat as their answer), and is invited to answer once

@@ -61,3 +61,39 @@ def test_an_incident_number_nothing_returned_is_withheld_but_one_the_person_gave
 def test_a_failed_write_supports_nothing():
     messages = turn(("update_incident", {"incident": "271", "action": "acknowledge"}, "Error: could not update"))
     assert grounded("Acknowledged #271.", messages, WRITES).startswith("I could not give a reliable answer")
+
+
+@pytest.mark.parametrize("answer", [
+    "You answered without calling a tool. Reply with only the call of the tool that gets the facts.",
+    "(Reply to the person in one or two plain sentences with what this result shows, or call the next tool.)",
+    "Incident #271 is open.\n\n(Asked by dana at 2026-11-20 12:00 UTC.)",
+])
+def test_an_answer_that_gives_back_the_models_guidance_is_withheld(answer):
+    messages = turn(("get_incident", {"incident": "271"}, json.dumps(INCIDENT)))
+    text = grounded(answer, messages, WRITES)
+    assert text.startswith("I could not give a reliable answer: my draft was not shown because it repeated "
+                           "instructions meant for me")
+    assert "What I found:\n#271 [triggered, high] Checkout 5xx" in text
+
+
+def test_a_withheld_answer_after_a_write_does_not_say_nothing_was_looked_up():
+    messages = turn(("create_incident", {"service": "Checkout"}, json.dumps(INCIDENT)))
+    text = grounded("Paged Chen Wei and acknowledged it.", messages, WRITES)
+    assert "I did not look anything up" not in text
+    assert text.endswith("Changed in PagerDuty: opened #271 [triggered, high] Checkout 5xx — Checkout — "
+                         "assigned to Chen Wei")
+
+
+def test_the_receipt_names_what_a_person_rejected():
+    rejected = "Rejected by omar: not tonight. Nothing was changed in PagerDuty. Do not repeat this call unless"
+    messages = turn(("create_incident", {"service": "Checkout"}, rejected))
+    messages[-1] = messages[-1].model_copy(update={"status": "error"})  # as the graph answers a rejected call
+    assert grounded("Understood.", messages, WRITES) == ("Understood.\n\nNothing was changed in PagerDuty.\n"
+                                                         "Not done: create the incident (rejected by omar: not tonight).")
+
+
+def test_the_receipt_leaves_out_the_notes_before_a_results_data():
+    noted = "Note: ignored 'severity', which this action does not use.\n" + json.dumps(INCIDENT)
+    messages = turn(("update_incident", {"incident": "271", "action": "resolve"}, noted))
+    assert grounded("Done.", messages, WRITES).endswith(
+        "Changed in PagerDuty: resolved #271 [triggered, high] Checkout 5xx — Checkout — assigned to Chen Wei")

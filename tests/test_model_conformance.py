@@ -276,6 +276,27 @@ def test_the_reminder_names_the_tools_the_request_called_for(served, sim, clock)
     assert "update_incident" in reminder and "who_is_on_call" not in reminder
 
 
+def test_the_reminder_and_the_draft_it_answered_are_not_read_again(served, sim, clock):
+    fake, url = served
+    fake.script = [says("Alice is on call."), calls(("who_is_on_call", {"service": "API Gateway"})),
+                   says(f"{ON_CALL} is on call for API Gateway.")]
+    with commander_on(url, sim, clock) as commander:
+        commander.send("t1", "who is on call for API Gateway?")
+
+    after = json.dumps(fake.requests[2]["messages"])
+    assert "You answered without calling a tool" not in after and "Alice is on call." not in after
+
+
+def test_the_reminder_for_a_question_names_lookups_not_changes(served, sim, clock):
+    fake, url = served
+    fake.script = [says("It was fixed."), says("It was fixed.")]
+    with commander_on(url, sim, clock) as commander:
+        commander.send("t1", "Have we seen something like #1 before? How was it fixed?")
+
+    reminder = fake.requests[1]["messages"][-1]["content"]
+    assert "similar_incidents" in reminder and "update_incident" not in reminder
+
+
 def test_a_question_back_to_the_person_needs_no_lookup(served, sim, clock):
     fake, url = served
     fake.script = [says("Which service is the alert on?")]
@@ -371,3 +392,29 @@ def test_the_prompt_prefix_is_the_same_across_turns_and_minutes(served, sim, clo
     assert second["messages"][:len(first["messages"])] == first["messages"]
     assert first["messages"][-1]["content"] == "who is on call?\n\n(Asked by dana at 2026-11-20 12:00 UTC.)"
     assert second["messages"][-1]["content"] == "and now?\n\n(Asked by dana at 2026-11-20 12:07 UTC.)"
+
+
+def test_a_lookup_that_stops_short_of_the_change_asked_for_draws_one_reminder_to_make_it(served, sim, clock):
+    fake, url = served
+    fake.script = [calls(("list_schedules", {"query": "Platform Primary"})),
+                   says("Alice Moreno will cover Platform Primary."),
+                   calls(("create_override", {"schedule": "Platform Primary", "user": "Alice Moreno", "end": "+8h"})),
+                   says("Waiting for approval.")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", "I'm ill and can't hold Platform Primary for 8 hours. Alice Moreno will cover me.")
+
+    [request] = turn.pending
+    assert request.tool == "create_override"
+    reminder = fake.requests[2]["messages"][-1]
+    assert reminder["role"] == "system" and reminder["content"].startswith("You looked things up but proposed no")
+    assert "create_override" in reminder["content"]
+    assert "Alice Moreno will cover Platform Primary." not in json.dumps(fake.requests[2]["messages"])
+
+
+def test_a_question_answered_from_a_lookup_ends_the_turn(served, sim, clock):
+    fake, url = served
+    fake.script = [calls(("list_schedules", {"query": "Platform Primary"})), says("Platform Primary is weekly.")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", "What does the Platform Primary schedule look like, who could cover?")
+
+    assert said(turn.text) == "Platform Primary is weekly." and len(fake.requests) == 2
