@@ -46,7 +46,7 @@ from agent.grounding import changes_of, grounded, receipt, rejected_of, this_tur
 from agent.guidance import ANSWER_NOW, ASKED_BY
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
-from agent.reminders import reminder, without_answered_reminders
+from agent.reminders import is_reminder, reminder, without_answered_reminders
 from agent.repair import repaired
 from agent.screening import not_taken, screen
 from agent.state import ActTask, InputState, RunContext, State
@@ -117,7 +117,7 @@ def _ask(ctx: RunContext, messages: list[Any], requester: str, config: RunnableC
     need; as a system message after the results it repeated the invitation as its answer).
     Other planners read who asks and when in a last system message."""
     if ctx.served_model:
-        sent = [SystemMessage(ctx.system_prompt), *map(_as_served, without_answered_reminders(messages))]
+        sent = [SystemMessage(ctx.system_prompt), *_served(messages)]
     else:
         context = SystemMessage(f"Requester: {requester}\nCurrent time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
         sent = [SystemMessage(ctx.system_prompt), *messages, context]
@@ -133,6 +133,18 @@ def _offer(ctx: RunContext, messages: list[Any]) -> list[str] | None:
     if not ctx.focused_tools:
         return None
     return offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
+
+
+def _served(messages: list[Any]) -> list[Any]:
+    """The conversation as a served model reads it (`_as_served`), without answered reminders. A reminder
+    right after a tool result is read at the end of that result, in place of the invitation to answer:
+    as a system message after a result, the 1.5B Qwen gave it back as its answer."""
+    shown = without_answered_reminders(messages)
+    if len(shown) > 1 and is_reminder(shown[-1]) and isinstance(shown[-2], ToolMessage):
+        result = shown[-2]
+        return [*map(_as_served, shown[:-2]),
+                result.model_copy(update={"content": f"{result.text}\n\n({shown[-1].text})"})]
+    return list(map(_as_served, shown))
 
 
 def _as_served(message: Any) -> Any:

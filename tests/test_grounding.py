@@ -88,8 +88,9 @@ def test_the_receipt_names_what_a_person_rejected():
     rejected = "Rejected by omar: not tonight. Nothing was changed in PagerDuty. Do not repeat this call unless"
     messages = turn(("create_incident", {"service": "Checkout"}, rejected))
     messages[-1] = messages[-1].model_copy(update={"status": "error"})  # as the graph answers a rejected call
-    assert grounded("Understood.", messages, WRITES) == ("Understood.\n\nNothing was changed in PagerDuty.\n"
-                                                         "Not done: create the incident (rejected by omar: not tonight).")
+    text = grounded("Understood.", messages, WRITES)
+    assert text == ("Understood.\n\nNothing was changed in PagerDuty.\n"
+                    "Not done: create the incident (rejected by omar: not tonight).")
 
 
 def test_the_receipt_leaves_out_the_notes_before_a_results_data():
