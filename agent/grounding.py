@@ -27,6 +27,7 @@ from agent.planners.answers import ToolResult, describe, say
 from tools.registry import TOOLS
 
 NOTHING_CHANGED = "Nothing was changed in PagerDuty."
+RECEIPT_LINES = 3  # a write's result up to this many lines goes whole into its receipt line
 NO_ANSWER = "I have no answer to that; please ask again, perhaps in other words."
 
 # What a successful write did, as the receipt says it: by tool, then by its `action` argument when it has one.
@@ -62,13 +63,15 @@ CLAIM_WORDS: dict[str, str] = {
     "noted": r"noted|added a note|left a note|posted a note",
 }
 
-# Which receipt verbs support which claims (a page comes with opening, escalating, reassigning …).
+# Which receipt verbs support which claims (a page comes with opening, escalating, reassigning …; an override
+# or a note is "created" too).
 SUPPORTS: dict[str, set[str]] = {
     "opened": {"opened", "paged"}, "acknowledged": {"acknowledged"}, "resolved": {"resolved"},
     "reopened": {"reopened", "opened"}, "escalated": {"escalated", "paged"}, "reassigned": {"reassigned", "paged"},
-    "changed the urgency of": set(), "set the priority of": set(), "renamed": set(), "added a note to": {"noted"},
-    "asked to join": {"paged"}, "snoozed": {"snoozed"}, "merged into": {"merged", "resolved"},
-    "added on-call cover:": {"overridden"}, "removed on-call cover:": set(),
+    "changed the urgency of": set(), "set the priority of": set(), "renamed": set(),
+    "added a note to": {"noted", "opened"}, "asked to join": {"paged"}, "snoozed": {"snoozed"},
+    "merged into": {"merged", "resolved"},
+    "added on-call cover:": {"overridden", "opened"}, "removed on-call cover:": set(),
     "sent an alert:": {"opened", "paged"}, "acknowledged an alert:": {"acknowledged"},
     "resolved an alert:": {"resolved"}, "recorded a change:": set(),
 }
@@ -222,4 +225,6 @@ def _what(result: ToolResult) -> str:
 def _first_line(result: ToolResult) -> str:
     """What the write changed, without the notes before its data ("Note: ignored …", an edit notice)."""
     text: Any = describe(result.data, brief=True) if result.data is not None else say(result, brief=True)
-    return str(text).strip().splitlines()[0] if str(text).strip() else ""
+    lines = [line.strip().removeprefix("• ") for line in str(text).strip().splitlines() if line.strip()]
+    # A change in a few lines (an override: its schedule, who covers when, how long) reads whole.
+    return "; ".join(lines) if len(lines) <= RECEIPT_LINES else lines[0]

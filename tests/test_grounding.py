@@ -98,3 +98,14 @@ def test_the_receipt_leaves_out_the_notes_before_a_results_data():
     messages = turn(("update_incident", {"incident": "271", "action": "resolve"}, noted))
     assert grounded("Done.", messages, WRITES).endswith(
         "Changed in PagerDuty: resolved #271 [triggered, high] Checkout 5xx — Checkout — assigned to Chen Wei")
+
+
+def test_a_created_override_supports_the_word_created_and_its_receipt_names_who_covers():
+    cover = {"schedule": {"name": "Platform Primary"}, "override": {
+        "user": {"name": "Alice Moreno"}, "start": "2026-11-20T12:00:00Z", "end": "2026-11-20T20:00:00Z"},
+        "length": "8 h"}
+    messages = turn(("create_override", {"schedule": "Platform Primary"}, json.dumps(cover)))
+    text = grounded("The override for Alice Moreno has been created.", messages, {"create_override"}.__contains__)
+    assert text == ("The override for Alice Moreno has been created.\n\nChanged in PagerDuty: added on-call cover: "
+                    "schedule: Platform Primary; override: Alice Moreno from 2026-11-20 12:00 UTC until "
+                    "2026-11-20 20:00 UTC; length: 8 h")

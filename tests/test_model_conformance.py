@@ -409,7 +409,7 @@ def test_a_lookup_that_stops_short_of_the_change_asked_for_draws_one_reminder_to
     # Qwen gave back as its answer); its draft is not read again.
     result = fake.requests[2]["messages"][-1]
     assert result["role"] == "tool" and "Platform Primary" in result["content"]
-    assert result["content"].endswith("answer the person (likely create_override, delete_override).)")
+    assert result["content"].endswith("the request asks for (likely create_override, delete_override).)")
     assert "\n\n(You looked things up but proposed no change." in result["content"]
     assert ANSWER_NOW not in result["content"]
     assert "Alice Moreno will cover Platform Primary." not in json.dumps(fake.requests[2]["messages"])
