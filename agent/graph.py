@@ -55,6 +55,7 @@ from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered
 from tools.toolkit import REQUESTER
 
 ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
+MAX_CALLS_PER_REPLY = 10  # a bulk change is one call with a list; more calls than this in one reply is a loop
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 
 
@@ -73,7 +74,8 @@ def plan(state: State, runtime: Runtime[RunContext],
     thread_id = config["configurable"]["thread_id"]
     stamped = _stamped(ctx, messages, state["requester"])
     messages = [*messages[:-1], *stamped] if stamped else messages
-    reply, oversized = _bounded(_repaired(ctx, thread_id, _ask(ctx, messages, state["requester"], config)), ctx)
+    reply = _capped(ctx, thread_id, _repaired(ctx, thread_id, _ask(ctx, messages, state["requester"], config)))
+    reply, oversized = _bounded(reply, ctx)
     reply, left_out = _stated_only(ctx, thread_id, reply, messages, state["requester"])
     update: dict[str, Any] = {"messages": [*stamped, reply], "model_calls": calls}
     if state.get("approvals") or state.get("refused") or state.get("settled"):
@@ -330,6 +332,18 @@ def _finish(ctx: RunContext, messages: list[Any], why: str) -> Command:
     changes = changes_of(turn, lambda name: _is_write(ctx, name))
     text = f"Could not finish: {why}, so I stopped.\n\n{receipt(changes, rejected_of(turn))}"
     return Command(goto=END, update={"messages": [AIMessage(text)], "approvals": [], "refused": {}, "settled": {}})
+
+
+def _capped(ctx: RunContext, thread_id: str, reply: Any) -> Any:
+    """The reply with at most `MAX_CALLS_PER_REPLY` calls, the rest left out and audited: the 0.5B Qwen once
+    wrote 137 lookups in one reply, whose results overflowed the server's context."""
+    if not isinstance(reply, AIMessage) or len(reply.tool_calls) <= MAX_CALLS_PER_REPLY:
+        return reply
+    extra = reply.tool_calls[MAX_CALLS_PER_REPLY:]
+    ctx.audit.record(at=ctx.clock.now(), thread_id=thread_id, actor=AUTO, action="refused", tool=extra[0]["name"],
+                     outcome=f"left out {len(extra)} more calls of one reply: at most {MAX_CALLS_PER_REPLY} run "
+                             "per step")
+    return reply.model_copy(update={"tool_calls": reply.tool_calls[:MAX_CALLS_PER_REPLY]})
 
 
 def _bounded(reply: Any, ctx: RunContext) -> tuple[Any, dict[str, str]]:

@@ -88,6 +88,8 @@ _CLAIMS = [
 ]
 _NUMBER = re.compile(r"#(\d+)\b")
 _PLACEHOLDER = re.compile(r"\b(NAME|LINK|SERVICE|NUMBER|TITLE|URGENCY|STATUS|TIME|WHAT|WHY)\b")
+_DATA = re.compile(r"\s*(?:[{\[]|```|<tool_call>|<tools>)")  # JSON, a code block or tags: for machines, not people
+_TOOL_NAME = re.compile(r"\b(?:" + "|".join(sorted(TOOLS, key=len, reverse=True)) + r")\b")
 _FACTS = re.compile(r"#\d+|https?://|\b[\w.+-]+@[\w-]+\.[\w.]+")
 
 
@@ -144,6 +146,10 @@ def unsupported(answer: str, changes: Sequence[Change], messages: Sequence[BaseM
     """Why the answer cannot be shown as it is, or None."""
     if repeats_guidance(answer):
         return "it repeated instructions meant for me, not an answer"
+    if _DATA.match(answer):
+        return "it was raw data, not an answer"
+    if tool := _TOOL_NAME.search(answer):
+        return f"it spoke of a step ({TOOLS[tool.group(0)].doing}) instead of answering"
     if placeholder := _PLACEHOLDER.search(answer):
         return f"it contained a placeholder ({placeholder.group(1)}) instead of a fact"
     supported = set().union(*(SUPPORTS.get(c.done, set()) for c in changes))

@@ -6,9 +6,10 @@ the 0.5B Qwen as a bare JSON object, the 1.5B as a fenced ```json block, others 
 `<tools>…</tools>` tags its template wraps the tool list in). Taken as an answer, that
 text would reach a person as raw JSON and the step would be lost. So a reply with no tool calls whose
 whole text is one or more such calls, each naming a tool that was offered and giving an object of
-arguments, becomes a reply with those calls. Nothing else is read as a call: text that also says
-something to the person, a name that is not an offered tool, or arguments that are not an object stay
-the answer they are.
+arguments, becomes a reply with those calls; so does a reply that is only an offered tool's name (the
+0.5B wrote "update_incident"), as a call with no arguments whose error says what it needs. Nothing else
+is read as a call: text that also says something to the person, a name that is not an offered tool, or
+arguments that are not an object stay the answer they are.
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ _DECODER = json.JSONDecoder()
 
 def repaired(reply: AIMessage, offered: Collection[str]) -> tuple[AIMessage, str | None]:
     """The reply with its text read as tool calls, and the form it was written in ("bare JSON", "fenced
-    JSON", "<tool_call> tags"); the reply itself and None when its text is not only calls of `offered`."""
+    JSON", "<tool_call> tags", "a bare tool name"); the reply itself and None when its text is not only
+    calls of `offered`."""
     if reply.tool_calls or reply.invalid_tool_calls or not isinstance(reply.content, str):
         return reply, None
     text = reply.content.strip()
+    if text in offered:  # the 0.5B Qwen at times wrote just the name: a call with no arguments, whose error says
+        return _with_calls(reply, [(text, {})]), "a bare tool name"  # what it needs (a read runs as it is)
     if _TAGGED.fullmatch(text):
         form, payloads = "<tool_call> tags", [payload for _, payload in _TAG.findall(text)]
     elif _FENCED.fullmatch(text):
@@ -46,10 +50,13 @@ def repaired(reply: AIMessage, offered: Collection[str]) -> tuple[AIMessage, str
         if not found:
             return reply, None
         calls += found
+    return _with_calls(reply, calls), form
+
+
+def _with_calls(reply: AIMessage, calls: list[tuple[str, dict[str, Any]]]) -> AIMessage:
     return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:24]}",
                                               "type": "tool_call"} for name, args in calls],
-                     id=reply.id, response_metadata=reply.response_metadata,
-                     usage_metadata=reply.usage_metadata), form
+                     id=reply.id, response_metadata=reply.response_metadata, usage_metadata=reply.usage_metadata)
 
 
 def _calls(payload: str, offered: Collection[str]) -> list[tuple[str, dict[str, Any]]]:

@@ -109,3 +109,16 @@ def test_a_created_override_supports_the_word_created_and_its_receipt_names_who_
     assert text == ("The override for Alice Moreno has been created.\n\nChanged in PagerDuty: added on-call cover: "
                     "schedule: Platform Primary; override: Alice Moreno from 2026-11-20 12:00 UTC until "
                     "2026-11-20 20:00 UTC; length: 8 h")
+
+
+@pytest.mark.parametrize(("answer", "why"), [
+    ('{"at":"2026-11-20T12:00:00Z","oncalls":[{"level":1}]}', "it was raw data, not an answer"),
+    ('```json\n{"name": "find_users"}\n```', "it was raw data, not an answer"),
+    ("update_incident", "it spoke of a step (update the incident) instead of answering"),
+    ("Call who_is_on_call to see more.", "it spoke of a step (find who is on call) instead of answering"),
+])
+def test_raw_data_or_a_tool_name_never_reaches_people(answer, why):
+    messages = turn(("get_incident", {"incident": "271"}, json.dumps(INCIDENT)))
+    text = grounded(answer, messages, WRITES)
+    assert text.startswith(f"I could not give a reliable answer: my draft was not shown because {why}.")
+    assert "What I found:\n#271 [triggered, high] Checkout 5xx" in text

@@ -76,6 +76,22 @@ def test_a_tool_call_written_as_text_is_run_as_that_call_and_audited_as_repaired
     assert step["role"] == "assistant" and step["tool_calls"][0]["function"]["name"] == "who_is_on_call"
 
 
+def test_a_reply_that_is_only_a_tools_name_is_called_and_its_error_says_what_it_needs(served, sim, clock):
+    incident = open_incident(sim)
+    fake, url = served
+    fake.script = [says("update_incident"),
+                   calls(("update_incident", {"incident": str(incident.number), "action": "acknowledge"})),
+                   says("Waiting for approval.")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", f"ack {incident.number}")
+        audit = [(e.action, e.outcome) for e in commander.audit("t1")]
+
+    assert ("repaired", "the model wrote this call as a bare tool name") in audit
+    [error] = results(fake.requests[1])
+    assert error.startswith("Error: update_incident was not called because its arguments are invalid")
+    assert "incident" in error and writes(sim) == [] and [r.tool for r in turn.pending] == ["update_incident"]
+
+
 @pytest.mark.parametrize("text", [
     f"Let me check who is on call: {json.dumps(LOOKUP)}",
     json.dumps({"name": "page_everyone", "arguments": {}}),
@@ -422,3 +438,15 @@ def test_a_question_answered_from_a_lookup_ends_the_turn(served, sim, clock):
         turn = commander.send("t1", "What does the Platform Primary schedule look like, who could cover?")
 
     assert said(turn.text) == "Platform Primary is weekly." and len(fake.requests) == 2
+
+
+def test_a_reply_with_a_runaway_list_of_calls_runs_only_the_first_ten(served, sim, clock):
+    fake, url = served
+    fake.script = [calls(*[("who_is_on_call", {"service": "API Gateway"})] * 12), says(f"{ON_CALL} is on call.")]
+    with commander_on(url, sim, clock) as commander:
+        turn = commander.send("t1", "who is on call for API Gateway?")
+        audit = [(e.action, e.outcome) for e in commander.audit("t1")]
+
+    assert said(turn.text) == f"{ON_CALL} is on call."
+    assert len(results(fake.requests[1])) == 10
+    assert ("refused", "left out 2 more calls of one reply: at most 10 run per step") in audit
