@@ -282,14 +282,18 @@ def test_an_answer_given_without_looking_anything_up_gets_one_reminder_to_look_i
     assert "Alice is on call." not in json.dumps(fake.requests[1]["messages"])
 
 
-def test_the_reminder_names_the_tools_the_request_called_for(served, sim, clock):
+@pytest.mark.parametrize(("request_text", "named", "not_named"), [
+    ("resolve #1, the deploy was rolled back", "update_incident", "who_is_on_call"),
+    ("Have we seen something like #1 before? How was it fixed?", "similar_incidents", "update_incident"),
+], ids=["a-change-names-its-tools", "a-question-names-lookups-only"])
+def test_the_reminder_names_the_tools_the_request_called_for(served, sim, clock, request_text, named, not_named):
     fake, url = served
-    fake.script = [says("Resolved #1."), says("Still resolved.")]
+    fake.script = [says("It is done."), says("It is done.")]
     with commander_on(url, sim, clock) as commander:
-        commander.send("t1", "resolve #1, the deploy was rolled back")
+        commander.send("t1", request_text)
 
     reminder = fake.requests[1]["messages"][-1]["content"]
-    assert "update_incident" in reminder and "who_is_on_call" not in reminder
+    assert named in reminder and not_named not in reminder
 
 
 def test_the_reminder_and_the_draft_it_answered_are_not_read_again(served, sim, clock):
@@ -301,16 +305,6 @@ def test_the_reminder_and_the_draft_it_answered_are_not_read_again(served, sim, 
 
     after = json.dumps(fake.requests[2]["messages"])
     assert "You answered without calling a tool" not in after and "Alice is on call." not in after
-
-
-def test_the_reminder_for_a_question_names_lookups_not_changes(served, sim, clock):
-    fake, url = served
-    fake.script = [says("It was fixed."), says("It was fixed.")]
-    with commander_on(url, sim, clock) as commander:
-        commander.send("t1", "Have we seen something like #1 before? How was it fixed?")
-
-    reminder = fake.requests[1]["messages"][-1]["content"]
-    assert "similar_incidents" in reminder and "update_incident" not in reminder
 
 
 def test_a_question_back_to_the_person_needs_no_lookup(served, sim, clock):
