@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from agent.approvals import RETRY_GUIDANCE, Decision, rejection_text
 from agent.commander import Commander, default_model
-from agent.planners.answers import ToolResult, answer, describe, in_zone, when
+from agent.planners.answers import ToolResult, answer, describe, for_people, in_zone, when
 from agent.planners.command import CommandModel
 from agent.planners.conversation import PENDING
 from agent.planners.grammar import COMMANDS, mentioned
@@ -651,3 +651,14 @@ def test_command_mode_answers_in_the_requesters_zone(sim, clock) -> None:
                                  pagerduty_settings=PagerDutySettings(api_key=None)) as commander:
         text = commander.send("t1", "oncall API Gateway").text
     assert " EST (" in text and " UTC)" in text, text
+
+
+@pytest.mark.parametrize(("refusal", "shown"), [
+    ("Error: update_incident was not called because its arguments are invalid: invalid arguments for "
+     "update_incident — incident is required. Nothing was sent to PagerDuty. Next: fix these and call again.",
+     "Could not update the incident: incident is required. Nothing was sent to PagerDuty."),
+    ("Error: there is no tool named 'frob'. Available tools: add_note, create_incident.",
+     "Could not take that step: there is no such step here."),
+])
+def test_a_refused_call_reads_as_the_step_in_words_without_tool_names(refusal, shown) -> None:
+    assert for_people(refusal) == shown

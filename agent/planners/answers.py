@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from agent.approvals import RETRY_GUIDANCE
+from tools.registry import TOOLS
 from tools.timeparse import local, span
 from tools.toolkit import is_setup_problem
 
@@ -26,6 +27,11 @@ _IN_LINE = {"title", "status", "urgency", "service", "assignees", "assignments",
             "user", "level", "escalation_level", "start", "end", "name", "email"}  # already in an entity's line
 _CALL_TOOL = re.compile(r"\s*Call [a-z_]+(?: or [a-z_]+)? to see [^.]*\.")  # planner guidance in a lookup error
 _FOR_PLANNER = re.compile(r"\b(?:call|tools?|the user|retrying|[a-z]+_[a-z_]+)\b")  # guidance only a planner acts on
+# A call the graph refused before it ran, in the planner's words: "update_incident was not called because its
+# arguments are invalid: invalid arguments for update_incident — incident is required".
+_NOT_CALLED = re.compile(r"^([a-z_]+) was not called because (?:its arguments are invalid: )?"
+                         r"(?:invalid arguments for [a-z_]+ — )?")
+_NO_SUCH_TOOL = re.compile(r"^there is no tool named .*")
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -86,6 +92,8 @@ def for_people(error: str) -> str:
     """A tool's error as people read it: 'Could not …: why.' and what to do, without what only a planner acts
     on (which tool to call, what to tell the user); for settings that must change, the setting to look at."""
     text = " ".join(error.split()).removeprefix("Error:").strip()
+    text = _NOT_CALLED.sub(lambda m: f"Could not {TOOLS[m[1]].doing if m[1] in TOOLS else 'take that step'}: ", text)
+    text = _NO_SUCH_TOOL.sub("Could not take that step: there is no such step here.", text)
     head, _, guidance = text.partition(" Next: ")
     head = re.sub(r"^could not (.+?) — ", lambda m: f"Could not {m[1]}: ", head)
     head = _CALL_TOOL.sub("", head).strip()
