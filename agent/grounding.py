@@ -175,7 +175,7 @@ def withheld(problem: str, turn: Sequence[BaseMessage], is_write: Callable[[str]
     if failed:
         parts.append(say(failed[-1]))
     if reads:
-        parts.append("What I found:\n" + say(reads[-1], brief=True))
+        parts.append("What I found:\n" + _plain(reads[-1]))
     elif not failed and not wrote:
         parts.append("I did not look anything up. Ask again with the service or incident, "
                      "for example: who is on call for API Gateway?")
@@ -224,13 +224,17 @@ def _done(result: ToolResult) -> str:
 
 def _what(result: ToolResult) -> str:
     if isinstance(result.data, dict) and result.data.get("unchanged"):
-        return "(nothing new: it was already done) " + _first_line(result)
-    return _first_line(result)
+        return "(nothing new: it was already done) " + _in_a_line(result)
+    return _in_a_line(result)
 
 
-def _first_line(result: ToolResult) -> str:
-    """What the write changed, without the notes before its data ("Note: ignored …", an edit notice)."""
-    text: Any = describe(result.data, brief=True) if result.data is not None else say(result, brief=True)
-    lines = [line.strip().removeprefix("• ") for line in str(text).strip().splitlines() if line.strip()]
+def _plain(result: ToolResult) -> str:
+    """A result in brief words, without the notes before its data ("Note: ignored …": for the model)."""
+    return describe(result.data, brief=True) if result.data is not None else say(result, brief=True)
+
+
+def _in_a_line(result: ToolResult) -> str:
+    """What the write changed."""
+    lines = [line.strip().removeprefix("• ") for line in _plain(result).strip().splitlines() if line.strip()]
     # A change in a few lines (an override: its schedule, who covers when, how long) reads whole.
     return "; ".join(lines) if len(lines) <= RECEIPT_LINES else lines[0]

@@ -122,3 +122,9 @@ def test_raw_data_or_a_tool_name_never_reaches_people(answer, why):
     text = grounded(answer, messages, WRITES)
     assert text.startswith(f"I could not give a reliable answer: my draft was not shown because {why}.")
     assert "What I found:\n#271 [triggered, high] Checkout 5xx" in text
+
+
+def test_what_a_withheld_answer_found_leaves_out_the_notes_meant_for_the_model():
+    noted = "Note: ignored 'time_zone', which get_incident does not take (incident, full).\n" + json.dumps(INCIDENT)
+    text = grounded("Paged Chen Wei.", turn(("get_incident", {"incident": "271"}, noted)), WRITES)
+    assert "What I found:\n#271 [triggered, high] Checkout 5xx" in text and "get_incident" not in text
