@@ -6,7 +6,9 @@ Run (a local llama.cpp server, for instance; see README "Run with a local model"
 
 One trial per scenario, one at a time (a local server has one slot). Prints each trial as it ends, then:
 pass rate; seconds per model call and per turn, cold (the run's first call, nothing cached yet) and warm
-(later calls of a turn, whose prompt starts with what the server just read); prompt tokens of each
+(later calls of a turn, whose prompt starts with what the server just read, and the first call of a
+person's follow-up message, timed on the conversations of `--follow-ups`, which run after the core set
+and count apart from its pass rate); the new prompt tokens follow-up calls read; prompt tokens of each
 scenario's first call (system prompt, the tools offered and the request, counted by the server's
 tokenizer); the cached-token ratio of follow-up calls (the share of their prompt the server reported as
 served from its cache); repaired tool calls; and fabricated claims: answers people were shown that claim
@@ -35,6 +37,7 @@ from uuid import UUID
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import HumanMessage
 from langchain_core.outputs import LLMResult
 
 from agent.grounding import claims, supported_claims
@@ -53,6 +56,7 @@ CORE_SET = (
     "page-oncall-api-gateway", "page-oncall-payments", "reassign-incident",              # look up, then write
     "override-ill-engineer", "rejected-create",                                          # cover; a person says no
 )
+FOLLOW_UPS = ("ambiguous-service", "events-trigger-then-resolve")  # a person's second message, prefix cached
 WITHHELD = "I could not give a reliable answer"
 
 
@@ -65,6 +69,7 @@ class Call:
     seconds: float
     prompt_tokens: int
     cached_tokens: int
+    follow_up_turn: bool = False  # the first call after a person's second or later message
 
 
 @dataclass
@@ -74,9 +79,13 @@ class Calls(BaseCallbackHandler):
     scenario: str = ""
     seen: list[Call] = field(default_factory=list)
     _started: dict[UUID, float] = field(default_factory=dict)
+    _follow_up: dict[UUID, bool] = field(default_factory=dict)
 
     def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._started[run_id] = time.perf_counter()
+        sent = messages[0] if messages else []
+        self._follow_up[run_id] = bool(sent) and isinstance(sent[-1], HumanMessage) and sum(
+            isinstance(m, HumanMessage) for m in sent) > 1
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         message = getattr(response.generations[0][0], "message", None)
@@ -91,7 +100,8 @@ class Calls(BaseCallbackHandler):
     def _record(self, run_id: UUID, prompt_tokens: int, cached_tokens: int) -> None:
         seconds = time.perf_counter() - self._started.pop(run_id, time.perf_counter())
         index = sum(c.scenario == self.scenario for c in self.seen)
-        self.seen.append(Call(self.scenario, index, seconds, prompt_tokens, cached_tokens))
+        self.seen.append(Call(self.scenario, index, seconds, prompt_tokens, cached_tokens,
+                              self._follow_up.pop(run_id, False)))
 
 
 def fabricated(trial: Trajectory) -> list[str]:
@@ -118,6 +128,9 @@ def main() -> None:
     parser.add_argument("--base-url", default=os.environ.get("OPENAI_BASE_URL"), help="OpenAI-compatible /v1 URL")
     parser.add_argument("--model", default=os.environ.get("IC_MODEL", "qwen2.5-coder-1.5b"))
     parser.add_argument("--scenarios", default=",".join(CORE_SET), help="comma-separated scenario ids")
+    parser.add_argument("--follow-ups", default=",".join(FOLLOW_UPS),
+                        help="conversations of several messages, run after the core set to time follow-up turns "
+                             "('' for none)")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per model call")
     parser.add_argument("--toolset", choices=("focused", "all"), default="focused")
     parser.add_argument("--json", type=Path, help="write the figures and trials here")
@@ -131,8 +144,9 @@ def main() -> None:
         parser.error("--base-url (or OPENAI_BASE_URL) is required")
 
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    follow_ups = [s.strip() for s in args.follow_ups.split(",") if s.strip()]
     by_id = {s.id: s for s in load_scenarios()}
-    unknown = [s for s in wanted if s not in by_id]
+    unknown = [s for s in [*wanted, *follow_ups] if s not in by_id]
     if unknown:
         parser.error(f"unknown scenario ids: {', '.join(unknown)}")
     if args.count_only:
@@ -146,24 +160,15 @@ def main() -> None:
     planner = Planner(f"openai:{args.model}", "live", lambda _: model, in_process=False)
 
     print(f"{args.model} at {args.base_url}, toolset {args.toolset}; load average {_load()}", flush=True)
-    trials: list[Trajectory] = []
-    turn_seconds: list[tuple[int, float]] = []  # (scenario's position, seconds) per Commander call
     started = time.perf_counter()
-    for position, scenario_id in enumerate(wanted):
-        calls.scenario = scenario_id
-        begun = time.perf_counter()
-        [trial] = run_trials([prepare(by_id[scenario_id])], planner, trials=1, concurrency=1, grade=grade)
-        trials.append(trial)
-        mine = [c for c in calls.seen if c.scenario == scenario_id]
-        turn_seconds.append((position, time.perf_counter() - begun))
-        status = "pass" if trial.grade.reward == 1.0 else f"FAIL ({trial.grade.failure or trial.termination})"
-        print(f"  {scenario_id:<28} {status[:90]:<60} {len(mine)} calls, "
-              f"{sum(c.seconds for c in mine):.1f} s, first prompt {mine[0].prompt_tokens if mine else 0} tokens",
-              flush=True)
-        answer = trial.final_answer().replace("\n", " | ")
-        print(f"      {sum(a.action == 'repaired' for a in trial.audit)} repaired; answer: {answer[:200]}", flush=True)
-
-    figures = summarise(trials, calls.seen, turn_seconds, time.perf_counter() - started)
+    core = [_run(by_id[scenario_id], planner, calls) for scenario_id in wanted]
+    if follow_ups:
+        print("follow-up conversations (timed apart from the core set's pass rate):", flush=True)
+    later = [_run(by_id[scenario_id], planner, calls) for scenario_id in follow_ups]
+    figures = summarise([t for t, _ in core], [c for c in calls.seen if c.scenario in wanted], [s for _, s in core],
+                        time.perf_counter() - started)
+    figures |= follow_up_figures([t for t, _ in later], [c for c in calls.seen if c.scenario in follow_ups])
+    trials = [t for t, _ in core + later]
     print(f"load average after: {_load()}")
     for name, value in figures.items():
         print(f"{name}: {value}")
@@ -171,6 +176,21 @@ def main() -> None:
         args.json.write_text(json.dumps({"figures": figures, "model": args.model, "base_url": args.base_url,
                                          "trials": [t.model_dump(mode="json", exclude={"grade"}) for t in trials]},
                                         indent=2, default=str))
+
+
+def _run(scenario: Any, planner: Planner, calls: Calls) -> tuple[Trajectory, float]:
+    """One trial of the scenario, printed as it ends, and its seconds."""
+    calls.scenario = scenario.id
+    begun = time.perf_counter()
+    [trial] = run_trials([prepare(scenario)], planner, trials=1, concurrency=1, grade=grade)
+    seconds = time.perf_counter() - begun
+    mine = [c for c in calls.seen if c.scenario == scenario.id]
+    status = "pass" if trial.grade.reward == 1.0 else f"FAIL ({trial.grade.failure or trial.termination})"
+    print(f"  {scenario.id:<28} {status[:90]:<60} {len(mine)} calls, {sum(c.seconds for c in mine):.1f} s, "
+          f"first prompt {mine[0].prompt_tokens if mine else 0} tokens", flush=True)
+    answer = trial.final_answer().replace("\n", " | ")
+    print(f"      {sum(a.action == 'repaired' for a in trial.audit)} repaired; answer: {answer[:200]}", flush=True)
+    return trial, seconds
 
 
 def count_prompts(scenarios: list[Any], server: str) -> None:
@@ -206,8 +226,7 @@ def count_prompts(scenarios: list[Any], server: str) -> None:
           f"{max(focused)} tokens; with all {len(tools)} tools: {every} tokens")
 
 
-def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int, float]],
-              wall: float) -> dict[str, Any]:
+def summarise(trials: list[Trajectory], calls: list[Call], turns: list[float], wall: float) -> dict[str, Any]:
     """The figures the run is judged by."""
     passed = sum(t.grade.reward == 1.0 for t in trials)
     firsts = [c for c in calls if c.index == 0]
@@ -222,7 +241,7 @@ def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int
         "warm follow-up calls, median (s)": _median([c.seconds for c in follow_ups]),
         "warm follow-up calls, max (s)": round(max((c.seconds for c in follow_ups), default=0), 1),
         "seconds per scenario (cold first, median of the rest)":
-            (round(turns[0][1], 1) if turns else None, _median([s for _, s in turns[1:]])),
+            (round(turns[0], 1) if turns else None, _median(turns[1:])),
         "first-call prompt tokens (min/median/max)":
             (min(counted, default=0), _median(counted), max(counted, default=0)),
         "cached-token ratio of follow-up calls (median)": _median(cached, 2),
@@ -234,6 +253,23 @@ def summarise(trials: list[Trajectory], calls: list[Call], turns: list[tuple[int
         "fabricated claims shown": len(invented),
         "claims caught and not shown": sum(turn.answer.startswith(WITHHELD) for t in trials for turn in t.turns),
         "wall (s)": round(wall, 1),
+    }
+
+
+def follow_up_figures(trials: list[Trajectory], calls: list[Call]) -> dict[str, Any]:
+    """How a person's follow-up message fares: its first call reads only the new message (and the answer
+    before it) after a cached conversation."""
+    if not trials:
+        return {}
+    passed = sum(t.grade.reward == 1.0 for t in trials)
+    firsts = [c for c in calls if c.follow_up_turn]
+    return {
+        "follow-up conversations passed": f"{passed}/{len(trials)}",
+        "first call of a follow-up message, median/max (s)":
+            (_median([c.seconds for c in firsts]), round(max((c.seconds for c in firsts), default=0), 1)),
+        "new prompt tokens read by it (median)":
+            _median([c.prompt_tokens - c.cached_tokens for c in firsts if c.prompt_tokens], 0),
+        "fabricated claims shown in them": sum(len(fabricated(t)) for t in trials),
     }
 
 
