@@ -56,7 +56,7 @@ CORE_SET = (
     "page-oncall-api-gateway", "page-oncall-payments", "reassign-incident",              # look up, then write
     "override-ill-engineer", "rejected-create",                                          # cover; a person says no
 )
-FOLLOW_UPS = ("ambiguous-service", "events-trigger-then-resolve")  # a person's second message, prefix cached
+FOLLOW_UPS = ("ambiguous-service-name", "events-trigger-then-resolve")  # a person's second message, prefix cached
 WITHHELD = "I could not give a reliable answer"
 
 

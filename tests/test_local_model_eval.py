@@ -6,7 +6,8 @@ from uuid import uuid4
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from benchmarks.local_model_eval import Calls, follow_up_figures
+from benchmarks.local_model_eval import CORE_SET, FOLLOW_UPS, Calls, follow_up_figures
+from evals.scenario import load_scenarios
 
 
 def test_only_the_first_call_after_a_later_message_counts_as_a_follow_up_turn():
@@ -27,3 +28,8 @@ def test_only_the_first_call_after_a_later_message_counts_as_a_follow_up_turn():
     assert [c.follow_up_turn for c in calls.seen] == [False, False, True]
     figures = follow_up_figures([], calls.seen)
     assert figures == {}  # no follow-up conversation ran: nothing to report
+
+
+def test_every_scenario_the_benchmark_names_is_in_the_suite():
+    suite = {scenario.id for scenario in load_scenarios()}
+    assert set(CORE_SET) <= suite and set(FOLLOW_UPS) <= suite and len(CORE_SET) >= 12
