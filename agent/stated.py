@@ -5,7 +5,8 @@ on call" (who then pages themselves), a priority "P1" nobody named, a status fil
 incidents for "what's on my plate". Each such value steers a call away from the request. So an optional
 argument that names something (a service, person, schedule, policy, team or priority) or filters by
 status is kept only when its value is stated: it appears in the person's words or in a tool result of
-the conversation. The person asking is stated when they speak of themselves ("me", "my", "I'm").
+the conversation (a priority, team or status only in the person's words: a lookup lists them all). The
+person asking is stated when they speak of themselves ("me", "my", "I'm").
 Required arguments are never left out here: their errors say what to fix.
 """
 
@@ -25,6 +26,10 @@ CHECKED: dict[str, str | None] = {
     "escalation_policy": "escalation_policy", "schedule": "schedule", "priority": "priority", "team": "team",
     "statuses": None,
 }
+# Choices, not references: stated by the person's words alone, since a lookup lists every priority or team.
+CHOSEN = frozenset({"priority", "team", "statuses"})
+# Optional in the schema but not in effect: an event goes to a service or a routing key, one of the two.
+TARGETS = frozenset({("send_event", "service"), ("send_change_event", "service")})
 # The words that state a status filter: "open and acknowledged", "resolved last week", "ack'd".
 STATUS_WORDS = {"triggered": "trigger", "acknowledged": "ack", "resolved": "resol"}
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'll|me|my|mine|myself)\b", re.I)
@@ -41,21 +46,21 @@ def unstated(name: str, args: dict[str, Any], messages: Sequence[BaseMessage], a
     if name not in TOOLS:
         return {}
     fields = TOOLS[name].args.model_fields
-    candidates = {key: value for key, value in args.items()
-                  if key in CHECKED and key in fields and not fields[key].is_required() and value is not None}
+    candidates = {key: value for key, value in args.items() if key in CHECKED and key in fields
+                  and not fields[key].is_required() and (name, key) not in TARGETS and value is not None}
     if not candidates:
         return {}
     said, words = _said(messages), _words(messages)
     own = _FIRST_PERSON.search(words) is not None
     left: dict[str, Any] = {}
     for key, value in candidates.items():
-        kind = CHECKED[key]
-        if kind is None:  # statuses, by the person's words only: every result lists statuses
-            if isinstance(value, list) and not any(STATUS_WORDS.get(str(s), str(s)) in words for s in value):
+        kind, heard = CHECKED[key], words if key in CHOSEN else said
+        if kind is None:  # statuses
+            if isinstance(value, list) and not any(STATUS_WORDS.get(str(s), str(s)) in heard for s in value):
                 left[key] = value
-        elif isinstance(value, str) and not _named(value.strip().lower(), said):
+        elif isinstance(value, str) and not _named(value.strip().lower(), heard):
             known = aliases(kind, value)  # looked up only for a value not said as it is
-            if not any(_named(alias, said) for alias in known) and not (own and requester.lower() in known):
+            if not any(_named(alias, heard) for alias in known) and not (own and requester.lower() in known):
                 left[key] = value
     return left
 

@@ -68,3 +68,13 @@ def test_a_status_filter_needs_the_persons_words_not_the_results():
 def test_required_arguments_and_unknown_tools_are_left_to_their_own_errors():
     assert left_out("create_override", {"schedule": "Nowhere", "user": "Nobody", "end": "+8h"}, "cover me") == {}
     assert left_out("no_such_tool", {"service": "Nowhere"}, "hello") == {}
+
+
+def test_an_events_service_is_its_target_and_never_left_out():
+    assert left_out("send_change_event", {"service": "API Gateway", "summary": "Deployed v2"}, "do it") == {}
+
+
+def test_a_priority_a_lookup_listed_is_not_stated_by_it():
+    priorities = '{"priorities": [{"name": "P1"}, {"name": "P2"}]}'
+    assert left_out("create_incident", {"service": "Database", "title": "t", "priority": "P1"},
+                    "Page the on-call for Database, loads are failing.", results=(priorities,)) == {"priority": "P1"}
