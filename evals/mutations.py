@@ -136,8 +136,18 @@ def wrong_service(p: Prepared) -> Played | None:
 
 
 def wrong_assignee(p: Prepared) -> Played | None:
-    return replaced(p, lambda s: {**s.args, "assignee": other(p, "user", s.args["assignee"])}
-                    if s.args.get("assignee") else None)
+    """Another person as assignee, looked up just before, as a planner that took the wrong person from a lookup
+    would: an assignee nobody said or looked up is left out before the call runs (`agent.stated`), and the
+    incident would reach the right person after all."""
+    spot = next((s for s in spots(p) if is_write(s.tool) and s.args.get("assignee")), None)
+    wrong = other(p, "user", spot.args["assignee"]) if spot is not None else None
+    if spot is None or wrong is None:
+        return None
+    turns = replaced(p, lambda s: {**s.args, "assignee": wrong} if s == spot else None)
+    assert turns is not None
+    name = next(e["name"] for e in p.names.entries["user"] if e["id"] == wrong)
+    turns[spot.turn].insert(spot.reply, [{"name": "find_users", "args": {"query": name}}])
+    return turns
 
 
 def wrong_priority(p: Prepared) -> Played | None:
