@@ -167,6 +167,7 @@ class Decision(BaseModel):
 
 
 REJECTED = "Rejected by "
+UNCHANGED = " Nothing was changed in PagerDuty."
 RETRY_GUIDANCE = " Do not repeat this call unless the person asks again."
 """The part of a rejection meant for a model planner only; command mode shows people the rest."""
 
@@ -174,12 +175,18 @@ RETRY_GUIDANCE = " Do not repeat this call unless the person asks again."
 def rejection_text(decision: Decision) -> str:
     """What the planner reads when a person says no; it must not retry the same call."""
     reason = (decision.reason or "no reason given").rstrip(". ")
-    return f"{REJECTED}{decision.approver}: {reason}. Nothing was changed in PagerDuty." + RETRY_GUIDANCE
+    return f"{REJECTED}{decision.approver}: {reason}.{UNCHANGED}{RETRY_GUIDANCE}"
 
 
 def is_rejection(text: str) -> bool:
     """Whether a tool reply is a person's rejection: a decision taken, not a failure."""
     return text.startswith(REJECTED)
+
+
+def rejected_by(text: str) -> str:
+    """Who said no and why, from a rejection's text (`rejection_text`): "rejected by omar: not tonight"."""
+    who_and_why = text.split(UNCHANGED)[0].strip().rstrip(".")
+    return who_and_why[:1].lower() + who_and_why[1:]
 
 
 def denial_text(policy: ApprovalPolicy, tool: str) -> str:

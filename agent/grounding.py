@@ -21,7 +21,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agent.approvals import is_rejection
+from agent.approvals import is_rejection, rejected_by
 from agent.guidance import repeats_guidance
 from agent.planners.answers import ToolResult, describe, say
 from tools.registry import TOOLS
@@ -126,13 +126,8 @@ def receipt(changes: Sequence[Change], rejected: Sequence[str] = ()) -> str:
 
 def rejected_of(turn: Sequence[BaseMessage]) -> list[str]:
     """The turn's calls a person rejected, in words: "create the incident (rejected by …: reason)"."""
-    said = []
-    for message in turn:
-        if isinstance(message, ToolMessage) and is_rejection(message.text):
-            why = message.text.split(NOTHING_CHANGED)[0].strip().rstrip(".")
-            doing = TOOLS[message.name].doing if message.name and message.name in TOOLS else "the change"
-            said.append(f"{doing} ({why[:1].lower()}{why[1:]})")
-    return said
+    return [f"{TOOLS[m.name].doing if m.name in TOOLS else 'the change'} ({rejected_by(m.text)})"
+            for m in turn if isinstance(m, ToolMessage) and m.name and is_rejection(m.text)]
 
 
 def changes_of(turn: Sequence[BaseMessage], is_write: Callable[[str], bool]) -> list[Change]:

@@ -32,18 +32,18 @@ def reminder(messages: Sequence[BaseMessage], reply: AIMessage, offer: Sequence[
     if reply.text.rstrip().endswith("?"):
         return None
     turn = this_turn(messages)
-    given = {m.text.split(" (likely ")[0] for m in turn if is_reminder(m)}
+    given = [m.text for m in turn if is_reminder(m)]
     called = [name for name in offer or [] if name in TOOLS and CORE not in TOOLS[name].toolsets]
     question = "?" in (requests_of(messages) or [""])[-1]
     results = [m for m in turn if isinstance(m, ToolMessage)]
     if not results:
-        if LOOK_IT_UP in given:
+        if any(text.startswith(LOOK_IT_UP) for text in given):
             return None
         named = [name for name in called if TOOLS[name].kind == "read"] if question else called
         return SystemMessage(f"{LOOK_IT_UP} (likely {', '.join(named or called or USUAL_TOOLS)}).")
     changes = [name for name in called if TOOLS[name].kind == "write"]
     proposed = {call["name"] for m in turn if isinstance(m, AIMessage) for call in m.tool_calls}
-    if (MAKE_THE_CHANGE in given or question or not changes or proposed & set(changes)
+    if (any(text.startswith(MAKE_THE_CHANGE) for text in given) or question or not changes or proposed & set(changes)
             or any(m.status == "error" for m in results)):
         return None
     return SystemMessage(f"{MAKE_THE_CHANGE} (likely {', '.join(changes)}).")

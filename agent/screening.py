@@ -45,7 +45,7 @@ class Screened:
 
 
 def screen(ctx: RunContext, reply: AIMessage, *, thread_id: str, requester: str,
-           oversized: dict[str, str], left_out: dict[str, list[str]] | None = None) -> Screened:
+           oversized: dict[str, str], left_out: dict[str, list[str]]) -> Screened:
     """Sort the calls of `reply`; `oversized` holds the refusals of calls whose arguments were too big to keep,
     `left_out` the optional arguments taken out of calls because the request did not state them."""
     screened = Screened()
@@ -57,7 +57,7 @@ def screen(ctx: RunContext, reply: AIMessage, *, thread_id: str, requester: str,
     for call in reply.tool_calls:
         if call["name"] != MORE_TOOLS:  # answered by the graph: the next step offers every tool
             refusal = oversized.get(call["id"] or "") or _unidentified(call, ids)
-            unstated = (left_out or {}).get(call["id"] or "", [])
+            unstated = left_out.get(call["id"] or "", [])
             _screen_call(ctx, screened, call, refusal, unstated, thread_id=thread_id, requester=requester)
     return screened
 
