@@ -43,18 +43,17 @@ from langgraph.types import Command, Send, interrupt
 from agent.approvals import ApprovalRequest, Decision, edit_notice, rejection_text
 from agent.audit import AUTO
 from agent.grounding import changes_of, grounded, receipt, rejected_of, this_turn
-from agent.guidance import ANSWER_NOW, ASKED_BY
 from agent.planners.failures import PlanningFailed, explain
 from agent.redaction import redacted, restored, scrubbed
-from agent.reminders import is_reminder, reminder, without_answered_reminders
+from agent.reminders import reminder
 from agent.repair import repaired
 from agent.screening import not_taken, screen
+from agent.served import ASKED, served
 from agent.state import ActTask, InputState, RunContext, State
 from agent.stated import unstated
 from agent.toolsets import MORE_TOOLS, MORE_TOOLS_REPLY, asked_for_more, offered, requests_of
 from tools.toolkit import REQUESTER
 
-ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
 MAX_CALLS_PER_REPLY = 10  # a bulk change is one call with a list; more calls than this in one reply is a loop
 STEPS_PER_ROUND = 3  # review, act, plan: what one more round of tool calls costs
 
@@ -113,13 +112,12 @@ def _stamped(ctx: RunContext, messages: list[Any], requester: str) -> list[Human
 def _ask(ctx: RunContext, messages: list[Any], requester: str, config: RunnableConfig) -> AIMessage:
     """One model call, prefix-stable: the fixed system prompt and tool definitions come first and the
     conversation after them, unchanged from the last call, so a server's prompt cache (llama.cpp, vLLM,
-    OpenAI) keeps it all. A served model reads who asks and when in each request, as recorded when its turn
-    started (`_stamped`), since small models echo a trailing context message back; each tool result ends with
-    an invitation to answer (without it the 1.5B Qwen replied with nothing, or with a call made up from no
-    need; as a system message after the results it repeated the invitation as its answer).
+    OpenAI) keeps it all. A served model reads the conversation as `agent.served` lays it out, who asks and
+    when as recorded when its turn started (`_stamped`); each tool result ends with an invitation to answer
+    (without it the 1.5B Qwen replied with nothing, or with a call made up from no need).
     Other planners read who asks and when in a last system message."""
     if ctx.served_model:
-        sent = [SystemMessage(ctx.system_prompt), *_served(messages)]
+        sent = [SystemMessage(ctx.system_prompt), *served(messages, ctx.clock.now())]
     else:
         context = SystemMessage(f"Requester: {requester}\nCurrent time: {ctx.clock.now():%Y-%m-%d %H:%M} UTC")
         sent = [SystemMessage(ctx.system_prompt), *messages, context]
@@ -135,29 +133,6 @@ def _offer(ctx: RunContext, messages: list[Any]) -> list[str] | None:
     if not ctx.focused_tools:
         return None
     return offered(requests_of(messages), list(ctx.tools), everything=asked_for_more(this_turn(messages)))
-
-
-def _served(messages: list[Any]) -> list[Any]:
-    """The conversation as a served model reads it (`_as_served`), without answered reminders. A reminder
-    right after a tool result is read at the end of that result, in place of the invitation to answer:
-    as a system message after a result, the 1.5B Qwen gave it back as its answer."""
-    shown = without_answered_reminders(messages)
-    if len(shown) > 1 and is_reminder(shown[-1]) and isinstance(shown[-2], ToolMessage):
-        result = shown[-2]
-        return [*map(_as_served, shown[:-2]),
-                result.model_copy(update={"content": f"{result.text}\n\n({shown[-1].text})"})]
-    return list(map(_as_served, shown))
-
-
-def _as_served(message: Any) -> Any:
-    """A message as a served model reads it: a request with who asked and when, a tool result with the
-    invitation to answer; the same every time, so the server's prompt cache holds."""
-    if isinstance(message, ToolMessage) and isinstance(message.content, str):
-        return message.model_copy(update={"content": f"{message.content}\n\n{ANSWER_NOW}"})
-    asked = message.additional_kwargs.get(ASKED) if isinstance(message, HumanMessage) else None
-    if not asked:
-        return message
-    return HumanMessage(f"{message.text}\n\n{ASKED_BY}{asked['by']} at {asked['at']} UTC.)", id=message.id)
 
 
 def _repaired(ctx: RunContext, thread_id: str, reply: Any) -> Any:

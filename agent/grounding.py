@@ -91,6 +91,7 @@ _PLACEHOLDER = re.compile(r"\b(NAME|LINK|SERVICE|NUMBER|TITLE|URGENCY|STATUS|TIM
 _DATA = re.compile(r"\s*(?:[{\[]|```|<tool_call>|<tools>)")  # JSON, a code block or tags: for machines, not people
 _TOOL_NAME = re.compile(r"\b(?:" + "|".join(sorted(TOOLS, key=len, reverse=True)) + r")\b")
 _FACTS = re.compile(r"#\d+|https?://|\b[\w.+-]+@[\w-]+\.[\w.]+")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)\s*")
 
 
 @dataclass(frozen=True)
@@ -108,9 +109,30 @@ def grounded(answer: str, messages: Sequence[BaseMessage], is_write: Callable[[s
     """The answer as the person should read it: checked against this turn's writes, with the receipt last."""
     turn = this_turn(messages)
     changes = changes_of(turn, is_write)
+    answer = once(answer)
     problem = unsupported(answer, changes, messages, turn)
     shown = (answer.strip() or NO_ANSWER) if problem is None else withheld(problem, turn, is_write)
     return "\n\n".join(filter(None, [shown, receipt(changes, rejected_of(turn))]))
+
+
+def once(answer: str) -> str:
+    """The answer with each sentence said once: a small model can loop on a few sentences until its reply
+    is cut at the token cap (the 1.5B Qwen for 1,024 tokens). After a repeat, an unfinished last
+    sentence goes too."""
+    seen: set[str] = set()
+    kept, repeated = [], False
+    for sentence in _SENTENCE.findall(answer):
+        said = " ".join(sentence.split()).casefold()
+        if said and said in seen:
+            repeated = True
+            continue
+        seen.add(said)
+        kept.append(sentence)
+    if not repeated:
+        return answer
+    if kept and not kept[-1].rstrip().endswith((".", "!", "?")):
+        kept.pop()
+    return "".join(kept).strip()
 
 
 def receipt(changes: Sequence[Change], rejected: Sequence[str] = ()) -> str:

@@ -9,8 +9,7 @@ LOOK_IT_UP = ("You answered without calling a tool. Reply with only the call of 
               "makes the change the request needs")
 MAKE_THE_CHANGE = ("You looked things up but proposed no change. Reply with only the call of the tool that makes "
                    "the change the request asks for")
-ANSWER_NOW = ("(Reply to the person in one or two plain sentences with what this result shows, or call the next "
-              "tool the request needs.)")
+ANSWER_NOW = "(Reply to the person in one short sentence, or call the next tool the request needs.)"
 ASKED_BY = "(Asked by "  # how a served model reads who asked and when, after the request
 
 

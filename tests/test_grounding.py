@@ -8,6 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent.grounding import claims, grounded
+from agent.guidance import ANSWER_NOW
 
 WRITES = {"create_incident", "update_incident"}.__contains__
 INCIDENT = {"id": "Q1", "number": 271, "title": "Checkout 5xx", "status": "triggered", "urgency": "high",
@@ -43,6 +44,14 @@ def test_a_supported_claim_is_shown_with_the_receipt_under_it():
                     "Checkout 5xx — Checkout — assigned to Chen Wei")
 
 
+def test_a_looping_answer_is_shown_with_each_sentence_once_and_without_its_cut_off_end():
+    messages = turn(("get_incident", {"incident": "271"}, json.dumps(INCIDENT)))
+    loop = "#271 is triggered on Checkout. It is assigned to Chen Wei. "
+    text = grounded(loop * 40 + "#271 is trigg", messages, WRITES)
+    assert text == ("#271 is triggered on Checkout. It is assigned to Chen Wei.\n\n"
+                    "Nothing was changed in PagerDuty.")
+
+
 def test_a_claim_beyond_the_writes_is_withheld_and_the_reads_are_reported():
     on_call = json.dumps([{"level": 1, "user": {"name": "Chen Wei"}}])
     messages = turn(("who_is_on_call", {"service": "Checkout"}, on_call))
@@ -65,7 +74,7 @@ def test_a_failed_write_supports_nothing():
 
 @pytest.mark.parametrize("answer", [
     "You answered without calling a tool. Reply with only the call of the tool that gets the facts.",
-    "(Reply to the person in one or two plain sentences with what this result shows, or call the next tool.)",
+    ANSWER_NOW,
     "Incident #271 is open.\n\n(Asked by dana at 2026-11-20 12:00 UTC.)",
 ])
 def test_an_answer_that_gives_back_the_models_guidance_is_withheld(answer):

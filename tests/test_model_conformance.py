@@ -20,7 +20,7 @@ from fake_openai import Broken, FakeOpenAI, Stall, calls, says
 from servers import running_server
 
 from agent.commander import Commander
-from agent.graph import ANSWER_NOW
+from agent.guidance import ANSWER_NOW
 from agent.settings import Settings
 from tools.registry import TOOLS
 from tools.settings import PagerDutySettings
@@ -159,7 +159,7 @@ def test_the_approval_card_and_the_result_say_which_arguments_were_left_out(serv
     assert request.summary.endswith("(Left out 'severity': not part of this change.)")
     [result] = results(fake.requests[1])
     assert result.startswith("Note: ignored 'severity', which create_incident does not take (")
-    assert json.loads(result.partition("\n")[2])["title"] == "API Gateway latency"
+    assert "title: API Gateway latency" in result.splitlines()
 
 
 def test_a_resolution_given_with_an_acknowledge_is_left_out_and_the_card_says_so(served, sim, clock):
@@ -175,7 +175,7 @@ def test_a_resolution_given_with_an_acknowledge_is_left_out_and_the_card_says_so
     assert "resolution" not in request.arguments
     assert request.summary.endswith("(Left out 'resolution': not part of this change.)")
     [result] = results(fake.requests[1])
-    assert result.startswith("Note: ignored 'resolution', which this action does not use.\n{")
+    assert result.startswith(f"Note: ignored 'resolution', which this action does not use.\nid: {incident.id}\n")
     assert sim.state.incidents[incident.id].status == "acknowledged"
 
 
@@ -188,7 +188,7 @@ def test_default_and_null_fillers_in_optional_arguments_count_as_left_out(served
         turn = commander.send("t1", "what is open?")
 
     [result] = results(fake.requests[1])
-    assert not result.startswith(("Error", "Note")) and json.loads(result)["incidents"]
+    assert not result.startswith(("Error", "Note")) and "\nincidents:\n- " in result
     assert said(turn.text) == "Those are the open incidents."
 
 

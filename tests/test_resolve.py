@@ -48,6 +48,8 @@ def directory(client, clock):
     ("schedule", "Payments Primary", PAYMENTS_PRIMARY),
     ("team", "web & mobile", WEB_MOBILE_TEAM),
     ("priority", "p1", P1_PRIORITY),
+    ("user", f"Dana Whitfield <dana.whitfield@acme.example> ({DANA_ID})", DANA_ID),  # as `label` names it
+    ("schedule", f"Platform Primary ({PLATFORM_PRIMARY})", PLATFORM_PRIMARY),
 ])
 def test_unique_references_resolve(directory, kind, ref, expected):
     assert directory.resolve(kind, ref)["id"] == expected

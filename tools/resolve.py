@@ -20,6 +20,7 @@ from tools.clock import Clock
 MAX_LISTED = 2000  # directory entries read per kind; bigger accounts fall back to a query search
 MAX_CANDIDATES = 8
 _ID_SHAPE = re.compile(r"[A-Z0-9]{7,20}")
+_LABELLED = re.compile(r".*\(([A-Z0-9]{7,20})\)\s*")  # an entry as `label` names it, read back by its id
 
 
 class Lister(Protocol):
@@ -86,7 +87,10 @@ class Directory:
         self._lock = threading.Lock()
 
     def resolve(self, kind: str, ref: str) -> dict[str, Any]:
-        """The one entry `ref` names (id, exact name or email, then a unique close match)."""
+        """The one entry `ref` names (id, exact name or email, then a unique close match; an entry named as
+        `label` names it, by its id)."""
+        if labelled := _LABELLED.fullmatch(ref):
+            ref = labelled[1]
         listing = self._listing(kind)
         found = match(ref, listing.entries)
         if not found and not listing.complete:
