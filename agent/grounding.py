@@ -88,7 +88,7 @@ _CLAIMS = [
 ]
 _NUMBER = re.compile(r"#(\d+)\b")
 _PLACEHOLDER = re.compile(r"\b(NAME|LINK|SERVICE|NUMBER|TITLE|URGENCY|STATUS|TIME|WHAT|WHY)\b")
-_DATA = re.compile(r"\s*(?:[{\[]|```|<tool_call>|<tools>)")  # JSON, a code block or tags: for machines, not people
+_DATA = re.compile(r"\s*(?:[{\[]|```|<tool_call>|<tools>|<tool_response>)")  # JSON, code or tags: for machines
 _TOOL_NAME = re.compile(r"\b(?:" + "|".join(sorted(TOOLS, key=len, reverse=True)) + r")\b")
 _FACTS = re.compile(r"#\d+|https?://|\b[\w.+-]+@[\w-]+\.[\w.]+")
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)\s*")

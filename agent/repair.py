@@ -3,11 +3,12 @@
 Small models served without a tool-call parser (and some with one) put the call in the reply's text:
 the 0.5B Qwen as a bare JSON object, the 1.5B as a fenced ```json block, others inside
 `<tool_call>…</tool_call>` tags, the format their chat template taught them (the 1.5B at times in the
-`<tools>…</tools>` tags its template wraps the tool list in). Taken as an answer, that
-text would reach a person as raw JSON and the step would be lost. So a reply with no tool calls whose
-whole text is one or more such calls, each naming a tool that was offered and giving an object of
-arguments, becomes a reply with those calls; so does a reply that is only an offered tool's name (the
-0.5B wrote "update_incident"), as a call with no arguments whose error says what it needs. Nothing else
+`<tools>…</tools>` tags its template wraps the tool list in, or the `<tool_response>` tags of results).
+Taken as an answer, that text would reach a person as raw JSON and the step would be lost. So a reply
+with no tool calls whose whole text is one or more such calls, each naming a tool that was offered and
+giving an object of arguments, becomes a reply with those calls; so does a reply that is only an
+offered tool's name (the 0.5B wrote "update_incident"), as a call with no arguments whose error says
+what it needs. Nothing else
 is read as a call: text that also says something to the person, a name that is not an offered tool, or
 arguments that are not an object stay the answer they are.
 """
@@ -22,8 +23,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 
-_TAGGED = re.compile(r"\s*(?:<(tool_call|tools)>(.*?)</\1>\s*)+", re.S)
-_TAG = re.compile(r"<(tool_call|tools)>(.*?)</\1>", re.S)
+_TAGGED = re.compile(r"\s*(?:<(tool_call|tools|tool_response)>(.*?)</\1>\s*)+", re.S)
+_TAG = re.compile(r"<(tool_call|tools|tool_response)>(.*?)</\1>", re.S)
 _FENCED = re.compile(r"\s*(?:```[a-zA-Z_]*[ \t]*\n?(.*?)```\s*)+", re.S)
 _FENCE = re.compile(r"```[a-zA-Z_]*[ \t]*\n?(.*?)```", re.S)
 _DECODER = json.JSONDecoder()

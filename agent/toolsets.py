@@ -53,19 +53,26 @@ def cues() -> dict[str, list[str]]:
     return table
 
 
-def offered(requests: Iterable[str], available: Sequence[str], *, everything: bool) -> list[str] | None:
+def offered(requests: Sequence[str], available: Sequence[str], *, everything: bool) -> list[str] | None:
     """The names to offer, or None for all of them (then no `more_tools` either). The core lookups come
     first, in the same order for every request, so the definitions any two requests share are the start
-    of the prompt that a server's cache keeps between conversations; the groups' tools follow."""
+    of the prompt that a server's cache keeps between conversations; the groups' tools follow. A later
+    request's new tools come after the earlier ones, so its first call re-reads only from them on."""
     if everything:
         return None
+    chosen: list[str] = []
+    for upto in range(1, len(requests) + 1):
+        chosen += [name for name in _chosen(requests[:upto], available) if name not in chosen]
+    return None if len(chosen) == len(available) else chosen
+
+
+def _chosen(requests: Iterable[str], available: Sequence[str]) -> list[str]:
     text = " ".join(requests).lower()
     words = _WORD.findall(text)
     called = {group for group, said in cues().items() if any(_said(cue, words, text) for cue in said)}
     groups = {name: set(TOOLS[name].toolsets) if name in TOOLS else set() for name in available}
     core = [name for name in available if CORE in groups[name]]
-    chosen = core + [name for name in available if groups[name] & called and name not in core]
-    return None if len(chosen) == len(available) else chosen
+    return core + [name for name in available if groups[name] & called and name not in core]
 
 
 def _said(cue: str, words: list[str], text: str) -> bool:

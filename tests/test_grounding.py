@@ -123,6 +123,7 @@ def test_a_created_override_supports_the_word_created_and_its_receipt_names_who_
 @pytest.mark.parametrize(("answer", "why"), [
     ('{"at":"2026-11-20T12:00:00Z","oncalls":[{"level":1}]}', "it was raw data, not an answer"),
     ('```json\n{"name": "find_users"}\n```', "it was raw data, not an answer"),
+    ("<tool_response>\nError: 'Data' matches 2 services\n</tool_response>", "it was raw data, not an answer"),
     ("update_incident", "it spoke of a step (update the incident) instead of answering"),
     ("Call who_is_on_call to see more.", "it spoke of a step (find who is on call) instead of answering"),
 ])

@@ -57,10 +57,12 @@ def results(request: dict[str, Any]) -> list[str]:
     f"```json\n{json.dumps(LOOKUP, indent=2)}\n```",
     f"<tool_call>\n{json.dumps(LOOKUP)}\n</tool_call>",
     f"<tools>\n{json.dumps(LOOKUP)}\n</tools>",
+    f"<tool_response>\n{json.dumps(LOOKUP)}\n</tool_response>",
     json.dumps([{"type": "function", "function": {"name": "who_is_on_call",
                                                   "arguments": json.dumps({"service": "API Gateway"})}}]),
     json.dumps({"function": "who_is_on_call", "parameters": {"service": "API Gateway"}}),
-], ids=["bare-json", "fenced-json", "tool-call-tags", "tools-tags", "openai-shaped-list", "function-and-parameters"])
+], ids=["bare-json", "fenced-json", "tool-call-tags", "tools-tags", "tool-response-tags", "openai-shaped-list",
+        "function-and-parameters"])
 def test_a_tool_call_written_as_text_is_run_as_that_call_and_audited_as_repaired(served, sim, clock, text):
     fake, url = served
     fake.script = [says(text), says(f"{ON_CALL} is on call for API Gateway.")]

@@ -12,10 +12,10 @@ from agent.guidance import ANSWER_NOW, MAKE_THE_CHANGE
 from agent.served import in_lines, served
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-INCIDENT = {"id": "PQ001ZD", "number": 266, "title": "API Gateway rate limiter rejecting 10% of requests",
+INCIDENT = {"id": "PINC266", "number": 266, "title": "API Gateway rate limiter rejecting 10% of requests",
             "status": "acknowledged", "urgency": "high", "priority": None,
-            "service": {"id": "P567AF0", "name": "API Gateway"},
-            "assignees": [{"id": "PB8E3C2", "name": "Bilal Khan", "email": "bilal.khan@acme.example"}],
+            "service": {"id": "PSVC0AG", "name": "API Gateway"},
+            "assignees": [{"id": "PUSR0BK", "name": "Bilal Khan", "email": "bilal.khan@acme.example"}],
             "created_at": "2026-11-20T09:37:16Z", "snoozed_until": "2026-11-21T08:00:00Z",
             "acknowledged_by": [{"name": "Bilal Khan", "at": "2026-11-20T12:00:00Z"}],
             "alerts": {"all": 1, "triggered": 1}, "escalated": False, "notes": []}
@@ -23,7 +23,7 @@ INCIDENT = {"id": "PQ001ZD", "number": 266, "title": "API Gateway rate limiter r
 
 def test_a_result_reads_as_lines_things_by_id_and_references_by_the_names_tools_take():
     assert in_lines(json.dumps(INCIDENT), "2026-11-20").splitlines() == [
-        "id: PQ001ZD",
+        "id: PINC266",
         "number: 266",
         "title: API Gateway rate limiter rejecting 10% of requests",
         "status: acknowledged",
@@ -44,7 +44,7 @@ def test_a_notice_stays_first_and_text_that_is_not_json_stays_as_it_is():
     listed = {"incidents": [INCIDENT | {"number": n} for n in (1, 2)]}
     lines = in_lines("Note: ignored 'type'.\n" + json.dumps(listed), "2026-11-20").splitlines()
     assert lines[:2] == ["Note: ignored 'type'.", "incidents:"]
-    assert [line[:24] for line in lines[2:]] == ["- id PQ001ZD; number 1; ", "- id PQ001ZD; number 2; "]
+    assert [line[:24] for line in lines[2:]] == ["- id PINC266; number 1; ", "- id PINC266; number 2; "]
     error = "Error: no incident #9 here. Next: list the open incidents."
     assert in_lines(error, "2026-11-20") == error
 

@@ -46,10 +46,11 @@ def test_the_words_of_a_request_add_their_groups_in_the_tools_order():
                       "delete_override"]  # the lookups first, the same for every request: a cacheable prefix
 
 
-def test_the_offer_grows_along_a_conversation_and_all_means_none():
+def test_the_offer_grows_along_a_conversation_at_its_end_and_all_means_none():
     first = offered(["page the on-call for API Gateway"], ALL, everything=False)
     later = offered(["page the on-call for API Gateway", "now snooze it"], ALL, everything=False)
-    assert first is not None and later is not None and set(first) < set(later) and "snooze_incident" in later
+    assert first is not None and later is not None and "snooze_incident" in later
+    assert later[:len(first)] == first  # what was offered keeps its place: the cached prompt holds up to the new
     assert offered(["anything"], ALL, everything=True) is None
 
 
