@@ -111,8 +111,14 @@ def grounded(answer: str, messages: Sequence[BaseMessage], is_write: Callable[[s
     changes = changes_of(turn, is_write)
     answer = once(answer)
     problem = unsupported(answer, changes, messages, turn)
-    shown = (answer.strip() or NO_ANSWER) if problem is None else withheld(problem, turn, is_write)
+    shown = (answer.strip() or _nothing_said(changes)) if problem is None else withheld(problem, turn, is_write)
     return "\n\n".join(filter(None, [shown, receipt(changes, rejected_of(turn))]))
+
+
+def _nothing_said(changes: Sequence[Change]) -> str:
+    """What an empty answer reads as: after a change, nothing but its receipt (asked again, the person
+    would make it twice); otherwise a plain request to ask again."""
+    return "" if changes else NO_ANSWER
 
 
 def once(answer: str) -> str:

@@ -44,6 +44,13 @@ def test_a_supported_claim_is_shown_with_the_receipt_under_it():
                     "Checkout 5xx — Checkout — assigned to Chen Wei")
 
 
+def test_an_empty_answer_after_a_change_is_just_its_receipt_never_a_request_to_ask_again():
+    messages = turn(("create_incident", {"service": "Checkout"}, json.dumps(INCIDENT)))
+    assert grounded("", messages, WRITES) == ("Changed in PagerDuty: opened #271 [triggered, high] Checkout 5xx — "
+                                              "Checkout — assigned to Chen Wei")
+    assert grounded(" ", turn(), WRITES).startswith("I have no answer to that; please ask again")
+
+
 def test_a_looping_answer_is_shown_with_each_sentence_once_and_without_its_cut_off_end():
     messages = turn(("get_incident", {"incident": "271"}, json.dumps(INCIDENT)))
     loop = "#271 is triggered on Checkout. It is assigned to Chen Wei. "
