@@ -3,8 +3,8 @@ server's prompt cache holds, and short, since on a small local model a follow-up
 mostly the new tokens it reads.
 
 - A request carries who asked and when (small models echo a trailing context message back).
-- A tool result ends with the invitation to answer, or with the reminder that followed it (as a system
-  message after a result, the 1.5B Qwen gave the reminder back as its answer). Its JSON is read as
+- A tool result ends with the invitation to answer (a line per item for a list), or with the reminder
+  that followed it (as a system message after a result, the 1.5B Qwen gave it back as its answer). Its JSON is read as
   lines: a reference to a service, policy, schedule or team by its name and a person as 'Name <email>'
   (tools take names in place of ids; a name that fits several is never guessed, the error lists them
   with their ids), moments to the minute, today's as
@@ -25,7 +25,7 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage, ToolMessage
 
-from agent.guidance import ANSWER_NOW, ASKED_BY
+from agent.guidance import ANSWER_LIST, ANSWER_NOW, ASKED_BY
 from agent.reminders import is_reminder, without_answered_reminders
 
 ASKED = "asked"  # a HumanMessage's additional_kwargs entry: who asked and the minute they did, fixed at turn start
@@ -44,28 +44,40 @@ def served(messages: list[Any], now: datetime) -> list[Any]:
 
 def in_lines(content: str, today: str) -> str:
     """A tool result's JSON (after any notice lines) as lines; any other text as it is."""
+    if (parsed := _parsed(content)) is None:
+        return content
+    notice, data = parsed
+    return "\n".join(filter(None, [notice, _lines(data, today)]))
+
+
+def _parsed(content: str) -> tuple[str, Any] | None:
+    """The notice lines before a result's JSON, and its data; None for text that is not JSON."""
     head, _, rest = content.partition("\n")
     for notice, body in (("", content), (head, rest)):
         try:
-            data = json.loads(body)
+            return notice, json.loads(body)
         except ValueError:
             continue
-        return "\n".join(filter(None, [notice, _lines(data, today)]))
-    return content
+    return None
 
 
 def _as_served(message: Any, today: str) -> Any:
     if isinstance(message, ToolMessage):
-        return _result(message, ANSWER_NOW, today)
+        return _result(message, None, today)
     asked = message.additional_kwargs.get(ASKED) if isinstance(message, HumanMessage) else None
     if not asked:
         return message
     return HumanMessage(f"{message.text}\n\n{ASKED_BY}{asked['by']} at {asked['at']} UTC.)", id=message.id)
 
 
-def _result(message: ToolMessage, ending: str, today: str) -> ToolMessage:
+def _result(message: ToolMessage, ending: str | None, today: str) -> ToolMessage:
+    """The result in lines, then `ending`, or the invitation to answer: a line per item for a list (told
+    to answer in one short sentence, the 1.5B Qwen answered "what is open?" with a count)."""
     if not isinstance(message.content, str):
         return message
+    if ending is None:
+        parsed = _parsed(message.content)
+        ending = ANSWER_LIST if parsed and _is_listing(parsed[1]) else ANSWER_NOW
     return message.model_copy(update={"content": f"{in_lines(message.content, today)}\n\n{ending}"})
 
 
@@ -106,6 +118,12 @@ def _moment(found: re.Match[str], today: str) -> str:
 def _is_reference(value: Any) -> bool:
     return (isinstance(value, dict) and "id" in value and set(value) <= _REFERENCE_KEYS
             and bool(value.get("name") or value.get("summary")))
+
+
+def _is_listing(data: Any) -> bool:
+    """Whether a result is a list of things (incidents, on-call levels), not one thing with a list in it."""
+    return _is_record_list(data) or (isinstance(data, dict) and "id" not in data
+                                     and any(map(_is_record_list, data.values())))
 
 
 def _is_record_list(value: Any) -> bool:

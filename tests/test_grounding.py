@@ -8,7 +8,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from agent.grounding import claims, grounded
-from agent.guidance import ANSWER_NOW
+from agent.guidance import ANSWER_LIST, ANSWER_NOW
 
 WRITES = {"create_incident", "update_incident"}.__contains__
 INCIDENT = {"id": "Q1", "number": 271, "title": "Checkout 5xx", "status": "triggered", "urgency": "high",
@@ -82,6 +82,7 @@ def test_a_failed_write_supports_nothing():
 @pytest.mark.parametrize("answer", [
     "You answered without calling a tool. Reply with only the call of the tool that gets the facts.",
     ANSWER_NOW,
+    ANSWER_LIST,
     "Incident #271 is open.\n\n(Asked by dana at 2026-11-20 12:00 UTC.)",
 ])
 def test_an_answer_that_gives_back_the_models_guidance_is_withheld(answer):

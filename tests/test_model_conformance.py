@@ -20,7 +20,7 @@ from fake_openai import Broken, FakeOpenAI, Stall, calls, says
 from servers import running_server
 
 from agent.commander import Commander
-from agent.guidance import ANSWER_NOW
+from agent.guidance import ANSWER_LIST, ANSWER_NOW
 from agent.settings import Settings
 from tools.registry import TOOLS
 from tools.settings import PagerDutySettings
@@ -48,8 +48,8 @@ def results(request: dict[str, Any]) -> list[str]:
     """The tool results a request to the model carried, in order, each without the invitation to answer
     that ends every result a served model reads."""
     contents = [m["content"] for m in request["messages"] if m["role"] == "tool"]
-    assert all(c.endswith(f"\n\n{ANSWER_NOW}") for c in contents)
-    return [c.removesuffix(f"\n\n{ANSWER_NOW}") for c in contents]
+    assert all(c.endswith((f"\n\n{ANSWER_NOW}", f"\n\n{ANSWER_LIST}")) for c in contents)
+    return [c.removesuffix(f"\n\n{ANSWER_NOW}").removesuffix(f"\n\n{ANSWER_LIST}") for c in contents]
 
 
 @pytest.mark.parametrize("text", [

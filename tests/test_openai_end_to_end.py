@@ -19,7 +19,7 @@ from servers import running_server
 
 from agent.commander import Commander
 from agent.embedded import connect
-from agent.guidance import ANSWER_NOW
+from agent.guidance import ANSWER_LIST, ANSWER_NOW
 from agent.planners.openai import chat_model
 from agent.settings import Settings
 from tools.langchain_tools import definition
@@ -54,7 +54,7 @@ def by_name(entities: dict[str, Any], name: str) -> str:
 def tool_messages(request: dict[str, Any]) -> dict[str, str]:
     """tool_call_id → content of the tool results in one request to the model (without the invitation to
     answer each ends with)."""
-    return {m["tool_call_id"]: m["content"].removesuffix(f"\n\n{ANSWER_NOW}")
+    return {m["tool_call_id"]: m["content"].removesuffix(f"\n\n{ANSWER_NOW}").removesuffix(f"\n\n{ANSWER_LIST}")
             for m in request["messages"] if m["role"] == "tool"}
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from agent.guidance import ANSWER_NOW, MAKE_THE_CHANGE
+from agent.guidance import ANSWER_LIST, ANSWER_NOW, MAKE_THE_CHANGE
 from agent.served import in_lines, served
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -49,11 +49,13 @@ def test_a_notice_stays_first_and_text_that_is_not_json_stays_as_it_is():
     assert in_lines(error, "2026-11-20") == error
 
 
-def test_every_result_ends_with_the_invitation_to_answer_or_the_reminder_after_it():
+def test_every_result_ends_with_the_invitation_to_answer_a_line_per_item_for_a_list_or_the_reminder():
     call = AIMessage("", tool_calls=[{"name": "get_incident", "args": {"incident": "266"}, "id": "c1"}])
     result = ToolMessage(json.dumps(INCIDENT), tool_call_id="c1")
     conversation = [HumanMessage("ack 266"), call, result]
 
     assert served(conversation, NOW)[-1].content.endswith(f"escalated: false\nnotes: none\n\n{ANSWER_NOW}")
+    listed = result.model_copy(update={"content": json.dumps({"incidents": [INCIDENT, INCIDENT]})})
+    assert served([*conversation[:2], listed], NOW)[-1].content.endswith(f"\n\n{ANSWER_LIST}")
     reminded = served([*conversation, SystemMessage(MAKE_THE_CHANGE)], NOW)
     assert len(reminded) == 3 and reminded[-1].content.endswith(f"notes: none\n\n({MAKE_THE_CHANGE})")
