@@ -1,6 +1,6 @@
 """The conversation as a served model reads it: the same every time a message is sent again, so the
-server's prompt cache holds, and short, since on a small local model a follow-up call's seconds are
-mostly the new tokens it reads.
+server's prompt cache holds (a day's first call after midnight UTC re-reads what said "today"), and
+short, since on a small local model a follow-up call's seconds are mostly the new tokens it reads.
 
 - A request carries who asked and when (small models echo a trailing context message back).
 - A tool result ends with the invitation to answer (a line per item for a list), or with the reminder
