@@ -8,9 +8,8 @@ Taken as an answer, that text would reach a person as raw JSON and the step woul
 with no tool calls whose whole text is one or more such calls, each naming a tool that was offered and
 giving an object of arguments, becomes a reply with those calls; so does a reply that is only an
 offered tool's name (the 0.5B wrote "update_incident"), as a call with no arguments whose error says
-what it needs. Nothing else
-is read as a call: text that also says something to the person, a name that is not an offered tool, or
-arguments that are not an object stay the answer they are.
+what it needs. Nothing else is read as a call: text that also says something to the person, a name that
+is not an offered tool, or arguments that are not an object stay the answer they are.
 """
 
 from __future__ import annotations

@@ -4,13 +4,12 @@ short, since on a small local model a follow-up call's seconds are mostly the ne
 
 - A request carries who asked and when (small models echo a trailing context message back).
 - A tool result ends with the invitation to answer (a line per item for a list), or with the reminder
-  that followed it (as a system message after a result, the 1.5B Qwen gave it back as its answer). Its JSON is read as
-  lines: a reference to a service, policy, schedule or team by its name and a person as 'Name <email>'
-  (tools take names in place of ids; a name that fits several is never guessed, the error lists them
-  with their ids), moments to the minute, today's as
-  'today 10:24 UTC', empty fields left out. The ids of the things themselves (incidents, overrides,
-  notes) stay. Qwen's tokenizer reads every digit of an id or a timestamp as a token: a result costs
-  about a third fewer tokens than its JSON.
+  that followed it (as a system message after a result, the 1.5B Qwen gave it back as its answer). Its
+  JSON is read as lines: a reference to a service, policy, schedule or team by its name and a person as
+  'Name <email>' (tools take names in place of ids; a name that fits several is never guessed, the error
+  lists them with their ids), moments to the minute, today's as 'today 10:24 UTC', empty fields left
+  out. The ids of the things themselves (incidents, overrides, notes) stay. Qwen's tokenizer reads every
+  digit of an id or a timestamp as a token: a result costs about a third fewer tokens than its JSON.
 - A reply whose calls were read from its text (`agent.repair`) is sent back as those calls, not as it
   was written: the cache would hold the tokens it wrote, but shown its own text before a result, the
   1.5B Qwen wrote the same call again until the cap on model calls.
@@ -44,7 +43,11 @@ def served(messages: list[Any], now: datetime) -> list[Any]:
 
 def in_lines(content: str, today: str) -> str:
     """A tool result's JSON (after any notice lines) as lines; any other text as it is."""
-    if (parsed := _parsed(content)) is None:
+    return _in_lines(content, _parsed(content), today)
+
+
+def _in_lines(content: str, parsed: tuple[str, Any] | None, today: str) -> str:
+    if parsed is None:
         return content
     notice, data = parsed
     return "\n".join(filter(None, [notice, _lines(data, today)]))
@@ -75,10 +78,10 @@ def _result(message: ToolMessage, ending: str | None, today: str) -> ToolMessage
     to answer in one short sentence, the 1.5B Qwen answered "what is open?" with a count)."""
     if not isinstance(message.content, str):
         return message
+    parsed = _parsed(message.content)
     if ending is None:
-        parsed = _parsed(message.content)
         ending = ANSWER_LIST if parsed and _is_listing(parsed[1]) else ANSWER_NOW
-    return message.model_copy(update={"content": f"{in_lines(message.content, today)}\n\n{ending}"})
+    return message.model_copy(update={"content": f"{_in_lines(message.content, parsed, today)}\n\n{ending}"})
 
 
 def _lines(data: Any, today: str) -> str:
